@@ -1,0 +1,3 @@
+from surveil.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""Jinja rendering of everything a person reads outside the web pages: reminder messages and
+calendar-feed text. One environment factory, StrictUndefined everywhere, so a missing variable
+is an error rather than an empty hole in a message to a patient.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from surveil.resources import resource_dir
+
+
+def make_environment(templates: Path | None = None) -> jinja2.Environment:
+    """A Jinja environment over ``templates/``; HTML is autoescaped, text keeps its layout."""
+    root = resource_dir("templates", templates)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render_text(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    """Render one template to text, stripped of the trailing newline editors add."""
+    return env.get_template(name).render(**context).strip("\n")

@@ -1,0 +1,98 @@
+"""Feed events -> iCalendar bytes, with the ``icalendar`` library (RFC 5545 + RFC 7986).
+
+The output is a pure function of its inputs: every timestamp comes from the data, events are
+sorted by UID and the calendar UID is fixed, so the same data gives the same bytes and the web
+layer can use a hash of the body as a strong ETag. What we deliberately do *not* emit, and why
+(docs/feeds.md, ../shared/ICAL.md):
+
+- no ``METHOD``: a subscription is a snapshot, not an iTIP request;
+- no ``TZID``/``VTIMEZONE`` on events and no ``X-WR-TIMEZONE``: appointments are written in UTC,
+  because icalendar's generated zones are misread by Outlook and shift the hour after the
+  spring change in Thunderbird; every client shows UTC in the device's own zone;
+- no ``SOURCE``/``URL``: they would copy the secret feed URL into every export of the calendar.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+
+from icalendar import Alarm, Calendar, Event, Timezone, TimezoneStandard, vDuration
+from icalendar.enums import CLASS, STATUS, TRANSP
+
+from surveil.core.feed import EventStatus, FeedCalendar, FeedEvent
+from surveil.errors import InvalidInput, Problem
+
+PRODID = "-//surveil//Follow-up calendar//EN"
+
+_STATUS = {EventStatus.CONFIRMED: STATUS.CONFIRMED, EventStatus.CANCELLED: STATUS.CANCELLED}
+
+
+def build_feed(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes:
+    """The whole feed as UTF-8 bytes with CRLF line ends, folded at 75 octets."""
+    _refuse_duplicate_uids(events)
+    cal = _calendar(calendar)
+    for event in sorted(events, key=lambda e: e.uid):
+        cal.add_component(_event(event, calendar.alarm_before))
+    if not events:
+        # RFC 5545 needs at least one component; a VTIMEZONE is the only one that shows nothing.
+        cal.add_component(_utc_timezone())
+    body: bytes = cal.to_ical()
+    return body
+
+
+def _calendar(calendar: FeedCalendar) -> Calendar:
+    cal = Calendar.new(
+        prodid=PRODID,
+        uid=calendar.uid,  # without it icalendar invents a random one on every request
+        name=calendar.name,  # NAME and X-WR-CALNAME: without it Google shows the URL (and token)
+        description=calendar.description,  # DESCRIPTION and X-WR-CALDESC
+        refresh_interval=calendar.refresh,
+    )
+    cal["REFRESH-INTERVAL"].params["VALUE"] = "DURATION"  # RFC 7986's ABNF requires it
+    cal.add("X-PUBLISHED-TTL", vDuration(calendar.refresh))  # a bare timedelta gives "6:00:00"
+    return cal
+
+
+def _event(event: FeedEvent, alarm_before: dt.timedelta | None) -> Event:
+    stamp = event.updated_at.astimezone(dt.UTC)
+    ev = Event.new(
+        uid=event.uid,
+        stamp=stamp,  # from the data: Event.new would otherwise stamp "now"
+        last_modified=stamp,
+        sequence=event.sequence,
+        status=_STATUS[event.status],
+        summary=event.summary,
+        description=event.description,
+        classification=CLASS.PRIVATE,  # a hint only; some servers hide it when shared
+    )
+    if event.booked_at is not None and event.duration is not None:
+        start = event.booked_at.astimezone(dt.UTC)
+        ev.start, ev.end = start, start + event.duration
+    elif event.start is not None and event.end_exclusive is not None:
+        ev.start, ev.end = event.start, event.end_exclusive
+        ev.add("TRANSP", TRANSP.TRANSPARENT)  # a due marker must not make the patient "busy"
+    if alarm_before is not None and event.status is EventStatus.CONFIRMED:
+        ev.add_component(Alarm.new_display(description=event.summary, trigger=-alarm_before))
+    return ev
+
+
+def _utc_timezone() -> Timezone:
+    standard = TimezoneStandard()
+    standard.add("DTSTART", dt.datetime(1970, 1, 1))  # noqa: DTZ001 - observance onsets are local
+    standard.add("TZOFFSETFROM", dt.timedelta(0))
+    standard.add("TZOFFSETTO", dt.timedelta(0))
+    standard.add("TZNAME", "UTC")
+    zone = Timezone()
+    zone.add("TZID", "UTC")
+    zone.add_component(standard)
+    return zone
+
+
+def _refuse_duplicate_uids(events: Sequence[FeedEvent]) -> None:
+    seen: set[str] = set()
+    problems: list[Problem] = []
+    for index, event in enumerate(events):
+        if event.uid in seen:
+            problems.append(Problem(f"events[{index}].uid", f"{event.uid!r} appears twice"))
+        seen.add(event.uid)
+    if problems:
+        raise InvalidInput(problems, what="feed")

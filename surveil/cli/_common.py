@@ -1,0 +1,62 @@
+"""What every command shares: settings, the database engine, today's date, and output."""
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from rich.console import Console
+
+from surveil.config import Settings, load_settings
+from surveil.db.queries import today_in
+from surveil.db.session import make_engine
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class App:
+    settings: Settings
+    _engine: sa.Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database.url, echo=self.settings.database.echo)
+        return self._engine
+
+    @property
+    def clinic(self) -> str:
+        return self.settings.clinic.name
+
+    def today(self) -> dt.date:
+        """Today in the clinic's time zone (the CLI's only reading of the clock)."""
+        return today_in(self.settings.clinic.timezone, dt.datetime.now(dt.UTC))
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+def get_app(ctx: click.Context) -> App:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "app" not in root.obj:
+        root.obj["app"] = App(settings=load_settings(root.obj.get("config_path")))
+    app: App = root.obj["app"]
+    return app
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

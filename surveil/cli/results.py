@@ -1,0 +1,209 @@
+"""Recording results: measurements, markers, pathology, therapies, symptoms.
+
+Each one re-evaluates the patient's triggers and plan in the same transaction.
+"""
+
+import click
+
+from surveil.cli._common import console, get_app
+from surveil.cli.patients import _after_change
+from surveil.db.session import session_scope
+from surveil.services import registry
+
+
+@click.group()
+def measurement() -> None:
+    """Lesion measurements (longest diameter in mm)."""
+
+
+@measurement.command("add")
+@click.argument("mrn")
+@click.option("--lesion", required=True, help="Lesion label, e.g. L1 (created on first use).")
+@click.option("--date", required=True, help="Scan date, YYYY-MM-DD (not in the future).")
+@click.option("--mm", "diameter_mm", required=True, help="Longest diameter in millimetres.")
+@click.option(
+    "--modality",
+    default="mri",
+    show_default=True,
+    help="mri, ct, eus, sstr_pet, fdg_pet, ultrasound or endoscopy.",
+)
+@click.pass_context
+def measurement_add(
+    ctx: click.Context, mrn: str, lesion: str, date: str, diameter_mm: str, modality: str
+) -> None:
+    """Record a lesion size; growth triggers are checked at once.
+
+    \b
+    Example: surveil measurement add 100234 --lesion L1 --date 2026-05-02 --mm 14 --modality mri
+    """
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        registry.add_measurement(
+            session,
+            patient=patient,
+            lesion=lesion,
+            date=date,
+            diameter_mm=diameter_mm,
+            modality=modality,
+            today=app.today(),
+        )
+        _after_change(app, session, patient)
+    console.print(f"[green]recorded[/] {lesion} {diameter_mm} mm on {date} ({modality})")
+
+
+@click.group()
+def marker() -> None:
+    """Tumour-marker and hormone results."""
+
+
+@marker.command("add")
+@click.argument("mrn")
+@click.option("--name", required=True, help="Marker, e.g. cga, nse, 5hiaa, gastrin, insulin.")
+@click.option("--value", required=True, help="The result.")
+@click.option("--date", required=True, help="Sample date, YYYY-MM-DD.")
+@click.option("--unit", default="", help="Unit as reported, e.g. ng/mL.")
+@click.option("--uln", help="Upper limit of normal of the laboratory.")
+@click.option(
+    "--on-ppi",
+    is_flag=True,
+    help="The patient was taking a proton-pump inhibitor "
+    "(raises CgA: a rise is then called confounded).",
+)
+@click.pass_context
+def marker_add(
+    ctx: click.Context,
+    mrn: str,
+    name: str,
+    value: str,
+    date: str,
+    unit: str,
+    uln: str | None,
+    on_ppi: bool,
+) -> None:
+    """Record a marker result; marker-rise triggers are checked at once."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        registry.add_marker(
+            session,
+            patient=patient,
+            name=name,
+            value=value,
+            date=date,
+            unit=unit,
+            uln=uln,
+            on_ppi=on_ppi,
+            today=app.today(),
+        )
+        _after_change(app, session, patient)
+    console.print(f"[green]recorded[/] {name} {value} {unit} on {date}")
+
+
+@click.group()
+def pathology() -> None:
+    """Ki-67 and mitotic counts from biopsies and specimens (re-grading)."""
+
+
+@pathology.command("add")
+@click.argument("mrn")
+@click.option("--date", required=True, help="Report date, YYYY-MM-DD.")
+@click.option("--ki67", help="Ki-67 index in percent.")
+@click.option("--mitoses", help="Mitoses per 2 mm².")
+@click.option("--differentiation", help="well or poor.")
+@click.pass_context
+def pathology_add(
+    ctx: click.Context,
+    mrn: str,
+    date: str,
+    ki67: str | None,
+    mitoses: str | None,
+    differentiation: str | None,
+) -> None:
+    """Record a pathology result; a higher WHO band re-grades the patient (never downwards)."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        registry.add_pathology(
+            session,
+            patient=patient,
+            date=date,
+            ki67=ki67,
+            mitoses=mitoses,
+            differentiation=differentiation,
+            today=app.today(),
+        )
+        _after_change(app, session, patient)
+    console.print(f"[green]recorded[/] pathology on {date}")
+
+
+@click.group()
+def therapy() -> None:
+    """Treatments: surgery, somatostatin analogues, PRRT, everolimus, sunitinib, ..."""
+
+
+@therapy.command("add")
+@click.argument("mrn")
+@click.option(
+    "--kind",
+    required=True,
+    help="surgery, ssa, prrt, everolimus, sunitinib, chemotherapy or liver_directed.",
+)
+@click.option("--started-on", required=True, help="YYYY-MM-DD.")
+@click.option("--agent", help="Drug or procedure, e.g. lanreotide 120 mg.")
+@click.option("--ended-on", help="YYYY-MM-DD, if stopped.")
+@click.option("--cycles-given", help="PRRT or chemotherapy cycles so far.")
+@click.option("--last-given-on", help="Date of the last dose or cycle.")
+@click.pass_context
+def therapy_add(
+    ctx: click.Context,
+    mrn: str,
+    kind: str,
+    started_on: str,
+    agent: str | None,
+    ended_on: str | None,
+    cycles_given: str | None,
+    last_given_on: str | None,
+) -> None:
+    """Record a therapy; its schedule (e.g. SSA every 28 days) joins the plan."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        registry.add_therapy(
+            session,
+            patient=patient,
+            kind=kind,
+            started_on=started_on,
+            agent=agent,
+            ended_on=ended_on,
+            cycles_given=cycles_given,
+            last_given_on=last_given_on,
+            today=app.today(),
+        )
+        _after_change(app, session, patient)
+    console.print(f"[green]recorded[/] {kind} from {started_on}")
+
+
+@click.group()
+def symptom() -> None:
+    """New symptoms (on surveillance they open a trigger)."""
+
+
+@symptom.command("add")
+@click.argument("mrn")
+@click.option("--date", required=True, help="YYYY-MM-DD.")
+@click.option("--description", required=True, help="What the patient reports.")
+@click.pass_context
+def symptom_add(ctx: click.Context, mrn: str, date: str, description: str) -> None:
+    """Record a new symptom or hormonal syndrome."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        registry.add_symptom(
+            session, patient=patient, date=date, description=description, today=app.today()
+        )
+        _after_change(app, session, patient)
+    console.print(f"[green]recorded[/] symptom on {date}")
+
+
+COMMANDS = [measurement, marker, pathology, therapy, symptom]

@@ -1,0 +1,52 @@
+"""``surveil init`` and ``surveil db ...``: create and migrate the database."""
+
+import click
+
+from surveil.cli._common import console, get_app
+from surveil.db import migrate
+
+
+@click.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the database (or bring it up to date). Safe to run twice."""
+    app = get_app(ctx)
+    migrate.upgrade(app.engine)
+    console.print(
+        f"[green]database ready[/] at {app.settings.database.url} "
+        f"(schema {migrate.current_revision(app.engine)})"
+    )
+
+
+@click.group()
+def db() -> None:
+    """Database schema: upgrade, check, show the current revision."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_context
+def upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    app = get_app(ctx)
+    migrate.upgrade(app.engine, revision)
+    console.print(f"schema at {migrate.current_revision(app.engine)}")
+
+
+@db.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Fail (exit 1) when the schema is behind the code or differs from the models."""
+    app = get_app(ctx)
+    current, head = migrate.current_revision(app.engine), migrate.head_revision()
+    if current != head:
+        raise click.ClickException(
+            f"schema is at {current}, code expects {head}: run surveil db upgrade"
+        )
+    diff = migrate.pending_changes(app.engine)
+    if diff:
+        raise click.ClickException(f"schema differs from the models: {diff}")
+    console.print(f"[green]schema up to date[/] ({head})")
+
+
+COMMANDS = [init, db]

@@ -1,0 +1,293 @@
+"""Settings: a TOML file, overridden by ``SURVEIL_<SECTION>_<KEY>`` environment variables, with
+secrets read from files (``<key>_file`` in TOML, or ``SURVEIL_<SECTION>_<KEY>_FILE``).
+
+Every problem is collected and reported at once (``ConfigError``), naming the key and the bad
+value. ``load_settings`` runs only in entry points; tests build ``Settings(...)`` directly.
+``config.example.toml`` is the reference and a test keeps it in step with the classes below.
+"""
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from surveil.core.facts import is_time_zone
+from surveil.errors import ConfigError, Problem
+
+DEFAULT_CONFIG_FILE = "surveil.toml"
+ENV_PREFIX = "SURVEIL_"
+SECRET_KEYS = {("web", "secret_key"), ("smtp", "password"), ("sms", "auth_header")}
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    name: str = "Neuroendocrine Tumour Clinic"
+    phone: str = "+44 20 7946 0000"
+    timezone: str = "Europe/London"
+    profile: str = "default"
+    pack: str = "net-default"
+    # Off by default: feeds and reminders say "scan" or "blood test", never the diagnosis.
+    detailed_messages: bool = False
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/surveil.db"
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    schedules: Path | None = None
+    templates: Path | None = None
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = "dev-only-change-me"
+    session_minutes: int = 480
+    https_only: bool = False
+    login_attempts: int = 5
+    login_window_minutes: int = 15
+    feed_requests_per_minute: int = 30
+
+
+@dataclass(frozen=True)
+class WorklistSettings:
+    soon_days: int = 14
+    lost_after_days: int = 90
+    page_size: int = 50
+    snooze_max_days: int = 28
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    tumour_board_within_days: int = 14
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    calendar_name: str = "Hospital follow-up"
+    refresh_hours: int = 6
+    cancelled_retention_days: int = 30
+    alarm_days_before: int = 0
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    sender: str = "follow-up@clinic.example"
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    url: str = ""
+    auth_header: str = ""
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    dispatch_seconds: int = 30
+    plan_minutes: int = 15
+    sweep_seconds: int = 60
+    lease_seconds: int = 120
+    batch_size: int = 100
+    digest_time: str = "07:30"
+    email_channel: str = "smtp"
+    sms_channel: str = "sms"
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    clinic: ClinicSettings = field(default_factory=ClinicSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    paths: PathSettings = field(default_factory=PathSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    worklist: WorklistSettings = field(default_factory=WorklistSettings)
+    triggers: TriggerSettings = field(default_factory=TriggerSettings)
+    feeds: FeedSettings = field(default_factory=FeedSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    # Raw [reminders] table, validated by surveil.core.reminders when the daemon starts.
+    reminders: Mapping[str, Any] = field(default_factory=dict)
+
+
+SECTIONS: dict[str, type] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Settings)
+    if f.name != "reminders"
+}
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings from ``path`` (or $SURVEIL_CONFIG, or ./surveil.toml if present) and the
+    environment. Raises ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    raw = _read_file(path, environ, problems)
+    values: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        table = raw.pop(section, {})
+        if not isinstance(table, dict):
+            problems.append(Problem(section, "must be a table ([section])"))
+            table = {}
+        values[section] = _build_section(section, cls, table, environ, problems)
+    reminders = raw.pop("reminders", {})
+    for key in sorted(raw):
+        problems.append(Problem(key, f"unknown section (expected one of: {_known_sections()})"))
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**values, reminders=reminders)
+
+
+def _known_sections() -> str:
+    return ", ".join([*SECTIONS, "reminders"])
+
+
+def _read_file(
+    path: str | Path | None, environ: Mapping[str, str], problems: list[Problem]
+) -> dict[str, Any]:
+    explicit = path or environ.get("SURVEIL_CONFIG")
+    candidate = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    if not candidate.exists():
+        if explicit:
+            problems.append(Problem("--config", f"{candidate} does not exist"))
+        return {}
+    try:
+        return tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        problems.append(Problem(str(candidate), f"is not valid TOML: {error}"))
+        return {}
+
+
+def _build_section(
+    section: str,
+    cls: type,
+    table: dict[str, Any],
+    environ: Mapping[str, str],
+    problems: list[Problem],
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in sorted(table):
+        base = key.removesuffix("_file")
+        if key not in known and not (key.endswith("_file") and (section, base) in SECRET_KEYS):
+            problems.append(
+                Problem(f"{section}.{key}", f"unknown key (expected one of: {', '.join(known)})")
+            )
+    for name in known:
+        where = f"{section}.{name}"
+        env_name = f"{ENV_PREFIX}{section}_{name}".upper()
+        raw: Any = table.get(name, dataclasses.MISSING)
+        if (section, name) in SECRET_KEYS:
+            secret_file = environ.get(env_name + "_FILE") or table.get(name + "_file")
+            if secret_file:
+                raw = _read_secret(Path(secret_file), where, problems)
+        if env_name in environ:
+            raw = environ[env_name]
+            where = env_name
+        if raw is dataclasses.MISSING or raw is None:
+            continue
+        value = _coerce(raw, hints[name], where, problems)
+        if value is not dataclasses.MISSING:
+            kwargs[name] = value
+    _check_section(section, kwargs, problems)
+    return cls(**kwargs)
+
+
+def _read_secret(path: Path, where: str, problems: list[Problem]) -> Any:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        problems.append(Problem(where + "_file", f"cannot read {path}: {error.strerror}"))
+        return dataclasses.MISSING
+
+
+def _coerce(raw: Any, hint: Any, where: str, problems: list[Problem]) -> Any:
+    """Turn a TOML value or an environment string into the field's type, or record why not."""
+    if isinstance(hint, types.UnionType):  # Path | None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    try:
+        if hint is bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in {
+                "1",
+                "true",
+                "yes",
+                "on",
+                "0",
+                "false",
+                "no",
+                "off",
+            }:
+                return raw.lower() in {"1", "true", "yes", "on"}
+            raise ValueError
+        if hint is int:
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if hint is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if hint is Path:
+            return Path(str(raw))
+        if hint is str:
+            if not isinstance(raw, str):
+                raise ValueError
+            return raw
+    except ValueError:
+        pass
+    problems.append(Problem(where, f"{raw!r} is not a valid {hint.__name__}"))
+    return dataclasses.MISSING
+
+
+_CHOICES = {("smtp", "security"): {"none", "starttls", "ssl"}}
+
+
+def _check_section(section: str, values: dict[str, Any], problems: list[Problem]) -> None:
+    for (sec, key), allowed in _CHOICES.items():
+        if sec == section and key in values and values[key] not in allowed:
+            problems.append(
+                Problem(f"{sec}.{key}", f"{values[key]!r} is not one of {sorted(allowed)}")
+            )
+    for key, value in values.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            problems.append(Problem(f"{section}.{key}", f"{value} must not be negative"))
+    if section == "clinic" and "timezone" in values and not is_time_zone(values["timezone"]):
+        problems.append(Problem("clinic.timezone", f"{values['timezone']!r} is not an IANA zone"))
+    if section == "database" and "url" in values:
+        url = values["url"]
+        if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            problems.append(
+                Problem("database.url", f"{url!r}: use sqlite:///path or postgresql://...")
+            )
+    if section == "daemon" and "digest_time" in values:
+        hh, _, mm = values["digest_time"].partition(":")
+        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            problems.append(Problem("daemon.digest_time", "use HH:MM, e.g. 07:30"))
+
+
+def documented_keys() -> dict[str, list[str]]:
+    """Every settable key per section, for the documentation test."""
+    return {section: [f.name for f in dataclasses.fields(cls)] for section, cls in SECTIONS.items()}

@@ -1,0 +1,1 @@
+"""Persistence: the registry tables, engine set-up and queries."""

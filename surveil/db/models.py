@@ -1,0 +1,476 @@
+"""The registry: SQLModel tables with database-level constraints.
+
+Clinical dates are ``date``; instants are aware UTC ``datetime``. Vocabularies are stored as text
+and guarded by CHECK constraints, so a bad value is refused by the database itself, not only by
+the application. Table names are singular nouns; constraints follow base.py's naming convention.
+"""
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from surveil.core.vocab import (
+    Differentiation,
+    Functional,
+    Grade,
+    Hereditary,
+    ItemKind,
+    Resection,
+    Site,
+    Sstr,
+    Stage,
+    StateKind,
+    TherapyKind,
+)
+from surveil.db.base import created_field, fk, one_of, utcnow
+
+
+class Role(StrEnum):
+    NAVIGATOR = "navigator"
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    NONE = "none"
+
+
+class ItemState(StrEnum):
+    """Where a follow-up item is in its life. Only ``planned`` items are re-derived by replans."""
+
+    PLANNED = "planned"
+    ORDERED = "ordered"
+    BOOKED = "booked"
+    DONE = "done"
+    DECLINED = "declined"
+    NOT_NEEDED = "not_needed"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
+OPEN_ITEM_STATES = (ItemState.PLANNED, ItemState.ORDERED, ItemState.BOOKED)
+
+
+class TriggerState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class ReminderState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    UNKNOWN = "unknown"
+
+
+# --------------------------------------------------------------------------- people
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (one_of("role", Role),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    clinic: str = Field(max_length=64, index=True)
+    password_hash: str = Field(max_length=256)
+    active: bool = True
+    created_at: dt.datetime = created_field()
+
+
+class Patient(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("clinic", "mrn"),
+        one_of("sex", Sex),
+        one_of("preferred_channel", Channel),
+        one_of("hereditary", Hereditary),
+        sa.CheckConstraint(
+            "deceased_on IS NULL OR deceased_on >= birth_date", name="deceased_after_birth"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic: str = Field(max_length=64, index=True)
+    mrn: str = Field(max_length=32, index=True)
+    given_name: str = Field(max_length=100)
+    family_name: str = Field(max_length=100, index=True)
+    birth_date: dt.date
+    sex: str = Field(default=Sex.UNKNOWN, max_length=8)
+    timezone: str = Field(default="Europe/London", max_length=64)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    preferred_channel: str = Field(default=Channel.EMAIL, max_length=8)
+    consent_reminders: bool = True
+    opted_out: bool = False
+    deceased_on: dt.date | None = None
+    hereditary: str = Field(default=Hereditary.NONE, max_length=8)
+    navigator_id: int | None = fk("user_account.id", nullable=True, ondelete="SET NULL")
+    created_at: dt.datetime = created_field()
+    updated_at: dt.datetime = created_field()
+
+
+# --------------------------------------------------------------------------- disease
+
+
+class Tumour(SQLModel, table=True):
+    """The primary tumour. The WHO grade is derived and stored, never typed in."""
+
+    __table_args__ = (
+        one_of("site", Site),
+        one_of("differentiation", Differentiation),
+        one_of("grade", Grade),
+        one_of("stage", Stage),
+        one_of("sstr_status", Sstr),
+        one_of("functional", Functional),
+        sa.CheckConstraint("ki67 IS NULL OR (ki67 >= 0 AND ki67 <= 100)", name="ki67_range"),
+        sa.CheckConstraint("mitoses IS NULL OR mitoses >= 0", name="mitoses_range"),
+        sa.CheckConstraint("size_mm IS NULL OR size_mm > 0", name="size_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", unique=True)
+    site: str = Field(max_length=16)
+    differentiation: str = Field(default=Differentiation.WELL, max_length=8)
+    ki67: float | None = None
+    mitoses: float | None = None
+    grade: str = Field(default=Grade.GX, max_length=4)
+    stage: str | None = Field(default=None, max_length=16)
+    size_mm: float | None = None
+    sstr_status: str = Field(default=Sstr.UNKNOWN, max_length=8)
+    sstr_date: dt.date | None = None
+    sstr_method: str | None = Field(default=None, max_length=64)
+    functional: str = Field(default=Functional.NONE, max_length=24)
+    diagnosed_on: dt.date | None = None
+
+
+class PathologyResult(SQLModel, table=True):
+    """A Ki-67 or mitotic count from a biopsy or specimen; the highest grade ever stands."""
+
+    __table_args__ = (
+        one_of("differentiation", Differentiation),
+        sa.CheckConstraint("ki67 IS NULL OR (ki67 >= 0 AND ki67 <= 100)", name="ki67_range"),
+        sa.CheckConstraint("mitoses IS NULL OR mitoses >= 0", name="mitoses_range"),
+        sa.CheckConstraint("ki67 IS NOT NULL OR mitoses IS NOT NULL", name="has_a_count"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    date: dt.date
+    ki67: float | None = None
+    mitoses: float | None = None
+    differentiation: str | None = Field(default=None, max_length=8)
+    created_at: dt.datetime = created_field()
+
+
+class DiseaseState(SQLModel, table=True):
+    """One episode of a disease state; the open one (no end date) is current."""
+
+    __table_args__ = (
+        one_of("kind", StateKind),
+        one_of("resection", Resection),
+        sa.CheckConstraint("end_date IS NULL OR end_date >= start_date", name="end_after_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    kind: str = Field(max_length=24)
+    start_date: dt.date
+    end_date: dt.date | None = None
+    resection: str | None = Field(default=None, max_length=4)
+    reason: str = Field(default="", max_length=500)
+    created_at: dt.datetime = created_field()
+
+
+class Lesion(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("patient_id", "label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    label: str = Field(max_length=32)
+    location: str = Field(default="", max_length=100)
+    created_at: dt.datetime = created_field()
+
+
+class Measurement(SQLModel, table=True):
+    __table_args__ = (sa.CheckConstraint("diameter_mm > 0", name="diameter_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lesion_id: int = fk("lesion.id")
+    date: dt.date = Field(index=True)
+    modality: str = Field(max_length=16)
+    diameter_mm: float
+    created_at: dt.datetime = created_field()
+
+
+class MarkerResult(SQLModel, table=True):
+    __table_args__ = (
+        one_of("name", ItemKind),
+        sa.CheckConstraint("value >= 0", name="value_not_negative"),
+        sa.CheckConstraint("uln IS NULL OR uln > 0", name="uln_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    name: str = Field(max_length=16)
+    value: float
+    unit: str = Field(default="", max_length=16)
+    uln: float | None = None
+    date: dt.date
+    on_ppi: bool = False
+    created_at: dt.datetime = created_field()
+
+
+class Therapy(SQLModel, table=True):
+    __table_args__ = (
+        one_of("kind", TherapyKind),
+        sa.CheckConstraint("ended_on IS NULL OR ended_on >= started_on", name="end_after_start"),
+        sa.CheckConstraint("cycles_given IS NULL OR cycles_given >= 0", name="cycles_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    kind: str = Field(max_length=16)
+    agent: str | None = Field(default=None, max_length=64)
+    started_on: dt.date
+    ended_on: dt.date | None = None
+    cycles_given: int | None = None
+    last_given_on: dt.date | None = None
+    created_at: dt.datetime = created_field()
+
+
+class Symptom(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    date: dt.date
+    description: str = Field(max_length=500)
+    created_at: dt.datetime = created_field()
+
+
+# --------------------------------------------------------------------------- plan
+
+
+class FollowUpItem(SQLModel, table=True):
+    """One planned follow-up with its due window and the rule that asked for it."""
+
+    __tablename__ = "followup_item"
+    __table_args__ = (
+        one_of("kind", ItemKind),
+        one_of("state", ItemState),
+        sa.CheckConstraint("earliest <= target AND target <= latest", name="window_ordered"),
+        sa.Index("ix_followup_item_open_target", "state", "target"),
+        sa.Index("ix_followup_item_patient_state", "patient_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id", index=False)
+    kind: str = Field(max_length=16)
+    earliest: dt.date
+    target: dt.date
+    latest: dt.date
+    state: str = Field(default=ItemState.PLANNED, max_length=12)
+    rule_id: str = Field(max_length=64)
+    pack_id: str = Field(max_length=64)
+    pack_version: str = Field(max_length=16)
+    profile: str = Field(max_length=32)
+    source: str = Field(default="", max_length=200)
+    evidence: str = Field(default="", max_length=16)
+    anchor_event: str = Field(default="", max_length=64)
+    anchor_date: dt.date | None = None
+    reason: str = Field(default="", max_length=500)
+    urgent: bool = False
+    booked_at: dt.datetime | None = None
+    completed_on: dt.date | None = None
+    outcome_note: str = Field(default="", max_length=500)
+    snoozed_until: dt.date | None = None
+    snooze_reason: str = Field(default="", max_length=300)
+    superseded_by_id: int | None = fk(
+        "followup_item.id", nullable=True, ondelete="SET NULL", index=False
+    )
+    superseded_reason: str = Field(default="", max_length=300)
+    sequence: int = 0
+    created_at: dt.datetime = created_field()
+    updated_at: dt.datetime = created_field()
+
+
+class PlanOverride(SQLModel, table=True):
+    """A clinician's per-patient exception to the pack: it wins, and is shown as such."""
+
+    __table_args__ = (
+        one_of("kind", ItemKind),
+        one_of("interval_unit", ("days", "weeks", "months")),
+        sa.CheckConstraint(
+            "interval_min IS NULL OR (interval_min > 0 AND interval_max >= interval_min)",
+            name="interval_ordered",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    kind: str = Field(max_length=16)
+    interval_min: int | None = None
+    interval_max: int | None = None
+    interval_unit: str | None = Field(default=None, max_length=8)
+    modality: str | None = Field(default=None, max_length=16)
+    paused_until: dt.date | None = None
+    reason: str = Field(max_length=300)
+    author: str = Field(max_length=64)
+    active: bool = True
+    created_at: dt.datetime = created_field()
+
+
+class Trigger(SQLModel, table=True):
+    """A finding that needs a clinician: open → acknowledged → resolved, never silently closed."""
+
+    __table_args__ = (
+        one_of("state", TriggerState),
+        sa.UniqueConstraint("patient_id", "fingerprint"),
+        sa.Index("ix_trigger_state", "state", "detected_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    kind: str = Field(max_length=16)
+    fingerprint: str = Field(max_length=128)
+    lesion: str | None = Field(default=None, max_length=32)
+    value: float | None = None
+    threshold: float | None = None
+    unit: str = Field(default="", max_length=16)
+    confounded: bool = False
+    urgent: bool = False
+    action: str = Field(default="", max_length=300)
+    detected_on: dt.date
+    explanation: str = Field(max_length=600)
+    state: str = Field(default=TriggerState.OPEN, max_length=12)
+    item_id: int | None = fk("followup_item.id", nullable=True, ondelete="SET NULL", index=False)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
+    acknowledged_at: dt.datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: dt.datetime | None = None
+    outcome: str | None = Field(default=None, max_length=300)
+    created_at: dt.datetime = created_field()
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+class Reminder(SQLModel, table=True):
+    """One message to send (the outbox row). The idempotency key makes re-planning harmless."""
+
+    __table_args__ = (
+        one_of("state", ReminderState),
+        one_of("channel", ("email", "sms", "log")),
+        sa.Index("ix_reminder_due", "state", "send_after"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=128, unique=True)
+    patient_id: int = fk("patient.id")
+    item_id: int | None = fk("followup_item.id", nullable=True, ondelete="SET NULL")
+    stage: str = Field(max_length=32)
+    channel: str = Field(max_length=8)
+    recipient: str = Field(default="patient", max_length=16)
+    template: str = Field(max_length=64)
+    urgent: bool = False
+    state: str = Field(default=ReminderState.PENDING, max_length=12)
+    send_after: dt.datetime
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: dt.datetime | None = None
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    last_error: str = Field(default="", max_length=500)
+    suppressed_reason: str | None = Field(default=None, max_length=64)
+    resent_after_unknown: bool = False
+    sent_at: dt.datetime | None = None
+    created_at: dt.datetime = created_field()
+    updated_at: dt.datetime = created_field()
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """The ledger: every attempt to send a reminder, whatever its outcome."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = fk("reminder.id")
+    worker: str = Field(max_length=64)
+    started_at: dt.datetime = created_field()
+    finished_at: dt.datetime | None = None
+    status: str = Field(max_length=16)
+    provider_response: str = Field(default="", max_length=500)
+
+
+class DaemonLease(SQLModel, table=True):
+    """Leader election without advisory locks: whoever holds an unexpired lease leads."""
+
+    __tablename__ = "daemon_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    epoch: int = 0
+    expires_at: dt.datetime
+
+
+class Heartbeat(SQLModel, table=True):
+    worker: str = Field(primary_key=True, max_length=64)
+    hostname: str = Field(max_length=128)
+    pid: int
+    started_at: dt.datetime
+    last_seen: dt.datetime
+    last_job: str = Field(default="", max_length=32)
+
+
+class FeedToken(SQLModel, table=True):
+    """A calendar-feed capability. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "feed_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = fk("patient.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    public_id: str = Field(max_length=32, unique=True)
+    label: str = Field(default="", max_length=64)
+    created_by: str = Field(default="", max_length=64)
+    created_at: dt.datetime = created_field()
+    revoked_at: dt.datetime | None = None
+    last_seen_at: dt.datetime | None = None
+    fetch_count: int = 0
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    patient_id: int | None = fk("patient.id", nullable=True, ondelete="SET NULL")
+    detail: str = Field(default="", max_length=1000)
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_recent", "username", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    ip: str = Field(default="", max_length=64)
+    at: dt.datetime = Field(default_factory=utcnow)
+    success: bool = False

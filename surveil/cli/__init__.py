@@ -67,6 +67,7 @@ def _register() -> None:
 
 _AREAS = (
     "setup",
+    "demo",
     "patients",
     "results",
     "schedules",

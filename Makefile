@@ -1,0 +1,38 @@
+# The README's two commands: `make run` (demo) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO_DB := var/demo.db
+export SURVEIL_DATABASE_URL ?= sqlite:///$(DEMO_DB)
+
+.PHONY: run test bench lint venv install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+## make run: set up, migrate, load demo patients when empty, start web worklist and daemon
+run: install
+	$(BIN)/surveil init
+	$(BIN)/surveil demo --patients 200 --seed 7 --if-empty
+	$(BIN)/surveil run-demo
+
+## make test: install dev dependencies, then the whole suite (SQLite and PostgreSQL)
+test: install-dev
+	$(BIN)/ruff check surveil tests
+	$(BIN)/mypy surveil/core
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n 2 --durations=15
+
+## make bench: the 100k-patient benchmarks (slow; not part of make test)
+bench: install-dev
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache

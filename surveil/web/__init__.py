@@ -1,0 +1,1 @@
+"""The nurse navigators' web worklist (FastAPI, server-rendered Jinja pages)."""

@@ -15,7 +15,7 @@ layer can use a hash of the body as a strong ETag. What we deliberately do *not*
 import datetime as dt
 from collections.abc import Sequence
 
-from icalendar import Alarm, Calendar, Event, Timezone, TimezoneStandard, vDuration
+from icalendar import Alarm, Calendar, Event, Timezone, TimezoneStandard, vDuration, vText
 from icalendar.enums import CLASS, STATUS, TRANSP
 
 from surveil.core.feed import EventStatus, FeedCalendar, FeedEvent
@@ -47,6 +47,10 @@ def _calendar(calendar: FeedCalendar) -> Calendar:
         description=calendar.description,  # DESCRIPTION and X-WR-CALDESC
         refresh_interval=calendar.refresh,
     )
+    # icalendar 7.3 copies name and description into X-WR-* as raw "unknown" values: a newline
+    # then makes to_ical() fail and a comma goes out unescaped. Write them as escaped TEXT.
+    cal["X-WR-CALNAME"] = vText(calendar.name)
+    cal["X-WR-CALDESC"] = vText(calendar.description)
     cal["REFRESH-INTERVAL"].params["VALUE"] = "DURATION"  # RFC 7986's ABNF requires it
     cal.add("X-PUBLISHED-TTL", vDuration(calendar.refresh))  # a bare timedelta gives "6:00:00"
     return cal

@@ -1,21 +1,289 @@
-"""Trigger evaluation: facts + thresholds + today -> findings that need a clinician.
+"""Trigger evaluation: facts + thresholds + today -> findings that need a clinician (issue 5).
 
-The thresholds and their parser live in :mod:`surveil.core.thresholds`; they are re-exported here so
+Pure: no clock, no I/O. ``today`` matters only for the SSA rule (an injection can become overdue
+while nothing is recorded); every other finding depends on the facts alone, so re-evaluating the
+same facts on any day gives the same findings with the same fingerprints.
+
+Rules and where they apply (docs/triggers.md has the sources):
+
+=============  ====================================================================
+growth_rate    watched sites (default pancreas) on active surveillance; growth.py
+size           same patients; growth.py
+recist         advanced disease; recist.py
+marker_rise    any state; each configured marker rule
+grade_change   any state; a later pathology in a higher WHO band
+symptoms       active surveillance; symptoms recorded after surveillance began
+ssa_overdue    an ongoing SSA, unless PRRT is ongoing (the SSA pause is planned)
+=============  ====================================================================
+
+A deceased patient has no findings.
+
+The thresholds and their parser live in :mod:`surveil.core.thresholds` and are re-exported here so
 protocol code can import everything trigger-related from one place.
 """
 
-from surveil.core.thresholds import (
-    DEFAULT_THRESHOLDS as DEFAULT_THRESHOLDS,
+import datetime as dt
+from collections.abc import Iterator
+
+from surveil.core.facts import Facts, Marker
+from surveil.core.findings import (
+    KIND_ORDER,
+    Finding,
+    TriggerKind,
+    exact,
+    finding_to_json,
+    round2,
+    show,
 )
+from surveil.core.grading import grade_rank, highest_grade, who_grade
+from surveil.core.growth import growth_findings, is_on_watched_surveillance, size_findings
+from surveil.core.recist import recist_findings
 from surveil.core.thresholds import (
-    Comparator as Comparator,
+    DEFAULT_THRESHOLDS,
+    Comparator,
+    MarkerRule,
+    TriggerThresholds,
+    parse_thresholds,
 )
-from surveil.core.thresholds import (
-    MarkerRule as MarkerRule,
-)
-from surveil.core.thresholds import (
-    TriggerThresholds as TriggerThresholds,
-)
-from surveil.core.thresholds import (
-    parse_thresholds as parse_thresholds,
-)
+from surveil.core.vocab import Grade, StateKind, TherapyKind
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "Comparator",
+    "Finding",
+    "MarkerRule",
+    "TriggerKind",
+    "TriggerThresholds",
+    "evaluate_triggers",
+    "finding_to_json",
+    "parse_thresholds",
+]
+
+
+def evaluate_triggers(
+    facts: Facts, thresholds: TriggerThresholds, today: dt.date, *, rule_ref: str = ""
+) -> list[Finding]:
+    """Every trigger that fires on these facts, ordered by kind then subject.
+
+    ``rule_ref`` (e.g. ``"ENETS-small-pnet v1"``) names the protocol pack in each explanation.
+    """
+    deceased = facts.patient.deceased_on
+    if deceased is not None and deceased <= today:
+        return []
+    cite = f", rule {rule_ref}" if rule_ref else ""
+    board = f"tumour board review within {thresholds.tumour_board_within_days} days"
+    findings: list[Finding] = []
+    if is_on_watched_surveillance(facts, thresholds):
+        surgical = f"{board} (surgical review); the surveillance pathway is paused"
+        findings += growth_findings(facts, thresholds, cite=cite, action=surgical)
+        findings += size_findings(facts, thresholds, cite=cite, action=surgical)
+    if facts.state.kind is StateKind.ADVANCED:
+        next_line = f"{board}: progression, decide the next line of therapy"
+        findings += recist_findings(facts, thresholds, cite=cite, action=next_line)
+    for marker_rule in thresholds.marker_rules:
+        findings += marker_findings(facts, marker_rule, cite=cite, board=board)
+    findings += grade_findings(facts, cite=cite, board=board)
+    if facts.state.kind is StateKind.ACTIVE_SURVEILLANCE:
+        findings += symptom_findings(facts, cite=cite, board=board)
+    findings += ssa_findings(facts, thresholds, today, cite=cite)
+    return sorted(findings, key=lambda f: (KIND_ORDER[f.kind], f.subject))
+
+
+# ---------------------------------------------------------------------------------------------
+# Marker rise (clinical-reference T11; vignettes T11, T12, V12)
+
+
+def marker_findings(
+    facts: Facts, marker_rule: MarkerRule, *, cite: str, board: str
+) -> Iterator[Finding]:
+    """The latest value above ``factor`` × ULN and ``rise_pct`` % over the previous value.
+
+    The ULN test is strict ("above 2× the upper limit", issue 5); the rise test is inclusive like
+    every other threshold. Without a recorded ULN the last known ULN of the same marker is used,
+    and without any the rise alone decides (a missed relapse costs more than a repeat test).
+    """
+    readings = _marker_days([m for m in facts.markers if m.name is marker_rule.marker])
+    if len(readings) < 2:
+        return
+    previous, latest = readings[-2], readings[-1]
+    now, before = exact(latest.value), exact(previous.value)
+    if now <= before or now * 100 < before * (100 + exact(marker_rule.rise_pct)):
+        return
+    uln_value = next((m.uln for m in reversed(readings) if m.uln is not None), None)
+    factor = exact(marker_rule.factor_over_uln)
+    if uln_value is not None and not now > factor * exact(uln_value):
+        return
+    name = _marker_name(marker_rule)
+    rise = round2((now - before) * 100 / before) if before else None
+    text = (
+        f"{name} rose {show(before)} → {show(now)} from {previous.date} to {latest.date}: "
+        + (f"+{show(rise)} % ≥ {show(marker_rule.rise_pct)} %" if rise is not None else "up from 0")
+        + (
+            f", {show(now / exact(uln_value))}× ULN > {show(factor)}× ULN (ULN {show(uln_value)})"
+            if uln_value is not None
+            else ", ULN not recorded"
+        )
+    )
+    if latest.on_ppi:
+        text += "; taken on a proton-pump inhibitor, which raises it: confounded, not escalated"
+        action = (
+            f"repeat {name} fasting, at least {marker_rule.ppi_washout_days} days after "
+            "stopping the PPI (or switching to an H2 blocker), before escalating"
+        )
+    else:
+        action = f"confirm with a repeat {name} and bring imaging forward; {board}"
+    yield Finding(
+        kind=TriggerKind.MARKER_RISE,
+        subject=marker_rule.marker.value,
+        lesion=None,
+        value=None if rise is None else float(rise),
+        threshold=marker_rule.rise_pct,
+        unit="%",
+        confounded=latest.on_ppi,
+        action=action,
+        detected_on=latest.date,
+        explanation=text + cite,
+    )
+
+
+def _marker_days(markers: list[Marker]) -> list[Marker]:
+    """One result per day in date order; on a day with two results the higher one stands."""
+    best: dict[dt.date, Marker] = {}
+    for m in markers:
+        current = best.get(m.date)
+        if current is None or (m.value, m.on_ppi) > (current.value, current.on_ppi):
+            best[m.date] = m
+    return [best[day] for day in sorted(best)]
+
+
+def _marker_name(marker_rule: MarkerRule) -> str:
+    return {"cga": "CgA", "5hiaa": "5-HIAA", "nse": "NSE"}.get(
+        marker_rule.marker.value, marker_rule.marker
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Grade change (clinical-reference T14; vignettes T07)
+
+
+def grade_findings(facts: Facts, *, cite: str, board: str) -> Iterator[Finding]:
+    """The latest pathology that raised the highest grade ever recorded.
+
+    Walking the results in date order, a result in a higher WHO band than everything before it
+    re-grades the patient; a later, lower result never takes it back. A first grade after an
+    ungradable baseline (GX) is a first grading, not a change.
+    """
+    tumour = facts.tumour
+    differentiation = tumour.differentiation if tumour else None
+    highest = who_grade(differentiation, tumour.ki67, tumour.mitoses) if tumour else Grade.GX
+    change = None
+    for day in sorted({p.date for p in facts.pathology}):
+        results = [p for p in facts.pathology if p.date == day]
+        grade = highest_grade(
+            [who_grade(p.differentiation or differentiation, p.ki67, p.mitoses) for p in results]
+        )
+        if grade_rank(grade) > grade_rank(highest):
+            if highest is not Grade.GX:
+                change = (day, highest, grade, results)
+            highest = grade
+    if change is None:
+        return
+    day, old, new, results = change
+    counts = "; ".join(_counts(p.ki67, p.mitoses, p.differentiation) for p in results)
+    yield Finding(
+        kind=TriggerKind.GRADE_CHANGE,
+        subject="grade",
+        lesion=None,
+        value=_first(p.ki67 for p in results),
+        threshold=None,
+        unit="% Ki-67",
+        confounded=False,
+        action=f"re-grade to {new} (the highest grade ever recorded) and replan; {board}",
+        detected_on=day,
+        explanation=(
+            f"grade {old} → {new}: pathology on {day} ({counts}) is in a higher WHO 2019 band; "
+            "the highest grade ever recorded stands"
+        )
+        + cite,
+    )
+
+
+def _counts(ki67: float | None, mitoses: float | None, differentiation: object) -> str:
+    parts = []
+    if differentiation is not None:
+        parts.append(f"{differentiation} differentiated")
+    if ki67 is not None:
+        parts.append(f"Ki-67 {show(ki67)} %")
+    if mitoses is not None:
+        parts.append(f"{show(mitoses)} mitoses/2 mm²")
+    return ", ".join(parts)
+
+
+def _first(values: Iterator[float | None]) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# New symptoms on active surveillance (clinical-reference T4; vignettes T04)
+
+
+def symptom_findings(facts: Facts, *, cite: str, board: str) -> Iterator[Finding]:
+    """Surveillance is for asymptomatic tumours: a symptom recorded after it began ends that."""
+    since = facts.state.since
+    new = sorted((s for s in facts.symptoms if s.date > since), key=lambda s: s.date)
+    if not new:
+        return
+    latest = new[-1].date
+    listed = "; ".join(f"{s.date}: {s.description}" for s in new)
+    yield Finding(
+        kind=TriggerKind.SYMPTOMS,
+        subject="symptoms",
+        lesion=None,
+        value=float(len(new)),
+        threshold=None,
+        unit="symptoms",
+        confounded=False,
+        action=f"bring the next visit forward; {board}",
+        detected_on=latest,
+        explanation=f"{len(new)} symptom(s) since surveillance began on {since} ({listed})" + cite,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopped somatostatin analogue (vignettes T16, §3a)
+
+
+def ssa_findings(
+    facts: Facts, thresholds: TriggerThresholds, today: dt.date, *, cite: str
+) -> Iterator[Finding]:
+    """An ongoing SSA whose next injection is overdue beyond the grace days. Urgent: stopping an
+    SSA abruptly can bring on a carcinoid crisis. The long-acting SSA pause around PRRT is planned
+    (vignettes §3b), so no alert while PRRT is ongoing."""
+    ongoing = [t for t in facts.therapies if t.is_ongoing(today)]
+    if any(t.kind is TherapyKind.PRRT for t in ongoing):
+        return
+    ssa = [t for t in ongoing if t.kind is TherapyKind.SSA]
+    if not ssa:
+        return
+    last = max(t.last_given_on or t.started_on for t in ssa)
+    due = last + dt.timedelta(days=thresholds.ssa_interval_days)
+    late = (today - due).days
+    if late <= thresholds.ssa_grace_days:
+        return
+    yield Finding(
+        kind=TriggerKind.SSA_OVERDUE,
+        subject="ssa",
+        lesion=None,
+        value=float(late),
+        threshold=float(thresholds.ssa_grace_days),
+        unit="days",
+        confounded=False,
+        action="urgent: contact the patient today and give the overdue SSA injection",
+        detected_on=due + dt.timedelta(days=thresholds.ssa_grace_days + 1),
+        explanation=(
+            f"SSA last given {last}, next due {due} (every {thresholds.ssa_interval_days} days): "
+            f"{late} days overdue on {today} > {thresholds.ssa_grace_days} days' grace"
+        )
+        + cite,
+        urgent=True,
+    )

@@ -19,7 +19,9 @@ from surveil.config import Settings
 from surveil.db import migrate
 from surveil.db.session import make_engine
 
-PG_ADMIN_URL = os.environ.get("SURVEIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "SURVEIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

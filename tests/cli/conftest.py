@@ -1,0 +1,27 @@
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from surveil.cli import _register, cli
+from surveil.db import migrate
+from surveil.db.session import make_engine
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def surveil_cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Invoke:
+    """Run `surveil ...` in-process against the test database (both backends)."""
+    _register()
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", db_url)
+    monkeypatch.delenv("SURVEIL_CONFIG", raising=False)
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,96 @@
+"""The migrated schema matches the models on both backends, and migrations reverse cleanly."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from surveil.db import migrate
+from surveil.db import models as m
+
+
+def test_migrated_schema_matches_models(engine: sa.Engine) -> None:
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert migrate.pending_changes(engine) == []
+
+
+def test_upgrade_downgrade_upgrade(engine: sa.Engine) -> None:
+    migrate.downgrade(engine, "base")
+    assert migrate.current_revision(engine) is None
+    assert "patient" not in sa.inspect(engine).get_table_names()
+    migrate.upgrade(engine)
+    assert migrate.pending_changes(engine) == []
+
+
+def _patient(session: Session, mrn: str = "M1", clinic: str = "A") -> m.Patient:
+    row = m.Patient(
+        clinic=clinic, mrn=mrn, given_name="T", family_name="P", birth_date=dt.date(1970, 1, 1)
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"ki67": 101.0}, {"ki67": -1.0}, {"site": "liver"}, {"grade": "G9"}, {"mitoses": -2.0}],
+)
+def test_database_refuses_impossible_tumours(session: Session, values: dict[str, object]) -> None:
+    patient = _patient(session)
+    session.add(m.Tumour(**{"patient_id": patient.id, "site": "pancreas", **values}))
+    with pytest.raises(sa.exc.IntegrityError):
+        session.commit()
+
+
+def test_database_refuses_zero_diameter_and_orphans(session: Session) -> None:
+    patient = _patient(session)
+    lesion = m.Lesion(patient_id=patient.id, label="L1")
+    session.add(lesion)
+    session.commit()
+    session.add(
+        m.Measurement(lesion_id=lesion.id, date=dt.date(2025, 1, 1), modality="mri", diameter_mm=0)
+    )
+    with pytest.raises(sa.exc.IntegrityError):
+        session.commit()
+    session.rollback()
+    session.add(
+        m.Measurement(lesion_id=999_999, date=dt.date(2025, 1, 1), modality="mri", diameter_mm=3)
+    )
+    with pytest.raises(sa.exc.IntegrityError):
+        session.commit()
+
+
+def test_mrn_unique_per_clinic_only(session: Session) -> None:
+    _patient(session, "M1", "A")
+    _patient(session, "M1", "B")  # the same MRN in another clinic is a different patient
+    with pytest.raises(sa.exc.IntegrityError):
+        _patient(session, "M1", "A")
+
+
+def test_window_must_be_ordered(session: Session) -> None:
+    patient = _patient(session)
+    session.add(
+        m.FollowUpItem(
+            patient_id=patient.id,
+            kind="mri",
+            earliest=dt.date(2026, 5, 1),
+            target=dt.date(2026, 4, 1),
+            latest=dt.date(2026, 6, 1),
+            rule_id="r",
+            pack_id="p",
+            pack_version="1",
+            profile="default",
+        )
+    )
+    with pytest.raises(sa.exc.IntegrityError):
+        session.commit()
+
+
+def test_timestamps_are_aware_utc(session: Session) -> None:
+    patient = _patient(session)
+    session.expire_all()
+    loaded = session.get(m.Patient, patient.id)
+    assert loaded is not None
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.created_at.utcoffset() == dt.timedelta(0)

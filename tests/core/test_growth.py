@@ -1,11 +1,13 @@
 import datetime as dt
+import random
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surveil.core.findings import TriggerKind
+from surveil.core.findings import Finding, TriggerKind
 from surveil.core.growth import growth_of, least_squares_slope, lesion_readings, years_between
 from surveil.core.thresholds import Comparator, TriggerThresholds
 from surveil.core.triggers import evaluate_triggers
@@ -16,8 +18,11 @@ T = TriggerThresholds()
 TODAY = D("2028-06-01")
 
 
-def growth(*rows: tuple[str, str, float] | tuple[str, str, float, str], **kw: object) -> list:
-    facts = make_facts(measurements=scans(*rows), **kw)  # type: ignore[arg-type]
+Row = tuple[str, str, float] | tuple[str, str, float, str]
+
+
+def growth(*rows: Row, **kw: Any) -> list[Finding]:
+    facts = make_facts(measurements=scans(*rows), **kw)
     findings = evaluate_triggers(facts, T, TODAY, rule_ref="ENETS-small-pnet v1")
     return [f for f in findings if f.kind is TriggerKind.GROWTH_RATE]
 
@@ -121,7 +126,8 @@ def test_order_of_entry_does_not_matter() -> None:
 
 
 def test_the_larger_of_two_same_day_readings_stands() -> None:
-    rows = [("L1", "2025-03-10", 12), ("L1", "2026-03-10", 16, "ct"), ("L1", "2026-03-10", 17)]
+    rows: list[Row] = [("L1", "2025-03-10", 12), ("L1", "2026-03-10", 16, "ct")]
+    rows.append(("L1", "2026-03-10", 17))
     [f] = growth(*rows)
     assert f.value == 5.0 and "modality" not in f.explanation
     assert growth(*reversed(rows)) == [f]
@@ -173,7 +179,7 @@ def test_growth_is_watched_only_for_configured_sites_on_active_surveillance() ->
 # --- size (vignette V07) ----------------------------------------------------------------------
 
 
-def sizes(*rows: tuple[str, str, float], thresholds: TriggerThresholds = T) -> list:
+def sizes(*rows: tuple[str, str, float], thresholds: TriggerThresholds = T) -> list[Finding]:
     facts = make_facts(measurements=scans(*rows))
     return [f for f in evaluate_triggers(facts, thresholds, TODAY) if f.kind is TriggerKind.SIZE]
 
@@ -217,12 +223,12 @@ readings_strategy = st.lists(
 
 @given(readings_strategy, st.randoms(use_true_random=False))
 def test_the_rate_does_not_depend_on_the_order_measurements_were_entered(
-    rows: list[tuple[str, int, float, str]], rnd: object
+    rows: list[tuple[str, int, float, str]], rnd: random.Random
 ) -> None:
     start = dt.date(2020, 1, 1)
     entered = [(lesion, str(start + dt.timedelta(days=d)), mm, mod) for lesion, d, mm, mod in rows]
     shuffled = list(entered)
-    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    rnd.shuffle(shuffled)
     first = evaluate_triggers(make_facts(measurements=scans(*entered)), T, TODAY)
     second = evaluate_triggers(make_facts(measurements=scans(*shuffled)), T, TODAY)
     assert first == second

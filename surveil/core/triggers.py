@@ -45,7 +45,7 @@ from surveil.core.thresholds import (
     TriggerThresholds,
     parse_thresholds,
 )
-from surveil.core.vocab import Grade, StateKind, TherapyKind
+from surveil.core.vocab import Differentiation, Grade, StateKind, TherapyKind
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -190,13 +190,14 @@ def grade_findings(facts: Facts, *, cite: str, board: str) -> Iterator[Finding]:
         return
     day, old, new, results = change
     counts = "; ".join(_counts(p.ki67, p.mitoses, p.differentiation) for p in results)
+    ki67 = _first(p.ki67 for p in results)
     yield Finding(
         kind=TriggerKind.GRADE_CHANGE,
         subject="grade",
         lesion=None,
-        value=_first(p.ki67 for p in results),
+        value=ki67,
         threshold=None,
-        unit="% Ki-67",
+        unit="% Ki-67" if ki67 is not None else "",
         confounded=False,
         action=f"re-grade to {new} (the highest grade ever recorded) and replan; {board}",
         detected_on=day,
@@ -208,10 +209,12 @@ def grade_findings(facts: Facts, *, cite: str, board: str) -> Iterator[Finding]:
     )
 
 
-def _counts(ki67: float | None, mitoses: float | None, differentiation: object) -> str:
+def _counts(ki67: float | None, mitoses: float | None, diff: Differentiation | None) -> str:
     parts = []
-    if differentiation is not None:
-        parts.append(f"{differentiation} differentiated")
+    if diff is not None:
+        parts.append(
+            "poorly differentiated" if diff is Differentiation.POOR else "well differentiated"
+        )
     if ki67 is not None:
         parts.append(f"Ki-67 {show(ki67)} %")
     if mitoses is not None:

@@ -143,7 +143,10 @@ def test_the_same_band_and_a_first_grading_are_not_changes() -> None:
 
 def test_poor_differentiation_is_nec() -> None:
     [f] = regrades(biopsy("2025-06-01", 60, poor=True), ki67=15)
-    assert f.explanation.startswith("grade G2 → NEC") and "poor differentiated" in f.explanation
+    assert (
+        f.explanation.startswith("grade G2 → NEC")
+        and "poorly differentiated, Ki-67 60 %" in f.explanation
+    )
 
 
 # --- symptoms ------------------------------------------------------------------------------------
@@ -299,3 +302,10 @@ def test_other_sites_on_surveillance_still_get_marker_and_grade_findings() -> No
     facts = busy_patient(site=Site.SMALL_BOWEL)
     kinds = [f.kind.value for f in evaluate_triggers(facts, T, TODAY)]
     assert kinds == ["marker_rise", "grade_change", "symptoms"]
+
+
+def test_a_mitotic_count_alone_can_regrade() -> None:
+    facts = make_facts(ki67=None, mitoses=1, pathology=[Pathology(D("2025-06-01"), mitoses=5)])
+    [f] = evaluate_triggers(facts, T, TODAY)
+    assert (f.kind, f.value, f.unit) == (TriggerKind.GRADE_CHANGE, None, "")
+    assert "grade G1 → G2: pathology on 2025-06-01 (5 mitoses/2 mm²)" in f.explanation

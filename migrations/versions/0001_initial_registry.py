@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:19:23.989850
+Create Date: 2026-11-23 16:25:23.142905
 
 """
 from collections.abc import Sequence
@@ -80,6 +80,9 @@ def upgrade() -> None:
     sa.Column('deceased_on', sa.Date(), nullable=True),
     sa.Column('hereditary', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('navigator_id', sa.Integer(), nullable=True),
+    sa.Column('no_follow_up_rule', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('plan_note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('planned_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.CheckConstraint("hereditary IN ('none', 'MEN1', 'VHL', 'NF1', 'TSC')", name=op.f('ck_patient_hereditary_valid')),
@@ -152,6 +155,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('patient_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('earliest', sa.Date(), nullable=False),
     sa.Column('target', sa.Date(), nullable=False),
     sa.Column('latest', sa.Date(), nullable=False),
@@ -371,6 +375,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('patient_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('subject_key', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
     sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('lesion', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('value', sa.Float(), nullable=True),

@@ -121,6 +121,10 @@ class Patient(SQLModel, table=True):
     deceased_on: dt.date | None = None
     hereditary: str = Field(default=Hereditary.NONE, max_length=8)
     navigator_id: int | None = fk("user_account.id", nullable=True, ondelete="SET NULL")
+    # The planner's verdict, kept so the safety net can tell "nothing needed" from "forgotten".
+    no_follow_up_rule: str | None = Field(default=None, max_length=64)
+    plan_note: str = Field(default="", max_length=300)
+    planned_at: dt.datetime | None = None
     created_at: dt.datetime = created_field()
     updated_at: dt.datetime = created_field()
 
@@ -280,6 +284,7 @@ class FollowUpItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = fk("patient.id", index=False)
     kind: str = Field(max_length=16)
+    region: str | None = Field(default=None, max_length=32)  # e.g. pituitary MRI vs pancreas MRI
     earliest: dt.date
     target: dt.date
     latest: dt.date
@@ -346,7 +351,8 @@ class Trigger(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = fk("patient.id")
     kind: str = Field(max_length=16)
-    fingerprint: str = Field(max_length=128)
+    subject_key: str = Field(max_length=96)  # kind:subject, e.g. growth_rate:L1 (one open each)
+    fingerprint: str = Field(max_length=128)  # subject_key:evidence date (one record ever)
     lesion: str | None = Field(default=None, max_length=32)
     value: float | None = None
     threshold: float | None = None

@@ -14,6 +14,7 @@ Each rule yields at most one finding per key, so the service never has to choose
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from math import floor
@@ -80,7 +81,8 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
 
 
 def exact(value: float) -> Fraction:
-    return Fraction(repr(float(value)))
+    # Decimal parses the shortest repr in C, about twice as fast as Fraction's own parser.
+    return Fraction(*Decimal(repr(float(value))).as_integer_ratio())
 
 
 def round2(value: Fraction) -> Fraction:

@@ -18,7 +18,7 @@ Decisions (docs/triggers.md explains each):
 """
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -47,8 +47,14 @@ class Growth:
     earlier: Reading
     later: Reading
     rate: Fraction  # mm/year, rounded to 0.01
-    slope: Fraction | None  # least-squares mm/year over every reading, rounded; None below three
-    readings: int
+    readings: tuple[Reading, ...]
+
+    def slope(self) -> Fraction | None:
+        """Least-squares mm/year over every reading, rounded; None below three readings.
+        Computed on demand: it only informs an explanation, and it is the costly part."""
+        if len(self.readings) < 3:
+            return None
+        return round2(least_squares_slope(self.readings))
 
 
 def years_between(start: dt.date, end: dt.date) -> Fraction:
@@ -90,18 +96,10 @@ def growth_of(lesion: str, readings: list[Reading], min_spacing_days: int) -> Gr
     if earlier is None:
         return None
     rate = (later.mm - earlier.mm) / years_between(earlier.date, later.date)
-    slope = least_squares_slope(readings) if len(readings) >= 3 else None
-    return Growth(
-        lesion=lesion,
-        earlier=earlier,
-        later=later,
-        rate=round2(rate),
-        slope=None if slope is None else round2(slope),
-        readings=len(readings),
-    )
+    return Growth(lesion, earlier, later, round2(rate), tuple(readings))
 
 
-def least_squares_slope(readings: list[Reading]) -> Fraction:
+def least_squares_slope(readings: Sequence[Reading]) -> Fraction:
     """Ordinary least-squares slope of diameter against calendar years, exactly."""
     xs = [years_between(readings[0].date, r.date) for r in readings]
     ys = [r.mm for r in readings]
@@ -122,11 +120,12 @@ def is_on_watched_surveillance(facts: Facts, thresholds: TriggerThresholds) -> b
 
 
 def growth_findings(
-    facts: Facts, thresholds: TriggerThresholds, *, cite: str, action: str
+    series: dict[str, list[Reading]], thresholds: TriggerThresholds, *, cite: str, action: str
 ) -> Iterator[Finding]:
+    """Lesions (``series`` from :func:`lesion_readings`) growing at or above the threshold."""
     limit = exact(thresholds.growth_mm_per_year)
     comparator = thresholds.growth_comparator
-    for lesion, readings in lesion_readings(facts.measurements).items():
+    for lesion, readings in series.items():
         growth = growth_of(lesion, readings, thresholds.min_spacing_days)
         if growth is None or not comparator.holds(growth.rate, limit):
             continue
@@ -151,20 +150,21 @@ def _explain_growth(g: Growth, comparator: Comparator, limit: Fraction) -> str:
         f"{show(g.rate)} mm/year {SYMBOL[comparator]} {show(limit)} mm/year"
     )
     notes = []
-    if g.slope is not None:
-        notes.append(f"least-squares slope over {g.readings} scans {show(g.slope)} mm/year")
+    slope = g.slope()
+    if slope is not None:
+        notes.append(f"least-squares slope over {len(g.readings)} scans {show(slope)} mm/year")
     if g.earlier.modality != g.later.modality:
         notes.append(f"modality changed {g.earlier.modality} → {g.later.modality}")
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def size_findings(
-    facts: Facts, thresholds: TriggerThresholds, *, cite: str, action: str
+    series: dict[str, list[Reading]], thresholds: TriggerThresholds, *, cite: str, action: str
 ) -> Iterator[Finding]:
-    """A watched lesion whose latest diameter reaches the size threshold."""
+    """Lesions whose latest diameter reaches the size threshold."""
     limit = exact(thresholds.size_mm)
     comparator = thresholds.size_comparator
-    for lesion, readings in lesion_readings(facts.measurements).items():
+    for lesion, readings in series.items():
         latest = readings[-1]
         if not comparator.holds(latest.mm, limit):
             continue

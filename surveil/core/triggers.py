@@ -36,7 +36,12 @@ from surveil.core.findings import (
     show,
 )
 from surveil.core.grading import grade_rank, highest_grade, who_grade
-from surveil.core.growth import growth_findings, is_on_watched_surveillance, size_findings
+from surveil.core.growth import (
+    growth_findings,
+    is_on_watched_surveillance,
+    lesion_readings,
+    size_findings,
+)
 from surveil.core.recist import recist_findings
 from surveil.core.thresholds import (
     DEFAULT_THRESHOLDS,
@@ -75,8 +80,9 @@ def evaluate_triggers(
     findings: list[Finding] = []
     if is_on_watched_surveillance(facts, thresholds):
         surgical = f"{board} (surgical review); the surveillance pathway is paused"
-        findings += growth_findings(facts, thresholds, cite=cite, action=surgical)
-        findings += size_findings(facts, thresholds, cite=cite, action=surgical)
+        series = lesion_readings(facts.measurements)
+        findings += growth_findings(series, thresholds, cite=cite, action=surgical)
+        findings += size_findings(series, thresholds, cite=cite, action=surgical)
     if facts.state.kind is StateKind.ADVANCED:
         next_line = f"{board}: progression, decide the next line of therapy"
         findings += recist_findings(facts, thresholds, cite=cite, action=next_line)

@@ -1,0 +1,103 @@
+"""``surveil plan --facts FILE.json``: a stateless what-if plan from a facts file."""
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from surveil.cli._common import console, get_app, print_json
+from surveil.core.facts import parse_facts
+from surveil.core.plan import Plan, plan, plan_to_json
+from surveil.core.vocab import ItemStatus
+from surveil.errors import InvalidInput, Problem
+from surveil.schedules import get_profile, load_packs
+
+_STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.UPCOMING: "dim"}
+
+
+@click.command("plan")
+@click.option(
+    "--facts",
+    "facts_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Facts file (JSON, see docs/contract.md).",
+)
+@click.option("--today", help="Plan as of this date, YYYY-MM-DD (default: today in the clinic).")
+@click.option("--profile", help="Profile name, or pack:profile (default: the clinic's profile).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan contract as JSON.")
+@click.pass_context
+def plan_command(
+    ctx: click.Context, facts_path: Path, today: str | None, profile: str | None, as_json: bool
+) -> None:
+    """What a patient needs next, and why: a what-if from a facts file, nothing is stored.
+
+    \b
+    Example:
+      surveil plan --facts patient.json --today 2026-03-01
+      surveil plan --facts patient.json --today 2026-03-01 --profile esmo-2020 --json
+    """
+    app = get_app(ctx)
+    day = _parse_today(today) if today else app.today()
+    facts = parse_facts(_read_json(facts_path), today=day)
+    pack, chosen = get_profile(
+        load_packs(app.settings.paths.schedules), profile or app.settings.clinic.profile
+    )
+    result = plan(facts, pack, chosen.name, day)
+    if as_json:
+        print_json(plan_to_json(result))
+    else:
+        _show(result, day)
+
+
+def _parse_today(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(Problem("--today", f"{raw!r} is not a date as YYYY-MM-DD")) from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInput(Problem("--facts", f"cannot read {path}: {error.strerror}")) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInput(Problem("--facts", f"{path} is not valid JSON: {error}")) from None
+
+
+def _show(result: Plan, today: dt.date) -> None:
+    console.print(
+        f"Grade [bold]{result.grade}[/bold] · profile [bold]{result.profile}[/bold] · "
+        f"pack {result.pack_id} {result.pack_version} · as of {today.isoformat()}",
+        highlight=False,
+    )
+    if result.closed:
+        console.print(f"Nothing to plan: {result.closed}.", highlight=False)
+    if result.no_follow_up:
+        v = result.no_follow_up
+        console.print(
+            f"[green]No follow-up[/green] (rule {v.rule}, {v.source} [{v.evidence}]): {v.reason}",
+            highlight=False,
+        )
+    if not result.items:
+        return
+    table = Table(show_lines=True)
+    for column in ("Status", "Item", "Window", "Target"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Why", overflow="fold", min_width=30)
+    for item in result.items:
+        table.add_row(
+            f"[{_STYLE[item.status]}]{item.status}[/]",
+            item.kind.value + (f" ({item.region})" if item.region else ""),
+            f"{item.earliest} → {item.latest}",
+            item.target.isoformat(),
+            item.reason,
+        )
+    console.print(table)
+
+
+COMMANDS = [plan_command]

@@ -1,0 +1,384 @@
+"""The planner: facts + pack + profile + today -> the next item of each kind, with its due window.
+
+Pure: no clock, no database, no I/O. How each date is found (docs/protocols.md, "How the planner
+reads a pack"):
+
+* Rules are read in file order. Within a ``group`` the first matching rule wins (a decision table);
+  rules without a group are add-ons and all apply. A matching ``no_follow_up`` rule is a verdict.
+* A repeating item is anchored on the **last completed** item of its kind (a completed ``mri``
+  satisfies a ``ct_or_mri`` need, vocab.SATISFIES) done on or after the rule's index date (a new
+  disease-state episode restarts the clock); else on the index date itself, with the ``first``
+  interval. Dates are anchor + relativedelta in one step, never chained.
+* An overdue item stays overdue: the next window is only ever moved by a completed item, never by
+  the passing of time.
+* When two rules ask for the same kind, the more urgent (earlier target) wins.
+* Markers whose own window contains an imaging target are booked on that date (one visit).
+"""
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+from surveil.core.facts import Completed, Facts, Therapy
+from surveil.core.protocol import Evidence, Index, Interval, ItemSpec, Pack, Rule, Schedule
+from surveil.core.situation import Situation, matches, situation
+from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, SATISFIES, Grade, ItemKind, ItemStatus
+from surveil.core.windows import Window, after, before, years_after
+from surveil.core.wording import label, reason
+from surveil.errors import InvalidInput, Problem
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Anchor:
+    event: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    kind: ItemKind
+    earliest: dt.date
+    target: dt.date
+    latest: dt.date
+    status: ItemStatus
+    rule: str
+    pack_id: str
+    pack_version: str
+    profile: str
+    source: str
+    evidence: Evidence
+    anchor: Anchor
+    reason: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class NoFollowUp:
+    rule: str
+    source: str
+    evidence: Evidence
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    grade: Grade
+    profile: str
+    pack_id: str
+    pack_version: str
+    no_follow_up: NoFollowUp | None
+    items: tuple[PlannedItem, ...]
+    closed: str | None = None  # why nothing at all is planned (deceased, discharged)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """An item before dedupe and bundling; ``order`` is the rule's place in the profile."""
+
+    order: int
+    rule: Rule
+    spec: ItemSpec
+    window: Window
+    anchor: Anchor
+    interval: Interval
+    first: bool
+    extra: str = ""
+
+
+def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> Plan:
+    """Every item the patient needs next under ``pack``'s profile, as of ``today``."""
+    if (profile_name or pack.default_profile) not in pack.profiles:
+        known = ", ".join(sorted(pack.profiles))
+        raise InvalidInput(Problem("profile", f"{profile_name!r} is not one of: {known}"))
+    profile = pack.profile(profile_name)
+    empty = Plan(facts.grade, profile.name, pack.id, pack.version, None, ())
+    if closed := _closed(facts):
+        return replace(empty, closed=closed)
+    s = situation(facts, today)
+    verdict: NoFollowUp | None = None
+    drafts: list[_Draft] = []
+    decided: set[str] = set()
+    for order, rule in enumerate(profile.rules):
+        if (rule.group is not None and rule.group in decided) or not matches(rule.eligibility, s):
+            continue
+        if rule.group is not None:
+            decided.add(rule.group)
+        if rule.no_follow_up:
+            verdict = verdict or NoFollowUp(rule.id, rule.source, rule.evidence, rule.reason)
+            continue
+        drafts += [d for spec in rule.items if (d := _draft(order, rule, spec, s)) is not None]
+    kept = _bundle(_most_urgent(drafts))
+    items = tuple(_finish(d, pack, profile.name, today) for d in kept)
+    return replace(empty, no_follow_up=verdict, items=items)
+
+
+def _closed(facts: Facts) -> str | None:
+    if facts.patient.deceased_on is not None:
+        return f"deceased on {facts.patient.deceased_on.isoformat()}"
+    if facts.state.kind.value == "discharged":
+        return f"discharged on {facts.state.since.isoformat()}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# One item
+
+
+def _draft(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+    if spec.only_if_raised is not None and spec.only_if_raised not in s.raised:
+        return None
+    if spec.unless_raised is not None and spec.unless_raised in s.raised:
+        return None
+    if spec.with_kind is not None:
+        return _with(order, rule, spec, s)
+    if spec.schedule is Schedule.REPEAT:
+        return _repeat(order, rule, spec, s)
+    assert spec.therapy is not None  # the parser requires a therapy for dose schedules
+    therapy = s.therapy(spec.therapy)
+    if therapy is None:
+        return None
+    if spec.schedule is Schedule.DOSE:
+        return _next_dose(order, rule, spec, s, therapy)
+    if spec.schedule is Schedule.BEFORE_DOSE:
+        return _before_dose(order, rule, spec, s, therapy)
+    return _after_course(order, rule, spec, s, therapy)
+
+
+def _with(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+    """An item booked with another of its rule (CgA with each MRI): same window and anchor."""
+    host = next((i for i in rule.items if i.kind is spec.with_kind and i is not spec), None)
+    drafted = None if host is None else _draft(order, rule, host, s)
+    if drafted is None or host is None:
+        return None
+    return replace(drafted, spec=spec, extra=f"with the {label(host.kind, host.region)}")
+
+
+def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
+    state = s.facts.state
+    if rule.index is Index.DIAGNOSIS and s.facts.tumour and s.facts.tumour.diagnosed_on:
+        return s.facts.tumour.diagnosed_on, "diagnosis"
+    if rule.index is Index.BIRTH and s.facts.patient.birth_date:
+        return s.facts.patient.birth_date, "birth"
+    return state.since, f"start of {state.kind.value.replace('_', ' ')}"
+
+
+def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]:
+    """The rule's index, or the birthday at which an age-gated item begins, whichever is later."""
+    start, event = _rule_index(rule, s)
+    born = s.facts.patient.birth_date
+    if spec.start_age is not None and born is not None:
+        birthday = years_after(born, spec.start_age)
+        if birthday > start:
+            return birthday, f"age {spec.start_age}"
+    return start, event
+
+
+def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+    index, _ = _rule_index(rule, s)
+    start, start_event = _item_start(rule, spec, s)
+    last = last_done(spec.kind, s.facts.completed, since=start)
+    if last is not None:
+        anchor = Anchor(f"last {label(last.kind)}", last.date)
+        interval = _phase_interval(spec, index, last.date)
+    else:
+        anchor = Anchor(start_event, start)
+        interval = spec.first or _phase_interval(spec, index, start)
+    if interval is None:
+        return None  # past the last phase: the programme is complete
+    window = after(anchor.date, interval)
+    stop = rule.stop
+    if stop and stop.after_years and window.earliest > years_after(index, stop.after_years):
+        return None
+    return _Draft(order, rule, spec, window, anchor, interval, first=last is None)
+
+
+def _phase_interval(spec: ItemSpec, index: dt.date, day: dt.date) -> Interval | None:
+    """The interval of the phase in force on ``day`` (years counted from the rule's index)."""
+    for phase in spec.phases:
+        begins = years_after(index, phase.from_year)
+        ends = None if phase.to_year is None else years_after(index, phase.to_year)
+        if (day >= begins or phase.from_year == 0) and (ends is None or day < ends):
+            return phase.interval
+    return None
+
+
+def last_done(
+    kind: ItemKind, completed: tuple[Completed, ...], *, since: dt.date
+) -> Completed | None:
+    """The latest completed item that satisfies ``kind``, done on or after ``since``."""
+    fits = [
+        c
+        for c in completed
+        if (c.kind is kind or kind in SATISFIES.get(c.kind, frozenset())) and c.date >= since
+    ]
+    return max(fits, key=lambda c: (c.date, c.kind.value), default=None)
+
+
+def _doses(therapy: Therapy) -> tuple[int, dt.date]:
+    """Doses given so far and the date of the last one (the start date is the first dose)."""
+    given = therapy.cycles_given if therapy.cycles_given is not None else 1
+    return given, therapy.last_given_on or therapy.started_on
+
+
+def _dose_spec(rule: Rule, spec: ItemSpec) -> ItemSpec | None:
+    return next(
+        (i for i in rule.items if i.schedule is Schedule.DOSE and i.therapy is spec.therapy), None
+    )
+
+
+def _next_dose(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, therapy: Therapy
+) -> _Draft | None:
+    given, last = _doses(therapy)
+    if not therapy.is_ongoing(s.today) or (spec.cycles is not None and given >= spec.cycles):
+        return None
+    interval = spec.phases[0].interval
+    of = f" of {spec.cycles}" if spec.cycles else ""
+    anchor = Anchor(f"{therapy.kind.value} dose {given}{of}", last)
+    return _Draft(order, rule, spec, after(last, interval), anchor, interval, first=False)
+
+
+def _before_dose(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, therapy: Therapy
+) -> _Draft | None:
+    dose_spec = _dose_spec(rule, spec)
+    dose = None if dose_spec is None else _next_dose(order, rule, dose_spec, s, therapy)
+    if dose is None or last_done(spec.kind, s.facts.completed, since=dose.anchor.date) is not None:
+        return None
+    offset = spec.phases[0].interval
+    window = before(dose.window.target, offset, not_before=dose.anchor.date)
+    extra = f"before the next {label(dose_spec.kind)} (target {dose.window.target.isoformat()})"  # type: ignore[union-attr]
+    return _Draft(order, rule, spec, window, dose.anchor, offset, first=True, extra=extra)
+
+
+def _after_course(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, therapy: Therapy
+) -> _Draft | None:
+    dose_spec = _dose_spec(rule, spec)
+    cycles = spec.cycles or (dose_spec.cycles if dose_spec else None)
+    given, last = _doses(therapy)
+    ended = therapy.ended_on is not None and therapy.ended_on <= s.today
+    if not ended and (cycles is None or given < cycles):
+        return None
+    if last_done(spec.kind, s.facts.completed, since=last + dt.timedelta(days=1)) is not None:
+        return None  # the post-course item was done
+    interval = spec.phases[0].interval
+    anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)
+    return _Draft(order, rule, spec, after(last, interval), anchor, interval, first=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Combining items
+
+
+def _conflict(a: _Draft, b: _Draft) -> bool:
+    if a.spec.region != b.spec.region:
+        return False
+    ka, kb = a.spec.kind, b.spec.kind
+    return ka is kb or kb in SATISFIES.get(ka, frozenset()) or ka in SATISFIES.get(kb, frozenset())
+
+
+def _most_urgent(drafts: list[_Draft]) -> list[_Draft]:
+    """One item per need: when two rules ask for the same kind, the earlier target wins."""
+    kept: list[_Draft] = []
+    for d in sorted(drafts, key=lambda d: (d.window.target, d.window.latest, d.order)):
+        if not any(_conflict(k, d) for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _bundle(drafts: list[_Draft]) -> list[_Draft]:
+    """Book each marker on the earliest imaging target inside the marker's own window."""
+    imaging = sorted(
+        (d for d in drafts if d.spec.kind in IMAGING_KINDS),
+        key=lambda d: (d.window.target, d.spec.kind.value),
+    )
+    out = []
+    for d in drafts:
+        host = next((i for i in imaging if _fits(d.window, i.window)), None)
+        if (
+            d.spec.kind in MARKER_KINDS
+            and host is not None
+            and host.window.target != d.window.target
+        ):
+            window = replace(d.window, target=host.window.target)
+            note = f"booked with the {label(host.spec.kind, host.spec.region)}"
+            d = replace(d, window=window, extra="; ".join(x for x in (d.extra, note) if x))
+        out.append(d)
+    return sorted(out, key=lambda d: (d.window.target, d.spec.kind.value, d.spec.region or ""))
+
+
+def _fits(marker: Window, imaging: Window) -> bool:
+    """The marker falls inside the imaging window, and the imaging date inside the marker's own."""
+    return imaging.contains(marker.target) and marker.contains(imaging.target)
+
+
+def _finish(d: _Draft, pack: Pack, profile: str, today: dt.date) -> PlannedItem:
+    spec = d.spec
+    text = reason(
+        pack=pack,
+        rule=d.rule,
+        what=_sentence_case(label(spec.kind, spec.region)),
+        interval=d.interval,
+        first=d.first,
+        source=spec.source,
+        evidence=spec.evidence.value,
+        anchor_event=d.anchor.event,
+        anchor_date=d.anchor.date,
+        extra="; ".join(x for x in (d.extra, spec.note) if x),
+    )
+    return PlannedItem(
+        kind=spec.kind,
+        earliest=d.window.earliest,
+        target=d.window.target,
+        latest=d.window.latest,
+        status=d.window.status_on(today),
+        rule=d.rule.id,
+        pack_id=pack.id,
+        pack_version=pack.version,
+        profile=profile,
+        source=spec.source,
+        evidence=spec.evidence,
+        anchor=d.anchor,
+        reason=text,
+        region=spec.region,
+    )
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The public plan contract (docs/contract.md); the triggers engine fills ``triggers``."""
+    verdict = plan.no_follow_up
+    return {
+        "grade": plan.grade.value,
+        "profile": plan.profile,
+        "pack": {"id": plan.pack_id, "version": plan.pack_version},
+        "no_follow_up": None
+        if verdict is None
+        else {
+            "rule": verdict.rule,
+            "source": verdict.source,
+            "evidence": verdict.evidence.value,
+            "reason": verdict.reason,
+        },
+        "items": [
+            {
+                "kind": i.kind.value,
+                "earliest": i.earliest.isoformat(),
+                "target": i.target.isoformat(),
+                "latest": i.latest.isoformat(),
+                "status": i.status.value,
+                "rule": i.rule,
+                "source": i.source,
+                "anchor": {"event": i.anchor.event, "date": i.anchor.date.isoformat()},
+                "reason": i.reason,
+            }
+            for i in plan.items
+        ],
+        "triggers": [],
+    }

@@ -1,0 +1,235 @@
+"""Protocol packs as typed data: a pack holds profiles, a profile rules, a rule asks for items.
+
+The shapes here mirror ``schedules/*.toml`` one to one (docs/protocols.md); :func:`parse_pack`
+turns a parsed file into them (the checking itself is in :mod:`surveil.core.protocol_parse`).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from surveil.core.thresholds import DEFAULT_THRESHOLDS, TriggerThresholds
+from surveil.core.vocab import (
+    Differentiation,
+    Functional,
+    Grade,
+    Hereditary,
+    ItemKind,
+    Resection,
+    Site,
+    Sstr,
+    Stage,
+    StateKind,
+    TherapyKind,
+)
+
+
+class Evidence(StrEnum):
+    """Evidence classes of the shared clinical references (clinical-reference, top table)."""
+
+    PRIMARY = "P"
+    PRIMARY_REPRO = "P-repro"
+    QUOTED = "Q"
+    SECONDARY = "S"
+    PATIENT_INFO = "U"
+    AI_SUMMARY = "A"
+    STUDY = "E"
+    INFERENCE = "I"
+    CARRIED_OVER = "C"
+
+
+class Unit(StrEnum):
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+
+
+class Schedule(StrEnum):
+    """How an item's window is placed.
+
+    ``repeat``: every interval after the last completed item of the kind (else the rule's index).
+    ``dose``: every interval after the therapy's last dose, for ``cycles`` doses at most.
+    ``before_dose``: a window ``interval`` *before* each next dose of the therapy (PRRT labs).
+    ``after_course``: once, ``interval`` after the last dose of a finished course.
+    """
+
+    REPEAT = "repeat"
+    DOSE = "dose"
+    BEFORE_DOSE = "before_dose"
+    AFTER_COURSE = "after_course"
+
+
+class Index(StrEnum):
+    """The date a rule's clock starts from (clinical-reference D14)."""
+
+    STATE = "state"  # start of the current disease-state episode (resection, surveillance...)
+    DIAGNOSIS = "diagnosis"  # tumour.diagnosed_on, else the state start
+    BIRTH = "birth"  # age-based programmes (MEN1): the birthday at the item's start_age
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``every min–max unit``; ``target`` is the date the planner proposes inside the window."""
+
+    min: int
+    max: int
+    unit: Unit
+    target: int
+
+    def delta(self, amount: int) -> relativedelta:
+        if self.unit is Unit.DAYS:
+            return relativedelta(days=amount)
+        if self.unit is Unit.WEEKS:
+            return relativedelta(weeks=amount)
+        return relativedelta(months=amount)
+
+    def describe(self) -> str:
+        unit = self.unit.value
+        if self.min == self.max:
+            return f"{self.min} {unit}"
+        return f"{self.min}–{self.max} {unit}"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """An interval in force from ``from_year`` (inclusive) to ``to_year`` (exclusive; None: on)."""
+
+    from_year: int
+    to_year: int | None
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """Exactly one of: stop ``after_years`` past the index, ``lifelong``, or ``while_eligible``."""
+
+    after_years: int | None = None
+    lifelong: bool = False
+    while_eligible: bool = False
+
+    def describe(self) -> str:
+        if self.after_years is not None:
+            return f"for {self.after_years} years"
+        return "lifelong" if self.lifelong else "while the rule applies"
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    kind: ItemKind
+    phases: tuple[Phase, ...]  # empty only for an item planned ``with`` another
+    source: str
+    evidence: Evidence
+    first: Interval | None = None  # from the index to the first item, when none was done yet
+    schedule: Schedule = Schedule.REPEAT
+    therapy: TherapyKind | None = None  # for the dose-based schedules
+    cycles: int | None = None  # doses in one course (PRRT: 4)
+    start_age: int | None = None  # age-gated items (MEN1 programme)
+    region: str | None = None  # body region when one kind serves several (pituitary MRI)
+    only_if_raised: ItemKind | None = None  # e.g. CgA only when CgA was ever above its ULN
+    unless_raised: ItemKind | None = None  # e.g. NSE as the NEC marker when CgA is not raised
+    with_kind: ItemKind | None = None  # same window as this rule's item of that kind (CgA with MRI)
+    note: str = ""  # shown at the end of the reason line
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Who a rule is for. An empty set means "any"; every stated condition must hold."""
+
+    tumour: bool | None = None  # True: only with a tumour; False: only without one
+    sites: frozenset[Site] = frozenset()
+    differentiations: frozenset[Differentiation] = frozenset()
+    grades: frozenset[Grade] = frozenset()
+    states: frozenset[StateKind] = frozenset()
+    resections: frozenset[Resection] = frozenset()
+    stages: frozenset[Stage] = frozenset()
+    functional: frozenset[Functional] = frozenset()
+    hereditary: frozenset[Hereditary] = frozenset()
+    sstr: frozenset[Sstr] = frozenset()
+    on_therapy: frozenset[TherapyKind] = frozenset()  # any ongoing therapy of these kinds
+    had_therapy: frozenset[TherapyKind] = frozenset()  # any therapy of these kinds, ever
+    max_size_mm: float | None = None  # size ≤ this (a size must be known)
+    size_under_mm: float | None = None  # size < this (a size must be known)
+    ki67_above: float | None = None  # highest Ki-67 > this
+    ki67_at_most: float | None = None  # highest Ki-67 ≤ this (a Ki-67 must be known)
+    min_age: int | None = None
+    max_age: int | None = None  # age ≤ this
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    source: str
+    evidence: Evidence
+    eligibility: Eligibility
+    items: tuple[ItemSpec, ...] = ()
+    stop: StopRule | None = None
+    group: str | None = None  # within a group the first matching rule wins
+    index: Index = Index.STATE
+    no_follow_up: bool = False
+    reason: str = ""  # why the rule exists, in one line (shown on a no-follow-up verdict)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    evidence: Evidence
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class TriggerConsequence:
+    """What a clinic wants done when a trigger fires; plain data for the escalation service."""
+
+    trigger: str
+    refer: ItemKind | None = None  # e.g. tumour_board
+    refer_within_days: int | None = None
+    set_state: StateKind | None = None  # e.g. leave active_surveillance -> advanced
+    imaging: Interval | None = None  # shorten imaging to this interval
+    order: tuple[ItemKind, ...] = ()  # one-off items to add now (SSTR PET, echocardiogram)
+    pause_plan: bool = False  # hold automatic rescheduling until a clinician acts
+    note: str = ""
+    source: str = ""
+    evidence: Evidence = Evidence.INFERENCE
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    rules: tuple[Rule, ...]
+    description: str = ""
+    extends: str | None = None
+    thresholds: TriggerThresholds = DEFAULT_THRESHOLDS
+    on_trigger: Mapping[str, TriggerConsequence] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+@dataclass(frozen=True)
+class Pack:
+    id: str
+    version: str
+    title: str
+    sources: Mapping[str, Source]
+    profiles: Mapping[str, Profile]
+    default_profile: str
+
+    def profile(self, name: str | None = None) -> Profile:
+        return self.profiles[name or self.default_profile]
+
+
+def parse_pack(raw: Mapping[str, Any], *, where: str) -> Pack:
+    """Validate a raw pack (parsed TOML); raise RuleError listing every problem with its place."""
+    # The parser imports the types above, so it is imported here rather than at the top.
+    from surveil.core.protocol_parse import read_pack
+
+    return read_pack(raw, where=where)

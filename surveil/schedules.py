@@ -1,0 +1,83 @@
+"""Reading protocol packs from ``schedules/*.toml`` (the only I/O around core.protocol).
+
+Every file is checked and every problem reported with its file and place, so ``surveil schedules
+check`` shows a clinician all their mistakes in one run.
+"""
+
+import tomllib
+from pathlib import Path
+
+from surveil.core.protocol import Pack, Profile, parse_pack
+from surveil.errors import Problem, RuleError
+from surveil.resources import resource_dir
+
+
+def pack_files(directory: Path | None = None) -> list[Path]:
+    return sorted(resource_dir("schedules", directory).glob("*.toml"))
+
+
+def _read(path: Path) -> tuple[Pack | None, list[Problem]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        return None, [Problem(path.name, f"not valid TOML: {error}")]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [Problem(path.name, f"cannot be read: {error}")]
+    try:
+        return parse_pack(raw, where=path.name), []
+    except RuleError as error:
+        return None, error.problems
+
+
+def _load(directory: Path | None) -> tuple[dict[str, Pack], list[Problem]]:
+    packs: dict[str, Pack] = {}
+    problems: list[Problem] = []
+    files = pack_files(directory)
+    if not files:
+        problems.append(Problem(str(resource_dir("schedules", directory)), "holds no *.toml pack"))
+    for path in files:
+        pack, found = _read(path)
+        problems += found
+        if pack is None:
+            continue
+        if pack.id in packs:
+            problems.append(Problem(f"{path.name}: id", f"pack id {pack.id!r} is used twice"))
+            continue
+        packs[pack.id] = pack
+    return packs, problems
+
+
+def check_schedules(directory: Path | None = None) -> list[Problem]:
+    """Every problem in every pack of the folder; an empty list means all is well."""
+    return _load(directory)[1]
+
+
+def load_packs(directory: Path | None = None) -> dict[str, Pack]:
+    """All packs by id; raise RuleError listing every problem if any file is wrong."""
+    packs, problems = _load(directory)
+    if problems:
+        raise RuleError(problems)
+    return packs
+
+
+def get_profile(packs: dict[str, Pack], name: str | None = None) -> tuple[Pack, Profile]:
+    """The pack and profile for ``name``: ``profile`` if unique across packs, or ``pack:profile``.
+
+    Without a name: the default profile of the only pack (or of ``net-default``).
+    """
+    if name is None:
+        pack = packs.get("net-default") or (next(iter(packs.values())) if len(packs) == 1 else None)
+        if pack is None:
+            raise RuleError(Problem("profile", "several packs are loaded: name one (pack:profile)"))
+        return pack, pack.profile()
+    pack_id, _, profile_name = name.rpartition(":")
+    found = [
+        (pack, pack.profiles[profile_name])
+        for pack in packs.values()
+        if profile_name in pack.profiles and pack_id in ("", pack.id)
+    ]
+    if len(found) == 1:
+        return found[0]
+    known = sorted(f"{p.id}:{n}" for p in packs.values() for n in p.profiles)
+    why = "is ambiguous" if found else "is not a known profile"
+    raise RuleError(Problem("profile", f"{name!r} {why} (known: {', '.join(known)})"))

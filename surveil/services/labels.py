@@ -1,0 +1,52 @@
+"""Short words a nurse reads on screen for item and trigger kinds (web pages, CLI, CSV)."""
+
+from surveil.core.vocab import ItemKind
+
+ITEM_LABELS: dict[str, str] = {
+    ItemKind.MRI: "MRI",
+    ItemKind.CT: "CT",
+    ItemKind.CT_OR_MRI: "CT or MRI",
+    ItemKind.SSTR_PET: "SSTR PET",
+    ItemKind.FDG_PET: "FDG PET",
+    ItemKind.EUS: "Endoscopic ultrasound",
+    ItemKind.ENDOSCOPY: "Endoscopy",
+    ItemKind.ECHOCARDIOGRAM: "Echocardiogram",
+    ItemKind.CGA: "Chromogranin A",
+    ItemKind.NSE: "NSE",
+    ItemKind.HIAA5: "Urinary 5-HIAA",
+    ItemKind.GASTRIN: "Gastrin",
+    ItemKind.INSULIN: "Insulin",
+    ItemKind.GLUCOSE: "Fasting glucose",
+    ItemKind.GLUCAGON: "Glucagon",
+    ItemKind.VIP: "VIP",
+    ItemKind.ACTH: "ACTH",
+    ItemKind.PP: "Pancreatic polypeptide",
+    ItemKind.CALCIUM: "Calcium",
+    ItemKind.PTH: "PTH",
+    ItemKind.PROLACTIN: "Prolactin",
+    ItemKind.IGF1: "IGF-1",
+    ItemKind.NTPROBNP: "NT-proBNP",
+    ItemKind.LABS: "Blood tests",
+    ItemKind.SSA_INJECTION: "SSA injection",
+    ItemKind.PRRT_CYCLE: "PRRT cycle",
+    ItemKind.CLINIC_VISIT: "Clinic visit",
+    ItemKind.TUMOUR_BOARD: "Tumour board",
+}
+
+TRIGGER_LABELS: dict[str, str] = {
+    "growth_rate": "Growth rate",
+    "size": "Size threshold",
+    "recist": "RECIST progression",
+    "marker_rise": "Marker rise",
+    "grade_change": "Grade change",
+    "symptoms": "New symptoms",
+    "ssa_overdue": "SSA overdue",
+}
+
+
+def kind_label(kind: str) -> str:
+    return ITEM_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def trigger_label(kind: str) -> str:
+    return TRIGGER_LABELS.get(kind, kind.replace("_", " ").capitalize())

@@ -1,0 +1,318 @@
+"""People who use surveil: accounts, passwords, login throttling, who may see which patient, and
+the audit trail of what they did.
+
+Passwords are hashed with argon2id (argon2-cffi's RFC 9106 defaults, above ASVS 11.4.2's floor).
+Login throttling counts recent failures in the ``login_attempt`` table, so it survives restarts
+and works across web workers. Audit rows are written inside the caller's transaction: a change and
+its audit event are committed together or not at all.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from surveil.config import WebSettings
+from surveil.db import models as m
+from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
+from surveil.services.validate import Checker
+
+_HASHER = PasswordHasher()
+# Verified against when the username is unknown, so a wrong username costs as much time as a
+# wrong password and timing does not reveal which accounts exist (ASVS 6.3.8).
+_DUMMY_HASH = _HASHER.hash("surveil-timing-equaliser")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 8  # ASVS 6.2.1; no composition rules (6.2.5)
+MAX_PASSWORD = 256  # long passphrases welcome (6.2.9)
+# An IP or an account that fails this many times the per-pair limit is throttled as a whole.
+WIDE_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as services need it: never the ORM row, so it can outlive a session."""
+
+    username: str
+    role: str
+    clinic: str
+    ip: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == m.Role.ADMIN
+
+    @classmethod
+    def of(cls, user: m.User, ip: str | None = None) -> "Actor":
+        return cls(username=user.username, role=user.role, clinic=user.clinic, ip=ip)
+
+
+class LoginRefused(PermissionDenied):
+    """A failed login. The message never says whether the username exists."""
+
+    def __init__(self, message: str, *, throttled: bool) -> None:
+        super().__init__(message)
+        self.throttled = throttled
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def password_problems(password: str | None, *, username: str = "") -> list[Problem]:
+    if password is None or len(password) < MIN_PASSWORD:
+        return [Problem("password", f"must be at least {MIN_PASSWORD} characters")]
+    if len(password) > MAX_PASSWORD:
+        return [Problem("password", f"must be at most {MAX_PASSWORD} characters")]
+    if username and password.strip().lower() == username.lower():
+        return [Problem("password", "must not be the username")]
+    return []
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str | None,
+    display_name: str | None,
+    role: str | None,
+    clinic: str | None,
+    password: str | None,
+    actor: Actor | None = None,
+) -> m.User:
+    """Create an account after checking every field; a duplicate username is a Conflict."""
+    check = Checker(today=dt.date.min, what="user")
+    name = (username or "").strip().lower()
+    if not _USERNAME.match(name):
+        check.fail("username", "use 2–64 lowercase letters, digits, dots, dashes or underscores")
+    shown = check.text("display_name", display_name or name, max_length=128)
+    user_role = check.choice("role", role, m.Role)
+    user_clinic = check.text("clinic", clinic, max_length=64)
+    check.problems += password_problems(password, username=name)
+    check.raise_if_problems()
+    assert shown and user_role and user_clinic and password
+    if session.exec(select(m.User.id).where(m.User.username == name)).first() is not None:
+        raise Conflict(f"a user called {name!r} already exists")
+    user = m.User(
+        username=name,
+        display_name=shown,
+        role=user_role,
+        clinic=user_clinic,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit(
+        session,
+        actor=actor.username if actor else "system",
+        action="user.added",
+        detail=f"{name} ({user_role}, {user_clinic})",
+        ip=actor.ip if actor else None,
+    )
+    return user
+
+
+def list_users(session: Session, *, clinic: str | None = None) -> list[m.User]:
+    query = select(m.User).order_by(col(m.User.active).desc(), m.User.username)
+    if clinic:
+        query = query.where(m.User.clinic == clinic)
+    return list(session.exec(query).all())
+
+
+def get_user(session: Session, *, user_id: int | None) -> m.User | None:
+    return session.get(m.User, user_id) if user_id is not None else None
+
+
+def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) -> m.User:
+    """Deactivate (or reactivate) an account. A deactivated user's sessions stop at the next
+    request, because every request re-reads the account."""
+    user = session.get(m.User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    if user.username == actor.username and not active:
+        raise InvalidInput(Problem("user", "you cannot deactivate your own account"), what="user")
+    user.active = active
+    session.add(user)
+    audit(
+        session,
+        actor=actor.username,
+        action="user.activated" if active else "user.deactivated",
+        detail=user.username,
+        ip=actor.ip,
+    )
+    return user
+
+
+# --------------------------------------------------------------------------- login
+
+
+def authenticate(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    ip: str,
+    now: dt.datetime,
+    settings: WebSettings,
+) -> m.User:
+    """The user for these credentials, or LoginRefused. Every attempt is recorded and audited."""
+    name = username.strip().lower()[:64]
+    if is_throttled(session, username=name, ip=ip, now=now, settings=settings):
+        _record_attempt(session, name, ip, now, success=False, detail="throttled")
+        minutes = settings.login_window_minutes
+        raise LoginRefused(
+            f"Too many failed attempts. Wait {minutes} minutes, then try again.", throttled=True
+        )
+    user = session.exec(select(m.User).where(m.User.username == name)).first()
+    good = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not good or not user.active:
+        _record_attempt(session, name, ip, now, success=False, detail="bad credentials")
+        raise LoginRefused("Wrong username or password.", throttled=False)
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    _record_attempt(session, name, ip, now, success=True, detail="")
+    return user
+
+
+def is_throttled(
+    session: Session, *, username: str, ip: str, now: dt.datetime, settings: WebSettings
+) -> bool:
+    """Too many recent failures for this username from this address, or for the username or the
+    address overall. A success for the username clears its count, so a nurse who finally types
+    the right password is not punished for earlier slips."""
+    since = now - dt.timedelta(minutes=settings.login_window_minutes)
+    last_ok = session.exec(
+        select(func.max(m.LoginAttempt.at)).where(
+            m.LoginAttempt.username == username, col(m.LoginAttempt.success).is_(True)
+        )
+    ).one()
+    if last_ok is not None and last_ok > since:
+        since = last_ok
+    failed = select(func.count()).where(
+        col(m.LoginAttempt.success).is_(False), m.LoginAttempt.at > since
+    )
+    limit = settings.login_attempts
+    pair = session.exec(
+        failed.where(m.LoginAttempt.username == username, m.LoginAttempt.ip == ip)
+    ).one()
+    account = session.exec(failed.where(m.LoginAttempt.username == username)).one()
+    window = now - dt.timedelta(minutes=settings.login_window_minutes)
+    address = session.exec(
+        select(func.count()).where(
+            col(m.LoginAttempt.success).is_(False),
+            m.LoginAttempt.ip == ip,
+            m.LoginAttempt.at > window,
+        )
+    ).one()
+    return pair >= limit or account >= limit * WIDE_FACTOR or address >= limit * WIDE_FACTOR
+
+
+def _record_attempt(
+    session: Session, username: str, ip: str, now: dt.datetime, *, success: bool, detail: str
+) -> None:
+    session.add(m.LoginAttempt(username=username, ip=ip[:64], at=now, success=success))
+    audit(
+        session,
+        actor=username or "-",
+        action="login.succeeded" if success else "login.failed",
+        detail=detail,
+        ip=ip,
+    )
+    session.flush()
+
+
+# --------------------------------------------------------------------------- who sees whom
+
+
+def may_see(actor: Actor, patient: m.Patient) -> bool:
+    """Navigators and clinicians see their own clinic's patients; admins see every clinic."""
+    return actor.is_admin or patient.clinic == actor.clinic
+
+
+def visible_patient(session: Session, *, actor: Actor, patient_id: int) -> m.Patient:
+    """The patient if ``actor`` may see them. Otherwise NotFound, so that a guessed id does not
+    even confirm that the patient exists; the refusal itself is audited."""
+    patient = session.get(m.Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"no patient with id {patient_id}")
+    if not may_see(actor, patient):
+        raise AccessDenied(f"no patient with id {patient_id} in your clinic", patient_id)
+    return patient
+
+
+class AccessDenied(NotFound):
+    """A patient outside the actor's clinic. Shown as 'not found'; audited by the caller in a
+    transaction of its own (the failing one is rolled back)."""
+
+    def __init__(self, message: str, patient_id: int) -> None:
+        super().__init__(message)
+        self.patient_id = patient_id
+
+
+# --------------------------------------------------------------------------- audit
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    patient_id: int | None = None,
+    detail: str = "",
+    ip: str | None = None,
+) -> m.AuditEvent:
+    """Append one audit event (who, what, which patient; ``at`` is UTC now). Control characters
+    are flattened so a crafted value cannot forge extra lines in an exported log (ASVS 16.4.1)."""
+    event = m.AuditEvent(
+        actor=_CONTROL.sub(" ", actor)[:64],
+        action=action[:64],
+        patient_id=patient_id,
+        detail=_CONTROL.sub(" ", detail)[:1000],
+        ip=ip[:64] if ip else None,
+    )
+    session.add(event)
+    return event
+
+
+def list_audit(
+    session: Session,
+    *,
+    actor: str | None = None,
+    patient_id: int | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[m.AuditEvent], int]:
+    """Newest first, with the total count for pagination."""
+    query = select(m.AuditEvent)
+    if actor:
+        query = query.where(m.AuditEvent.actor == actor)
+    if patient_id is not None:
+        query = query.where(m.AuditEvent.patient_id == patient_id)
+    if action:
+        query = query.where(col(m.AuditEvent.action).startswith(action))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(m.AuditEvent.at).desc(), col(m.AuditEvent.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), total

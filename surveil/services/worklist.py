@@ -1,0 +1,511 @@
+"""The navigator's worklist: what needs a human today, in sections, most urgent first.
+
+Sections (each a query over the registry; counts are exact, rows are paged):
+
+- ``triggers``   open or acknowledged triggers (a finding stays visible until resolved);
+- ``overdue``    open items whose window closed before today, up to ``lost_after_days`` ago;
+- ``due``        open items whose window contains today;
+- ``soon``       planned or ordered items whose window opens within ``soon_days``;
+- ``reminders``  reminders that failed (or whose fate is unknown after a crash);
+- ``no_plan``    living, not-discharged patients with no open item at all: the safety net;
+- ``lost``       open items overdue beyond ``lost_after_days``: lost to follow-up.
+
+"Open" means planned, ordered or booked; a booked item only needs attention once its
+appointment time has passed without a result. A snoozed item leaves the daily sections until
+its snooze ends, but never leaves ``lost``: snoozing cannot hide a patient for good.
+"""
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from surveil.config import Settings
+from surveil.core.vocab import ItemKind, Site, StateKind
+from surveil.db import models as m
+from surveil.errors import InvalidInput, Problem
+from surveil.services.labels import kind_label, trigger_label
+from surveil.services.users import Actor
+
+OVERVIEW_ROWS = 10  # rows per section on the overview; "show all" pages through the rest
+
+
+def _table(model: Any, name: str) -> Any:
+    table: sa.Table = model.__table__
+    return table.alias(name)
+
+
+# Core table aliases: short names keep the SQL readable, and rows come back as plain tuples.
+ITEM, PATIENT, TRIGGER, REMINDER = (
+    _table(m.FollowUpItem, "i"),
+    _table(m.Patient, "p"),
+    _table(m.Trigger, "t"),
+    _table(m.Reminder, "r"),
+)
+TUMOUR, STATE = _table(m.Tumour, "u"), _table(m.DiseaseState, "s")
+I, P, T, R, U, S = ITEM.c, PATIENT.c, TRIGGER.c, REMINDER.c, TUMOUR.c, STATE.c  # noqa: E741
+
+
+OPEN = [s.value for s in m.OPEN_ITEM_STATES]
+UNBOOKED = [m.ItemState.PLANNED.value, m.ItemState.ORDERED.value]
+
+
+@dataclass(frozen=True)
+class WorklistQuery:
+    """What the navigator asked for. ``section`` focuses one section and pages through it."""
+
+    today: dt.date
+    clinic: str | None = None
+    navigator: str | None = None
+    site: str | None = None
+    kind: str | None = None
+    search: str | None = None
+    section: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    section: str
+    patient_id: int
+    mrn: str
+    patient: str
+    what: str
+    state: str
+    urgent: bool
+    timing: str
+    detail: str
+    earliest: dt.date | None = None
+    target: dt.date | None = None
+    latest: dt.date | None = None
+    item_id: int | None = None
+    trigger_id: int | None = None
+    reminder_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    hint: str
+    count: int
+    rows: tuple[WorkRow, ...]
+    page: int
+    pages: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.count > len(self.rows)
+
+
+@dataclass(frozen=True)
+class Worklist:
+    query: WorklistQuery
+    sections: tuple[Section, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s.key: s.count for s in self.sections}
+
+
+@dataclass(frozen=True)
+class _Spec:
+    key: str
+    title: str
+    hint: str
+    stmt: sa.Select[Any]
+    order: tuple[Any, ...]
+    to_row: Callable[[Any], WorkRow]
+
+
+SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "lost")
+
+
+def build_worklist(
+    session: Session, *, query: WorklistQuery, actor: Actor, settings: Settings
+) -> Worklist:
+    """Run every section's count and the rows to show. Non-admins see their own clinic only."""
+    query = _checked(session, query, actor)
+    focus = query.section
+    sections = []
+    for spec in section_specs(session, query=query, settings=settings):
+        if focus and spec.key != focus:
+            continue
+        size = settings.worklist.page_size if focus else OVERVIEW_ROWS
+        count = session.execute(sa.select(sa.func.count()).select_from(spec.stmt.subquery()))
+        total = int(count.scalar_one())
+        pages = max(1, math.ceil(total / size))
+        page = min(max(query.page, 1), pages) if focus else 1
+        found = session.execute(
+            spec.stmt.order_by(*spec.order).offset((page - 1) * size).limit(size)
+        ).all()
+        rows = tuple(spec.to_row(r) for r in found)
+        sections.append(Section(spec.key, spec.title, spec.hint, total, rows, page, pages))
+    return Worklist(query=query, sections=tuple(sections))
+
+
+def _checked(session: Session, query: WorklistQuery, actor: Actor) -> WorklistQuery:
+    problems = []
+    if query.site and query.site not in Site.__members__.values():
+        problems.append(Problem("site", f"{query.site!r} is not a tumour site"))
+    if query.kind and query.kind not in ItemKind.__members__.values():
+        problems.append(Problem("kind", f"{query.kind!r} is not an item kind"))
+    if query.section and query.section not in SECTION_KEYS:
+        problems.append(Problem("section", f"{query.section!r} is not one of {SECTION_KEYS}"))
+    if problems:
+        raise InvalidInput(problems, what="worklist filter")
+    # Navigators and clinicians are held to their clinic whatever the URL says.
+    clinic = query.clinic if actor.is_admin else actor.clinic
+    search = (query.search or "").strip()[:100] or None
+    return replace(query, clinic=clinic or None, search=search)
+
+
+# --------------------------------------------------------------------------- the sections
+
+
+def section_specs(session: Session, *, query: WorklistQuery, settings: Settings) -> list[_Spec]:
+    """Each section's statement (filters applied, no ORDER BY) and its urgency order. Public so the
+    benchmark can time the same statements bare."""
+    today = query.today
+    lost_before = today - dt.timedelta(days=settings.worklist.lost_after_days)
+    soon_until = today + dt.timedelta(days=settings.worklist.soon_days)
+    cutoff = start_of_day_utc(today, settings.clinic.timezone)
+    patients = _patient_filter(session, query)
+    kind = [I.kind == query.kind] if query.kind else []
+    # A booked item needs nothing until its appointment has passed without a result.
+    unattended = sa.or_(I.state != m.ItemState.BOOKED, (I.booked_at) < cutoff)
+    awake = sa.or_((I.snoozed_until).is_(None), (I.snoozed_until) <= today)
+
+    def items(*where: Any, states: Sequence[str] = OPEN) -> sa.Select[Any]:
+        return (
+            sa.select(*_ITEM_COLUMNS)
+            .select_from(ITEM)
+            .join(PATIENT, P.id == I.patient_id)
+            .where((I.state).in_(states), *where, *kind, *patients)
+        )
+
+    n = settings.worklist
+    return [
+        _Spec(
+            "triggers",
+            "Open triggers",
+            "Findings waiting for a clinician: acknowledge, then resolve with an outcome.",
+            sa.select(*_TRIGGER_COLUMNS)
+            .select_from(TRIGGER)
+            .join(PATIENT, P.id == T.patient_id)
+            .where((T.state).in_([m.TriggerState.OPEN, m.TriggerState.ACKNOWLEDGED]))
+            .where(*patients),
+            (
+                (T.urgent).desc(),
+                sa.case((T.state == m.TriggerState.OPEN, 0), else_=1),
+                T.detected_on,
+                T.id,
+            ),
+            lambda r: _trigger_row(r, today),
+        ),
+        _Spec(
+            "overdue",
+            "Overdue",
+            "The window has closed: order, book or record why not.",
+            items(I.latest < today, I.latest >= lost_before, unattended, awake),
+            ((I.urgent).desc(), I.latest, I.id),
+            lambda r: _item_row("overdue", r, f"{(today - r.latest).days} days overdue"),
+        ),
+        _Spec(
+            "due",
+            "Due now",
+            "The window is open today.",
+            items(I.earliest <= today, I.latest >= today, unattended, awake),
+            ((I.urgent).desc(), I.latest, I.id),
+            lambda r: _item_row("due", r, _closes(r.latest, today)),
+        ),
+        _Spec(
+            "soon",
+            f"Opening in the next {n.soon_days} days",
+            "Order ahead so the appointment falls inside the window.",
+            items(I.earliest > today, I.earliest <= soon_until, awake, states=UNBOOKED),
+            (I.earliest, I.id),
+            lambda r: _item_row("soon", r, _opens(r.earliest, today)),
+        ),
+        _Spec(
+            "reminders",
+            "Reminders that failed",
+            "The patient may not know: call them, or fix the address.",
+            _reminders(query, patients),
+            (R.send_after, R.id),
+            _reminder_row,
+        ),
+        _Spec(
+            "no_plan",
+            "Active patients with no future item",
+            "Nobody is following these patients up: plan or discharge them.",
+            _no_plan(patients),
+            (P.family_name, P.given_name, P.id),
+            _no_plan_row,
+        ),
+        _Spec(
+            "lost",
+            f"Lost to follow-up (over {n.lost_after_days} days overdue)",
+            "Overdue for so long the patient may have left care: trace them.",
+            items(I.latest < lost_before, unattended),
+            (I.latest, I.id),
+            lambda r: _item_row("lost", r, f"{(today - r.latest).days} days overdue"),
+        ),
+    ]
+
+
+_PATIENT_COLUMNS = (P.id.label("patient_id"), P.mrn, P.family_name, P.given_name)
+_ITEM_COLUMNS = (
+    *_PATIENT_COLUMNS,
+    I.id.label("item_id"),
+    I.kind,
+    I.state,
+    I.urgent,
+    I.earliest,
+    I.target,
+    I.latest,
+    I.rule_id,
+    I.booked_at,
+    I.snoozed_until,
+)
+_TRIGGER_COLUMNS = (
+    *_PATIENT_COLUMNS,
+    T.id.label("trigger_id"),
+    T.kind,
+    T.state,
+    T.urgent,
+    T.detected_on,
+    T.explanation,
+    T.confounded,
+)
+
+
+def _patient_filter(session: Session, query: WorklistQuery) -> list[Any]:
+    where: list[Any] = [P.deceased_on.is_(None)]
+    if query.clinic:
+        where.append(P.clinic == query.clinic)
+    if query.navigator:
+        nav = session.exec(select(m.User.id).where(m.User.username == query.navigator)).first()
+        # An unknown navigator matches nobody (not, via "= NULL", the unassigned patients).
+        where.append(P.navigator_id == nav if nav is not None else sa.false())
+    if query.site:
+        where.append(P.id.in_(sa.select(U.patient_id).where(U.site == query.site)))
+    if query.search:
+        text = query.search
+        like = _like_prefix(text.lower())
+        where.append(
+            sa.or_(
+                P.mrn == text,
+                sa.func.lower(P.family_name).like(like, escape="\\"),
+                sa.func.lower(P.given_name).like(like, escape="\\"),
+            )
+        )
+    return where
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _reminders(query: WorklistQuery, patients: list[Any]) -> sa.Select[Any]:
+    stmt = (
+        sa.select(
+            *_PATIENT_COLUMNS,
+            R.id.label("reminder_id"),
+            R.stage,
+            R.channel,
+            R.state,
+            R.last_error,
+            R.send_after,
+            R.attempts,
+            I.kind,
+        )
+        .select_from(REMINDER)
+        .join(PATIENT, P.id == R.patient_id)
+        .outerjoin(ITEM, I.id == R.item_id)
+        .where((R.state).in_([m.ReminderState.FAILED, m.ReminderState.UNKNOWN]), *patients)
+    )
+    return stmt.where(I.kind == query.kind) if query.kind else stmt
+
+
+def _no_plan(patients: list[Any]) -> sa.Select[Any]:
+    has_open = sa.exists().where(I.patient_id == P.id, I.state.in_(OPEN))
+    discharged = sa.exists().where(
+        S.patient_id == P.id, S.end_date.is_(None), S.kind == StateKind.DISCHARGED
+    )
+    return (
+        sa.select(*_PATIENT_COLUMNS).select_from(PATIENT).where(~has_open, ~discharged, *patients)
+    )
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _name(r: Any) -> str:
+    return f"{r.family_name.upper()}, {r.given_name}"
+
+
+def _item_row(section: str, r: Any, timing: str) -> WorkRow:
+    detail = f"rule {r.rule_id}"
+    if r.state == m.ItemState.BOOKED and r.booked_at is not None:
+        detail = f"booked for {r.booked_at:%Y-%m-%d %H:%M} UTC, no result yet; {detail}"
+    if r.snoozed_until is not None:
+        detail += f"; snoozed until {r.snoozed_until}"
+    return WorkRow(
+        section=section,
+        patient_id=r.patient_id,
+        mrn=r.mrn,
+        patient=_name(r),
+        what=kind_label(r.kind),
+        state=r.state,
+        urgent=bool(r.urgent),
+        timing=timing,
+        detail=detail,
+        earliest=r.earliest,
+        target=r.target,
+        latest=r.latest,
+        item_id=r.item_id,
+    )
+
+
+def _trigger_row(r: Any, today: dt.date) -> WorkRow:
+    days = (today - r.detected_on).days
+    return WorkRow(
+        section="triggers",
+        patient_id=r.patient_id,
+        mrn=r.mrn,
+        patient=_name(r),
+        what=trigger_label(r.kind) + (" (confounded)" if r.confounded else ""),
+        state=r.state,
+        urgent=bool(r.urgent),
+        timing=f"found {r.detected_on}" + (f", {days} days ago" if days > 0 else " (today)"),
+        detail=r.explanation,
+        trigger_id=r.trigger_id,
+    )
+
+
+def _reminder_row(r: Any) -> WorkRow:
+    about = kind_label(r.kind) if r.kind else "no item"
+    error = f": {r.last_error}" if r.last_error else ""
+    return WorkRow(
+        section="reminders",
+        patient_id=r.patient_id,
+        mrn=r.mrn,
+        patient=_name(r),
+        what=f"{r.stage} by {r.channel} ({about})",
+        state=r.state,
+        urgent=False,
+        timing=f"due to send {r.send_after:%Y-%m-%d %H:%M} UTC",
+        detail=f"{r.attempts} attempt(s){error}",
+        reminder_id=r.reminder_id,
+    )
+
+
+def _no_plan_row(r: Any) -> WorkRow:
+    return WorkRow(
+        section="no_plan",
+        patient_id=r.patient_id,
+        mrn=r.mrn,
+        patient=_name(r),
+        what="no open item",
+        state="",
+        urgent=False,
+        timing="",
+        detail="No planned, ordered or booked follow-up.",
+    )
+
+
+def _closes(latest: dt.date, today: dt.date) -> str:
+    days = (latest - today).days
+    return "window closes today" if days == 0 else f"window closes in {days} days"
+
+
+def _opens(earliest: dt.date, today: dt.date) -> str:
+    days = (earliest - today).days
+    return "window opens tomorrow" if days == 1 else f"window opens in {days} days"
+
+
+def start_of_day_utc(day: dt.date, timezone: str) -> dt.datetime:
+    """Local midnight of ``day`` in ``timezone``, as an aware UTC instant."""
+    local = dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(dt.UTC)
+
+
+# --------------------------------------------------------------------------- export
+
+CSV_COLUMNS = (
+    "section",
+    "patient",
+    "mrn",
+    "what",
+    "state",
+    "urgent",
+    "timing",
+    "earliest",
+    "target",
+    "latest",
+    "detail",
+)
+# A cell starting with one of these is a formula to a spreadsheet (ASVS 1.2.10): prefix a quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def worklist_csv(worklist: Worklist) -> str:
+    """The rows shown, one line each, safe to open in a spreadsheet."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for section in worklist.sections:
+        for row in section.rows:
+            values = [_cell(getattr(row, name)) for name in CSV_COLUMNS]
+            writer.writerow(values)
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def worklist_json(worklist: Worklist) -> dict[str, Any]:
+    q = worklist.query
+    return {
+        "date": q.today.isoformat(),
+        "filters": {
+            "clinic": q.clinic,
+            "navigator": q.navigator,
+            "site": q.site,
+            "kind": q.kind,
+            "search": q.search,
+        },
+        "sections": [
+            {
+                "key": s.key,
+                "title": s.title,
+                "count": s.count,
+                "page": s.page,
+                "pages": s.pages,
+                "rows": [
+                    {name: _json_value(getattr(row, name)) for name in WorkRow.__annotations__}
+                    for row in s.rows
+                ],
+            }
+            for s in worklist.sections
+        ],
+    }
+
+
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value

@@ -1,0 +1,323 @@
+"""Persisted plans: turn the pure planner's output into follow-up item rows, and keep them in step
+with the facts.
+
+Replanning is a reconciliation, keyed by (kind, region):
+
+* an unchanged planned item keeps its row and id;
+* a changed one is **superseded**: kept, pointing at its replacement, with the reason;
+* an item that is ordered or booked is left alone (a person is acting on it);
+* done, declined and not-needed items are history and are never touched;
+* a planned item the plan no longer asks for is superseded with the reason.
+
+Running it twice changes nothing the second time.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.core.facts import Facts
+from surveil.core.overrides import Override, apply_overrides
+from surveil.core.plan import Plan, PlannedItem, plan
+from surveil.core.protocol import Interval, Pack, Profile, Unit
+from surveil.core.vocab import ItemKind
+from surveil.db import models as m
+from surveil.db.base import utcnow
+from surveil.db.queries import facts_for_patients
+from surveil.schedules import get_profile, load_packs
+
+PLANNER_STATES = (m.ItemState.PLANNED,)
+ACTIVE_STATES = (m.ItemState.PLANNED, m.ItemState.ORDERED, m.ItemState.BOOKED)
+TRIGGER_RULE_PREFIX = "trigger:"
+
+
+@dataclass
+class ReplanResult:
+    patients: int = 0
+    created: int = 0
+    kept: int = 0
+    superseded: int = 0
+    changes: list[str] = field(default_factory=list)
+
+    def add(self, other: "ReplanResult") -> None:
+        self.patients += other.patients
+        self.created += other.created
+        self.kept += other.kept
+        self.superseded += other.superseded
+
+
+@lru_cache(maxsize=8)
+def _packs(directory: Path | None) -> dict[str, Pack]:
+    return load_packs(directory)
+
+
+def active_profile(settings: Settings) -> tuple[Pack, Profile]:
+    """The clinic's pack and profile (packs are read once per process)."""
+    packs = _packs(settings.paths.schedules)
+    pack, profile = get_profile(
+        {settings.clinic.pack: packs[settings.clinic.pack]}, settings.clinic.profile
+    )
+    return pack, profile
+
+
+def compute_plan(
+    facts: Facts, *, pack: Pack, profile: Profile, overrides: Iterable[Override], today: dt.date
+) -> Plan:
+    return apply_overrides(plan(facts, pack, profile.name, today), list(overrides), today)
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def overrides_for(
+    session: Session, patient_ids: list[int], *, profile: Profile
+) -> dict[int, list[Override]]:
+    """Clinicians' overrides, then the consequences of unresolved triggers (which win)."""
+    out: dict[int, list[Override]] = {}
+    rows = (
+        session.exec(
+            select(m.PlanOverride)
+            .where(
+                col(m.PlanOverride.patient_id).in_(patient_ids), m.PlanOverride.active == sa.true()
+            )
+            .order_by(col(m.PlanOverride.created_at))
+        ).all()
+        if patient_ids
+        else []
+    )
+    for row in rows:
+        interval = (
+            Interval(
+                min=row.interval_min,
+                max=row.interval_max or row.interval_min,
+                unit=Unit(row.interval_unit or "months"),
+                target=row.interval_min,
+            )
+            if row.interval_min
+            else None
+        )
+        out.setdefault(row.patient_id, []).append(
+            Override(
+                origin=f"override #{row.id} by {row.author}",
+                reason=row.reason,
+                kind=ItemKind(row.kind),
+                interval=interval,
+                modality=ItemKind(row.modality) if row.modality else None,
+                paused_until=row.paused_until,
+            )
+        )
+    triggers = (
+        session.exec(
+            select(m.Trigger).where(
+                col(m.Trigger.patient_id).in_(patient_ids),
+                m.Trigger.state != m.TriggerState.RESOLVED,
+            )
+        ).all()
+        if patient_ids
+        else []
+    )
+    for trigger in triggers:
+        consequence = profile.on_trigger.get(trigger.kind)
+        if consequence is not None and consequence.imaging is not None and not trigger.confounded:
+            out.setdefault(trigger.patient_id, []).append(
+                Override(
+                    origin=f"trigger #{trigger.id} ({trigger.kind})",
+                    reason=consequence.note,
+                    imaging=True,
+                    interval=consequence.imaging,
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+def _key(kind: str, region: str | None) -> tuple[str, str]:
+    return kind, region or ""
+
+
+def _same(row: m.FollowUpItem, item: PlannedItem) -> bool:
+    return (
+        row.earliest,
+        row.target,
+        row.latest,
+        row.rule_id,
+        row.source,
+        row.reason,
+        row.anchor_date,
+        row.pack_version,
+        row.profile,
+    ) == (
+        item.earliest,
+        item.target,
+        item.latest,
+        item.rule,
+        item.source,
+        item.reason,
+        item.anchor.date,
+        item.pack_version,
+        item.profile,
+    )
+
+
+def _row_for(patient_id: int, item: PlannedItem) -> m.FollowUpItem:
+    now = utcnow()
+    return m.FollowUpItem(
+        patient_id=patient_id,
+        kind=item.kind.value,
+        region=item.region,
+        earliest=item.earliest,
+        target=item.target,
+        latest=item.latest,
+        rule_id=item.rule,
+        pack_id=item.pack_id,
+        pack_version=item.pack_version,
+        profile=item.profile,
+        source=item.source[:200],
+        evidence=str(item.evidence),
+        anchor_event=item.anchor.event[:64],
+        anchor_date=item.anchor.date,
+        reason=item.reason[:500],
+        urgent=item.kind is ItemKind.SSA_INJECTION,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _supersede(row: m.FollowUpItem, *, why: str, by: m.FollowUpItem | None) -> None:
+    row.state = m.ItemState.SUPERSEDED
+    row.superseded_by_id = by.id if by is not None else None
+    row.superseded_reason = why[:300]
+    row.sequence += 1  # calendar clients see the change
+    row.updated_at = utcnow()
+
+
+def _describe_change(old: m.FollowUpItem, new: PlannedItem) -> str:
+    if old.target != new.target:
+        return (
+            f"target {old.target} → {new.target} ({new.anchor.event} {new.anchor.date}); {new.rule}"
+        )
+    return f"window or rule changed: {new.rule} ({new.reason})"
+
+
+def reconcile(
+    session: Session, *, patient: m.Patient, new_plan: Plan, open_rows: list[m.FollowUpItem]
+) -> ReplanResult:
+    """Bring one patient's stored items in line with ``new_plan`` (see the module docstring)."""
+    result = ReplanResult(patients=1)
+    by_key: dict[tuple[str, str], m.FollowUpItem] = {}
+    for row in sorted(open_rows, key=lambda r: r.id or 0):
+        if row.rule_id.startswith(TRIGGER_RULE_PREFIX):
+            continue  # escalation items belong to their trigger, not to the protocol
+        key = _key(row.kind, row.region)
+        if key in by_key and by_key[key].state == m.ItemState.PLANNED:
+            _supersede(by_key[key], why="duplicate of a later item", by=row)
+            result.superseded += 1
+        by_key[key] = row
+    for item in new_plan.items:
+        existing = by_key.pop(_key(item.kind.value, item.region), None)
+        if existing is not None and (
+            existing.state != m.ItemState.PLANNED or _same(existing, item)
+        ):
+            result.kept += 1
+            continue
+        row = _row_for(patient.id or 0, item)
+        session.add(row)
+        result.created += 1
+        if existing is not None:
+            session.flush()  # the replacement needs its id before the old row points at it
+            _supersede(existing, why=_describe_change(existing, item), by=row)
+            result.superseded += 1
+            result.changes.append(f"{item.kind.value}: {existing.superseded_reason}")
+    for leftover in by_key.values():
+        if leftover.state == m.ItemState.PLANNED:
+            why = new_plan.closed or (
+                f"no longer in the plan ({new_plan.no_follow_up.reason})"
+                if new_plan.no_follow_up
+                else "no longer in the plan"
+            )
+            _supersede(leftover, why=why, by=None)
+            result.superseded += 1
+    patient.no_follow_up_rule = new_plan.no_follow_up.rule if new_plan.no_follow_up else None
+    patient.plan_note = (new_plan.closed or "")[:300]
+    patient.planned_at = utcnow()
+    return result
+
+
+def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[m.FollowUpItem]]:
+    out: dict[int, list[m.FollowUpItem]] = {}
+    if not patient_ids:
+        return out
+    query = select(m.FollowUpItem).where(
+        col(m.FollowUpItem.patient_id).in_(patient_ids),
+        col(m.FollowUpItem.state).in_(ACTIVE_STATES),
+    )
+    for row in session.exec(query):
+        out.setdefault(row.patient_id, []).append(row)
+    return out
+
+
+def replan_patients(
+    session: Session,
+    *,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    facts: dict[int, Facts] | None = None,
+) -> ReplanResult:
+    """Replan a batch of patients inside the caller's transaction."""
+    pack, profile = active_profile(settings)
+    ids = [p.id for p in patients if p.id is not None]
+    facts = facts if facts is not None else facts_for_patients(session, patients)
+    overrides = overrides_for(session, ids, profile=profile)
+    rows = open_items(session, ids)
+    total = ReplanResult()
+    for patient in patients:
+        pid = patient.id or 0
+        new_plan = compute_plan(
+            facts[pid], pack=pack, profile=profile, overrides=overrides.get(pid, []), today=today
+        )
+        total.add(
+            reconcile(session, patient=patient, new_plan=new_plan, open_rows=rows.get(pid, []))
+        )
+    session.flush()
+    return total
+
+
+def replan_all(
+    engine: sa.Engine,
+    *,
+    settings: Settings,
+    today: dt.date,
+    chunk: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplanResult:
+    """Replan every patient, ``chunk`` patients per transaction; ``progress(done, total)``.
+
+    Triggers are evaluated first for each chunk, so that their consequences shape the plan.
+    """
+    from surveil.services.triggers import evaluate_and_escalate
+
+    with Session(engine) as session:
+        ids = list(session.exec(select(m.Patient.id).order_by(col(m.Patient.id))).all())
+    total = ReplanResult()
+    for start in range(0, len(ids), chunk):
+        with Session(engine, expire_on_commit=False) as session:
+            patients = list(
+                session.exec(
+                    select(m.Patient).where(col(m.Patient.id).in_(ids[start : start + chunk]))
+                ).all()
+            )
+            evaluate_and_escalate(session, patients=patients, settings=settings, today=today)
+            total.add(replan_patients(session, patients=patients, settings=settings, today=today))
+            session.commit()
+        if progress is not None:
+            progress(min(start + chunk, len(ids)), len(ids))
+    return total

@@ -1,0 +1,278 @@
+"""Escalation: findings from the pure trigger engine become stored records that nobody can miss.
+
+* One record per finding, ever (unique fingerprint: subject and evidence date), and at most one
+  unresolved record per subject (``growth_rate:L1``): re-evaluating never opens a duplicate.
+* A new record adds the pack's escalation item (a tumour-board review due within N days), any
+  one-off orders (an SSTR PET after a confirmed marker rise), and may move the patient out of the
+  surveillance pathway, as the clinic's profile says (``on_trigger`` in schedules/).
+* A confounded finding (a CgA rise on a proton-pump inhibitor) only asks for a repeat test.
+* Records move open → acknowledged → resolved, with who, when and the outcome.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.core.facts import Facts
+from surveil.core.findings import Finding
+from surveil.core.protocol import Pack, Profile, TriggerConsequence
+from surveil.core.triggers import evaluate_triggers
+from surveil.core.vocab import ItemKind, StateKind
+from surveil.db import models as m
+from surveil.db.base import utcnow
+from surveil.db.queries import facts_for_patients
+from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+
+TRIGGER_RULE = "trigger:{id}:{kind}"
+
+
+def evaluate_and_escalate(
+    session: Session, *, patients: list[m.Patient], settings: Settings, today: dt.date
+) -> list[m.Trigger]:
+    """Evaluate every patient's triggers and store what is new; returns the new records."""
+    from surveil.services.plans import active_profile
+
+    pack, profile = active_profile(settings)
+    facts = facts_for_patients(session, patients)
+    ids = [p.id for p in patients if p.id is not None]
+    known = _known(session, ids)
+    created: list[m.Trigger] = []
+    for patient in patients:
+        pid = patient.id or 0
+        findings = evaluate_triggers(
+            facts[pid], profile.thresholds, today, rule_ref=f"{pack.id} v{pack.version}"
+        )
+        fingerprints, open_keys = known.get(pid, (set(), set()))
+        for finding in findings:
+            if finding.fingerprint in fingerprints or finding.key in open_keys:
+                continue
+            record = _store(
+                session,
+                patient=patient,
+                finding=finding,
+                pack=pack,
+                profile=profile,
+                facts=facts[pid],
+                settings=settings,
+                today=today,
+            )
+            open_keys.add(finding.key)
+            fingerprints.add(finding.fingerprint)
+            created.append(record)
+    session.flush()
+    return created
+
+
+def _known(session: Session, ids: list[int]) -> dict[int, tuple[set[str], set[str]]]:
+    out: dict[int, tuple[set[str], set[str]]] = {}
+    if not ids:
+        return out
+    rows = session.exec(
+        select(
+            m.Trigger.patient_id, m.Trigger.fingerprint, m.Trigger.subject_key, m.Trigger.state
+        ).where(col(m.Trigger.patient_id).in_(ids))
+    ).all()
+    for pid, fingerprint, key, state in rows:
+        fingerprints, open_keys = out.setdefault(pid, (set(), set()))
+        fingerprints.add(fingerprint)
+        if state != m.TriggerState.RESOLVED:
+            open_keys.add(key)
+    return out
+
+
+def _store(
+    session: Session,
+    *,
+    patient: m.Patient,
+    finding: Finding,
+    pack: Pack,
+    profile: Profile,
+    facts: Facts,
+    settings: Settings,
+    today: dt.date,
+) -> m.Trigger:
+    record = m.Trigger(
+        patient_id=patient.id or 0,
+        kind=finding.kind.value,
+        subject_key=finding.key[:96],
+        fingerprint=finding.fingerprint[:128],
+        lesion=finding.lesion,
+        value=finding.value,
+        threshold=finding.threshold,
+        unit=finding.unit,
+        confounded=finding.confounded,
+        urgent=finding.urgent,
+        action=finding.action[:300],
+        detected_on=finding.detected_on,
+        explanation=finding.explanation[:600],
+    )
+    session.add(record)
+    session.flush()
+    consequence = profile.on_trigger.get(finding.kind.value)
+    if finding.confounded or consequence is None:
+        return record
+    within = consequence.refer_within_days or settings.triggers.tumour_board_within_days
+    if consequence.refer is not None:
+        board = _escalation_item(
+            record,
+            consequence.refer,
+            consequence,
+            pack,
+            profile,
+            today=today,
+            within_days=within,
+            urgent=finding.urgent,
+        )
+        session.add(board)
+        session.flush()
+        record.item_id = board.id
+    for kind in consequence.order:
+        session.add(
+            _escalation_item(
+                record,
+                kind,
+                consequence,
+                pack,
+                profile,
+                today=today,
+                within_days=max(within, 30),
+                urgent=False,
+            )
+        )
+    if consequence.set_state is not None and facts.state.kind is not consequence.set_state:
+        _leave_pathway(
+            session, patient=patient, to=consequence.set_state, record=record, today=today
+        )
+    return record
+
+
+def _escalation_item(
+    record: m.Trigger,
+    kind: ItemKind,
+    consequence: TriggerConsequence,
+    pack: Pack,
+    profile: Profile,
+    *,
+    today: dt.date,
+    within_days: int,
+    urgent: bool,
+) -> m.FollowUpItem:
+    due = today + dt.timedelta(days=within_days)
+    return m.FollowUpItem(
+        patient_id=record.patient_id,
+        kind=kind.value,
+        earliest=today,
+        target=due,
+        latest=due,
+        rule_id=TRIGGER_RULE.format(id=record.id, kind=record.kind),
+        pack_id=pack.id,
+        pack_version=pack.version,
+        profile=profile.name,
+        source=consequence.source,
+        evidence=str(consequence.evidence),
+        anchor_event=f"trigger #{record.id} {record.kind}",
+        anchor_date=record.detected_on,
+        urgent=urgent or record.urgent,
+        reason=f"{consequence.note} {record.explanation}"[:500],
+    )
+
+
+def _leave_pathway(
+    session: Session, *, patient: m.Patient, to: StateKind, record: m.Trigger, today: dt.date
+) -> None:
+    current = session.exec(
+        select(m.DiseaseState).where(
+            m.DiseaseState.patient_id == patient.id, col(m.DiseaseState.end_date).is_(None)
+        )
+    ).first()
+    start = max(today, current.start_date) if current else today
+    if current is not None:
+        current.end_date = start
+        session.add(current)
+    session.add(
+        m.DiseaseState(
+            patient_id=patient.id or 0,
+            kind=to.value,
+            start_date=start,
+            reason=f"trigger #{record.id} ({record.kind}): {record.explanation}"[:500],
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the record's life
+
+
+def list_triggers(
+    session: Session,
+    *,
+    clinic: str | None = None,
+    open_only: bool = False,
+    patient_id: int | None = None,
+) -> Sequence[tuple[m.Trigger, m.Patient]]:
+    query = select(m.Trigger, m.Patient).join(m.Patient)
+    if clinic is not None:
+        query = query.where(m.Patient.clinic == clinic)
+    if open_only:
+        query = query.where(m.Trigger.state != m.TriggerState.RESOLVED)
+    if patient_id is not None:
+        query = query.where(m.Trigger.patient_id == patient_id)
+    query = query.order_by(
+        col(m.Trigger.urgent).desc(), col(m.Trigger.detected_on), col(m.Trigger.id)
+    )
+    return session.exec(query).all()
+
+
+def _get(session: Session, trigger_id: int, clinic: str | None) -> m.Trigger:
+    record = session.get(m.Trigger, trigger_id)
+    if record is None:
+        raise NotFound(f"no trigger #{trigger_id}")
+    if clinic is not None:
+        patient = session.get(m.Patient, record.patient_id)
+        if patient is None or patient.clinic != clinic:
+            raise NotFound(f"no trigger #{trigger_id}")
+    return record
+
+
+def acknowledge(
+    session: Session, *, trigger_id: int, by: str, clinic: str | None = None
+) -> m.Trigger:
+    record = _get(session, trigger_id, clinic)
+    if record.state != m.TriggerState.OPEN:
+        raise Conflict(f"trigger #{trigger_id} is {record.state}, not open")
+    record.state = m.TriggerState.ACKNOWLEDGED
+    record.acknowledged_by = by
+    record.acknowledged_at = utcnow()
+    session.add(record)
+    session.flush()
+    return record
+
+
+def resolve(
+    session: Session, *, trigger_id: int, by: str, outcome: str | None, clinic: str | None = None
+) -> m.Trigger:
+    """Close a trigger with what was decided; an acknowledged one stays visible until this."""
+    if outcome is None or not outcome.strip():
+        raise InvalidInput(
+            Problem(
+                "outcome",
+                "say what was decided, e.g. 'referred to surgery', "
+                "'tumour board: continue surveillance', "
+                "'false alarm: measurement error'",
+            ),
+            what="resolution",
+        )
+    record = _get(session, trigger_id, clinic)
+    if record.state == m.TriggerState.RESOLVED:
+        raise Conflict(f"trigger #{trigger_id} is already resolved ({record.outcome})")
+    now = utcnow()
+    if record.acknowledged_at is None:
+        record.acknowledged_by, record.acknowledged_at = by, now
+    record.state = m.TriggerState.RESOLVED
+    record.resolved_by = by
+    record.resolved_at = now
+    record.outcome = outcome.strip()[:300]
+    session.add(record)
+    session.flush()
+    return record

@@ -1,0 +1,151 @@
+"""Escalation: a finding becomes one stored trigger, an escalation item and the pack's
+consequence; re-evaluation never duplicates; results re-evaluate in the same transaction."""
+
+import datetime as dt
+
+import pytest
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.db import models as m
+from surveil.errors import Conflict, InvalidInput
+from surveil.services import registry
+from surveil.services import triggers as service
+from surveil.services.care import refresh_patient
+from tests.services.conftest import TODAY
+
+
+def _grow(session: Session, patient: m.Patient, settings: Settings) -> None:
+    for day, mm in (("2025-03-02", "12"), ("2025-11-20", "18")):
+        registry.add_measurement(
+            session,
+            patient=patient,
+            lesion="L1",
+            date=day,
+            diameter_mm=mm,
+            modality="mri",
+            today=TODAY,
+        )
+        refresh_patient(session, patient=patient, settings=settings, today=TODAY)
+    session.commit()
+
+
+def _triggers(session: Session, patient: m.Patient) -> list[m.Trigger]:
+    return list(session.exec(select(m.Trigger).where(m.Trigger.patient_id == patient.id)))
+
+
+def test_growth_escalates_once(session: Session, small_pnet: m.Patient, settings: Settings) -> None:
+    _grow(session, small_pnet, settings)
+    (trigger,) = _triggers(session, small_pnet)
+    assert trigger.kind == "growth_rate" and trigger.state == "open"
+    assert "12 → 18 mm" in trigger.explanation and "8.33 mm/year" in trigger.explanation
+    board = session.get(m.FollowUpItem, trigger.item_id)
+    assert board is not None and board.kind == "tumour_board"
+    assert board.latest <= TODAY + dt.timedelta(days=14)
+    states = session.exec(
+        select(m.DiseaseState)
+        .where(m.DiseaseState.patient_id == small_pnet.id)
+        .order_by(col(m.DiseaseState.id))
+    ).all()
+    assert [s.kind for s in states] == ["active_surveillance", "advanced"]
+    # Imaging is shortened to 3–6 months while the trigger is unresolved.
+    scans = [
+        i
+        for i in session.exec(
+            select(m.FollowUpItem).where(
+                m.FollowUpItem.patient_id == small_pnet.id, m.FollowUpItem.state == "planned"
+            )
+        )
+        if i.kind in ("mri", "ct", "ct_or_mri")
+    ]
+    assert scans and all("trigger #" in s.reason for s in scans)
+    # Re-evaluating, on this day or later, opens nothing new.
+    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY + dt.timedelta(days=30)
+    )
+    assert len(_triggers(session, small_pnet)) == 1
+
+
+def test_lifecycle_ack_then_resolve(
+    session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    _grow(session, small_pnet, settings)
+    (trigger,) = _triggers(session, small_pnet)
+    service.acknowledge(session, trigger_id=trigger.id or 0, by="nurse")
+    with pytest.raises(Conflict):
+        service.acknowledge(session, trigger_id=trigger.id or 0, by="nurse")
+    open_now = service.list_triggers(session, open_only=True)
+    assert [t.id for t, _ in open_now] == [trigger.id]  # acknowledged stays visible
+    with pytest.raises(InvalidInput, match="outcome"):
+        service.resolve(session, trigger_id=trigger.id or 0, by="dr", outcome=" ")
+    service.resolve(
+        session, trigger_id=trigger.id or 0, by="dr", outcome="tumour board: continue surveillance"
+    )
+    assert service.list_triggers(session, open_only=True) == []
+    assert trigger.resolved_by == "dr" and trigger.outcome
+    # The same finding never reopens once resolved.
+    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    assert len(_triggers(session, small_pnet)) == 1
+
+
+def test_confounded_marker_asks_for_repeat_only(
+    session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    registry.add_marker(
+        session,
+        patient=small_pnet,
+        name="cga",
+        value="100",
+        uln="100",
+        date="2026-01-10",
+        on_ppi=True,
+        today=TODAY,
+    )
+    registry.add_marker(
+        session,
+        patient=small_pnet,
+        name="cga",
+        value="300",
+        uln="100",
+        date="2026-04-10",
+        on_ppi=True,
+        today=TODAY,
+    )
+    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    (trigger,) = _triggers(session, small_pnet)
+    assert trigger.kind == "marker_rise" and trigger.confounded
+    assert "PPI" in trigger.action or "proton" in trigger.action.lower()
+    assert trigger.item_id is None  # no escalation on a confounded rise
+
+
+def test_failed_recording_leaves_no_trace(
+    engine: object, small_pnet: m.Patient, settings: Settings
+) -> None:
+    from surveil.db.session import session_scope
+
+    with pytest.raises(InvalidInput), session_scope(engine) as session:  # type: ignore[arg-type]
+        patient = session.get(m.Patient, small_pnet.id)
+        assert patient is not None
+        registry.add_measurement(
+            session,
+            patient=patient,
+            lesion="L1",
+            date="2025-03-02",
+            diameter_mm="12",
+            modality="mri",
+            today=TODAY,
+        )
+        refresh_patient(session, patient=patient, settings=settings, today=TODAY)
+        registry.add_measurement(
+            session,
+            patient=patient,
+            lesion="L1",
+            date="2999-01-01",
+            diameter_mm="30",
+            modality="mri",
+            today=TODAY,
+        )
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        assert session.exec(select(m.Measurement)).all() == []
+        assert session.exec(select(m.FollowUpItem)).all() == []

@@ -85,19 +85,22 @@ def _show(result: Plan, today: dt.date) -> None:
         )
     if not result.items:
         return
-    table = Table(show_lines=True)
-    for column in ("Status", "Item", "Window", "Target"):
+    # The reasons are long: a table row each would wrap to nothing on a narrow terminal, so the
+    # table holds the dates and the reasons follow as numbered lines.
+    table = Table()
+    for column in ("#", "Status", "Item", "Window", "Target"):
         table.add_column(column, no_wrap=True)
-    table.add_column("Why", overflow="fold", min_width=30)
-    for item in result.items:
+    for n, item in enumerate(result.items, start=1):
         table.add_row(
+            str(n),
             f"[{_STYLE[item.status]}]{item.status}[/]",
             item.kind.value + (f" ({item.region})" if item.region else ""),
             f"{item.earliest} → {item.latest}",
             item.target.isoformat(),
-            item.reason,
         )
     console.print(table)
+    for n, item in enumerate(result.items, start=1):
+        console.print(f"{n}. {item.reason}", highlight=False, soft_wrap=True)
 
 
 COMMANDS = [plan_command]

@@ -22,12 +22,28 @@ from typing import Any
 from surveil.core.facts import Completed, Facts, Therapy
 from surveil.core.protocol import Evidence, Index, Interval, ItemSpec, Pack, Rule, Schedule
 from surveil.core.situation import Situation, matches, situation
-from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, SATISFIES, Grade, ItemKind, ItemStatus
+from surveil.core.vocab import (
+    IMAGING_KINDS,
+    MARKER_KINDS,
+    SATISFIES,
+    Grade,
+    ItemKind,
+    ItemStatus,
+    StateKind,
+)
 from surveil.core.windows import Window, after, before, years_after
 from surveil.core.wording import label, reason
 from surveil.errors import InvalidInput, Problem
 
 PLAN_VERSION = 1
+
+# How the start of each disease-state episode reads in a reason line.
+_EPISODE_START = {
+    StateKind.ACTIVE_SURVEILLANCE: "start of active surveillance",
+    StateKind.RESECTED: "resection",
+    StateKind.ADVANCED: "start of advanced-disease follow-up",
+    StateKind.DISCHARGED: "discharge",
+}
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
 def _closed(facts: Facts) -> str | None:
     if facts.patient.deceased_on is not None:
         return f"deceased on {facts.patient.deceased_on.isoformat()}"
-    if facts.state.kind.value == "discharged":
+    if facts.state.kind is StateKind.DISCHARGED:
         return f"discharged on {facts.state.since.isoformat()}"
     return None
 
@@ -161,7 +177,7 @@ def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
         return s.facts.tumour.diagnosed_on, "diagnosis"
     if rule.index is Index.BIRTH and s.facts.patient.birth_date:
         return s.facts.patient.birth_date, "birth"
-    return state.since, f"start of {state.kind.value.replace('_', ' ')}"
+    return state.since, _EPISODE_START[state.kind]
 
 
 def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]:

@@ -152,7 +152,7 @@ def test_items_done_before_the_current_episode_do_not_anchor_it() -> None:
         completed=[{"kind": "ct", "date": "2025-02-01"}],
     )
     item = by_kind(plan_for(facts, TODAY))["ct_or_mri"]
-    assert item.anchor == type(item.anchor)("start of resected", d("2025-05-01"))
+    assert item.anchor == type(item.anchor)("resection", d("2025-05-01"))
 
 
 @pytest.mark.parametrize(

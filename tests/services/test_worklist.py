@@ -29,7 +29,7 @@ def worklist(
     session: Session, settings: Settings, actor: Actor = NAV, **filters: object
 ) -> dict[str, list[str]]:
     """Section key -> MRNs shown, in order."""
-    query = WorklistQuery(today=TODAY, **filters)  # type: ignore[arg-type]
+    query = WorklistQuery(today=TODAY, **filters)
     result = build_worklist(session, query=query, actor=actor, settings=settings)
     return {s.key: [r.mrn for r in s.rows] for s in result.sections}
 

@@ -43,9 +43,9 @@ def plan_command(
     app = get_app(ctx)
     day = _parse_today(today) if today else app.today()
     facts = parse_facts(_read_json(facts_path), today=day)
-    pack, chosen = get_profile(
-        load_packs(app.settings.paths.schedules), profile or app.settings.clinic.profile
-    )
+    clinic = app.settings.clinic
+    packs = load_packs(app.settings.paths.schedules)
+    pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
     result = plan(facts, pack, chosen.name, day)
     if as_json:
         print_json(plan_to_json(result))

@@ -1,0 +1,263 @@
+"""Patient calendar feeds: the capability tokens that open them, and the feed body itself.
+
+A feed URL is a capability: whoever holds ``/feeds/<token>.ics`` reads that patient's follow-up
+dates. So the token has 256 bits from ``secrets`` (RELIABILITY.md §1.3, ASVS 11.5.1), only its
+SHA-256 is stored (a database dump opens no feed), it is shown exactly once when issued, and a
+patient may hold several (one per device or app) so that one can be revoked alone. Rotation
+issues a new token and revokes the old one in the caller's transaction.
+
+Nothing here logs a token or puts one in an error message; feeds are named by their
+``public_id``, a random id with no power of its own, used in the calendar UID and in commands.
+
+The body (``build_patient_feed``/``FeedRenderer``) lives in ``surveil.services.feed_body``.
+"""
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from surveil.db import models as m
+from surveil.db.base import utcnow
+from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.feed_body import FeedBody, FeedRenderer, build_patient_feed
+from surveil.services.users import Actor, audit
+
+__all__ = [
+    "FeedBody",
+    "FeedRenderer",
+    "FeedSummary",
+    "FeedUrls",
+    "IssuedFeed",
+    "build_patient_feed",
+    "feed_urls",
+    "get_feed",
+    "hash_token",
+    "issue_feed",
+    "list_feeds",
+    "lookup",
+    "record_fetch",
+    "revoke_feed",
+    "rotate_feed",
+]
+
+TOKEN_BYTES = 32  # 256 bits: secrets.token_urlsafe(32) gives 43 URL-safe characters
+FEED_PATH = "/feeds/{token}.ics"
+MAX_LABEL = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class FeedUrls:
+    """The ways to subscribe to one feed. Each carries the token: show them once, never log."""
+
+    https: str  # Google, Outlook on the web, Thunderbird, Android apps
+    webcal: str  # Apple devices and Outlook desktop (an https link on iOS imports only once)
+    google: str  # Google's "add by URL" page, prefilled (its cid= must be the webcal form)
+
+
+@dataclass(frozen=True)
+class FeedSummary:
+    """What a person may know about a feed: everything except its token."""
+
+    public_id: str
+    patient_id: int
+    label: str
+    created_by: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_seen_at: dt.datetime | None
+    fetch_count: int
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def of(cls, row: m.FeedToken) -> "FeedSummary":
+        return cls(
+            public_id=row.public_id,
+            patient_id=row.patient_id,
+            label=row.label,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            last_seen_at=row.last_seen_at,
+            fetch_count=row.fetch_count,
+        )
+
+
+@dataclass(frozen=True)
+class IssuedFeed:
+    """A newly issued feed. ``urls`` holds the token: the only time anyone sees it."""
+
+    feed: FeedSummary
+    urls: FeedUrls
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token (hex SHA-256). A plain hash suffices for 256 random bits."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def feed_urls(base_url: str, token: str) -> FeedUrls:
+    """The subscription URLs for ``token`` under the deployment's ``base_url``.
+
+    ``base_url`` should be https: several apps turn ``webcal://`` into plain ``http://``, so a
+    deployment must serve feeds over https only (the page warns when it is not).
+    """
+    parts = urlsplit(base_url.rstrip("/"))
+    path = f"{parts.path}{FEED_PATH.format(token=token)}"
+    https = f"{parts.scheme}://{parts.netloc}{path}"
+    webcal = f"webcal://{parts.netloc}{path}"
+    google = "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
+    return FeedUrls(https=https, webcal=webcal, google=google)
+
+
+def issue_feed(
+    session: Session,
+    *,
+    patient_id: int,
+    label: str = "",
+    actor: Actor | None = None,
+    base_url: str,
+) -> IssuedFeed:
+    """Issue a new feed for a patient and return its URLs, the only copy of the token."""
+    clean = _check_label(label)
+    if session.get(m.Patient, patient_id) is None:
+        raise NotFound(f"no patient with id {patient_id}")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = m.FeedToken(
+        patient_id=patient_id,
+        token_hash=hash_token(token),
+        public_id=secrets.token_hex(8),
+        label=clean,
+        created_by=actor.username if actor else "system",
+    )
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "feed.issued", row, f"feed {row.public_id} {clean!r}".strip())
+    return IssuedFeed(feed=FeedSummary.of(row), urls=feed_urls(base_url, token))
+
+
+def _check_label(label: str) -> str:
+    clean = _CONTROL.sub(" ", label or "").strip()
+    if len(clean) > MAX_LABEL:
+        raise InvalidInput(
+            Problem("label", f"at most {MAX_LABEL} characters, got {len(clean)}"), what="feed"
+        )
+    return clean
+
+
+def list_feeds(session: Session, *, patient_id: int) -> list[FeedSummary]:
+    """A patient's feeds, active ones first, newest first. Never a token."""
+    rows = session.exec(
+        select(m.FeedToken)
+        .where(m.FeedToken.patient_id == patient_id)
+        .order_by(
+            col(m.FeedToken.revoked_at).is_not(None),
+            col(m.FeedToken.created_at).desc(),
+            col(m.FeedToken.id).desc(),
+        )
+    ).all()
+    return [FeedSummary.of(row) for row in rows]
+
+
+def get_feed(session: Session, *, public_id: str, patient_id: int | None = None) -> m.FeedToken:
+    """The feed called ``public_id``; with ``patient_id``, only if it is that patient's, so a
+    form on one patient's page cannot reach another patient's feed."""
+    query = select(m.FeedToken).where(m.FeedToken.public_id == public_id)
+    if patient_id is not None:
+        query = query.where(m.FeedToken.patient_id == patient_id)
+    row = session.exec(query).first()
+    if row is None:
+        raise NotFound(f"no calendar feed {public_id!r}")
+    return row
+
+
+def revoke_feed(
+    session: Session,
+    *,
+    public_id: str,
+    patient_id: int | None = None,
+    actor: Actor | None = None,
+    now: dt.datetime | None = None,
+) -> FeedSummary:
+    """Revoke a feed at once: from the next request its URL answers 404, like one never issued.
+    Revoking a revoked feed changes nothing (the first revocation time stands)."""
+    row = get_feed(session, public_id=public_id, patient_id=patient_id)
+    if row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+        session.add(row)
+        session.flush()
+        _audit(session, actor, "feed.revoked", row, f"feed {row.public_id}")
+    return FeedSummary.of(row)
+
+
+def rotate_feed(
+    session: Session,
+    *,
+    public_id: str,
+    patient_id: int | None = None,
+    actor: Actor | None = None,
+    base_url: str,
+    now: dt.datetime | None = None,
+) -> IssuedFeed:
+    """Replace a feed's URL: issue a new token with the same label and revoke the old one, in
+    the caller's transaction, so there is never a moment with both or neither."""
+    old = get_feed(session, public_id=public_id, patient_id=patient_id)
+    if old.revoked_at is not None:
+        raise Conflict(f"calendar feed {public_id!r} is already revoked; issue a new one instead")
+    issued = issue_feed(
+        session, patient_id=old.patient_id, label=old.label, actor=actor, base_url=base_url
+    )
+    old.revoked_at = now or utcnow()
+    session.add(old)
+    session.flush()
+    _audit(session, actor, "feed.rotated", old, f"feed {old.public_id} -> {issued.feed.public_id}")
+    return issued
+
+
+def lookup(session: Session, token: str) -> m.FeedToken | None:
+    """The active feed a presented token opens, else None.
+
+    Always the same work whatever the token: hash it, then one indexed query that filters out
+    revoked rows in the database. An unknown and a revoked token thus take the same path and
+    both come back as None, so neither the answer nor its timing tells them apart. Comparing
+    hashes through a unique index leaks nothing useful: the attacker would need SHA-256
+    preimages of tokens they do not know.
+    """
+    digest = hash_token(token)
+    query = select(m.FeedToken).where(
+        m.FeedToken.token_hash == digest, col(m.FeedToken.revoked_at).is_(None)
+    )
+    return session.exec(query).first()
+
+
+def record_fetch(session: Session, feed: m.FeedToken, *, now: dt.datetime) -> None:
+    """Count one fetch and note when. One atomic UPDATE, so concurrent fetches never lose a
+    count; the token itself is never written anywhere."""
+    table = m.FeedToken.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(table)
+        .where(table.c.id == feed.id)
+        .values(fetch_count=table.c.fetch_count + 1, last_seen_at=now)
+    )
+
+
+def _audit(
+    session: Session, actor: Actor | None, action: str, row: m.FeedToken, detail: str
+) -> None:
+    audit(
+        session,
+        actor=actor.username if actor else "system",
+        action=action,
+        patient_id=row.patient_id,
+        detail=detail,
+        ip=actor.ip if actor else None,
+    )

@@ -1,0 +1,29 @@
+"""A transport that sends nothing: for ``--dry-run`` and for tests of the code around sending.
+
+It logs the idempotency key only (never the address or the text) and keeps what it would
+have sent in memory, so a dry run can print a summary of it.
+"""
+
+import logging
+
+from surveil.transports.base import DeliveryResult, OutgoingMessage
+
+logger = logging.getLogger(__name__)
+
+
+class LogTransport:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    def __repr__(self) -> str:
+        return f"LogTransport({len(self.sent)} message(s))"
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        self.sent.append(message)
+        logger.info("dry run: would send %s", message.idempotency_key)
+        return DeliveryResult(
+            provider_id=f"dry-run:{message.idempotency_key}", response="not sent (dry run)"
+        )
+
+    def close(self) -> None:
+        """Nothing to release; the record of what would have been sent is kept."""

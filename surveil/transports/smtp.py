@@ -1,0 +1,264 @@
+"""Email over SMTP with the standard library, verified TLS and an explicit timeout.
+
+Two things smtplib does not do by itself: it waits forever without ``timeout=``, and on
+Python 3.11 ``starttls()``/``SMTP_SSL`` without ``context=`` do not verify the server's
+certificate. Both are always passed here.
+
+One connection is kept open across sends (that is what makes hundreds of messages a second
+possible). It is checked with NOOP after it has been idle, renewed after
+``max_per_connection`` messages, and dropped after any error that leaves its state unknown.
+
+Errors: a 5xx answer to RCPT or DATA is about this message (550 bad mailbox, 553 bad address,
+554 refused content) and is permanent. Everything else is transient and will be retried: 4xx
+answers, refused or dropped connections, timeouts, and anything about our own configuration:
+failures while connecting, in TLS or in AUTH, "authentication/TLS required" (530, 534, 535,
+538) and a refused sender address. Those must not mark every reminder as failed for good
+while somebody fixes a password; the daemon's retry limit brings them to a human.
+"""
+
+import contextlib
+import datetime as dt
+import logging
+import re
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+from typing import Literal
+
+from surveil.errors import TransportError
+from surveil.transports.base import DeliveryResult, OutgoingMessage
+
+logger = logging.getLogger(__name__)
+
+Security = Literal["none", "starttls", "ssl"]
+SECURITY_MODES: tuple[Security, ...] = ("none", "starttls", "ssl")
+_CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class SmtpTransport:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 15.0,
+        helo_domain: str | None = None,
+        message_id_domain: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        reuse_connection: bool = True,
+        max_per_connection: int = 100,
+        idle_check_after: float = 5.0,
+    ) -> None:
+        """``sender`` is the From header, e.g. ``"St Elsewhere" <no-reply@stelsewhere.nhs.uk>``.
+
+        ``ssl_context`` defaults to ``ssl.create_default_context()`` (system CAs, hostname
+        checked); pass one only to trust a private CA, never to switch verification off.
+        """
+        if security not in SECURITY_MODES:
+            raise ValueError(f"security must be one of {SECURITY_MODES}, not {security!r}")
+        envelope_from = parseaddr(sender)[1]
+        if "@" not in envelope_from:
+            raise ValueError(f"sender {sender!r} has no email address")
+        self.host, self.port, self.security = host, port, security
+        self.sender, self.envelope_from = sender, envelope_from
+        self.username, self._password = username, password
+        self.timeout, self.helo_domain = timeout, helo_domain
+        self.message_id_domain = message_id_domain or envelope_from.rpartition("@")[2]
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.reuse_connection = reuse_connection
+        self.max_per_connection = max_per_connection
+        self.idle_check_after = idle_check_after
+        self._conn: smtplib.SMTP | None = None
+        self._sent_on_conn = 0
+        self._last_used = 0.0
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"SmtpTransport({self.host}:{self.port}, security={self.security})"
+
+    def build(self, message: OutgoingMessage, *, now: dt.datetime | None = None) -> EmailMessage:
+        """The MIME message: text first, then HTML (clients show the last part they can)."""
+        if not _SAFE_KEY.fullmatch(message.idempotency_key):
+            raise TransportError("idempotency key is not usable in a Message-ID", permanent=True)
+        email = EmailMessage()
+        try:
+            email["From"] = self.sender
+            email["To"] = message.to
+            email["Subject"] = message.subject
+        except (ValueError, IndexError) as error:  # CR/LF injection, unparseable address
+            raise TransportError(f"cannot build the message: {error}", permanent=True) from None
+        email["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
+        email["Message-ID"] = self.message_id(message.idempotency_key)
+        email["Auto-Submitted"] = "auto-generated"  # RFC 3834: holiday autoreplies stay quiet
+        # Quoted-printable keeps the wire 7-bit, so no server needs 8BITMIME or SMTPUTF8.
+        email.set_content(message.text, cte="quoted-printable")
+        if message.html is not None:
+            email.add_alternative(message.html, subtype="html", cte="quoted-printable")
+        return email
+
+    def message_id(self, key: str) -> str:
+        return f"<{key}@{self.message_id_domain}>"
+
+    def send(self, message: OutgoingMessage) -> DeliveryResult:
+        payload = self.build(message).as_bytes(policy=SMTP_POLICY)
+        conn = self._connection()
+        try:
+            reply = self._transact(conn, message.to, payload)
+        except smtplib.SMTPServerDisconnected as error:
+            self._drop()
+            raise TransportError(
+                f"server closed the connection: {error}", permanent=False
+            ) from None
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
+            self._reset(conn)
+            raise _refusal(error) from None
+        except UnicodeEncodeError:
+            self._reset(conn)
+            raise TransportError(
+                "address needs SMTPUTF8, which is not used", permanent=True
+            ) from None
+        except (OSError, smtplib.SMTPException) as error:
+            # A timeout after DATA is ambiguous: the server may have it, and a retry may repeat it.
+            self._drop()
+            raise TransportError(f"SMTP send failed: {_describe(error)}", permanent=False) from None
+        self._sent_on_conn += 1
+        self._last_used = time.monotonic()
+        if not self.reuse_connection:
+            self.close()
+        logger.info("smtp: accepted %s", message.idempotency_key)
+        return DeliveryResult(provider_id=self.message_id(message.idempotency_key), response=reply)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+    def _transact(self, conn: smtplib.SMTP, to: str, payload: bytes) -> str:
+        """MAIL, RCPT, DATA one by one (not ``sendmail``) to keep the server's final answer."""
+        conn.ehlo_or_helo_if_needed()
+        code, text = conn.mail(self.envelope_from)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, text, self.envelope_from)
+        code, text = conn.rcpt(to)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({to: (code, text)})
+        code, text = conn.data(payload)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, text)
+        return f"{code} {text.decode(errors='replace')}"
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is not None and self._sent_on_conn >= self.max_per_connection:
+            self.close()
+        idle = time.monotonic() - self._last_used > self.idle_check_after
+        if self._conn is not None and idle and not self._still_alive(self._conn):
+            self._drop()
+        if self._conn is None:
+            self._conn = self._open()
+            self._sent_on_conn = 0
+            self._last_used = time.monotonic()
+        return self._conn
+
+    def _open(self) -> smtplib.SMTP:
+        where = f"{self.host}:{self.port}"
+        conn: smtplib.SMTP | None = None
+        try:
+            if self.security == "ssl":
+                conn = smtplib.SMTP_SSL(
+                    self.host, self.port, local_hostname=self.helo_domain,
+                    timeout=self.timeout, context=self.ssl_context,
+                )  # fmt: skip
+            else:
+                conn = smtplib.SMTP(
+                    self.host, self.port, local_hostname=self.helo_domain, timeout=self.timeout
+                )
+            conn.ehlo()
+            if self.security == "starttls":
+                conn.starttls(context=self.ssl_context)
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self._password or "")
+        except ssl.SSLCertVerificationError as error:
+            _close_quietly(conn)
+            raise TransportError(
+                f"TLS certificate of {where} could not be verified: {error.verify_message}",
+                permanent=False,
+            ) from None
+        except smtplib.SMTPAuthenticationError as error:
+            _close_quietly(conn)
+            raise TransportError(
+                f"SMTP login to {where} as {self.username!r} was refused ({error.smtp_code}); "
+                "check the username and password in [smtp]",
+                permanent=False,
+            ) from None
+        except (OSError, smtplib.SMTPException) as error:
+            _close_quietly(conn)
+            raise TransportError(
+                f"cannot open SMTP at {where}: {_describe(error)}", permanent=False
+            ) from None
+        return conn
+
+    def _still_alive(self, conn: smtplib.SMTP) -> bool:
+        try:
+            return conn.noop()[0] == 250
+        except (OSError, smtplib.SMTPException):
+            return False
+
+    def _reset(self, conn: smtplib.SMTP) -> None:
+        """After a refusal the session is fine; RSET clears the half-made transaction."""
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        _close_quietly(conn)
+
+
+def _refusal(
+    error: smtplib.SMTPRecipientsRefused | smtplib.SMTPResponseException,
+) -> TransportError:
+    """Permanent only when the server refuses this recipient or this message for good."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        answers = list(error.recipients.values())
+        code, text = answers[0] if answers else (0, b"")
+        permanent = bool(answers) and all(_is_final(c) for c, _ in answers)
+        return TransportError(f"recipient refused: {code} {_text(text)}", permanent=permanent)
+    code, answer = error.smtp_code, _text(error.smtp_error)
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        # Refusing our own sender address is a configuration problem, whatever the code.
+        return TransportError(
+            f"sender refused: {code} {answer}; check the sender in [smtp]", permanent=False
+        )
+    return TransportError(f"message refused: {code} {answer}", permanent=_is_final(code))
+
+
+def _is_final(code: int) -> bool:
+    # 530/534/535/538: authentication or TLS required. The server wants our configuration
+    # changed, and the same message will go through once it is.
+    return code >= 500 and code not in _CONFIGURATION_CODES
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _close_quietly(conn: smtplib.SMTP | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(OSError):
+            conn.close()

@@ -1,4 +1,5 @@
-"""``surveil plan --facts FILE.json``: a stateless what-if plan from a facts file."""
+"""``surveil plan``: what a patient needs next and why, for a stored patient (``--patient``) or
+as a stateless what-if from a facts file (``--facts``)."""
 
 import datetime as dt
 import json
@@ -11,46 +12,74 @@ from rich.table import Table
 from surveil.cli._common import console, get_app, print_json
 from surveil.core.facts import parse_facts
 from surveil.core.plan import Plan, plan, plan_to_json
+from surveil.core.triggers import evaluate_triggers, finding_to_json
 from surveil.core.vocab import ItemStatus
+from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
+from surveil.services import plans, registry
 
 _STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.UPCOMING: "dim"}
 
 
 @click.command("plan")
 @click.option(
+    "--patient", "mrn", help="A stored patient's MRN (the plan with overrides and triggers)."
+)
+@click.option(
     "--facts",
     "facts_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Facts file (JSON, see docs/contract.md).",
+    help="Facts file (JSON, see docs/contract.md); the database is not used.",
 )
 @click.option("--today", help="Plan as of this date, YYYY-MM-DD (default: today in the clinic).")
 @click.option("--profile", help="Profile name, or pack:profile (default: the clinic's profile).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan contract as JSON.")
 @click.pass_context
 def plan_command(
-    ctx: click.Context, facts_path: Path, today: str | None, profile: str | None, as_json: bool
+    ctx: click.Context,
+    mrn: str | None,
+    facts_path: Path | None,
+    today: str | None,
+    profile: str | None,
+    as_json: bool,
 ) -> None:
     """What a patient needs next, and why: a what-if from a facts file, nothing is stored.
 
     \b
-    Example:
+    Examples:
+      surveil plan --patient D000123
       surveil plan --facts patient.json --today 2026-03-01
       surveil plan --facts patient.json --today 2026-03-01 --profile esmo-2020 --json
+
+    Every item says which rule, protocol version and source asked for it, and what it is
+    anchored on; triggers (growth, size, progression, markers...) are listed with their numbers.
     """
+    if bool(mrn) == bool(facts_path):
+        raise click.UsageError("give either --patient MRN or --facts FILE.json")
     app = get_app(ctx)
     day = _parse_today(today) if today else app.today()
-    facts = parse_facts(_read_json(facts_path), today=day)
     clinic = app.settings.clinic
     packs = load_packs(app.settings.paths.schedules)
     pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
-    result = plan(facts, pack, chosen.name, day)
+    if facts_path is not None:
+        facts = parse_facts(_read_json(facts_path), today=day)
+        result = plan(facts, pack, chosen.name, day)
+        findings = evaluate_triggers(
+            facts, chosen.thresholds, day, rule_ref=f"{pack.id} v{pack.version}"
+        )
+        triggers = [finding_to_json(f) for f in findings]
+    else:
+        with session_scope(app.engine) as session:
+            patient = registry.get_patient(session, mrn=mrn or "", clinic=clinic.name)
+            result, triggers = plans.plan_for_patient(
+                session, patient=patient, pack=pack, profile=chosen, today=day
+            )
     if as_json:
-        print_json(plan_to_json(result))
+        print_json({**plan_to_json(result), "triggers": triggers})
     else:
         _show(result, day)
+        _show_triggers(triggers)
 
 
 def _parse_today(raw: str) -> dt.date:
@@ -101,6 +130,16 @@ def _show(result: Plan, today: dt.date) -> None:
     console.print(table)
     for n, item in enumerate(result.items, start=1):
         console.print(f"{n}. {item.reason}", highlight=False, soft_wrap=True)
+
+
+def _show_triggers(triggers: list[dict[str, Any]]) -> None:
+    for t in triggers:
+        flag = "[yellow]confounded[/]" if t["confounded"] else "[bold red]trigger[/]"
+        console.print(
+            f"{flag} {t['kind']}: {t['explanation']} → {t['action']}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 COMMANDS = [plan_command]

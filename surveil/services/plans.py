@@ -14,7 +14,7 @@ Running it twice changes nothing the second time.
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,9 +24,10 @@ from sqlmodel import Session, col, select
 from surveil.config import Settings
 from surveil.core.facts import Facts
 from surveil.core.overrides import Override, apply_overrides
-from surveil.core.plan import Plan, PlannedItem, plan
-from surveil.core.protocol import Interval, Pack, Profile, Unit
+from surveil.core.plan import Anchor, Plan, PlannedItem, plan
+from surveil.core.protocol import Evidence, Interval, Pack, Profile, Unit
 from surveil.core.vocab import ItemKind
+from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.db.queries import facts_for_patients
@@ -70,6 +71,65 @@ def compute_plan(
     facts: Facts, *, pack: Pack, profile: Profile, overrides: Iterable[Override], today: dt.date
 ) -> Plan:
     return apply_overrides(plan(facts, pack, profile.name, today), list(overrides), today)
+
+
+def plan_for_patient(
+    session: Session, *, patient: m.Patient, pack: Pack, profile: Profile, today: dt.date
+) -> tuple[Plan, list[dict[str, object]]]:
+    """A stored patient's plan: the stored open items (protocol and escalation items, with
+    their actions), the grade and verdict as the planner sees them today, and the unresolved
+    triggers in the plan contract's shape."""
+    facts = facts_for_patients(session, [patient])[patient.id or 0]
+    overrides = overrides_for(session, [patient.id or 0], profile=profile)
+    computed = compute_plan(
+        facts, pack=pack, profile=profile, overrides=overrides.get(patient.id or 0, []), today=today
+    )
+    stored = sorted(
+        open_items(session, [patient.id or 0]).get(patient.id or 0, []),
+        key=lambda r: (r.target, r.kind, r.id or 0),
+    )
+    items = tuple(_as_planned(row, today) for row in stored)
+    rows = session.exec(
+        select(m.Trigger)
+        .where(m.Trigger.patient_id == patient.id, m.Trigger.state != m.TriggerState.RESOLVED)
+        .order_by(col(m.Trigger.detected_on))
+    ).all()
+    triggers: list[dict[str, object]] = [
+        {
+            "kind": t.kind,
+            "lesion": t.lesion,
+            "value": t.value,
+            "threshold": t.threshold,
+            "unit": t.unit,
+            "confounded": t.confounded,
+            "action": t.action,
+            "detected_on": t.detected_on.isoformat(),
+            "explanation": t.explanation,
+            "id": t.id,
+            "state": t.state,
+        }
+        for t in rows
+    ]
+    return replace(computed, items=items), triggers
+
+
+def _as_planned(row: m.FollowUpItem, today: dt.date) -> PlannedItem:
+    return PlannedItem(
+        kind=ItemKind(row.kind),
+        earliest=row.earliest,
+        target=row.target,
+        latest=row.latest,
+        status=status_on(row.earliest, row.latest, today),
+        rule=row.rule_id,
+        pack_id=row.pack_id,
+        pack_version=row.pack_version,
+        profile=row.profile,
+        source=row.source,
+        evidence=Evidence(row.evidence) if row.evidence else Evidence.INFERENCE,
+        anchor=Anchor(row.anchor_event, row.anchor_date or row.earliest),
+        reason=row.reason if row.state == m.ItemState.PLANNED else f"[{row.state}] {row.reason}",
+        region=row.region,
+    )
 
 
 # --------------------------------------------------------------------------- overrides

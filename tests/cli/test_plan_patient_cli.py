@@ -1,0 +1,62 @@
+"""`surveil plan --patient`, `surveil triggers` and `surveil replan` on a stored patient."""
+
+import json
+
+from tests.cli.conftest import Invoke
+
+ADA = [
+    "--mrn",
+    "100",
+    "--given",
+    "Ada",
+    "--family",
+    "Lovelace",
+    "--birth-date",
+    "1962-03-14",
+    "--site",
+    "pancreas",
+    "--ki67",
+    "2",
+    "--size-mm",
+    "12",
+    "--diagnosed-on",
+    "2025-03-02",
+    "--state",
+    "active_surveillance",
+]
+
+
+def test_growth_shows_in_plan_and_trigger_lifecycle(surveil_cli: Invoke) -> None:
+    assert surveil_cli("patient", "add", *ADA).exit_code == 0
+    before = json.loads(surveil_cli("plan", "--patient", "100", "--json").output)
+    assert before["triggers"] == [] and {"mri", "cga"} <= {i["kind"] for i in before["items"]}
+    for day, mm in (("2025-03-02", "12"), ("2025-11-20", "18")):
+        result = surveil_cli(
+            "measurement", "add", "100", "--lesion", "L1", "--date", day, "--mm", mm
+        )
+        assert result.exit_code == 0, result.output
+    after = json.loads(surveil_cli("plan", "--patient", "100", "--json").output)
+    (trigger,) = after["triggers"]
+    assert trigger["kind"] == "growth_rate" and trigger["value"] == 8.33
+    assert trigger["threshold"] == 5.0 and trigger["unit"] == "mm/year"
+    assert "12 → 18 mm" in trigger["explanation"]
+    assert "tumour_board" in {i["kind"] for i in after["items"]}
+    listed = json.loads(surveil_cli("triggers", "list", "--open", "--json").output)
+    assert [t["id"] for t in listed] == [trigger["id"]]
+    tid = str(trigger["id"])
+    assert surveil_cli("triggers", "ack", tid, "--by", "nurse").exit_code == 0
+    assert json.loads(surveil_cli("triggers", "list", "--open", "--json").output)
+    missing = surveil_cli("triggers", "resolve", tid, "--by", "dr", "--outcome", "")
+    assert missing.exit_code == 2 and "outcome:" in missing.output
+    done = surveil_cli("triggers", "resolve", tid, "--by", "dr", "--outcome", "referred to surgery")
+    assert done.exit_code == 0
+    assert json.loads(surveil_cli("triggers", "list", "--open", "--json").output) == []
+
+
+def test_replan_all_is_idempotent(surveil_cli: Invoke) -> None:
+    assert surveil_cli("patient", "add", *ADA).exit_code == 0
+    first = json.loads(surveil_cli("replan", "--all", "--json").output)
+    second = json.loads(surveil_cli("replan", "--all", "--json").output)
+    assert first["patients"] == second["patients"] == 1
+    assert second["created"] == 0 and second["superseded"] == 0
+    assert surveil_cli("replan").exit_code == 2  # neither --patient nor --all

@@ -1,0 +1,176 @@
+"""``surveil feed ...``: issue, list, revoke and rotate a patient's private calendar feeds."""
+
+import getpass
+from typing import Any
+
+import click
+import segno
+from rich.table import Table
+
+from surveil.cli._common import App, console, err_console, get_app, json_option, print_json
+from surveil.db import models as m
+from surveil.db.session import session_scope
+from surveil.services import feeds, registry
+from surveil.services.feeds import FeedSummary, IssuedFeed
+from surveil.services.users import Actor
+
+by_option = click.option(
+    "--by", "by", help="Who is doing this, for the audit trail (default: cli:<your login>)."
+)
+
+
+@click.group()
+def feed() -> None:
+    """Private calendar feeds a patient subscribes to from their calendar app.
+
+    \b
+    A feed URL is a secret: whoever has it can read the patient's follow-up dates (never the
+    diagnosis). It is shown once, when issued; only a hash is kept, so it cannot be shown again.
+    A patient may have several (one per phone or app), each revocable on its own.
+      surveil feed issue D000123 --label "iPhone"     prints the URLs (once) and a QR code
+      surveil feed list D000123                       label, created, last fetched, fetches
+      surveil feed rotate 3f9c0a1b2d4e5f60            a new URL; the old one stops at once
+      surveil feed revoke 3f9c0a1b2d4e5f60            the URL stops working at once
+    \b
+    Give Apple devices the webcal:// link (an https link on iOS imports once and never updates);
+    Google and Outlook on the web take the https:// link. Calendar apps refresh slowly (Google
+    about every 8–24 hours), so urgent changes go by letter, text message or email.
+    """
+
+
+@feed.command("issue")
+@click.argument("mrn")
+@click.option("--label", default="", help='What the feed is for, e.g. "iPhone" (max 64).')
+@click.option("--qr/--no-qr", default=True, help="Print a QR code of the webcal:// link.")
+@by_option
+@json_option
+@click.pass_context
+def issue(
+    ctx: click.Context, mrn: str, label: str, qr: bool, by: str | None, as_json: bool
+) -> None:
+    """Issue a new feed for patient MRN and print its URLs (this is the only time)."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        assert patient.id is not None
+        issued = feeds.issue_feed(
+            session,
+            patient_id=patient.id,
+            label=label,
+            actor=_actor(app, by),
+            base_url=app.settings.web.base_url,
+        )
+    if as_json:
+        print_json({**_as_dict(issued.feed, mrn), **_urls(issued)})
+        return
+    _print_issued(app, issued, mrn, qr=qr)
+
+
+@feed.command("list")
+@click.argument("mrn")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, mrn: str, as_json: bool) -> None:
+    """List a patient's feeds: active first. Tokens are never stored, so never shown."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        rows = feeds.list_feeds(session, patient_id=patient.id or 0)
+    data = [_as_dict(row, mrn) for row in rows]
+    if as_json:
+        print_json(data)
+        return
+    if not data:
+        console.print(f"No calendar feeds for {mrn}. Issue one: surveil feed issue {mrn}")
+        return
+    table = Table("label", "created", "by", "last fetched", "fetches", "status")
+    table.add_column("id", no_wrap=True, min_width=16)  # whole: it is what revoke/rotate take
+    for row in rows:
+        table.add_row(
+            row.label or "—",
+            f"{row.created_at:%Y-%m-%d}",
+            row.created_by,
+            f"{row.last_seen_at:%Y-%m-%d %H:%M}" if row.last_seen_at else "never",
+            str(row.fetch_count),
+            "active" if row.active else f"[dim]revoked {row.revoked_at:%Y-%m-%d}[/]",
+            row.public_id,
+        )
+    console.print(table)
+
+
+@feed.command("revoke")
+@click.argument("feed_id")
+@by_option
+@click.pass_context
+def revoke(ctx: click.Context, feed_id: str, by: str | None) -> None:
+    """Revoke feed FEED_ID (from `surveil feed list`): its URL answers 404 from now on."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        row = feeds.revoke_feed(session, public_id=feed_id, actor=_actor(app, by))
+        mrn = _mrn(session, row.patient_id)
+    console.print(
+        f"[green]revoked[/] feed {row.public_id} of {mrn} "
+        f"(at {row.revoked_at:%Y-%m-%d %H:%M} UTC). A calendar subscribed to it stops "
+        "updating and keeps its last copy until the patient removes it."
+    )
+
+
+@feed.command("rotate")
+@click.argument("feed_id")
+@click.option("--qr/--no-qr", default=True, help="Print a QR code of the new webcal:// link.")
+@by_option
+@click.pass_context
+def rotate(ctx: click.Context, feed_id: str, qr: bool, by: str | None) -> None:
+    """Replace feed FEED_ID's URL: a new one is issued and the old one stops at once."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        issued = feeds.rotate_feed(
+            session, public_id=feed_id, actor=_actor(app, by), base_url=app.settings.web.base_url
+        )
+        mrn = _mrn(session, issued.feed.patient_id)
+    console.print(f"[green]rotated[/] feed {feed_id} → {issued.feed.public_id} (old URL revoked)")
+    _print_issued(app, issued, mrn, qr=qr)
+
+
+def _actor(app: App, by: str | None) -> Actor:
+    return Actor(username=by or f"cli:{getpass.getuser()}", role="admin", clinic=app.clinic)
+
+
+def _mrn(session: Any, patient_id: int) -> str:
+    patient = session.get(m.Patient, patient_id)
+    return patient.mrn if patient else "?"
+
+
+def _print_issued(app: App, issued: IssuedFeed, mrn: str, *, qr: bool) -> None:
+    console.print(f"[green]issued[/] feed {issued.feed.public_id} for {mrn}. ", end="")
+    console.print("[bold]These URLs are shown only now[/]; give them to the patient only.")
+    console.print(f"  Apple, Outlook desktop:     {issued.urls.webcal}", soft_wrap=True)
+    console.print(f"  Google and other apps:     {issued.urls.https}", soft_wrap=True)
+    if not app.settings.web.base_url.startswith("https://"):
+        err_console.print(
+            "[yellow]warning:[/] web.base_url is not https. Some apps fetch webcal:// links "
+            "over plain http, sending the secret in clear: serve feeds over https only."
+        )
+    if qr:
+        segno.make(issued.urls.webcal, error="m").terminal(compact=True)
+
+
+def _urls(issued: IssuedFeed) -> dict[str, str]:
+    return {"https": issued.urls.https, "webcal": issued.urls.webcal}
+
+
+def _as_dict(row: FeedSummary, mrn: str) -> dict[str, Any]:
+    return {
+        "id": row.public_id,
+        "mrn": mrn,
+        "label": row.label,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+        "last_seen_at": row.last_seen_at,
+        "fetch_count": row.fetch_count,
+        "revoked_at": row.revoked_at,
+        "active": row.active,
+    }
+
+
+COMMANDS = [feed]

@@ -77,9 +77,40 @@ def test_message_id_domain_can_be_set(smtpd: SmtpServer) -> None:
 
 
 def test_text_only_message(smtpd: SmtpServer, smtp: SmtpTransport) -> None:
-    plain = OutgoingMessage(KEY, "ann@example.org", "Reminder", "Hello\n")
+    plain = OutgoingMessage(KEY, "ann@example.org", "Reminder", "Bonjour Zoë\n")
     smtp.send(plain)
-    assert smtpd.mailbox.received[0].message.get_content_type() == "text/plain"
+    email = smtpd.mailbox.received[0].message
+    assert email.get_content_type() == "text/plain"
+    assert email.get_content().replace("\r\n", "\n") == "Bonjour Zoë\n"
+    assert email["Message-ID"] == f"<{KEY}@stelsewhere.example>"
+
+
+def test_non_ascii_subject_and_sender_name_are_encoded(smtpd: SmtpServer) -> None:
+    sender = transport(smtpd.port, sender='"Hôpital Saint-Louis" <rappels@hopital.example>')
+    sender.send(OutgoingMessage(KEY, "ann@example.org", "Rappel de l'Hôpital Saint-Louis", "x"))
+    sender.close()
+    email = smtpd.mailbox.received[0].message
+    assert email["Subject"] == "Rappel de l'Hôpital Saint-Louis"
+    assert email["From"].addresses[0].display_name == "Hôpital Saint-Louis"
+    assert smtpd.mailbox.received[0].mail_from == "rappels@hopital.example"
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "Ann <ann@example.org>",
+        "ann@example.org, bob@example.org",
+        "not-an-address",
+        "zoë@example.org",
+    ],
+)
+def test_anything_but_one_plain_address_is_refused(
+    smtpd: SmtpServer, smtp: SmtpTransport, to: str
+) -> None:
+    with pytest.raises(TransportError) as caught:
+        smtp.send(message(to=to))
+    assert caught.value.permanent
+    assert smtpd.mailbox.received == []
 
 
 def test_one_connection_is_reused_across_sends(smtpd: SmtpServer, smtp: SmtpTransport) -> None:

@@ -149,14 +149,20 @@ def build_worklist(
     return Worklist(query=query, sections=tuple(sections))
 
 
-def _checked(session: Session, query: WorklistQuery, actor: Actor) -> WorklistQuery:
+def filter_problems(*, site: str | None, kind: str | None, section: str | None) -> list[Problem]:
+    """What is wrong with the filters (all of it, so the page can say it at once)."""
     problems = []
-    if query.site and query.site not in Site.__members__.values():
-        problems.append(Problem("site", f"{query.site!r} is not a tumour site"))
-    if query.kind and query.kind not in ItemKind.__members__.values():
-        problems.append(Problem("kind", f"{query.kind!r} is not an item kind"))
-    if query.section and query.section not in SECTION_KEYS:
-        problems.append(Problem("section", f"{query.section!r} is not one of {SECTION_KEYS}"))
+    if site and site not in Site.__members__.values():
+        problems.append(Problem("site", f"{site!r} is not a tumour site"))
+    if kind and kind not in ItemKind.__members__.values():
+        problems.append(Problem("kind", f"{kind!r} is not an item kind"))
+    if section and section not in SECTION_KEYS:
+        problems.append(Problem("section", f"{section!r} is not one of {', '.join(SECTION_KEYS)}"))
+    return problems
+
+
+def _checked(session: Session, query: WorklistQuery, actor: Actor) -> WorklistQuery:
+    problems = filter_problems(site=query.site, kind=query.kind, section=query.section)
     if problems:
         raise InvalidInput(problems, what="worklist filter")
     # Navigators and clinicians are held to their clinic whatever the URL says.
@@ -509,3 +515,18 @@ def worklist_json(worklist: Worklist) -> dict[str, Any]:
 
 def _json_value(value: object) -> object:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def filter_choices(session: Session, *, actor: Actor) -> tuple[list[tuple[str, str]], list[str]]:
+    """Navigators (username, name) the actor may filter by, and the clinics an admin may pick."""
+    users = select(m.User.username, m.User.display_name).where(
+        m.User.role == m.Role.NAVIGATOR,
+        m.User.active == True,  # noqa: E712 - SQL, not Python
+    )
+    if not actor.is_admin:
+        users = users.where(m.User.clinic == actor.clinic)
+    navigators = [(u, n) for u, n in session.exec(users.order_by(m.User.display_name)).all()]
+    clinics: list[str] = []
+    if actor.is_admin:
+        clinics = list(session.execute(sa.select(P.clinic).distinct().order_by(P.clinic)).scalars())
+    return navigators, clinics

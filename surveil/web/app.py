@@ -1,0 +1,188 @@
+"""``create_app(settings)``: the navigators' web app, assembled in one place.
+
+Routers are listed in ``ROUTERS`` and included by ``create_app`` alone; another area (e.g. the
+calendar feeds) plugs in by adding its router there or passing ``extra_routers``. Every router
+inherits the app-wide CSRF dependency and the security headers.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import jinja2
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from surveil.config import Settings
+from surveil.db.session import make_engine, session_scope
+from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from surveil.resources import resource_dir
+from surveil.services.users import AccessDenied, audit
+from surveil.web import actions, admin, auth, patients, security, worklist
+from surveil.web.contexts import ErrorPage, Frame
+from surveil.web.deps import LoginRequired, client_ip, take_flashes
+
+logger = logging.getLogger(__name__)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    worklist.router,
+    patients.router,
+    actions.router,
+    admin.router,
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: sa.Engine | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The app for ``settings``. Pass ``engine`` to share one (tests, benchmarks); otherwise the
+    lifespan makes one and disposes of it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.engine = engine or make_engine(settings.database.url, echo=settings.database.echo)
+        yield
+        if owned:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="surveil",
+        lifespan=lifespan,
+        dependencies=[Depends(security.csrf_protect)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+    templates_root = resource_dir("templates", settings.paths.templates)
+    app.state.templates = Jinja2Templates(env=_environment(templates_root))
+    app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
+    for router in (*ROUTERS, *extra_routers):
+        app.include_router(router)
+    _add_error_handlers(app)
+    security.install(app, settings.web)
+    return app
+
+
+def _environment(root: Any) -> jinja2.Environment:
+    # Autoescape by extension: every page template is *.html, so every value is escaped.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(security.CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(AccessDenied, _access_denied)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(PermissionDenied, _forbidden)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(InvalidInput, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        target = "/worklist"
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+
+
+async def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    _audit_refusal(request, "csrf.rejected", None, str(exc))
+    return _error_page(request, 403, "Request refused", str(exc))
+
+
+async def _access_denied(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AccessDenied)
+    _audit_refusal(request, "access.denied", exc.patient_id, request.url.path)
+    return _error_page(request, 404, "Not found", "There is no such patient in your clinic.")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error_page(request, 404, "Not found", str(exc))
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return _error_page(request, 403, "Not allowed", str(exc))
+
+
+async def _conflict(request: Request, exc: Exception) -> Response:
+    return _error_page(request, 409, "Already changed", str(exc))
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidInput)
+    return _error_page(request, 400, "Please check", "; ".join(str(p) for p in exc.problems))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    title = "Not found" if exc.status_code == 404 else "Error"
+    return _error_page(request, exc.status_code, title, str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # The web boundary: log the failure (never the request body: it may hold PHI) and show a
+    # calm page instead of a traceback.
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_page(
+        request, 500, "Something went wrong", "The error has been logged. Nothing was changed."
+    )
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    frame = Frame(
+        user=None,
+        csrf=security.csrf_token(request),
+        flashes=take_flashes(request),
+        section="",
+        clinic_name=request.app.state.settings.clinic.name,
+        path=request.url.path,
+    )
+    templates: Jinja2Templates = request.app.state.templates
+    page = ErrorPage(frame=frame, status=status, title=title, message=message)
+    return templates.TemplateResponse(
+        request, "web/errors/error.html", {"page": page}, status_code=status
+    )
+
+
+def _audit_refusal(request: Request, action: str, patient_id: int | None, detail: str) -> None:
+    """Failed authorisation is audited (ASVS 16.3.2) in its own transaction: the request's own
+    transaction was rolled back with the error."""
+    uid = request.session.get("uid")
+    try:
+        with session_scope(request.app.state.engine) as session:
+            from surveil.db import models as m
+
+            user = session.get(m.User, uid) if isinstance(uid, int) else None
+            audit(
+                session,
+                actor=user.username if user else "-",
+                action=action,
+                patient_id=patient_id,
+                detail=detail,
+                ip=client_ip(request),
+            )
+    except Exception:  # a failed audit write must not turn a 403 into a 500
+        logger.exception("could not audit %s", action)

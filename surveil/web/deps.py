@@ -1,0 +1,115 @@
+"""What routes receive: settings, a database session, the logged-in user, flashes and templates."""
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from surveil.config import Settings
+from surveil.db import models as m
+from surveil.db.queries import today_in
+from surveil.db.session import session_scope
+from surveil.errors import PermissionDenied
+from surveil.services.users import Actor, get_user
+from surveil.web import security
+from surveil.web.contexts import Flash, Frame
+
+
+class LoginRequired(Exception):
+    """No valid session: the app answers with a redirect to the login page."""
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> sa.Engine:
+    engine: sa.Engine = request.app.state.engine
+    return engine
+
+
+def get_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """One unit of work per request. Routes that change data commit explicitly before they
+    redirect, so the effect is visible on the next page whatever order FastAPI closes things."""
+    with session_scope(engine) as session:
+        yield session
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> m.User:
+    uid = security.session_user_id(request, now=utc_now())
+    user = get_user(db, user_id=uid)
+    if user is None or not user.active:
+        request.session.clear()
+        raise LoginRequired()
+    return user
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def current_actor(request: Request, user: Annotated[m.User, Depends(current_user)]) -> Actor:
+    return Actor.of(user, ip=client_ip(request))
+
+
+def require_admin(user: Annotated[m.User, Depends(current_user)]) -> m.User:
+    if user.role != m.Role.ADMIN:
+        raise PermissionDenied("Only an administrator can open this page.")
+    return user
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Session, Depends(get_db)]
+UserDep = Annotated[m.User, Depends(current_user)]
+ActorDep = Annotated[Actor, Depends(current_actor)]
+AdminDep = Annotated[m.User, Depends(require_admin)]
+
+
+def clinic_today(settings: Settings) -> dt.date:
+    """Today where the clinic is: a navigator's day starts at local midnight, not UTC's."""
+    return today_in(settings.clinic.timezone, utc_now())
+
+
+# --------------------------------------------------------------------------- flashes
+
+
+def flash(
+    request: Request, text: str, *, kind: str = "ok", problems: list[str] | None = None
+) -> None:
+    """A message for the next page (post/redirect/get), kept in the signed session cookie."""
+    messages = list(request.session.get("flash", []))
+    messages.append({"kind": kind, "text": text, "problems": problems or []})
+    request.session["flash"] = messages[-5:]
+
+
+def take_flashes(request: Request) -> tuple[Flash, ...]:
+    messages = request.session.pop("flash", [])
+    return tuple(Flash(m["kind"], m["text"], tuple(m["problems"])) for m in messages)
+
+
+def frame(request: Request, user: m.User | None, *, section: str, settings: Settings) -> Frame:
+    return Frame(
+        user=user,
+        csrf=security.csrf_token(request),
+        flashes=take_flashes(request),
+        section=section,
+        clinic_name=settings.clinic.name,
+        path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    )
+
+
+def render(request: Request, name: str, page: Any, *, status_code: int = 200) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(
+        request, name, {"page": page}, status_code=status_code
+    )
+    return response

@@ -1,0 +1,91 @@
+"""The patient page (``/patients/{id}``): facts, state, plan with its reasons, triggers, charts,
+timeline. Opening it is audited as a view of PHI."""
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from surveil.config import Settings
+from surveil.core.thresholds import DEFAULT_THRESHOLDS
+from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
+from surveil.db import models as m
+from surveil.services.actions import DEFAULT_MODALITY
+from surveil.services.labels import kind_label
+from surveil.services.patient_record import open_record
+from surveil.services.registry import MODALITIES
+from surveil.web.charts import growth_chart, marker_chart
+from surveil.web.contexts import ItemView, PatientPage
+from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render
+
+router = APIRouter()
+
+
+@router.get("/patients/{patient_id}", name="patients.detail")
+def patient_page(
+    request: Request,
+    patient_id: int,
+    db: DbDep,
+    settings: SettingsDep,
+    user: UserDep,
+    actor: ActorDep,
+) -> Response:
+    record = open_record(db, actor=actor, patient_id=patient_id)
+    db.commit()  # the view is audited even if rendering fails later
+    today = clinic_today(settings)
+    limit = settings.worklist.snooze_max_days
+    # The default thresholds; a pack may set others per profile (they are explained on triggers).
+    rules = DEFAULT_THRESHOLDS
+    page = PatientPage(
+        frame=frame(request, user, section="patients", settings=settings),
+        record=record,
+        age=relativedelta(today, record.patient.birth_date).years,
+        grade=record.tumour.grade if record.tumour else "–",
+        open_items=tuple(item_view(i, today, settings) for i in record.open_items),
+        closed_items=tuple(item_view(i, today, settings) for i in record.closed_items),
+        growth_charts=tuple(
+            growth_chart(
+                s, rate_mm_per_year=rules.growth_mm_per_year, size_mm=rules.size_mm, today=today
+            )
+            for s in record.lesions
+        ),
+        marker_charts=tuple(marker_chart(s, today=today) for s in record.markers),
+        today=today,
+        snooze_max=today + dt.timedelta(days=limit),
+        snooze_default=today + dt.timedelta(days=min(7, limit)),
+        modalities=MODALITIES,
+    )
+    return render(request, "web/patients/detail.html", page)
+
+
+def item_view(item: m.FollowUpItem, today: dt.date, settings: Settings) -> ItemView:
+    kind = ItemKind(item.kind)
+    status, tone = _status(item, today, settings.worklist.soon_days)
+    return ItemView(
+        item=item,
+        label=kind_label(item.kind),
+        status=status,
+        tone=tone,
+        is_marker=kind in MARKER_KINDS,
+        is_imaging=kind in IMAGING_KINDS or kind == ItemKind.ENDOSCOPY,
+        modality=DEFAULT_MODALITY.get(kind, ""),
+    )
+
+
+def _status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[str, str]:
+    open_states = {s.value for s in m.OPEN_ITEM_STATES}
+    if item.state not in open_states:
+        when = f" on {item.completed_on}" if item.completed_on else ""
+        return f"{item.state.replace('_', ' ')}{when}", "closed"
+    snoozed = (
+        f"; snoozed until {item.snoozed_until}"
+        if item.snoozed_until and item.snoozed_until > today
+        else ""
+    )
+    if item.latest < today:
+        return f"overdue by {(today - item.latest).days} days{snoozed}", "overdue"
+    if item.earliest <= today:
+        return f"due now, window closes in {(item.latest - today).days} days{snoozed}", "due"
+    days = (item.earliest - today).days
+    return f"window opens in {days} days{snoozed}", "soon" if days <= soon_days else "later"

@@ -1,0 +1,178 @@
+"""The worklist page (``/worklist``) and its CSV export (``/worklist.csv``)."""
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from surveil.core.vocab import ItemKind, Site
+from surveil.errors import InvalidInput, Problem
+from surveil.services.labels import kind_label
+from surveil.services.users import audit
+from surveil.services.worklist import (
+    Worklist,
+    WorklistQuery,
+    build_worklist,
+    filter_choices,
+    filter_problems,
+    worklist_csv,
+)
+from surveil.web.contexts import Option, SectionView, WorklistPage
+from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render
+
+router = APIRouter()
+
+Param = Annotated[str, Query(max_length=100)]
+
+
+@router.get("/", include_in_schema=False)
+def home() -> Response:
+    return RedirectResponse("/worklist", status_code=303)
+
+
+@router.get("/worklist", name="worklist.index")
+def worklist_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: UserDep,
+    actor: ActorDep,
+    date: Param = "",
+    navigator: Param = "",
+    site: Param = "",
+    kind: Param = "",
+    clinic: Param = "",
+    q: Param = "",
+    section: Param = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    today = clinic_today(settings)
+    params = _params(date, navigator, site, kind, clinic, q, section, page)
+    query = _query(params, today=today, username=user.username)
+    result = build_worklist(db, query=query, actor=actor, settings=settings)
+    navigators, clinics = filter_choices(db, actor=actor)
+    limit = settings.worklist.snooze_max_days
+    ctx = WorklistPage(
+        frame=frame(request, user, section="worklist", settings=settings),
+        worklist=result,
+        sections=tuple(_section_views(result, params)),
+        today=query.today,
+        is_today=query.today == today,
+        navigators=(
+            Option("", "Everyone", not navigator),
+            Option("me", "My patients", navigator == "me"),
+            *(Option(u, n, navigator == u) for u, n in navigators if u != user.username),
+        ),
+        sites=_options(params["site"], [(s.value, s.value.replace("_", " ")) for s in Site]),
+        kinds=_options(params["kind"], [(k.value, kind_label(k)) for k in ItemKind]),
+        clinics=_options(params["clinic"], [(c, c) for c in clinics]) if clinics else (),
+        search=q,
+        csv_url=_url("/worklist.csv", params),
+        overview_url=_url("/worklist", {**params, "section": "", "page": ""}),
+        snooze_max=today + dt.timedelta(days=limit),
+        snooze_default=today + dt.timedelta(days=min(7, limit)),
+    )
+    return render(request, "web/worklist/index.html", ctx)
+
+
+@router.get("/worklist.csv", name="worklist.csv")
+def worklist_export(
+    db: DbDep,
+    settings: SettingsDep,
+    user: UserDep,
+    actor: ActorDep,
+    date: Param = "",
+    navigator: Param = "",
+    site: Param = "",
+    kind: Param = "",
+    clinic: Param = "",
+    q: Param = "",
+    section: Param = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Exactly the rows the page shows for the same address, as CSV. Exports are audited."""
+    params = _params(date, navigator, site, kind, clinic, q, section, page)
+    query = _query(params, today=clinic_today(settings), username=user.username)
+    result = build_worklist(db, query=query, actor=actor, settings=settings)
+    rows = sum(len(s.rows) for s in result.sections)
+    audit(db, actor=actor.username, action="worklist.exported", detail=f"{rows} rows", ip=actor.ip)
+    db.commit()
+    name = f"worklist-{query.today.isoformat()}.csv"
+    return Response(
+        worklist_csv(result),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _params(
+    date: str,
+    navigator: str,
+    site: str,
+    kind: str,
+    clinic: str,
+    q: str,
+    section: str,
+    page: int,
+) -> dict[str, str]:
+    return {
+        "date": date,
+        "navigator": navigator,
+        "site": site,
+        "kind": kind,
+        "clinic": clinic,
+        "q": q,
+        "section": section,
+        "page": str(page) if page > 1 else "",
+    }
+
+
+def _query(params: dict[str, str], *, today: dt.date, username: str) -> WorklistQuery:
+    day = today
+    if params["date"]:
+        try:
+            day = dt.date.fromisoformat(params["date"])
+        except ValueError:
+            problems = [Problem("date", f"{params['date']!r} is not a date as YYYY-MM-DD")]
+            problems += filter_problems(
+                site=params["site"], kind=params["kind"], section=params["section"]
+            )
+            raise InvalidInput(problems, what="worklist filter") from None
+    navigator = username if params["navigator"] == "me" else params["navigator"]
+    return WorklistQuery(
+        today=day,
+        clinic=params["clinic"] or None,
+        navigator=navigator or None,
+        site=params["site"] or None,
+        kind=params["kind"] or None,
+        search=params["q"] or None,
+        section=params["section"] or None,
+        page=int(params["page"] or 1),
+    )
+
+
+def _section_views(result: Worklist, params: dict[str, str]) -> list[SectionView]:
+    views = []
+    for s in result.sections:
+        here = {**params, "section": s.key}
+        prev_url = _url("/worklist", {**here, "page": str(s.page - 1)}) if s.page > 1 else None
+        next_url = (
+            _url("/worklist", {**here, "page": str(s.page + 1)}) if s.page < s.pages else None
+        )
+        focus = _url("/worklist", {**here, "page": ""})
+        views.append(SectionView(s, focus, prev_url, next_url))
+    return views
+
+
+def _options(current: str, values: list[tuple[str, str]]) -> tuple[Option, ...]:
+    return (
+        Option("", "All", not current),
+        *(Option(v, label, v == current) for v, label in values),
+    )
+
+
+def _url(path: str, params: dict[str, str]) -> str:
+    kept = {k: v for k, v in params.items() if v and not (k == "page" and v == "1")}
+    return f"{path}?{urlencode(kept)}" if kept else path

@@ -45,6 +45,8 @@ _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class SmtpTransport:
+    """Sends through one SMTP server. Not thread-safe: give each worker thread its own."""
+
     def __init__(
         self,
         *,

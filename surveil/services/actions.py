@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
@@ -130,17 +130,11 @@ def mark_done(
     item.completed_on = day
     item.snoozed_until = None
     item.outcome_note = data.note.strip()[:500]
-    before = _trigger_ids(session, patient.id)
     # Done before refreshing, so the planner sees this item completed and plans the next one.
     session.add(item)
     session.flush()
-    care.refresh_patient(session, patient=patient, settings=settings, today=today)
-    fired = session.exec(
-        select(m.Trigger.kind).where(
-            m.Trigger.patient_id == patient.id,
-            m.Trigger.id.notin_(before),  # type: ignore[union-attr]
-        )
-    ).all()
+    refresh = care.refresh_patient(session, patient=patient, settings=settings, today=today)
+    fired = [t.kind for t in refresh.new_triggers]
     result = _changed(session, item, actor, "item.done", f"{_what(item)} done on {day}")
     if fired:
         audit(
@@ -244,11 +238,6 @@ def _changed(
 
 def _what(item: m.FollowUpItem) -> str:
     return kind_label(item.kind)
-
-
-def _trigger_ids(session: Session, patient_id: int | None) -> list[int]:
-    rows = session.exec(select(m.Trigger.id).where(m.Trigger.patient_id == patient_id)).all()
-    return [r for r in rows if r is not None]
 
 
 # --------------------------------------------------------------------------- results

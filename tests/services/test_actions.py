@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound
-from surveil.services import actions
+from surveil.services import actions, registry
 from surveil.services.actions import DoneInput
 from surveil.services.users import Actor
 from tests.web.seed import TODAY, make_item, make_patient, make_trigger
@@ -221,3 +221,24 @@ def test_trigger_acknowledge_then_resolve_with_outcome(session: Session) -> None
     with pytest.raises(Conflict):
         actions.resolve_trigger(session, trigger_id=trigger.id, actor=NAV, outcome="again", now=now)
     assert [a for _, a, _ in audit_actions(session)] == ["trigger.acknowledged", "trigger.resolved"]
+
+
+def test_done_with_a_growing_measurement_fires_a_growth_trigger(
+    session: Session, settings: Settings
+) -> None:
+    """The real trigger engine runs inside mark_done (care.refresh_patient): 10 → 16 mm in a
+    year is 6 mm/year, over the 5 mm/year default for a small G1 pancreatic NET."""
+    patient = make_patient(session, "P1")
+    registry.add_measurement(
+        session, patient=patient, lesion="L1", date="2025-06-15", diameter_mm=10, modality="mri",
+        today=TODAY,
+    )  # fmt: skip
+    item = make_item(session, patient, earliest=TODAY - 10 * DAY, latest=TODAY + 20 * DAY)
+    data = DoneInput(lesion="L1", diameter_mm="16", modality="mri")
+    result = actions.mark_done(
+        session, item_id=item.id, actor=NAV, data=data, settings=settings, today=TODAY
+    )
+    assert "growth_rate" in result.new_triggers
+    trigger = session.exec(select(m.Trigger).where(m.Trigger.kind == "growth_rate")).one()
+    assert trigger.state == "open" and trigger.lesion == "L1"
+    assert "trigger.fired" in [a for _, a, _ in audit_actions(session)]

@@ -1,0 +1,228 @@
+"""``surveil demo``: fill the registry with synthetic NET patients, reproducibly and fast.
+
+Patients are drafted in memory (demo_patients.py, demo_courses.py) and written in chunks, one
+transaction per chunk, with SQLAlchemy Core bulk inserts: an ORM ``add()`` per row would take an
+hour for 100,000 patients; this takes a minute or two. Ids for patients and lesions are reserved up
+front (a sequence on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock makes ``max(id)``
+safe), so child rows can point at their parents without a round trip per row.
+
+The same seed, ``today`` and ``now`` give the same registry, row for row. Follow-up items are not
+made here: ``surveil replan --all`` derives them from these facts.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
+
+from surveil.db import models as m
+from surveil.errors import InvalidInput, Problem
+from surveil.services.demo_patients import synthesise
+from surveil.services.demo_people import (
+    DEMO_USERS,
+    MAIN_NAVIGATORS,
+    NORTHERN_CLINIC,
+    NORTHERN_NAVIGATOR,
+    DemoUser,
+)
+from surveil.services.demo_story import Draft, Row
+from surveil.services.users import hash_password
+
+CHUNK_SIZE = 2000  # patients per transaction: big enough to be fast, small enough to show progress
+NORTHERN_EVERY = 20  # every 20th patient belongs to the second clinic, to show clinic isolation
+UNASSIGNED_EVERY = 25  # and a few have no navigator yet
+MAX_NUMBER = 999_999  # MRNs are D + six digits
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+TABLES = {
+    "patient": _table(m.Patient),
+    "tumour": _table(m.Tumour),
+    "pathology": _table(m.PathologyResult),
+    "states": _table(m.DiseaseState),
+    "therapies": _table(m.Therapy),
+    "lesion": _table(m.Lesion),
+    "measurement": _table(m.Measurement),
+    "markers": _table(m.MarkerResult),
+    "symptoms": _table(m.Symptom),
+}
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    patient_ids: list[int]
+    users: tuple[DemoUser, ...]
+    skipped: bool = False  # --if-empty found patients already there
+
+    @property
+    def created(self) -> int:
+        return len(self.patient_ids)
+
+
+def generate_demo(
+    engine: sa.Engine,
+    *,
+    patients: int,
+    seed: int,
+    clinic: str,
+    timezone: str,
+    today: dt.date,
+    now: dt.datetime,
+    if_empty: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    on_progress: Progress | None = None,
+) -> DemoResult:
+    """Create the demo users and ``patients`` synthetic patients; return the new patient ids.
+
+    Runs again add more patients (numbered after the last demo MRN) unless ``if_empty``, which does
+    nothing when the registry already holds any patient.
+    """
+    if if_empty and count_patients(engine) > 0:
+        return DemoResult([], DEMO_USERS, skipped=True)
+    first = next_demo_number(engine, clinic=clinic)
+    _check(patients=patients, chunk_size=chunk_size, first=first)
+    navigators = ensure_demo_users(engine, clinic=clinic, now=now)
+    ids: list[int] = []
+    for begin in range(first, first + patients, chunk_size):
+        numbers = range(begin, min(begin + chunk_size, first + patients))
+        drafts = [synthesise(seed, n, today=today, timezone=timezone) for n in numbers]
+        with engine.begin() as connection:
+            ids += write_drafts(connection, drafts, clinic=clinic, navigators=navigators, now=now)
+        if on_progress is not None:
+            on_progress(len(numbers))
+    return DemoResult(ids, DEMO_USERS)
+
+
+def _check(*, patients: int, chunk_size: int, first: int) -> None:
+    problems = []
+    if patients < 0:
+        problems.append(Problem("patients", f"must be 0 or more, got {patients}"))
+    elif first + patients - 1 > MAX_NUMBER:
+        room = MAX_NUMBER - first + 1
+        problems.append(Problem("patients", f"only {room} more demo MRNs fit (D000001–D999999)"))
+    if chunk_size < 1:
+        problems.append(Problem("chunk_size", f"must be 1 or more, got {chunk_size}"))
+    if problems:
+        raise InvalidInput(problems, what="demo")
+
+
+def count_patients(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(TABLES["patient"])).one()[
+            0
+        ]
+
+
+def next_demo_number(engine: sa.Engine, *, clinic: str) -> int:
+    """One past the highest demo MRN (D + six digits) in either demo clinic."""
+    patient = TABLES["patient"]
+    query = (
+        sa.select(patient.c.mrn)
+        .where(patient.c.clinic.in_((clinic, NORTHERN_CLINIC)), patient.c.mrn.like("D______"))
+        .order_by(patient.c.mrn.desc())
+    )
+    with engine.connect() as connection:
+        for mrn in connection.execute(query).scalars():
+            if mrn[1:].isdigit():
+                return int(mrn[1:]) + 1
+    return 1
+
+
+# --------------------------------------------------------------------------- users
+
+
+def ensure_demo_users(engine: sa.Engine, *, clinic: str, now: dt.datetime) -> dict[str, int]:
+    """Create the demo logins that are missing (argon2id hashes, as for any user); return every
+    demo username's id."""
+    ids: dict[str, int] = {}
+    with Session(engine) as session:
+        for spec in DEMO_USERS:
+            user = session.exec(select(m.User).where(m.User.username == spec.username)).first()
+            if user is None:
+                user = m.User(
+                    username=spec.username,
+                    display_name=spec.display_name,
+                    role=spec.role.value,
+                    clinic=spec.clinic or clinic,
+                    password_hash=hash_password(spec.password),
+                    created_at=now,
+                )
+                session.add(user)
+                session.flush()
+            assert user.id is not None
+            ids[spec.username] = user.id
+        session.commit()
+    return ids
+
+
+def placement(number: int, *, clinic: str, navigators: dict[str, int]) -> tuple[str, int | None]:
+    """Which clinic patient ``number`` belongs to, and its navigator (if any yet)."""
+    if number % NORTHERN_EVERY == 0:
+        return NORTHERN_CLINIC, navigators.get(NORTHERN_NAVIGATOR)
+    if number % UNASSIGNED_EVERY == 0:
+        return clinic, None
+    return clinic, navigators.get(MAIN_NAVIGATORS[number % len(MAIN_NAVIGATORS)])
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_drafts(
+    connection: sa.Connection,
+    drafts: Sequence[Draft],
+    *,
+    clinic: str,
+    navigators: dict[str, int],
+    now: dt.datetime,
+) -> list[int]:
+    """Insert the drafts' rows, table by table, in one statement each; return the patient ids."""
+    patient_ids = reserve_ids(connection, TABLES["patient"], len(drafts))
+    lesion_ids = iter(
+        reserve_ids(connection, TABLES["lesion"], sum(len(d.lesions) for d in drafts))
+    )
+    rows: dict[str, list[Row]] = defaultdict(list)
+    for draft, pid in zip(drafts, patient_ids, strict=True):
+        home, navigator = placement(draft.number, clinic=clinic, navigators=navigators)
+        stamps = {"created_at": now, "updated_at": now}
+        rows["patient"].append(
+            {**draft.patient, "id": pid, "clinic": home, "navigator_id": navigator, **stamps}
+        )
+        if draft.tumour is not None:
+            rows["tumour"].append({**draft.tumour, "patient_id": pid})
+        for name in ("pathology", "states", "therapies", "markers", "symptoms"):
+            rows[name] += _children(getattr(draft, name), patient_id=pid, now=now)
+        for lesion, measurements in draft.lesions:
+            lid = next(lesion_ids)
+            rows["lesion"].append({**lesion, "id": lid, "patient_id": pid, "created_at": now})
+            rows["measurement"] += [
+                {**r, "lesion_id": lid, "created_at": now} for r in measurements
+            ]
+    for name, table in TABLES.items():  # parents before children
+        if rows[name]:
+            connection.execute(sa.insert(table), rows[name])
+    return patient_ids
+
+
+def _children(rows: Iterable[Row], *, patient_id: int, now: dt.datetime) -> list[Row]:
+    return [{**row, "patient_id": patient_id, "created_at": now} for row in rows]
+
+
+def reserve_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[int]:
+    """``count`` fresh primary keys for ``table`` that no concurrent writer can also take."""
+    if count == 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        query = sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
+        return sorted(connection.execute(query).scalars())
+    # SQLite: this transaction began with BEGIN IMMEDIATE and holds the only write lock.
+    top = connection.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    return list(range(top + 1, top + 1 + count))

@@ -1,0 +1,226 @@
+"""``surveil demo``: deterministic, plausible, valid synthetic patients on SQLite and PostgreSQL."""
+
+import datetime as dt
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from click.testing import CliRunner
+from sqlmodel import Session, SQLModel, select
+
+from surveil.cli import _register, cli
+from surveil.core.facts import facts_to_json, parse_facts
+from surveil.db import models as m
+from surveil.db.queries import facts_for_patient
+from surveil.db.session import make_engine
+from surveil.errors import InvalidInput
+from surveil.services import demo
+from surveil.services.demo_patients import SCENARIOS, synthesise
+from surveil.services.demo_people import DEMO_USERS, NORTHERN_CLINIC
+from surveil.services.demo_story import Draft
+
+TODAY = dt.date(2026, 6, 1)
+NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)
+CLINIC = "Neuroendocrine Tumour Clinic"
+
+
+def make(engine: sa.Engine, patients: int, seed: int = 7, **kwargs: object) -> demo.DemoResult:
+    return demo.generate_demo(
+        engine,
+        patients=patients,
+        seed=seed,
+        clinic=CLINIC,
+        timezone="Europe/London",
+        today=TODAY,
+        now=NOW,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def dump(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, ordered by primary key."""
+    out = {}
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            query = sa.select(table).order_by(*table.primary_key.columns)
+            out[table.name] = [tuple(row) for row in connection.execute(query)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def drafts() -> list[Draft]:
+    return [synthesise(7, n, today=TODAY, timezone="Europe/London") for n in range(1, 501)]
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_same_seed_gives_the_same_registry_row_for_row(
+    engine: sa.Engine, sqlite_template: Path, tmp_path: Path
+) -> None:
+    make(engine, 120, chunk_size=50)
+    again_path = tmp_path / "again.db"
+    shutil.copyfile(sqlite_template, again_path)
+    again = make_engine(f"sqlite:///{again_path}")
+    make(again, 120)  # another backend maybe, another chunk size: the same rows
+    first, second = dump(engine), dump(again)
+    again.dispose()
+    assert len(first["patient"]) == 120
+    for table in demo.TABLES.values():
+        assert first[table.name] == second[table.name], table.name
+
+
+def test_a_patient_does_not_depend_on_batch_or_neighbours() -> None:
+    alone = synthesise(7, 42, today=TODAY, timezone="Europe/London")
+    assert alone == synthesise(7, 42, today=TODAY, timezone="Europe/London")
+    other_seed = [synthesise(8, n, today=TODAY, timezone="Europe/London") for n in range(1, 21)]
+    same_seed = [synthesise(7, n, today=TODAY, timezone="Europe/London") for n in range(1, 21)]
+    assert [d.patient for d in other_seed] != [d.patient for d in same_seed]
+    assert sum(a.patient == b.patient for a, b in zip(other_seed, same_seed, strict=True)) == 0
+
+
+def test_scenario_shares_add_up_to_one() -> None:
+    assert sum(s.share for s in SCENARIOS) == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- plausibility
+
+
+def test_plausible_mix_in_the_registry(engine: sa.Engine) -> None:
+    make(engine, 500)
+    with Session(engine) as session:
+        patients = session.exec(select(m.Patient)).all()
+        tumours = {t.patient_id: t for t in session.exec(select(m.Tumour))}
+        states = session.exec(select(m.DiseaseState).where(m.DiseaseState.end_date == None))  # noqa: E711
+        current = Counter(s.kind for s in states)
+    assert len(patients) == 500
+    assert {p.clinic for p in patients} == {CLINIC, NORTHERN_CLINIC}
+    sites = Counter(t.site for t in tumours.values())
+    assert (sites["pancreas"] + sites["small_bowel"]) / len(tumours) >= 0.25
+    assert {"rectum", "lung", "appendix", "stomach"} <= set(sites)
+    grades = Counter(t.grade for t in tumours.values())
+    assert (grades["G1"] + grades["G2"]) / len(tumours) > 0.7
+    assert grades["NEC"] > 0 and grades["G3"] > 0
+    men1 = [p for p in patients if p.hereditary == "MEN1"]
+    assert men1 and any((TODAY - p.birth_date).days < 18 * 365 for p in men1)  # a child or two
+    assert all(p.id in tumours or p.hereditary == "MEN1" for p in patients)
+    assert set(current) == {"active_surveillance", "resected", "advanced", "discharged"}
+    assert any(p.deceased_on for p in patients)
+    assert any(t.functional == "carcinoid_syndrome" for t in tumours.values())
+
+
+def test_people_are_obviously_synthetic_and_spread_over_zones(drafts: list[Draft]) -> None:
+    people = [d.patient for d in drafts]
+    assert all(p["mrn"] == f"D{d.number:06d}" for p, d in zip(people, drafts, strict=True))
+    assert all(p["email"] is None or p["email"].endswith("@example.org") for p in people)
+    assert all(p["phone"] is None or p["phone"].startswith("+447700900") for p in people)
+    zones = Counter(p["timezone"] for p in people)
+    assert zones.most_common(1)[0][0] == "Europe/London" and len(zones) > 3
+
+
+def test_series_show_growth_therapy_and_confounders(drafts: list[demo.Draft]) -> None:  # type: ignore[name-defined]
+    fast = 0
+    for draft in drafts:
+        for lesion, rows in draft.lesions:
+            if lesion["label"].startswith("pNET") and len(rows) >= 2:
+                years = (rows[-1]["date"] - rows[-2]["date"]).days / 365.25
+                rate = (rows[-1]["diameter_mm"] - rows[-2]["diameter_mm"]) / years
+                fast += rate >= 5 or rows[-1]["diameter_mm"] >= 20
+    assert fast > 0
+    kinds = Counter(t["kind"] for d in drafts for t in d.therapies)
+    assert {"surgery", "ssa", "prrt", "chemotherapy"} <= set(kinds)
+    assert any(t["kind"] == "prrt" and t["cycles_given"] for d in drafts for t in d.therapies)
+    markers = [r for d in drafts for r in d.markers]
+    assert {"cga", "5hiaa", "nse"} <= {r["name"] for r in markers}
+    assert any(r["on_ppi"] and r["name"] == "cga" for r in markers)
+    assert any(r["value"] > r["uln"] for r in markers)
+    assert any(d.symptoms for d in drafts)
+
+
+def test_every_patient_parses_as_valid_facts_and_grade_matches(engine: sa.Engine) -> None:
+    make(engine, 150)
+    with Session(engine) as session:
+        for patient in session.exec(select(m.Patient)).all():
+            facts = facts_for_patient(session, patient)
+            # The public contract's parser rejects future dates and dates before birth.
+            assert parse_facts(facts_to_json(facts), today=TODAY) == facts
+            tumour = session.exec(select(m.Tumour).where(m.Tumour.patient_id == patient.id)).first()
+            if tumour is not None:
+                assert facts.grade == tumour.grade, patient.mrn
+
+
+# --------------------------------------------------------------------------- users, reruns
+
+
+def test_demo_users_can_log_in_and_navigators_are_assigned(engine: sa.Engine) -> None:
+    make(engine, 60)
+    with Session(engine) as session:
+        users = {u.username: u for u in session.exec(select(m.User))}
+        patients = session.exec(select(m.Patient)).all()
+    assert set(users) == {u.username for u in DEMO_USERS}
+    for spec in DEMO_USERS:
+        assert PasswordHasher().verify(users[spec.username].password_hash, spec.password)
+    assert users["north"].clinic == NORTHERN_CLINIC and users["nurse"].clinic == CLINIC
+    northern = [p for p in patients if p.clinic == NORTHERN_CLINIC]
+    assert northern and all(p.navigator_id == users["north"].id for p in northern)
+    main_navigators = {p.navigator_id for p in patients if p.clinic == CLINIC}
+    assert {users["nurse"].id, users["nurse2"].id} <= main_navigators
+
+
+def test_if_empty_twice_makes_no_duplicates_and_reruns_continue_numbering(
+    engine: sa.Engine,
+) -> None:
+    assert make(engine, 30, if_empty=True).created == 30
+    second = make(engine, 30, if_empty=True)
+    assert second.skipped and second.created == 0
+    assert demo.count_patients(engine) == 30
+    more = make(engine, 10)  # without --if-empty: ten more, numbered on
+    assert more.created == 10
+    with Session(engine) as session:
+        mrns = session.exec(select(m.Patient.mrn)).all()
+        users = session.exec(select(m.User)).all()
+    assert len(mrns) == len(set(mrns)) == 40 and max(mrns) == "D000040"
+    assert len(users) == len(DEMO_USERS)
+
+
+def test_bad_counts_are_refused_and_nothing_is_written(engine: sa.Engine) -> None:
+    with pytest.raises(InvalidInput) as error:
+        make(engine, -1, chunk_size=0)
+    assert {p.field for p in error.value.problems} == {"patients", "chunk_size"}
+    assert demo.count_patients(engine) == 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_makes_patients_plans_them_and_respects_if_empty(
+    db_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _register()
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", db_url)
+    monkeypatch.delenv("SURVEIL_CONFIG", raising=False)
+    runner = CliRunner()
+    args = ["demo", "--patients", "40", "--seed", "3", "--if-empty", "--today", "2026-06-01"]
+    first = runner.invoke(cli, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "added 40 demo patients" in first.output and "nurse-demo" in first.output
+    assert demo.count_patients(engine) == 40
+    with Session(engine) as session:
+        assert session.exec(select(sa.func.count()).select_from(m.FollowUpItem)).one() > 0
+    second = runner.invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert json.loads(second.output) == {"created": 0, "skipped": True}
+    assert demo.count_patients(engine) == 40
+
+
+def test_cli_explains_bad_options(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _register()
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", db_url)
+    runner = CliRunner()
+    negative = runner.invoke(cli, ["demo", "--patients", "-1"])
+    assert negative.exit_code == 2 and "--patients" in negative.output
+    bad_day = runner.invoke(cli, ["demo", "--today", "2026-13-01"])
+    assert bad_day.exit_code == 2 and "--today" in bad_day.output

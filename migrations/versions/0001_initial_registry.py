@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('clinic', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.CheckConstraint("role IN ('navigator', 'clinician', 'admin')", name=op.f('ck_user_account_role_valid')),
@@ -340,7 +341,8 @@ def upgrade() -> None:
     op.create_table('reminder',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('item_id', sa.Integer(), nullable=True),
     sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
@@ -361,8 +363,10 @@ def upgrade() -> None:
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.CheckConstraint("channel IN ('email', 'sms', 'log')", name=op.f('ck_reminder_channel_valid')),
     sa.CheckConstraint("state IN ('pending', 'sending', 'sent', 'failed', 'suppressed', 'unknown')", name=op.f('ck_reminder_state_valid')),
+    sa.CheckConstraint('(patient_id IS NULL) <> (user_id IS NULL)', name=op.f('ck_reminder_patient_or_navigator')),
     sa.ForeignKeyConstraint(['item_id'], ['followup_item.id'], name=op.f('fk_reminder_item_id_followup_item'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_reminder_patient_id_patient'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_reminder_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_reminder_idempotency_key'))
     )
@@ -370,6 +374,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_reminder_due', ['state', 'send_after'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_item_id'), ['item_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reminder_user_id'), ['user_id'], unique=False)
 
     op.create_table('trigger',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -433,6 +438,7 @@ def downgrade() -> None:
 
     op.drop_table('trigger')
     with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reminder_user_id'))
         batch_op.drop_index(batch_op.f('ix_reminder_patient_id'))
         batch_op.drop_index(batch_op.f('ix_reminder_item_id'))
         batch_op.drop_index('ix_reminder_due')

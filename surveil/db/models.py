@@ -90,6 +90,7 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     clinic: str = Field(max_length=64, index=True)
     password_hash: str = Field(max_length=256)
+    email: str | None = Field(default=None, max_length=254)  # where the daily digest goes
     active: bool = True
     created_at: dt.datetime = created_field()
 
@@ -382,11 +383,16 @@ class Reminder(SQLModel, table=True):
         one_of("state", ReminderState),
         one_of("channel", ("email", "sms", "log")),
         sa.Index("ix_reminder_due", "state", "send_after"),
+        # A patient reminder, or a navigator's digest (user_id): one or the other.
+        sa.CheckConstraint(
+            "(patient_id IS NULL) <> (user_id IS NULL)", name="patient_or_navigator"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=128, unique=True)
-    patient_id: int = fk("patient.id")
+    patient_id: int | None = fk("patient.id", nullable=True, ondelete="CASCADE")
+    user_id: int | None = fk("user_account.id", nullable=True, ondelete="CASCADE")
     item_id: int | None = fk("followup_item.id", nullable=True, ondelete="SET NULL")
     stage: str = Field(max_length=32)
     channel: str = Field(max_length=8)

@@ -1,0 +1,292 @@
+"""Benchmark: calendar-feed requests through the whole web app, against bare icalendar.
+
+    .venv/bin/python scripts/bench_feed.py sqlite:///var/bench.db [--feeds 300] [--json]
+
+``run(db_url)`` is what ``make bench`` calls, on the 100,000-patient demo registry (already
+planned). It issues feeds for a random sample of patients that have follow-up items, then sends
+ASGI requests straight into the app made by ``create_app`` (middleware, routing, the thread
+pool, the database and the renderer included; no HTTP client or socket):
+
+- ``cold``: the first request for each feed, rendered from the registry;
+- ``warm``: the same request again (the body comes from the render cache);
+- ``not_modified``: with ``If-None-Match``, answered 304;
+- ``bare_icalendar``: the same events serialised with plain ``Calendar()``/``Event()``; each
+  cold request alternates with its bare serialisation, so load from other processes hits both.
+
+Targets (issue 7): cold p95 < 15 ms and within 2x of bare icalendar; 304 p95 < 5 ms. The feeds
+issued here are deleted at the end, with their audit rows, leaving the registry as it was.
+"""
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from icalendar import Calendar, Event
+from sqlmodel import Session, col, select
+
+from surveil.config import DatabaseSettings, Settings, WebSettings
+from surveil.core.feed import FeedCalendar, FeedEvent
+from surveil.db import models as m
+from surveil.db.queries import today_in
+from surveil.db.session import make_engine, session_scope
+from surveil.ical import PRODID, build_feed
+from surveil.services import feeds
+from surveil.services.feed_body import feed_items
+from surveil.web import feeds as feed_web
+from surveil.web.app import ROUTERS, create_app
+
+BASE = "https://bench.example.org"
+TARGETS = {"cold_p95_ms": 15.0, "ratio_p95": 2.0, "not_modified_p95_ms": 5.0}
+
+
+def run(db_url: str, *, sample: int = 300, seed: int = 7) -> dict[str, Any]:
+    """Feed request timings on the registry at ``db_url`` (see the module docstring)."""
+    engine = make_engine(db_url)
+    # The limiter runs but never trips: this measures answers, not refusals.
+    settings = Settings(
+        database=DatabaseSettings(url=db_url),
+        web=WebSettings(base_url=BASE, feed_requests_per_minute=10**9),
+    )
+    tokens = _issue(engine, sample=sample, seed=seed)
+    try:
+        return _measure(engine, settings, tokens)
+    finally:
+        _clean_up(engine, list(tokens.values()))
+        engine.dispose()
+
+
+def _issue(engine: sa.Engine, *, sample: int, seed: int) -> dict[str, str]:
+    """token -> public id, for up to ``sample`` random patients that have follow-up items."""
+    with session_scope(engine) as session:
+        ids = sorted(set(session.exec(select(m.FollowUpItem.patient_id).distinct()).all()))
+        chosen = random.Random(seed).sample(ids, min(sample, len(ids)))
+        if not chosen:
+            raise SystemExit("bench_feed: the registry has no follow-up items (run replan)")
+        tokens = {}
+        for patient_id in chosen:
+            issued = feeds.issue_feed(session, patient_id=patient_id, base_url=BASE, label="bench")
+            tokens[issued.urls.https.rsplit("/", 1)[1].removesuffix(".ics")] = issued.feed.public_id
+    return tokens
+
+
+class Timings:
+    """Wall-clock and process CPU time per call. CPU time is what the request cost us; wall
+    time is what the client waited, including any wait for the shared machine's cores."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def start(self) -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
+    def stop(self, started: tuple[float, float]) -> None:
+        self.wall.append(time.perf_counter() - started[0])
+        self.cpu.append(time.process_time() - started[1])
+
+    def summary(self) -> dict[str, float]:
+        return {**_summary(self.wall), "cpu_p50": round(statistics.median(self.cpu) * 1e3, 2)}
+
+
+def _measure(engine: sa.Engine, settings: Settings, tokens: dict[str, str]) -> dict[str, Any]:
+    extra = [] if feed_web.router in ROUTERS else [feed_web.router]
+    app = create_app(settings, engine=engine, extra_routers=extra)
+    renderer = feeds.FeedRenderer(settings, cache_size=0)
+    today = today_in(settings.clinic.timezone, dt.datetime.now(dt.UTC))
+    t = {name: Timings() for name in ("cold", "warm", "not_modified", "not_found", "bare", "ours")}
+    sizes: list[int] = []
+    events_per_feed: list[int] = []
+    etags: dict[str, str] = {}
+
+    async def measure() -> None:
+        await _get(app, "/feeds/warm-up.ics")
+        for token in tokens:
+            started = t["cold"].start()
+            status, headers, body = await _get(app, f"/feeds/{token}.ics")
+            t["cold"].stop(started)
+            assert status == 200, status
+            etags[token] = headers[b"etag"].decode()
+            sizes.append(len(body))
+            calendar, events = _events(engine, renderer, token, today)
+            events_per_feed.append(len(events))
+            started = t["bare"].start()
+            bare_icalendar(events)
+            t["bare"].stop(started)
+            started = t["ours"].start()  # our words + builder, without the database or HTTP
+            with Session(engine) as session:
+                row = feeds.lookup(session, token)
+                assert row is not None
+                items = feed_items(session, patient_id=row.patient_id, today=today,
+                                   retention=renderer.retention)  # fmt: skip
+            build_feed(calendar, renderer.events(items, settings.clinic.timezone))
+            t["ours"].stop(started)
+        for token in tokens:
+            started = t["warm"].start()
+            status, _, _ = await _get(app, f"/feeds/{token}.ics")
+            t["warm"].stop(started)
+            started = t["not_modified"].start()
+            status304, _, _ = await _get(
+                app, f"/feeds/{token}.ics", [(b"if-none-match", etags[token].encode())]
+            )
+            t["not_modified"].stop(started)
+            started = t["not_found"].start()
+            status404, _, _ = await _get(app, f"/feeds/{token[::-1]}.ics")
+            t["not_found"].stop(started)
+            assert (status, status304, status404) == (200, 304, 404)
+
+    asyncio.run(measure())
+    cold, bare = t["cold"].wall, t["bare"].wall
+    result: dict[str, Any] = {
+        "feeds": len(tokens),
+        "events_per_feed_mean": round(statistics.fmean(events_per_feed), 1),
+        "body_bytes_mean": round(statistics.fmean(sizes)),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "cold_ms": t["cold"].summary(),
+        "warm_ms": t["warm"].summary(),
+        "not_modified_ms": t["not_modified"].summary(),
+        "not_found_ms": t["not_found"].summary(),
+        "bare_icalendar_ms": t["bare"].summary(),
+        "ours_no_http_ms": t["ours"].summary(),
+        "ratio_p50": round(statistics.median(cold) / statistics.median(bare), 2),
+        "ratio_p95": round(_p95(cold) / _p95(bare), 2),
+        "ratio_ours_no_http_p95": round(_p95(t["ours"].wall) / _p95(bare), 2),
+        "targets": TARGETS,
+    }
+    result["met"] = {
+        "cold_p95_ms": result["cold_ms"]["p95"] < TARGETS["cold_p95_ms"],
+        "ratio_p95": result["ratio_p95"] <= TARGETS["ratio_p95"],
+        "not_modified_p95_ms": result["not_modified_ms"]["p95"] < TARGETS["not_modified_p95_ms"],
+    }
+    return result
+
+
+def _events(
+    engine: sa.Engine, renderer: feeds.FeedRenderer, token: str, today: dt.date
+) -> tuple[FeedCalendar, list[FeedEvent]]:
+    with Session(engine) as session:
+        row = feeds.lookup(session, token)
+        assert row is not None
+        return renderer.feed_events(session, row, today=today)
+
+
+async def _get(
+    app: FastAPI, path: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One GET through the ASGI app, as uvicorn would deliver it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench.example.org"), *headers],
+        "client": ("192.0.2.10", 50000),
+        "server": ("bench.example.org", 443),
+        "state": {},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await app(scope, receive, send)
+    start = next(msg for msg in sent if msg["type"] == "http.response.start")
+    body = b"".join(msg.get("body", b"") for msg in sent if msg["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), body
+
+
+def bare_icalendar(events: Sequence[FeedEvent]) -> bytes:
+    """The same events through icalendar's plainest API: the floor the endpoint is held to."""
+    cal = Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    for e in events:
+        ev = Event()
+        ev.add("UID", e.uid)
+        ev.add("DTSTAMP", e.updated_at)
+        ev.add("LAST-MODIFIED", e.updated_at)
+        ev.add("SEQUENCE", e.sequence)
+        ev.add("STATUS", e.status.upper())
+        ev.add("SUMMARY", e.summary)
+        ev.add("DESCRIPTION", e.description)
+        if e.booked_at is not None and e.duration is not None:
+            ev.add("DTSTART", e.booked_at)
+            ev.add("DTEND", e.booked_at + e.duration)
+        else:
+            ev.add("DTSTART", e.start)
+            ev.add("DTEND", e.end_exclusive)
+            ev.add("TRANSP", "TRANSPARENT")
+        cal.add_component(ev)
+    body: bytes = cal.to_ical()
+    return body
+
+
+def _clean_up(engine: sa.Engine, public_ids: list[str]) -> None:
+    with session_scope(engine) as session:
+        for chunk in range(0, len(public_ids), 500):
+            ids = public_ids[chunk : chunk + 500]
+            session.execute(sa.delete(m.FeedToken).where(col(m.FeedToken.public_id).in_(ids)))
+            details = [f"feed {pid} 'bench'" for pid in ids]
+            session.execute(sa.delete(m.AuditEvent).where(col(m.AuditEvent.detail).in_(details)))
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(statistics.median(values) * 1e3, 2),
+        "p95": round(_p95(values) * 1e3, 2),
+        "max": round(max(values) * 1e3, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("db_url", help="a planned registry, e.g. sqlite:///var/bench.db")
+    parser.add_argument("--feeds", type=int, default=300, help="feeds to sample (default 300)")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args(argv)
+    result = run(args.db_url, sample=args.feeds)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['feeds']} feeds, {result['events_per_feed_mean']} events and "
+          f"{result['body_bytes_mean']} bytes each on average")  # fmt: skip
+    print(f"(load average {result['load_average_1m']} on {result['cpus']} CPUs; times in ms)")
+    for name in (
+        "cold_ms", "warm_ms", "not_modified_ms", "not_found_ms", "bare_icalendar_ms",
+        "ours_no_http_ms",
+    ):  # fmt: skip
+        row = result[name]
+        print(
+            f"  {name:<18} p50 {row['p50']:6.2f}  p95 {row['p95']:6.2f}  max {row['max']:7.2f}"
+            f"  cpu p50 {row['cpu_p50']:6.2f}"
+        )
+    print(f"  cold / bare icalendar: p50 x{result['ratio_p50']}, p95 x{result['ratio_p95']}")
+    print(f"  ours without HTTP / bare icalendar: p95 x{result['ratio_ours_no_http_p95']}")
+    print(f"  targets met: {result['met']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

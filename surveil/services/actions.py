@@ -19,7 +19,7 @@ from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services import care, registry
-from surveil.services.labels import kind_label
+from surveil.services.labels import kind_label, trigger_label
 from surveil.services.users import Actor, audit, visible_patient
 from surveil.services.validate import Checker
 
@@ -142,7 +142,7 @@ def mark_done(
             actor=actor.username,
             action="trigger.fired",
             patient_id=patient.id,
-            detail=", ".join(fired),
+            detail="new trigger: " + ", ".join(trigger_label(k) for k in fired),
             ip=actor.ip,
         )
     return Result(result.message, result.patient_id, tuple(fired))

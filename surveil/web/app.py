@@ -16,16 +16,18 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
+from surveil.db import models as m
 from surveil.db.session import make_engine, session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.users import AccessDenied, audit
 from surveil.web import actions, admin, auth, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
-from surveil.web.deps import LoginRequired, client_ip, take_flashes
+from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +155,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     frame = Frame(
-        user=None,
+        user=_session_user(request),
         csrf=security.csrf_token(request),
         flashes=take_flashes(request),
         section="",
@@ -167,14 +169,22 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     )
 
 
+def _session_user(request: Request) -> m.User | None:
+    """The logged-in user, so an error page keeps the navigation (and the way to log out)."""
+    uid = security.session_user_id(request, now=utc_now())
+    if uid is None:
+        return None
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        user = session.get(m.User, uid)
+        return user if user is not None and user.active else None
+
+
 def _audit_refusal(request: Request, action: str, patient_id: int | None, detail: str) -> None:
     """Failed authorisation is audited (ASVS 16.3.2) in its own transaction: the request's own
     transaction was rolled back with the error."""
     uid = request.session.get("uid")
     try:
         with session_scope(request.app.state.engine) as session:
-            from surveil.db import models as m
-
             user = session.get(m.User, uid) if isinstance(uid, int) else None
             audit(
                 session,

@@ -3,6 +3,8 @@
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +14,7 @@ from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db.session import make_engine
+from surveil.services import registry
 from surveil.web.app import create_app
 from tests.web.seed import PASSWORD, make_item, make_patient, make_trigger, make_user
 
@@ -28,6 +31,8 @@ class World:
     north_patient: int
     south_patient: int
     trigger: int
+    growth_patient: int
+    growth_item: int
 
 
 @pytest.fixture
@@ -63,9 +68,22 @@ def world(web_engine: sa.Engine) -> World:
         )
         due = make_item(session, south, earliest=today - 5 * day, latest=today + 20 * day)
         trigger = make_trigger(session, north, detected_on=today - 2 * day)
+        # A small G1 pancreatic NET on surveillance, 10 mm a year ago, with its MRI due now.
+        growing = make_patient(session, "N-101", clinic="north", family="Petrov", given="Ivan")
+        registry.add_measurement(
+            session,
+            patient=growing,
+            lesion="L1",
+            date=(today - 365 * day).isoformat(),
+            diameter_mm=10,
+            modality="mri",
+            today=today,
+        )
+        mri = make_item(session, growing, earliest=today - 3 * day, latest=today + 40 * day)
         session.commit()
-        assert overdue.id and due.id and marker.id and north.id and south.id and trigger.id
-        return World(overdue.id, due.id, marker.id, north.id, south.id, trigger.id)
+        ids = (overdue.id, due.id, marker.id, north.id, south.id, trigger.id, growing.id, mri.id)
+        assert all(ids)
+        return World(*ids)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -103,3 +121,60 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
 def nina(client: TestClient, world: World) -> TestClient:
     login(client, "nina")
     return client
+
+
+# --------------------------------------------------------------------------- real browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
+    """Debian's chromium, never a downloaded one (ECOSYSTEM.md §5.2); the flags stop its
+    background traffic, which this network blocks."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, object]) -> dict[str, object]:
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app under a real uvicorn on a free loopback port, in a thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -183,11 +183,32 @@ def write_drafts(
     navigators: dict[str, int],
     now: dt.datetime,
 ) -> list[int]:
-    """Insert the drafts' rows, table by table, in one statement each; return the patient ids."""
+    """Insert the drafts' rows, one statement per table; return the new patient ids."""
     patient_ids = reserve_ids(connection, TABLES["patient"], len(drafts))
-    lesion_ids = iter(
-        reserve_ids(connection, TABLES["lesion"], sum(len(d.lesions) for d in drafts))
+    lesion_ids = reserve_ids(connection, TABLES["lesion"], sum(len(d.lesions) for d in drafts))
+    rows = rows_for(
+        drafts,
+        patient_ids=patient_ids,
+        lesion_ids=lesion_ids,
+        clinic=clinic,
+        navigators=navigators,
+        now=now,
     )
+    insert_rows(connection, rows)
+    return patient_ids
+
+
+def rows_for(
+    drafts: Sequence[Draft],
+    *,
+    patient_ids: Sequence[int],
+    lesion_ids: Sequence[int],
+    clinic: str,
+    navigators: dict[str, int],
+    now: dt.datetime,
+) -> dict[str, list[Row]]:
+    """The drafts as table rows (keyed like ``TABLES``), numbered with the ids given."""
+    next_lesion = iter(lesion_ids)
     rows: dict[str, list[Row]] = defaultdict(list)
     for draft, pid in zip(drafts, patient_ids, strict=True):
         home, navigator = placement(draft.number, clinic=clinic, navigators=navigators)
@@ -200,15 +221,19 @@ def write_drafts(
         for name in ("pathology", "states", "therapies", "markers", "symptoms"):
             rows[name] += _children(getattr(draft, name), patient_id=pid, now=now)
         for lesion, measurements in draft.lesions:
-            lid = next(lesion_ids)
+            lid = next(next_lesion)
             rows["lesion"].append({**lesion, "id": lid, "patient_id": pid, "created_at": now})
             rows["measurement"] += [
                 {**r, "lesion_id": lid, "created_at": now} for r in measurements
             ]
-    for name, table in TABLES.items():  # parents before children
-        if rows[name]:
+    return rows
+
+
+def insert_rows(connection: sa.Connection, rows: dict[str, list[Row]]) -> None:
+    """One executemany per table, parents before children (``TABLES`` is in that order)."""
+    for name, table in TABLES.items():
+        if rows.get(name):
             connection.execute(sa.insert(table), rows[name])
-    return patient_ids
 
 
 def _children(rows: Iterable[Row], *, patient_id: int, now: dt.datetime) -> list[Row]:

@@ -1,0 +1,245 @@
+"""``make bench``: build (or reuse) the 100,000-patient demo registry, then run every benchmark.
+
+    .venv/bin/python scripts/bench.py [--patients 100000] [--seed 7] [--only demo feed] [--rebuild]
+
+The registry is a SQLite file under ``.bench/``, keyed by seed and size
+(``.bench/registry-seed7-100000.db``), made with ``surveil demo``'s generator and then planned
+(``replan_all``), so every benchmark sees follow-up items and triggers. It is built into a
+temporary file and renamed when complete: an interrupted build is never reused. Its build
+figures (time, patients/s, size) are kept next to it in a ``.json`` file.
+
+A benchmark is any ``scripts/bench_*.py`` with ``run(db_url: str) -> dict``. The harness prints
+what it returns in one table: every nested ``{"p50": ms, "p95": ms}`` is a row, ``ratio_p50`` /
+``ratio_p95`` (against the bare baseline each benchmark names) a row of its own, and other
+top-level numbers a figure; a ``met`` mapping of target -> bool is shown as ticks. Everything goes
+to ``.bench/results.json``. A benchmark that fails is reported and the others still run.
+"""
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from surveil.config import DatabaseSettings, Settings
+from surveil.db import migrate
+from surveil.db.queries import today_in
+from surveil.db.session import make_engine
+from surveil.services import demo, plans
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / ".bench"
+CLINIC = "Neuroendocrine Tumour Clinic"
+ZONE = "Europe/London"
+console = Console()
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def registry(patients: int, seed: int, *, rebuild: bool) -> tuple[str, dict[str, Any]]:
+    """The URL of the benchmark registry and its build figures, building it if needed."""
+    path = BENCH_DIR / f"registry-seed{seed}-{patients}.db"
+    meta = path.with_suffix(".json")
+    if rebuild or not (path.exists() and meta.exists()):
+        build(path, patients=patients, seed=seed)
+    else:
+        console.print(f"reusing {path.relative_to(ROOT)} (--rebuild to make it again)")
+    return f"sqlite:///{path}", json.loads(meta.read_text())
+
+
+def build(path: Path, *, patients: int, seed: int) -> None:
+    BENCH_DIR.mkdir(exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    for leftover in (partial, *_sidecars(partial)):
+        leftover.unlink(missing_ok=True)
+    url = f"sqlite:///{partial}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    now = dt.datetime.now(dt.UTC)
+    today = today_in(ZONE, now)
+    with _bar(f"demo registry, {patients:,} patients") as update:
+        started = time.perf_counter()
+        demo.generate_demo(
+            engine,
+            patients=patients,
+            seed=seed,
+            clinic=CLINIC,
+            timezone=ZONE,
+            today=today,
+            now=now,
+            on_progress=lambda n: update(n, patients, True),
+        )
+        generated = time.perf_counter() - started
+    size_demo = _size(engine, partial)
+    with _bar("planning follow-up") as update:
+        started = time.perf_counter()
+        settings = Settings(database=DatabaseSettings(url=url))
+        plans.replan_all(
+            engine, settings=settings, today=today, progress=lambda d, t: update(d, t, False)
+        )
+        planned = time.perf_counter() - started
+    figures = {
+        "patients": patients,
+        "seed": seed,
+        "today": today.isoformat(),
+        "generate_seconds": round(generated, 1),
+        "generate_patients_per_s": round(patients / generated),
+        "size_mb_after_demo": size_demo,
+        "replan_seconds": round(planned, 1),
+        "replan_patients_per_s": round(patients / planned),
+        "size_mb_after_replan": _size(engine, partial),
+    }
+    engine.dispose()
+    partial.rename(path)
+    path.with_suffix(".json").write_text(json.dumps(figures, indent=2) + "\n")
+    console.print(f"built {path.relative_to(ROOT)}: {figures}")
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+
+
+def _size(engine: sa.Engine, path: Path) -> float:
+    """Database size in MB once the write-ahead log is folded into the file."""
+    raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    return round(path.stat().st_size / 1e6, 1)
+
+
+@contextmanager
+def _bar(label: str) -> Iterator[Callable[[int, int, bool], None]]:
+    """A progress bar; the yielded ``update(n, total, add)`` adds n, or sets the count to n."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(n: int, total: int, add: bool) -> None:
+            if add:
+                progress.update(task, advance=n, total=total)
+            else:
+                progress.update(task, completed=n, total=total)
+
+        yield update
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def discover(only: list[str] | None) -> dict[str, ModuleType]:
+    """``scripts/bench_<name>.py`` modules that expose ``run(db_url)``, by name."""
+    found = {}
+    for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+        name = path.stem.removeprefix("bench_")
+        if only and name not in only:
+            continue
+        spec = importlib.util.spec_from_file_location(f"surveil_bench_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if callable(getattr(module, "run", None)):
+            found[name] = module
+        else:
+            console.print(f"[dim]{path.name} has no run(db_url): skipped[/]")
+    return found
+
+
+def run_all(modules: dict[str, ModuleType], db_url: str) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name, module in modules.items():
+        console.print(f"[bold]{name}[/] …")
+        started = time.perf_counter()
+        try:
+            results[name] = module.run(db_url)
+        except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the rest
+            traceback.print_exc()
+            results[name] = {"error": f"{type(error).__name__}: {error}"}
+        results[name]["seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def table(results: dict[str, Any]) -> Table:
+    """Timings (p50/p95 ms) and each benchmark's ratio against its bare baseline."""
+    out = Table("benchmark", "measurement", "p50 ms", "p95 ms", title="make bench")
+    for name, result in results.items():
+        if "error" in result:
+            out.add_row(name, "[red]failed[/]", "", "", end_section=True)
+            continue
+        for key, value in result.items():
+            if isinstance(value, dict) and {"p50", "p95"} <= set(value):
+                out.add_row(name, key.removesuffix("_ms"), _num(value["p50"]), _num(value["p95"]))
+        if "ratio_p50" in result or "ratio_p95" in result:
+            ratios = [f"{_num(result.get(k, '–'))}x" for k in ("ratio_p50", "ratio_p95")]
+            out.add_row(name, "[bold]ratio vs bare[/]", *ratios)
+        out.add_section()
+    return out
+
+
+def figures(name: str, result: dict[str, Any]) -> str:
+    """The other numbers a benchmark reports, and its targets met (✓) or missed (✗)."""
+    if "error" in result:
+        return f"[bold]{name}[/]: [red]{result['error']}[/]"
+    shown = [
+        f"{key} {_num(value)}"
+        for key, value in result.items()
+        if isinstance(value, int | float) and not key.startswith("ratio_")
+    ]
+    met = result.get("met")
+    if isinstance(met, dict):
+        shown += [f"{key} {'✓' if ok else '✗'}" for key, ok in met.items()]
+    return f"[bold]{name}[/]: " + ", ".join(shown)
+
+
+def _num(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--patients", type=int, default=100_000, help="registry size")
+    parser.add_argument("--seed", type=int, default=7, help="demo seed (the registry's key)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    parser.add_argument("--rebuild", action="store_true", help="make the registry again")
+    args = parser.parse_args(argv)
+    db_url, built = registry(args.patients, args.seed, rebuild=args.rebuild)
+    results = run_all(discover(args.only), db_url)
+    console.print(table(results))
+    for name, result in {"registry": built, **results}.items():
+        console.print(figures(name, result))
+    report = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        },
+        "registry": {"url": db_url, **built},
+        "benchmarks": results,
+    }
+    (BENCH_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    console.print(f"figures written to {(BENCH_DIR / 'results.json').relative_to(ROOT)}")
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

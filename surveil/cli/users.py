@@ -1,0 +1,125 @@
+"""``surveil user add|list|deactivate``: accounts for the web worklist."""
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from surveil.cli._common import console, get_app, json_option, print_json
+from surveil.db import models as m
+from surveil.db.session import session_scope
+from surveil.errors import NotFound
+from surveil.services import users
+from surveil.services.users import Actor
+
+
+def _cli_actor(clinic: str) -> Actor:
+    # The audit trail names the operating-system account that ran the command.
+    return Actor(username=f"cli:{getpass.getuser()}"[:64], role=m.Role.ADMIN, clinic=clinic)
+
+
+@click.group("user")
+def user() -> None:
+    """Accounts for the web worklist (navigators, clinicians, administrators)."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([r.value for r in m.Role]),
+    help="navigator: works the worklist; clinician: also resolves triggers; admin: manages users.",
+)
+@click.option("--clinic", help="The clinic whose patients this user sees (default: clinic.name).")
+@click.option("--name", "display_name", help="Full name shown on pages (default: the username).")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from this file (first line). Without it you are asked twice.",
+)
+@click.pass_context
+def user_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    clinic: str | None,
+    display_name: str | None,
+    password_file: Path | None,
+) -> None:
+    """Create an account. Passwords: 8 characters or more, no other rules; stored as argon2id.
+
+    \b
+    Examples:
+      surveil user add nina --role navigator --clinic north --name "Nina Patel"
+      surveil user add ada --role admin --password-file /run/secrets/ada
+    """
+    app = get_app(ctx)
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    clinic = clinic or app.clinic
+    with session_scope(app.engine) as session:
+        created = users.add_user(
+            session,
+            username=username,
+            display_name=display_name,
+            role=role,
+            clinic=clinic,
+            password=password,
+            actor=_cli_actor(clinic),
+        )
+        summary = f"{created.username} ({created.role}, {created.clinic})"
+    console.print(f"[green]added[/] {summary}")
+
+
+@user.command("list")
+@click.option("--clinic", help="Only this clinic's users.")
+@json_option
+@click.pass_context
+def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
+    """Every account, active first."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "role": u.role,
+                "clinic": u.clinic,
+                "active": u.active,
+                "created_at": u.created_at,
+            }
+            for u in users.list_users(session, clinic=clinic)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Users ({len(rows)})")
+    for column in ("username", "name", "role", "clinic", "active"):
+        table.add_column(column)
+    for row in rows:
+        active = "[green]yes[/]" if row["active"] else "[dim]no[/]"
+        table.add_row(*(str(row[k]) for k in ("username", "name", "role", "clinic")), active)
+    console.print(table)
+
+
+@user.command("deactivate")
+@click.argument("username")
+@click.pass_context
+def user_deactivate(ctx: click.Context, username: str) -> None:
+    """Stop an account from logging in; its open sessions end at their next request."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        found = next((u for u in users.list_users(session) if u.username == username), None)
+        if found is None or found.id is None:
+            raise NotFound(f"no user called {username!r}")
+        users.set_active(session, user_id=found.id, active=False, actor=_cli_actor(app.clinic))
+    console.print(f"[yellow]deactivated[/] {username}")
+
+
+COMMANDS = [user]

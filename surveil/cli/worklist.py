@@ -1,0 +1,123 @@
+"""``surveil worklist``: the navigator's worklist in the terminal, the web page's twin."""
+
+import datetime as dt
+
+import click
+from rich.table import Table
+
+from surveil.cli._common import console, get_app, json_option, print_json
+from surveil.db import models as m
+from surveil.db.session import session_scope
+from surveil.errors import InvalidInput, Problem
+from surveil.services.users import Actor
+from surveil.services.worklist import SECTION_KEYS, Section, WorklistQuery, build_worklist
+from surveil.services.worklist import worklist_json as to_json
+
+STYLE = {
+    "triggers": "magenta",
+    "overdue": "red",
+    "due": "yellow",
+    "soon": "blue",
+    "reminders": "red",
+    "no_plan": "white",
+    "lost": "red",
+}
+
+
+@click.command("worklist")
+@click.option("--date", help="The day to show, YYYY-MM-DD (default: today in the clinic's zone).")
+@click.option("--navigator", help="Only patients assigned to this navigator (username).")
+@click.option("--clinic", help="The clinic (default: clinic.name from the configuration).")
+@click.option("--site", help="Only tumours at this site, e.g. pancreas.")
+@click.option("--kind", help="Only items of this kind, e.g. mri or cga.")
+@click.option("--search", help="An MRN, or the start of a family or given name.")
+@click.option(
+    "--section", type=click.Choice(SECTION_KEYS), help="Show one section in full, page by page."
+)
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+@json_option
+@click.pass_context
+def worklist_command(
+    ctx: click.Context,
+    date: str | None,
+    navigator: str | None,
+    clinic: str | None,
+    site: str | None,
+    kind: str | None,
+    search: str | None,
+    section: str | None,
+    page: int,
+    as_json: bool,
+) -> None:
+    """What needs a human today: open triggers, overdue and due items, windows opening soon,
+    failed reminders, patients with nothing planned, and patients lost to follow-up.
+
+    \b
+    Examples:
+      surveil worklist
+      surveil worklist --navigator nina --date 2026-06-15
+      surveil worklist --section overdue --page 2 --json
+    """
+    app = get_app(ctx)
+    query = WorklistQuery(
+        today=_day(date) if date else app.today(),
+        clinic=clinic or app.clinic,
+        navigator=navigator,
+        site=site,
+        kind=kind,
+        search=search,
+        section=section,
+        page=page,
+    )
+    actor = Actor(username="cli", role=m.Role.ADMIN, clinic=query.clinic or app.clinic)
+    with session_scope(app.engine) as session:
+        result = build_worklist(session, query=query, actor=actor, settings=app.settings)
+    if as_json:
+        print_json(to_json(result))
+        return
+    console.print(f"[bold]Worklist for {query.today:%A %-d %B %Y}[/] ({query.clinic})")
+    console.print(
+        "  ".join(f"[{STYLE[s.key]}]{s.count}[/] {s.title.lower()}" for s in result.sections)
+    )
+    for s in result.sections:
+        console.print(_table(s))
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(Problem("--date", f"{text!r} is not a date as YYYY-MM-DD")) from None
+
+
+def _table(section: Section) -> Table:
+    colour = STYLE[section.key]
+    where = f", page {section.page} of {section.pages}" if section.pages > 1 else ""
+    table = Table(
+        title=f"[{colour}]{section.title}[/] ({section.count}{where})",
+        title_justify="left",
+        expand=True,
+        show_lines=False,
+    )
+    table.add_column("Patient", no_wrap=True)
+    table.add_column("MRN", no_wrap=True)
+    table.add_column("What")
+    table.add_column("Window", no_wrap=True)
+    table.add_column("When")
+    table.add_column("Details", ratio=2)
+    if not section.rows:
+        table.add_row("[dim]nothing here[/]", "", "", "", "", "")
+    for r in section.rows:
+        window = f"{r.earliest} – {r.latest}" if r.earliest and r.latest else ""
+        what = r.what + (" [bold red]URGENT[/]" if r.urgent else "")
+        if r.state not in ("", "planned", "open"):
+            what += f" [dim]({r.state})[/]"
+        table.add_row(r.patient, r.mrn, what, window, r.timing, r.detail)
+    if section.truncated and section.pages == 1:
+        table.caption = f"{section.count - len(section.rows)} more: --section {section.key}"
+    elif section.truncated:
+        table.caption = f"more: --section {section.key} --page {section.page + 1}"
+    return table
+
+
+COMMANDS = [worklist_command]

@@ -375,8 +375,19 @@ def replan_all(
                     select(m.Patient).where(col(m.Patient.id).in_(ids[start : start + chunk]))
                 ).all()
             )
-            evaluate_and_escalate(session, patients=patients, settings=settings, today=today)
-            total.add(replan_patients(session, patients=patients, settings=settings, today=today))
+            facts = facts_for_patients(session, patients)
+            created = evaluate_and_escalate(
+                session, patients=patients, settings=settings, today=today, facts=facts
+            )
+            # A new trigger may have moved a patient out of a pathway: re-read only those.
+            changed = [p for p in patients if p.id in {t.patient_id for t in created}]
+            if changed:
+                facts.update(facts_for_patients(session, changed))
+            total.add(
+                replan_patients(
+                    session, patients=patients, settings=settings, today=today, facts=facts
+                )
+            )
             session.commit()
         if progress is not None:
             progress(min(start + chunk, len(ids)), len(ids))

@@ -29,13 +29,18 @@ TRIGGER_RULE = "trigger:{id}:{kind}"
 
 
 def evaluate_and_escalate(
-    session: Session, *, patients: list[m.Patient], settings: Settings, today: dt.date
+    session: Session,
+    *,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    facts: dict[int, Facts] | None = None,
 ) -> list[m.Trigger]:
     """Evaluate every patient's triggers and store what is new; returns the new records."""
     from surveil.services.plans import active_profile
 
     pack, profile = active_profile(settings)
-    facts = facts_for_patients(session, patients)
+    facts = facts if facts is not None else facts_for_patients(session, patients)
     ids = [p.id for p in patients if p.id is not None]
     known = _known(session, ids)
     created: list[m.Trigger] = []

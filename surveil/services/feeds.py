@@ -17,7 +17,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -58,7 +58,6 @@ class FeedUrls:
 
     https: str  # Google, Outlook on the web, Thunderbird, Android apps
     webcal: str  # Apple devices and Outlook desktop (an https link on iOS imports only once)
-    google: str  # Google's "add by URL" page, prefilled (its cid= must be the webcal form)
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,7 @@ def feed_urls(base_url: str, token: str) -> FeedUrls:
     path = f"{parts.path}{FEED_PATH.format(token=token)}"
     https = f"{parts.scheme}://{parts.netloc}{path}"
     webcal = f"webcal://{parts.netloc}{path}"
-    google = "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
-    return FeedUrls(https=https, webcal=webcal, google=google)
+    return FeedUrls(https=https, webcal=webcal)
 
 
 def issue_feed(

@@ -25,7 +25,7 @@ from surveil.db.session import make_engine, session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.users import AccessDenied, audit
-from surveil.web import actions, admin, auth, patients, security, worklist
+from surveil.web import actions, admin, auth, feeds, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
@@ -37,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     patients.router,
     actions.router,
     admin.router,
+    feeds.router,
 )
 
 

@@ -18,6 +18,7 @@ from surveil.services.registry import MODALITIES
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
 from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render
+from surveil.web.feed_controls import feed_panel
 
 router = APIRouter()
 
@@ -55,6 +56,7 @@ def patient_page(
         snooze_max=today + dt.timedelta(days=limit),
         snooze_default=today + dt.timedelta(days=min(7, limit)),
         modalities=MODALITIES,
+        feeds=feed_panel(db, patient_id=patient_id, settings=settings),
     )
     return render(request, "web/patients/detail.html", page)
 

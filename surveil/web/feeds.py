@@ -1,0 +1,244 @@
+"""``GET /feeds/<token>.ics``: a patient's calendar feed, for calendar apps.
+
+The URL is the only credential (a capability URL, RELIABILITY.md §1.3), so this endpoint:
+
+- answers an unknown and a revoked token with the same 404, from the same code path and the
+  same query (``services.feeds.lookup``), so neither the bytes nor the timing tell them apart;
+- never logs the token or echoes it in a body or header (the access log is filtered in
+  ``surveil.cli.serve``), sets no cookie, and sends ``Referrer-Policy: no-referrer``;
+- sends a strong ETag (the SHA-256 of the body, which is deterministic) and answers a matching
+  ``If-None-Match`` with 304. ``If-Modified-Since`` is deliberately ignored: a date cannot see
+  an event that dropped out of the feed, and a wrong 304 froze Apple Calendar (ICAL.md C3);
+- is rate limited in memory, per token for feeds that exist and per client address for tokens
+  that do not (see ``FeedLimits``);
+- is never compressed and sends no CORS headers (ICAL.md C5, C6).
+"""
+
+import datetime as dt
+import email.utils
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+
+from surveil.config import Settings
+from surveil.db.queries import today_in
+from surveil.db.session import session_scope
+from surveil.services.feeds import FeedBody, FeedRenderer, lookup, record_fetch
+from surveil.web import feed_controls
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+router.include_router(feed_controls.router)  # the patient page's issue/rotate/revoke forms
+
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+# Headers every answer carries, whatever its status: no referrer (the URL is the secret), no
+# indexing, no type sniffing.
+_COMMON = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+}
+_NOT_FOUND = b"Not found.\n"
+_TOO_MANY = b"Too many requests. Calendar apps need a feed only every few hours.\n"
+
+
+class SlidingWindow:
+    """At most ``limit`` events per key in any ``window`` seconds (in memory, thread-safe).
+
+    Each process keeps its own counts: behind N workers a client may get up to N times the
+    limit, and a restart forgets everything. That is enough to stop a leaked URL being
+    hammered or tokens being guessed in bulk; a deployment that needs one shared limit sets it
+    at the reverse proxy as well.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_keys = max_keys
+        self._events: dict[object, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def full(self, key: object, now: float) -> bool:
+        """True if ``key`` has used its allowance (nothing is recorded)."""
+        if self.limit <= 0:
+            return False
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                return False
+            self._expire(events, now)
+            return len(events) >= self.limit
+
+    def hit(self, key: object, now: float) -> bool:
+        """Record one event for ``key``; False (and nothing recorded) if over the limit."""
+        if self.limit <= 0:
+            return True
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            self._expire(events, now)
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            if len(self._events) > self.max_keys:
+                self._prune(now)
+            return True
+
+    def retry_after(self, key: object, now: float) -> int:
+        """Whole seconds until ``key`` may try again."""
+        with self._lock:
+            events = self._events.get(key)
+            if not events:
+                return 1
+            return max(1, int(events[0] + self.window - now + 0.999))
+
+    def _expire(self, events: deque[float], now: float) -> None:
+        while events and events[0] <= now - self.window:
+            events.popleft()
+
+    def _prune(self, now: float) -> None:
+        for key in list(self._events):
+            self._expire(self._events[key], now)
+            if not self._events[key]:
+                del self._events[key]
+
+
+@dataclass
+class FeedLimits:
+    """The two limits, both ``settings.web.feed_requests_per_minute`` (0 turns them off).
+
+    - ``per_feed``: requests to one existing feed. A calendar app polls every few hours, so
+      hitting this means a leaked URL or a broken client.
+    - ``misses``: unknown or revoked tokens from one client address. Once an address is over
+      it, *every* request from it gets 429 until the window slides, valid token or not, so a
+      guesser cannot keep learning which tokens exist. Misses are counted per address, not all
+      requests: Google and Microsoft fetch every subscriber's feed from shared address pools,
+      and a per-address limit on all requests would throttle all of them at once (ICAL.md P10).
+    """
+
+    per_feed: SlidingWindow
+    misses: SlidingWindow
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "FeedLimits":
+        limit = settings.web.feed_requests_per_minute
+        return cls(per_feed=SlidingWindow(limit), misses=SlidingWindow(limit))
+
+
+@dataclass
+class FeedRuntime:
+    """What the endpoint keeps between requests in one process."""
+
+    settings: Settings
+    engine: sa.Engine
+    renderer: FeedRenderer
+    limits: FeedLimits
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+
+
+_RUNTIME_LOCK = threading.Lock()
+
+
+def runtime(request: Request) -> FeedRuntime:
+    """The app's feed runtime, made on first use from ``app.state.settings`` and ``.engine``."""
+    state = request.app.state
+    found: FeedRuntime | None = getattr(state, "feed_runtime", None)
+    if found is not None:
+        return found
+    with _RUNTIME_LOCK:
+        found = getattr(state, "feed_runtime", None)
+        if found is None:
+            settings: Settings = state.settings
+            found = FeedRuntime(
+                settings=settings,
+                engine=state.engine,
+                renderer=FeedRenderer(settings),
+                limits=FeedLimits.from_settings(settings),
+            )
+            state.feed_runtime = found
+        return found
+
+
+@router.api_route("/feeds/{token}.ics", methods=["GET", "HEAD"], include_in_schema=False)
+def feed(token: str, request: Request) -> Response:
+    """A patient's calendar (text/calendar), 304 if unchanged, 404 for any token that does
+    not open a feed, 429 when rate limited."""
+    try:
+        return _answer(token, request, runtime(request))
+    except Exception:
+        # Handled here, not by the app's error pages: those log and show the request path,
+        # which holds the token. The traceback names neither the path nor the token.
+        log.exception("calendar feed request failed")
+        return _plain(500, b"The calendar is not available right now.\n", {})
+
+
+def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
+    client = request.client.host if request.client else "unknown"
+    tick = rt.monotonic()
+    if rt.limits.misses.full(client, tick):
+        return _too_many(rt.limits.misses.retry_after(client, tick))
+    now = rt.clock()
+    with session_scope(rt.engine) as session:
+        row = lookup(session, token)
+        if row is None:
+            rt.limits.misses.hit(client, tick)
+            return _not_found()
+        if not rt.limits.per_feed.hit(row.id, tick):
+            return _too_many(rt.limits.per_feed.retry_after(row.id, tick))
+        record_fetch(session, row, now=now)
+        rendered = rt.renderer.render(
+            session, row, today=today_in(rt.settings.clinic.timezone, now)
+        )
+    if etag_matches(request.headers.get("if-none-match"), rendered.etag):
+        return Response(status_code=304, headers=_validators(rendered))
+    return Response(
+        content=rendered.body,
+        status_code=200,
+        media_type=None,
+        headers={"Content-Type": CALENDAR_TYPE, **_validators(rendered)},
+    )
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: ``*`` or any listed tag equal under weak comparison."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def _validators(rendered: FeedBody) -> dict[str, str]:
+    return {
+        "ETag": rendered.etag,
+        "Last-Modified": email.utils.format_datetime(rendered.last_modified, usegmt=True),
+        # private: never in a shared cache; no-cache: revalidate every time (cheap with 304).
+        "Cache-Control": "private, no-cache",
+        # A neutral name for a browser download, instead of one made from the token.
+        "Content-Disposition": 'inline; filename="follow-up.ics"',
+        **_COMMON,
+    }
+
+
+def _not_found() -> Response:
+    return _plain(404, _NOT_FOUND, {})
+
+
+def _too_many(retry_after: int) -> Response:
+    return _plain(429, _TOO_MANY, {"Retry-After": str(retry_after)})
+
+
+def _plain(status: int, body: bytes, extra: dict[str, str]) -> Response:
+    return Response(
+        content=body,
+        status_code=status,
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-store", **extra, **_COMMON},
+    )

@@ -191,6 +191,8 @@ def upgrade() -> None:
     with op.batch_alter_table('followup_item', schema=None) as batch_op:
         batch_op.create_index('ix_followup_item_open_target', ['state', 'target'], unique=False)
         batch_op.create_index('ix_followup_item_patient_state', ['patient_id', 'state'], unique=False)
+        batch_op.create_index('ix_followup_item_open_latest', ['state', 'latest'], unique=False)
+        batch_op.create_index('ix_followup_item_open_earliest', ['state', 'earliest'], unique=False)
 
     op.create_table('lesion',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -475,6 +477,8 @@ def downgrade() -> None:
 
     op.drop_table('lesion')
     with op.batch_alter_table('followup_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_followup_item_open_earliest')
+        batch_op.drop_index('ix_followup_item_open_latest')
         batch_op.drop_index('ix_followup_item_patient_state')
         batch_op.drop_index('ix_followup_item_open_target')
 

@@ -280,6 +280,10 @@ class FollowUpItem(SQLModel, table=True):
         sa.CheckConstraint("earliest <= target AND target <= latest", name="window_ordered"),
         sa.Index("ix_followup_item_open_target", "state", "target"),
         sa.Index("ix_followup_item_patient_state", "patient_id", "state"),
+        # The worklist's sections are ranges over open items' windows (overdue and lost on
+        # ``latest``, due and opening soon on ``earliest``).
+        sa.Index("ix_followup_item_open_latest", "state", "latest"),
+        sa.Index("ix_followup_item_open_earliest", "state", "earliest"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -33,6 +33,10 @@ from surveil.services.labels import kind_label, trigger_label
 from surveil.services.users import Actor
 
 OVERVIEW_ROWS = 10  # rows per section on the overview; "show all" pages through the rest
+# The overview counts up to this many rows per section and then says "1000+": on a large
+# registry an exact count of thousands of lost items costs more than the rest of the page, and
+# nobody works through a thousand rows from the overview. A focused section counts exactly.
+COUNT_CAP = 1000
 
 
 def _table(model: Any, name: str) -> Any:
@@ -97,10 +101,15 @@ class Section:
     rows: tuple[WorkRow, ...]
     page: int
     pages: int
+    capped: bool = False  # count stopped at the cap: there are more than ``count``
 
     @property
     def truncated(self) -> bool:
         return self.count > len(self.rows)
+
+    @property
+    def count_text(self) -> str:
+        return f"{self.count:,}+" if self.capped else f"{self.count:,}"
 
 
 @dataclass(frozen=True)
@@ -127,26 +136,40 @@ SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "l
 
 
 def build_worklist(
-    session: Session, *, query: WorklistQuery, actor: Actor, settings: Settings
+    session: Session,
+    *,
+    query: WorklistQuery,
+    actor: Actor,
+    settings: Settings,
+    count_cap: int | None = None,
 ) -> Worklist:
-    """Run every section's count and the rows to show. Non-admins see their own clinic only."""
+    """Run every section's count and the rows to show. Non-admins see their own clinic only.
+    With ``count_cap``, the overview's counts stop there (see COUNT_CAP)."""
     query = _checked(session, query, actor)
     focus = query.section
+    cap = None if focus else count_cap
     sections = []
     for spec in section_specs(session, query=query, settings=settings):
         if focus and spec.key != focus:
             continue
         size = settings.worklist.page_size if focus else OVERVIEW_ROWS
-        count = session.execute(sa.select(sa.func.count()).select_from(spec.stmt.subquery()))
-        total = int(count.scalar_one())
+        total = int(session.execute(count_statement(spec.stmt, cap)).scalar_one())
+        capped = cap is not None and total > cap
+        total = min(total, cap) if cap is not None else total
         pages = max(1, math.ceil(total / size))
         page = min(max(query.page, 1), pages) if focus else 1
         found = session.execute(
             spec.stmt.order_by(*spec.order).offset((page - 1) * size).limit(size)
         ).all()
         rows = tuple(spec.to_row(r) for r in found)
-        sections.append(Section(spec.key, spec.title, spec.hint, total, rows, page, pages))
+        sections.append(Section(spec.key, spec.title, spec.hint, total, rows, page, pages, capped))
     return Worklist(query=query, sections=tuple(sections))
+
+
+def count_statement(stmt: sa.Select[Any], cap: int | None) -> sa.Select[Any]:
+    """``SELECT count(*)`` over a section, stopping after ``cap + 1`` rows when capped."""
+    inner = stmt if cap is None else stmt.limit(cap + 1)
+    return sa.select(sa.func.count()).select_from(inner.subquery())
 
 
 def filter_problems(*, site: str | None, kind: str | None, section: str | None) -> list[Problem]:

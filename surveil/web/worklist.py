@@ -12,6 +12,7 @@ from surveil.errors import InvalidInput, Problem
 from surveil.services.labels import kind_label
 from surveil.services.users import audit
 from surveil.services.worklist import (
+    COUNT_CAP,
     Worklist,
     WorklistQuery,
     build_worklist,
@@ -51,7 +52,7 @@ def worklist_page(
     today = clinic_today(settings)
     params = _params(date, navigator, site, kind, clinic, q, section, page)
     query = _query(params, today=today, username=user.username)
-    result = build_worklist(db, query=query, actor=actor, settings=settings)
+    result = build_worklist(db, query=query, actor=actor, settings=settings, count_cap=COUNT_CAP)
     navigators, clinics = filter_choices(db, actor=actor)
     limit = settings.worklist.snooze_max_days
     ctx = WorklistPage(

@@ -3,11 +3,17 @@
 import datetime as dt
 import email.utils
 import hashlib
+import os
 import re
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
+import httpx
 import icalendar
 import sqlalchemy as sa
 import vobject
@@ -16,7 +22,7 @@ from sqlmodel import Session, select
 
 from surveil.config import Settings, WebSettings
 from surveil.db import models as m
-from surveil.db.session import session_scope
+from surveil.db.session import make_engine, session_scope
 from surveil.services import actions, feeds, plans, registry
 from surveil.services.registry import PatientInput, TumourInput
 from surveil.services.users import Actor
@@ -313,3 +319,64 @@ def test_no_feed_names_the_diagnosis_the_patient_or_the_record(
         seen += ["timed"] * len(re.findall(r"^DTSTART:\d{8}T\d{6}Z", text, re.MULTILINE))
     # The check ran on real plans (not empty feeds), with bookings and cancellations in them.
     assert len(seen) > len(patients) and {"CONFIRMED", "CANCELLED", "timed"} <= set(seen)
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_a_real_server_never_logs_a_token(sqlite_url: str, tmp_path: Path) -> None:
+    """``surveil serve`` in a subprocess (real uvicorn, its real access log), then feed
+    requests of every outcome; the token must not appear anywhere in what the server printed."""
+    engine = make_engine(sqlite_url)
+    token, _ = issue(engine)
+    dead = revoked_token(engine)
+    engine.dispose()
+    port = free_port()
+    log_file = tmp_path / "server.log"
+    env = {**os.environ, "SURVEIL_DATABASE_URL": sqlite_url, "SURVEIL_WEB_BASE_URL": BASE}
+    env.pop("SURVEIL_CONFIG", None)
+    with log_file.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "surveil", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"{base}/login", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, log_file.read_text()
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.2)
+            ok = httpx.get(f"{base}/feeds/{token}.ics")
+            assert ok.status_code == 200
+            etag = ok.headers["etag"]
+            statuses = [
+                httpx.get(f"{base}/feeds/{token}.ics", headers={"If-None-Match": etag}).status_code,
+                httpx.head(f"{base}/feeds/{token}.ics").status_code,
+                httpx.get(f"{base}/feeds/{dead}.ics").status_code,
+                httpx.get(f"{base}/feeds/{token}.ics?x=1").status_code,
+                httpx.get(f"{base}/feeds/{token}").status_code,
+                httpx.post(f"{base}/feeds/{token}.ics").status_code,
+            ]
+            assert statuses[:4] == [304, 200, 404, 200]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    printed = log_file.read_text()
+    assert printed.count('"GET /feeds/<redacted>.ics') >= 4, printed  # the access log ran
+    for secret in (token, dead, token[:12], dead[:12]):
+        assert secret not in printed

@@ -199,3 +199,25 @@ def test_csv_export_neutralises_formulas_and_json_has_every_section(
         "lost",
     ]
     assert data["sections"][2]["rows"][0]["latest"] == (TODAY + DAY).isoformat()
+
+
+def test_overview_counts_stop_at_the_cap_but_a_focused_section_counts_exactly(
+    session: Session, settings: Settings
+) -> None:
+    for n in range(3):
+        make_item(
+            session, make_patient(session, f"C{n}"), earliest=TODAY - 9 * DAY, latest=TODAY - DAY
+        )
+    overview = build_worklist(
+        session, query=WorklistQuery(today=TODAY), actor=NAV, settings=settings, count_cap=2
+    )
+    overdue = overview.sections[1]
+    assert (overdue.count, overdue.capped, overdue.count_text) == (2, True, "2+")
+    focused = build_worklist(
+        session,
+        query=WorklistQuery(today=TODAY, section="overdue"),
+        actor=NAV,
+        settings=settings,
+        count_cap=2,
+    )
+    assert (focused.sections[0].count, focused.sections[0].capped) == (3, False)

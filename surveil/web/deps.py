@@ -3,6 +3,7 @@
 import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import Depends, Request, Response
@@ -11,7 +12,6 @@ from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.queries import today_in
 from surveil.db.session import session_scope
 from surveil.errors import PermissionDenied
 from surveil.services.users import Actor, get_user
@@ -76,7 +76,7 @@ AdminDep = Annotated[m.User, Depends(require_admin)]
 
 def clinic_today(settings: Settings) -> dt.date:
     """Today where the clinic is: a navigator's day starts at local midnight, not UTC's."""
-    return today_in(settings.clinic.timezone, utc_now())
+    return utc_now().astimezone(ZoneInfo(settings.clinic.timezone)).date()
 
 
 # --------------------------------------------------------------------------- flashes

@@ -1,0 +1,53 @@
+"""``surveil daemon``: the background process that plans, sends and retries reminders."""
+
+import logging
+import sys
+
+import click
+
+from surveil.cli._common import console, get_app
+
+
+def configure_logging() -> None:
+    """Timestamped lines on stderr (what systemd, Docker and ``make run`` collect)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    # APScheduler logs every job run at INFO: one line per tick per job is noise, not news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+@click.command("daemon")
+@click.option(
+    "--once", is_flag=True, help="One round (recover, plan, digest, send what is due), then exit."
+)
+@click.pass_context
+def daemon(ctx: click.Context, once: bool) -> None:
+    """Send reminders by email and SMS, in the background, until stopped.
+
+    \b
+    Every few seconds it sends what is due (daemon.dispatch_seconds), plans new reminders
+    from the follow-up items (daemon.plan_minutes), recovers what a crashed daemon left half
+    sent, and once a day emails each navigator a digest (daemon.digest_time, clinic time).
+    A crash may repeat one message; it never drops one (docs/reminders.md).
+    \b
+    Stop it with Ctrl-C or SIGTERM: the message being sent is finished first.
+    On PostgreSQL several daemons may run on different machines; on SQLite only one.
+    For a dry run, set daemon.email_channel = "log" (nothing is sent, keys are logged).
+    """
+    configure_logging()
+    app = get_app(ctx)
+    from surveil.daemon import run  # APScheduler is imported only by this command
+
+    summary = run(app.settings, once=once)
+    if summary is not None:
+        console.print(
+            f"recovered {summary['recovered']}, planned {summary['planned']}, "
+            f"digests {summary['digests']}, handled {summary['handled']} reminder(s)"
+        )
+
+
+COMMANDS = [daemon]

@@ -1,0 +1,131 @@
+"""``surveil reminders ...``: look at the outbox, send what is due once, retry a failure."""
+
+import dataclasses
+
+import click
+from rich.table import Table
+
+from surveil.cli._common import console, get_app, json_option, print_json
+from surveil.cli.daemon import configure_logging
+from surveil.services.outbox import STATES, ReminderView, list_reminders, preview_due, retry
+
+
+@click.group()
+def reminders() -> None:
+    """Reminder messages: what is queued, sent, suppressed or failed, and why.
+
+    \b
+      surveil reminders list --status failed     what did not get through, with the error
+      surveil reminders send-due --once --dry-run what would go out now (subjects only)
+      surveil reminders send-due --once          send it now (the daemon does this by itself)
+      surveil reminders retry 42                 queue a failed reminder again
+    \b
+    States: pending (waiting for its time or a retry), sending, sent, failed (needs a person;
+    also on the worklist), suppressed (not sent on purpose: the reason is shown), unknown (a
+    daemon died while sending; it is sent again and marked "resent").
+    """
+
+
+@reminders.command("list")
+@click.option("--status", type=click.Choice(STATES), help="Only reminders in this state.")
+@click.option("--limit", default=200, show_default=True, help="At most this many rows.")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """List reminders, oldest send time first. Addresses are never shown."""
+    rows = list_reminders(get_app(ctx).engine, status, limit=limit)
+    if as_json:
+        print_json([dataclasses.asdict(row) for row in rows])
+        return
+    if not rows:
+        console.print(f"No reminders{f' in state {status}' if status else ''}.")
+        return
+    table = Table(title=f"Reminders{f' ({status})' if status else ''}")
+    for column in ("id", "state", "channel", "stage", "to", "send after (UTC)", "tries", "note"):
+        table.add_column(column, justify="right" if column in ("id", "tries") else "left")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            _state(row),
+            row.channel,
+            row.stage,
+            row.to,
+            f"{row.send_after:%Y-%m-%d %H:%M}",
+            str(row.attempts),
+            _note(row),
+        )
+    console.print(table)
+
+
+@reminders.command("send-due")
+@click.option(
+    "--once", is_flag=True, help="One round, then exit (the only mode; the daemon loops)."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and change nothing.")
+@click.pass_context
+def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:
+    """Send the reminders that are due now, once (recover, plan, send).
+
+    With --dry-run nothing is sent and nothing in the database changes: each due reminder is
+    checked and rendered, and its subject (never the address or the body) is printed.
+    """
+    app = get_app(ctx)
+    if dry_run:
+        lines = preview_due(app.engine, app.settings, app.now())
+        if not lines:
+            console.print("Nothing is due.")
+            return
+        table = Table(title="Due now (dry run: nothing sent)")
+        for column in ("id", "channel", "template", "would", "subject / reason"):
+            table.add_column(column)
+        for line in lines:
+            table.add_row(str(line.id), line.channel, line.template, line.outcome, line.detail)
+        console.print(table)
+        return
+    configure_logging()
+    from surveil.daemon import Daemon
+
+    daemon = Daemon(app.settings, engine=app.engine)
+    try:
+        summary = daemon.run_once()
+    finally:
+        daemon.close()
+    console.print(
+        f"recovered {summary['recovered']}, planned {summary['planned']}, "
+        f"handled {summary['handled']} reminder(s); see: surveil reminders list"
+    )
+
+
+@reminders.command("retry")
+@click.argument("reminder_id", type=int)
+@click.pass_context
+def retry_(ctx: click.Context, reminder_id: int) -> None:
+    """Queue a failed, unknown or suppressed reminder again (checked again before sending)."""
+    app = get_app(ctx)
+    row = retry(app.engine, reminder_id, app.now())
+    console.print(
+        f"Reminder {row.id} ({row.channel}, {row.stage}, {row.to}) is pending again; "
+        "the daemon sends it at its next round, or run: surveil reminders send-due --once"
+    )
+
+
+def _state(row: ReminderView) -> str:
+    colour = {"failed": "red", "unknown": "yellow", "sent": "green", "suppressed": "dim"}
+    style = colour.get(row.state)
+    return f"[{style}]{row.state}[/]" if style else row.state
+
+
+def _note(row: ReminderView) -> str:
+    notes = []
+    if row.suppressed_reason:
+        notes.append(row.suppressed_reason)
+    if row.last_error:
+        notes.append(row.last_error[:80])
+    if row.next_attempt_at and row.state == "pending":
+        notes.append(f"retry at {row.next_attempt_at:%H:%M} UTC")
+    if row.resent_after_unknown:
+        notes.append("resent after a crash (may have arrived twice)")
+    return "; ".join(notes)
+
+
+COMMANDS = [reminders]

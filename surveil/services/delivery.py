@@ -1,0 +1,446 @@
+"""Sending reminders from the outbox, at least once, with every attempt in the ledger.
+
+One row goes through three short transactions, never one held across the network:
+
+1. **claim** a batch (``db/claims.py``): a lease, nothing else;
+2. **start**: re-read the row, the item and the patient; suppress it with the reason if it must
+   not go out any more (done, cancelled, superseded, deceased, discharged, opted out, no
+   contact, window closed); render it; then mark it ``sending`` and add a ``sending`` attempt;
+3. after the transport answered, **finish**: ``sent``; or a transient failure, retried after
+   an exponential backoff (``next_attempt_at``) until ``daemon.max_attempts``; or a permanent
+   one, ``failed``, which puts it on the navigators' worklist.
+
+A crash between 2 and 3 leaves the row ``sending``; the sweep makes it ``unknown`` and it is
+sent again, marked ``resent_after_unknown``: a crash may repeat one message, never drop one.
+
+Fault injection for the crash tests: ``SURVEIL_TEST_KILL_AT=point[:n][,...]`` makes the process
+``os._exit(137)`` (no cleanup, like ``kill -9``) the n-th time (default 1st) it passes ``point``:
+``after_claim`` (batch leased), ``after_sending`` (``sending`` committed, nothing sent) or
+``after_smtp_accept`` (the transport accepted the message, the outcome not yet recorded).
+Unset, the hook costs one dictionary lookup.
+"""
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from surveil.config import Settings
+from surveil.core.reminders import ReminderPolicy
+from surveil.db import claims
+from surveil.db import models as m
+from surveil.errors import TransportError
+from surveil.services.digest import send_digest
+from surveil.services.outbox import list_reminders, preview_due, retry
+from surveil.services.reminder_plan import effective_policy, plan_reminders
+from surveil.services.sending import Loaded, environment, load_many, prepare
+from surveil.transports import LogTransport, SmtpTransport, Transport, WebhookSmsTransport
+from surveil.transports.base import DeliveryResult, OutgoingMessage
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "build_transports",
+    "dispatch_due",
+    "list_reminders",
+    "plan_reminders",
+    "preview_due",
+    "retry",
+    "send_digest",
+    "sweep",
+]
+
+R, A = claims.R, claims.A
+KILL_ENV = "SURVEIL_TEST_KILL_AT"
+KILL_POINTS = ("after_claim", "after_sending", "after_smtp_accept")
+RETRY_FIRST = dt.timedelta(minutes=1)
+RETRY_MAX = dt.timedelta(hours=1)
+# Consecutive transient failures after which a channel is left alone until the next round: a
+# mail server that is down costs a few connection attempts per round, not one per reminder.
+CHANNEL_DOWN_AFTER = 3
+_TEXT_KEPT = 500
+
+
+# How old the send-time check may be: rows are read in small groups, never more than this
+# before their send (a batch sent through a slow server is re-read as it goes).
+CHECK_FRESH_SECONDS = 5.0
+CHECK_GROUP = 25
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A row marked ``sending``, with its rendered message."""
+
+    reminder_id: int
+    attempt_id: int
+    attempts: int
+    channel: str
+    message: OutgoingMessage
+
+
+# Built once: statement construction is a good part of the per-reminder cost.
+_MARK_SENDING = (
+    sa.update(R)
+    .where(
+        R.c.id == sa.bindparam("rid"),
+        R.c.lease_owner == sa.bindparam("worker"),
+        R.c.state.in_(claims.CLAIMABLE),
+    )
+    .values(
+        state=m.ReminderState.SENDING,
+        attempts=R.c.attempts + 1,
+        # The mark of a possible duplicate: the first try may have reached the server.
+        resent_after_unknown=sa.or_(R.c.resent_after_unknown, R.c.state == m.ReminderState.UNKNOWN),
+        lease_until=sa.bindparam("until"),
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(R.c.attempts)
+)
+_END_UNSENT = (
+    sa.update(R)
+    .where(
+        R.c.id == sa.bindparam("rid"),
+        R.c.lease_owner == sa.bindparam("worker"),
+        R.c.state.in_(claims.CLAIMABLE),
+    )
+    .values(
+        state=sa.bindparam("new_state"),
+        suppressed_reason=sa.bindparam("reason"),
+        last_error=sa.bindparam("error"),
+        lease_owner=None,
+        lease_until=None,
+        updated_at=sa.bindparam("now"),
+    )
+)
+_MARK_SENT = (
+    sa.update(R)
+    .where(R.c.id == sa.bindparam("rid"), R.c.state != m.ReminderState.SENT)
+    .values(
+        state=m.ReminderState.SENT,
+        sent_at=sa.bindparam("now"),
+        lease_owner=None,
+        lease_until=None,
+        next_attempt_at=None,
+        last_error="",
+        updated_at=sa.bindparam("now"),
+    )
+)
+_OPEN_ATTEMPT = sa.insert(A).returning(A.c.id)
+_CLOSE_ATTEMPT = (
+    sa.update(A)
+    .where(A.c.id == sa.bindparam("aid"))
+    .values(
+        status=sa.bindparam("status"),
+        finished_at=sa.bindparam("now"),
+        provider_response=sa.bindparam("response"),
+    )
+)
+
+
+@dataclass
+class _Round:
+    """One ``dispatch_due`` call: its settings, its clock, and what it has seen so far."""
+
+    engine: sa.Connection  # one connection for the whole round
+    transports: Mapping[str, Transport]
+    settings: Settings
+    worker: str
+    now: dt.datetime
+    policy: ReminderPolicy = field(init=False)
+    env: jinja2.Environment = field(init=False)
+    started: float = field(default_factory=time.monotonic)
+    handled: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # consecutive, per channel
+    checked: dict[int, tuple[float, Loaded]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.policy = effective_policy(self.settings)
+        self.env = environment(self.settings.paths.templates)
+
+    def clock(self) -> dt.datetime:
+        """``now`` moving on with real time, so a long round keeps its leases honest."""
+        return self.now + dt.timedelta(seconds=time.monotonic() - self.started)
+
+    def down(self, channel: str) -> bool:
+        return self.failures.get(channel, 0) >= CHANNEL_DOWN_AFTER
+
+    def loaded(self, claimed: list[claims.Claim], index: int) -> Loaded | None:
+        """The row ``claimed[index]``, read at most ``CHECK_FRESH_SECONDS`` ago."""
+        rid = claimed[index].id
+        seen = self.checked.get(rid)
+        if seen is None or time.monotonic() - seen[0] > CHECK_FRESH_SECONDS:
+            group = [c.id for c in claimed[index : index + CHECK_GROUP]]
+            with claims.transaction(self.engine), Session(bind=self.engine) as session:
+                fresh = load_many(session, group)
+            read_at = time.monotonic()
+            self.checked.update((k, (read_at, v)) for k, v in fresh.items())
+            seen = self.checked.get(rid)
+        return None if seen is None else seen[1]
+
+
+def dispatch_due(
+    engine: sa.Engine,
+    transports: Mapping[str, Transport],
+    settings: Settings,
+    now: dt.datetime,
+    worker: str,
+    *,
+    stop: threading.Event | None = None,
+) -> int:
+    """Send everything due at ``now`` on the channels in ``transports``; how many rows ended.
+
+    Claims batches of ``daemon.batch_size`` until none is left, ``stop`` is set (the message in
+    flight is finished, the rest of the batch handed back) or a channel looks down.
+    """
+    with engine.connect() as connection:
+        return _dispatch(connection, transports, settings, now, worker, stop)
+
+
+def _dispatch(
+    engine: sa.Connection,
+    transports: Mapping[str, Transport],
+    settings: Settings,
+    now: dt.datetime,
+    worker: str,
+    stop: threading.Event | None,
+) -> int:
+    run = _Round(engine, transports, settings, worker, now)
+    batch = settings.daemon.batch_size
+    while not (stop and stop.is_set()):
+        claimed = claims.claim_due(
+            engine,
+            worker=worker,
+            now=run.clock(),
+            lease_seconds=settings.daemon.lease_seconds,
+            limit=batch,
+            channels=list(transports),
+        )
+        if not claimed:
+            break
+        failpoint("after_claim")
+        for index, claim in enumerate(claimed):
+            if stop and stop.is_set():
+                claims.release(engine, [c.id for c in claimed[index:]], worker)
+                break
+            if run.down(claim.channel):
+                claims.release(engine, [claim.id], worker)  # untouched: no attempt is counted
+                continue
+            _one(run, claimed, index)
+        run.checked.clear()
+        if len(claimed) < batch or any(map(run.down, transports)):
+            break
+    return run.handled
+
+
+def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
+    claim = claimed[index]
+    loaded = run.loaded(claimed, index)
+    started = "lost" if loaded is None else start(run, loaded)
+    if not isinstance(started, Outgoing):
+        run.handled += started != "lost"
+        return
+    failpoint("after_sending")
+    try:
+        result = run.transports[claim.channel].send(started.message)
+    except TransportError as error:
+        finish_failed(run, started, str(error), permanent=error.permanent)
+        if not error.permanent:
+            run.failures[claim.channel] = run.failures.get(claim.channel, 0) + 1
+    except Exception as error:  # a transport bug: the outcome is unknown, so retry it
+        logger.exception("transport %s raised; will retry reminder %s", claim.channel, claim.id)
+        finish_failed(run, started, repr(error), permanent=False)
+        run.failures[claim.channel] = run.failures.get(claim.channel, 0) + 1
+    else:
+        failpoint("after_smtp_accept")
+        finish_sent(run.engine, started, result, run.clock())
+        run.failures[claim.channel] = 0
+    run.handled += 1
+
+
+def start(run: _Round, loaded: Loaded) -> Outgoing | str:
+    """Check, render and mark ``sending``; or end the row: "suppressed", "failed" or "lost".
+
+    Every write is a compare-and-set on "still ours and still waiting", so a row whose lease
+    ran out and moved on is left alone ("lost").
+    """
+    row, now, worker = loaded.reminder, run.clock(), run.worker
+    rid = row.id or 0
+    with claims.transaction(run.engine), Session(bind=run.engine) as session:
+        try:
+            prepared = prepare(session, loaded, run.settings, run.policy, run.env, now)
+        except Exception as error:  # a template or data bug: a human must look, not a loop
+            logger.exception("cannot prepare reminder %s", rid)
+            return _end(
+                session, rid, worker, now, m.ReminderState.FAILED, f"cannot prepare: {error!r}"
+            )
+        if isinstance(prepared, str):
+            return _end(session, rid, worker, now, m.ReminderState.SUPPRESSED, prepared)
+        if row.attempts >= run.settings.daemon.max_attempts:
+            why = f"gave up after {row.attempts} attempts; last: {row.last_error}"
+            return _end(session, rid, worker, now, m.ReminderState.FAILED, why)
+        until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
+        attempts = session.execute(
+            _MARK_SENDING, {"rid": rid, "worker": worker, "until": until, "now": now}
+        ).scalar()
+        if attempts is None:
+            return "lost"
+        attempt_id = session.execute(
+            _OPEN_ATTEMPT,
+            {"reminder_id": rid, "worker": worker, "started_at": now, "status": "sending"},
+        ).scalar_one()
+    address, rendered = prepared
+    message = OutgoingMessage(
+        idempotency_key=row.idempotency_key,
+        to=address,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        sms=rendered.sms,
+    )
+    return Outgoing(rid, attempt_id, attempts, row.channel, message)
+
+
+def _end(session: Session, rid: int, worker: str, now: dt.datetime, state: str, why: str) -> str:
+    """Close a row without sending it, saying why in the row and in the ledger."""
+    suppressed = state == m.ReminderState.SUPPRESSED
+    changed = (
+        session.connection()
+        .execute(
+            _END_UNSENT,
+            {
+                "rid": rid,
+                "worker": worker,
+                "now": now,
+                "new_state": state,
+                "reason": why[:64] if suppressed else None,
+                "error": "" if suppressed else why[:_TEXT_KEPT],
+            },
+        )
+        .rowcount
+    )
+    if not changed:
+        return "lost"
+    session.execute(
+        sa.insert(A).values(
+            reminder_id=rid,
+            worker=worker,
+            started_at=now,
+            finished_at=now,
+            status=state,
+            provider_response=why[:_TEXT_KEPT],
+        )
+    )
+    return state
+
+
+def finish_sent(
+    engine: claims.Bind, job: Outgoing, result: DeliveryResult, now: dt.datetime
+) -> None:
+    """Sent: whoever holds the row now, because the message is out (a later try would repeat it)."""
+    with claims.transaction(engine) as connection:
+        connection.execute(_MARK_SENT, {"rid": job.reminder_id, "now": now})
+        _close_attempt(connection, job, now, "sent", result.response)
+
+
+def finish_failed(run: _Round, job: Outgoing, error: str, *, permanent: bool) -> None:
+    """Failed for good, or pending again after a backoff; only while the row is still ours."""
+    now = run.clock()
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "updated_at": now}
+    if permanent or job.attempts >= run.settings.daemon.max_attempts:
+        state, status = m.ReminderState.FAILED, "failed"
+        if not permanent:
+            error = f"gave up after {job.attempts} attempts: {error}"
+    else:
+        state, status = m.ReminderState.PENDING, "retry"
+        values["next_attempt_at"] = now + retry_delay(job.attempts)
+    with claims.transaction(run.engine) as connection:
+        connection.execute(
+            sa.update(R)
+            .where(
+                R.c.id == job.reminder_id,
+                R.c.state == m.ReminderState.SENDING,
+                R.c.lease_owner == run.worker,
+            )
+            .values(state=state, last_error=error[:_TEXT_KEPT], **values)
+        )
+        _close_attempt(connection, job, now, status, error)
+    logger.warning("reminder %s: %s (%s)", job.reminder_id, status, error)
+
+
+def _close_attempt(
+    connection: sa.Connection, job: Outgoing, now: dt.datetime, status: str, response: str
+) -> None:
+    connection.execute(
+        _CLOSE_ATTEMPT,
+        {"aid": job.attempt_id, "status": status, "now": now, "response": response[:_TEXT_KEPT]},
+    )
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """1, 2, 4 ... minutes, at most an hour: eight attempts span about two hours."""
+    delay: dt.timedelta = RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16)
+    return min(delay, RETRY_MAX)
+
+
+def sweep(engine: sa.Engine, now: dt.datetime) -> claims.SweepResult:
+    result = claims.sweep(engine, now)
+    if result.unknown:
+        logger.warning(
+            "%d reminder(s) were being sent when a daemon stopped; they will be sent again: %s",
+            len(result.unknown),
+            result.unknown[:20],
+        )
+    return result
+
+
+def failpoint(name: str) -> None:
+    """The crash-test hook (see the module docstring); a no-op unless the variable is set."""
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return
+    for part in spec.split(","):
+        point, _, nth = part.strip().partition(":")
+        if point == name:
+            _hits[name] = _hits.get(name, 0) + 1
+            if _hits[name] == int(nth or 1):
+                os.write(2, f"{KILL_ENV}: exiting at {name} #{_hits[name]}\n".encode())
+                os._exit(137)
+
+
+_hits: dict[str, int] = {}
+
+
+def build_transports(settings: Settings) -> dict[str, Transport]:
+    """The channels this daemon can send on, by the outbox's channel names."""
+    effective_policy(settings)  # refuses unknown transport names with a ConfigError
+    transports: dict[str, Transport] = {}
+    if settings.daemon.email_channel == "log":
+        transports["email"] = LogTransport()
+    else:
+        smtp = settings.smtp
+        transports["email"] = SmtpTransport(
+            host=smtp.host,
+            port=smtp.port,
+            sender=smtp.sender,
+            security=smtp.security,  # type: ignore[arg-type]  # checked by the config loader
+            username=smtp.username or None,
+            password=smtp.password or None,
+            timeout=smtp.timeout_seconds,
+        )
+    if settings.daemon.sms_channel == "log":
+        transports["sms"] = LogTransport()
+    elif settings.sms.url:
+        transports["sms"] = WebhookSmsTransport(
+            url=settings.sms.url,
+            auth_header=settings.sms.auth_header or None,
+            timeout=settings.sms.timeout_seconds,
+        )
+    return transports

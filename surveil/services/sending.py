@@ -1,0 +1,147 @@
+"""The send-time check: may this outbox row still go out, to which address, saying what?
+
+Everything is read again at send time, because an item can be done, a patient opt out, die,
+be discharged or change their address between planning and sending. A refusal is a short
+reason stored on the row (``suppressed_reason``) and in the ledger.
+"""
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import jinja2
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.core.reminders import (
+    Channel,
+    ReminderPolicy,
+    Suppression,
+    patient_channels,
+    suppression_reason,
+)
+from surveil.core.vocab import ItemKind, StateKind
+from surveil.db import models as m
+from surveil.messages import (
+    Clinic,
+    RenderedMessage,
+    digest_context,
+    patient_context,
+    render_message,
+)
+from surveil.render import make_environment
+from surveil.services.digest import digest_day, digest_lines
+from surveil.services.reminder_plan import core_item_state, reminder_patient
+
+Prepared = tuple[str, RenderedMessage]  # address, message
+WINDOW_CLOSED = "window closed: on the navigators' digest"
+OTHER_CHANNEL = "patient now prefers another channel"
+NAVIGATOR_INACTIVE = "navigator inactive or removed"
+
+
+@functools.cache
+def environment(templates: Path | None) -> jinja2.Environment:
+    """One Jinja environment per template folder, so templates compile once per process."""
+    return make_environment(templates)
+
+
+def clinic(settings: Settings) -> Clinic:
+    return Clinic(
+        name=settings.clinic.name,
+        phone=settings.clinic.phone,
+        detailed=settings.clinic.detailed_messages,
+    )
+
+
+class Loaded(NamedTuple):
+    """An outbox row with what deciding and rendering it needs, read in one query."""
+
+    reminder: m.Reminder
+    patient: m.Patient | None
+    item: m.FollowUpItem | None
+    discharged: bool
+
+
+def load_many(session: Session, reminder_ids: Sequence[int]) -> dict[int, Loaded]:
+    """Rows with their patient and item, and whether the patient is discharged, in one query."""
+    discharged = (
+        sa.exists()
+        .where(
+            col(m.DiseaseState.patient_id) == col(m.Reminder.patient_id),
+            col(m.DiseaseState.end_date).is_(None),
+            col(m.DiseaseState.kind) == StateKind.DISCHARGED,
+        )
+        .label("discharged")
+    )
+    query = (
+        select(m.Reminder, m.Patient, m.FollowUpItem, discharged)
+        .outerjoin(m.Patient, col(m.Patient.id) == m.Reminder.patient_id)
+        .outerjoin(m.FollowUpItem, col(m.FollowUpItem.id) == m.Reminder.item_id)
+        .where(col(m.Reminder.id).in_(list(reminder_ids)))
+    )
+    return {
+        row.id or 0: Loaded(row, patient, item, bool(flag))
+        for row, patient, item, flag in session.exec(query)
+    }
+
+
+def load(session: Session, reminder_id: int) -> Loaded | None:
+    return load_many(session, [reminder_id]).get(reminder_id)
+
+
+def prepare(
+    session: Session,
+    loaded: Loaded,
+    settings: Settings,
+    policy: ReminderPolicy,
+    env: jinja2.Environment,
+    now: dt.datetime,
+) -> Prepared | str:
+    """The address and the rendered message, or the reason the row must not be sent."""
+    row, patient, item, discharged = loaded
+    if row.user_id is not None:
+        return _prepare_digest(session, row, settings, env, now)
+    if patient is None or item is None:
+        return "item removed from the plan"
+    core_patient = reminder_patient(patient, discharged)
+    today = now.astimezone(ZoneInfo(patient.timezone)).date()
+    channel = Channel(row.channel)
+    reason = suppression_reason(core_item_state(item.state), core_patient, channel, today)
+    if reason is not None:
+        return reason.value
+    if channel not in patient_channels(core_patient, policy):
+        return OTHER_CHANNEL
+    if today > item.latest:
+        return WINDOW_CLOSED  # the patient is no longer nagged; the navigators are told
+    context = patient_context(
+        clinic=clinic(settings),
+        kind=ItemKind(item.kind),
+        earliest=item.earliest,
+        target=item.target,
+        latest=item.latest,
+        first_name=patient.given_name,
+    )
+    address = patient.email if channel is Channel.EMAIL else patient.phone
+    return address or "", render_message(env, row.template, context)
+
+
+def _prepare_digest(
+    session: Session, row: m.Reminder, settings: Settings, env: jinja2.Environment,
+    now: dt.datetime,
+) -> Prepared | str:  # fmt: skip
+    user = session.get(m.User, row.user_id)
+    if user is None or not user.active:
+        return NAVIGATOR_INACTIVE
+    if not user.email:
+        return Suppression.NO_EMAIL.value
+    context = digest_context(
+        clinic=clinic(settings),
+        day=digest_day(settings, row),
+        lines=digest_lines(session, settings, user, now),
+        worklist_url=settings.web.base_url.rstrip("/") + "/",
+    )
+    return user.email, render_message(env, row.template, context)

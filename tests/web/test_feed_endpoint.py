@@ -3,6 +3,7 @@
 import datetime as dt
 import email.utils
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import icalendar
+import pytest
 import sqlalchemy as sa
 import vobject
 from fastapi.testclient import TestClient
@@ -380,3 +382,29 @@ def test_a_real_server_never_logs_a_token(sqlite_url: str, tmp_path: Path) -> No
     assert printed.count('"GET /feeds/<redacted>.ics') >= 4, printed  # the access log ran
     for secret in (token, dead, token[:12], dead[:12]):
         assert secret not in printed
+
+
+def test_a_failure_is_a_plain_500_that_names_no_token(
+    settings: Settings, engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database that cannot answer (here: one with no tables). The app's own error pages
+    would log and show the request path, so the feed route answers for itself."""
+    token, _ = issue(engine)
+    client = client_for(app_settings(settings), engine)
+    broken = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    state = client.app.state  # type: ignore[attr-defined]
+    state.feed_runtime = feed_web.FeedRuntime(
+        settings=state.settings,
+        engine=broken,
+        renderer=feeds.FeedRenderer(state.settings),
+        limits=feed_web.FeedLimits.from_settings(state.settings),
+    )
+    with caplog.at_level("DEBUG"):
+        failed = client.get(f"/feeds/{token}.ics")
+    broken.dispose()
+    assert failed.status_code == 500 and token not in failed.text
+    assert failed.headers["cache-control"] == "no-store" and "set-cookie" not in failed.headers
+    server_side = "\n".join(  # the httpx logger is the test client's, not the server's
+        logging.Formatter().format(r) for r in caplog.records if r.name != "httpx"
+    )
+    assert "calendar feed request failed" in server_side and token not in server_side

@@ -100,7 +100,7 @@ def demo_command(
     \b
     Examples:
       surveil demo --patients 200 --seed 7 --if-empty
-      surveil demo --patients 100000 --today 2026-06-01
+      surveil demo --patients 100000 --no-replan   (then: surveil replan --all)
     """
     app = get_app(ctx)
     if migrate.current_revision(app.engine) is None:

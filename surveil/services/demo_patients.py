@@ -87,7 +87,7 @@ YEARS_SINCE_DIAGNOSIS = {
     P.CARRIER: (0.5, 8.0),
 }
 # Chance of having died (NEC mostly; a few from other causes).
-DEATH_SHARE = {P.METASTATIC: 0.07, P.CARCINOMA: 0.35}
+DEATH_SHARE = {P.METASTATIC: 0.07, P.CARCINOMA: 0.35, P.CARRIER: 0.0}
 OTHER_DEATH_SHARE = 0.004
 PPI_SHARE = 0.15  # patients on a proton-pump inhibitor: their CgA reads high
 CHILD_CARRIER_SHARE = 0.5  # MEN1 screening starts at 5: half the carriers are children

@@ -79,6 +79,7 @@ _AREAS = (
     "reminders",
     "serve",
     "daemon",
+    "rundemo",
 )
 
 

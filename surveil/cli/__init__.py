@@ -72,6 +72,7 @@ _AREAS = (
     "results",
     "schedules",
     "plan",
+    "overrides",
     "triggers",
     "worklist",
     "users",

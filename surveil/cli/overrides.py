@@ -1,0 +1,122 @@
+"""``surveil override ...``: per-patient exceptions to the protocol."""
+
+import click
+from rich.table import Table
+
+from surveil.cli._common import console, get_app, json_option, print_json
+from surveil.cli.patients import _after_change
+from surveil.db.session import session_scope
+from surveil.services import overrides as service
+from surveil.services import registry
+
+
+@click.group()
+def override() -> None:
+    """A clinician's exception to the protocol for one patient and one kind of item.
+
+    \b
+    Examples:
+      surveil override add D000123 --kind mri --every 3-4 --reason "anxious, wants closer look" \\
+        --author dr.okafor
+      surveil override add D000123 --kind mri --modality ct --reason "pacemaker" --author dr.okafor
+      surveil override add D000123 --kind cga --paused-until 2027-01-31 --reason "on PPI trial" \\
+        --author dr.okafor
+    The override wins over the pack; every item it shapes names it. The plan is redone at once.
+    """
+
+
+@override.command("add")
+@click.argument("mrn")
+@click.option("--kind", required=True, help="The item kind, e.g. mri, ct_or_mri, cga.")
+@click.option("--every", help="New interval: a number or a range, e.g. 3 or 3-6.")
+@click.option("--unit", help="days, weeks or months (default months).")
+@click.option("--modality", help="Another scan instead, e.g. ct for mri.")
+@click.option("--paused-until", help="Hold this kind until the day after this date.")
+@click.option("--reason", required=True, help="Why (shown with every item it changes).")
+@click.option("--author", required=True, help="Who decided (username).")
+@click.pass_context
+def add(
+    ctx: click.Context,
+    mrn: str,
+    kind: str,
+    every: str | None,
+    unit: str | None,
+    modality: str | None,
+    paused_until: str | None,
+    reason: str,
+    author: str,
+) -> None:
+    """Add an override and re-plan the patient."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        row = service.add_override(
+            session,
+            patient=patient,
+            kind=kind,
+            every=every,
+            unit=unit,
+            modality=modality,
+            paused_until=paused_until,
+            reason=reason,
+            author=author,
+            today=app.today(),
+        )
+        _after_change(app, session, patient)
+    console.print(f"override #{row.id} added for {mrn}; the plan was redone")
+
+
+@override.command("list")
+@click.argument("mrn")
+@click.option("--all", "include_inactive", is_flag=True, help="Include ended overrides.")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, mrn: str, include_inactive: bool, as_json: bool) -> None:
+    """List a patient's overrides."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        rows = [
+            r.model_dump(exclude={"patient_id"})
+            for r in service.list_overrides(
+                session, patient=patient, include_inactive=include_inactive
+            )
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "kind", "every", "modality", "paused until", "reason", "author", "active")
+    for r in rows:
+        every = (
+            f"{r['interval_min']}–{r['interval_max']} {r['interval_unit']}"
+            if r["interval_min"]
+            else ""
+        )
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            every,
+            r["modality"] or "",
+            str(r["paused_until"] or ""),
+            r["reason"],
+            r["author"],
+            str(r["active"]),
+        )
+    console.print(table)
+
+
+@override.command("end")
+@click.argument("mrn")
+@click.argument("override_id", type=int)
+@click.pass_context
+def end(ctx: click.Context, mrn: str, override_id: int) -> None:
+    """End an override: the pack's schedule applies again."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        service.end_override(session, patient=patient, override_id=override_id)
+        _after_change(app, session, patient)
+    console.print(f"override #{override_id} ended; the plan was redone")
+
+
+COMMANDS = [override]

@@ -18,6 +18,7 @@ from surveil.core.vocab import (
     ItemKind,
     Resection,
     Site,
+    Stage,
     StateKind,
     TherapyKind,
 )
@@ -150,6 +151,8 @@ def metastatic(story: Story) -> None:
     if story.site is not Site.UNKNOWN and story.years_left(since) > 2.5 and rng.random() < 0.4:
         on = since + story.days(20, 120)
         surgery(story, on)
+        if story.draft.tumour is not None:
+            story.draft.tumour["stage"] = Stage.REGIONAL.value  # resectable when diagnosed
         since = on + story.days(365, max(400, (story.end - on).days - 120))
     add_state(story, StateKind.ADVANCED, since, "metastatic disease")
     segments = _treatment_lines(story, since)

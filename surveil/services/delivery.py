@@ -1,17 +1,20 @@
 """Sending reminders from the outbox, at least once, with every attempt in the ledger.
 
-One row goes through three short transactions, never one held across the network:
+A row goes through short transactions, never one held across the network:
 
 1. **claim** a batch (``db/claims.py``): a lease, nothing else;
-2. **start**: re-read the row, the item and the patient; suppress it with the reason if it must
-   not go out any more (done, cancelled, superseded, deceased, discharged, opted out, no
-   contact, window closed); render it; then mark it ``sending`` and add a ``sending`` attempt;
-3. after the transport answered, **finish**: ``sent``; or a transient failure, retried after
-   an exponential backoff (``next_attempt_at``) until ``daemon.max_attempts``; or a permanent
-   one, ``failed``, which puts it on the navigators' worklist.
+2. **start**: re-read the row, the item and the patient (at most ``CHECK_FRESH_SECONDS``
+   before the send); suppress it with the reason if it must not go out any more (done,
+   cancelled, superseded, deceased, discharged, opted out, no contact, window closed); render
+   it; then mark it ``sending`` and add a ``sending`` attempt to the ledger;
+3. after the transport answered: ``sent`` (recorded in the same transaction as the next row's
+   step 2, one commit per reminder instead of two); or a transient failure, retried after an
+   exponential backoff (``next_attempt_at``) until ``daemon.max_attempts``; or a permanent one,
+   ``failed``, which puts it on the navigators' worklist.
 
 A crash between 2 and 3 leaves the row ``sending``; the sweep makes it ``unknown`` and it is
-sent again, marked ``resent_after_unknown``: a crash may repeat one message, never drop one.
+sent again, marked ``resent_after_unknown``. Only one message is ever between the server's
+answer and its record, so a crash may repeat one message; it never drops one.
 
 Fault injection for the crash tests: ``SURVEIL_TEST_KILL_AT=point[:n][,...]`` makes the process
 ``os._exit(137)`` (no cleanup, like ``kill -9``) the n-th time (default 1st) it passes ``point``:
@@ -27,7 +30,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import jinja2
 import sqlalchemy as sa
@@ -38,7 +40,9 @@ from surveil.core.reminders import ReminderPolicy
 from surveil.db import claims
 from surveil.db import models as m
 from surveil.errors import TransportError
+from surveil.services import ledger
 from surveil.services.digest import send_digest
+from surveil.services.ledger import Outgoing
 from surveil.services.outbox import list_reminders, preview_due, retry
 from surveil.services.reminder_plan import effective_policy, plan_reminders
 from surveil.services.sending import Loaded, environment, load_many, prepare
@@ -58,7 +62,6 @@ __all__ = [
     "sweep",
 ]
 
-R, A = claims.R, claims.A
 KILL_ENV = "SURVEIL_TEST_KILL_AT"
 KILL_POINTS = ("after_claim", "after_sending", "after_smtp_accept")
 RETRY_FIRST = dt.timedelta(minutes=1)
@@ -66,83 +69,12 @@ RETRY_MAX = dt.timedelta(hours=1)
 # Consecutive transient failures after which a channel is left alone until the next round: a
 # mail server that is down costs a few connection attempts per round, not one per reminder.
 CHANNEL_DOWN_AFTER = 3
-_TEXT_KEPT = 500
 
 
 # How old the send-time check may be: rows are read in small groups, never more than this
 # before their send (a batch sent through a slow server is re-read as it goes).
 CHECK_FRESH_SECONDS = 5.0
 CHECK_GROUP = 25
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A row marked ``sending``, with its rendered message."""
-
-    reminder_id: int
-    attempt_id: int
-    attempts: int
-    channel: str
-    message: OutgoingMessage
-
-
-# Built once: statement construction is a good part of the per-reminder cost.
-_MARK_SENDING = (
-    sa.update(R)
-    .where(
-        R.c.id == sa.bindparam("rid"),
-        R.c.lease_owner == sa.bindparam("worker"),
-        R.c.state.in_(claims.CLAIMABLE),
-    )
-    .values(
-        state=m.ReminderState.SENDING,
-        attempts=R.c.attempts + 1,
-        # The mark of a possible duplicate: the first try may have reached the server.
-        resent_after_unknown=sa.or_(R.c.resent_after_unknown, R.c.state == m.ReminderState.UNKNOWN),
-        lease_until=sa.bindparam("until"),
-        updated_at=sa.bindparam("now"),
-    )
-    .returning(R.c.attempts)
-)
-_END_UNSENT = (
-    sa.update(R)
-    .where(
-        R.c.id == sa.bindparam("rid"),
-        R.c.lease_owner == sa.bindparam("worker"),
-        R.c.state.in_(claims.CLAIMABLE),
-    )
-    .values(
-        state=sa.bindparam("new_state"),
-        suppressed_reason=sa.bindparam("reason"),
-        last_error=sa.bindparam("error"),
-        lease_owner=None,
-        lease_until=None,
-        updated_at=sa.bindparam("now"),
-    )
-)
-_MARK_SENT = (
-    sa.update(R)
-    .where(R.c.id == sa.bindparam("rid"), R.c.state != m.ReminderState.SENT)
-    .values(
-        state=m.ReminderState.SENT,
-        sent_at=sa.bindparam("now"),
-        lease_owner=None,
-        lease_until=None,
-        next_attempt_at=None,
-        last_error="",
-        updated_at=sa.bindparam("now"),
-    )
-)
-_OPEN_ATTEMPT = sa.insert(A).returning(A.c.id)
-_CLOSE_ATTEMPT = (
-    sa.update(A)
-    .where(A.c.id == sa.bindparam("aid"))
-    .values(
-        status=sa.bindparam("status"),
-        finished_at=sa.bindparam("now"),
-        provider_response=sa.bindparam("response"),
-    )
-)
 
 
 @dataclass
@@ -160,6 +92,9 @@ class _Round:
     handled: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # consecutive, per channel
     checked: dict[int, tuple[float, Loaded]] = field(default_factory=dict)
+    # The last accepted message, recorded as sent in the same transaction that marks the next
+    # one sending (one commit per reminder, not two). At most one is ever waiting here.
+    unrecorded: list[tuple[Outgoing, DeliveryResult, dt.datetime]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.policy = effective_policy(self.settings)
@@ -168,6 +103,16 @@ class _Round:
     def clock(self) -> dt.datetime:
         """``now`` moving on with real time, so a long round keeps its leases honest."""
         return self.now + dt.timedelta(seconds=time.monotonic() - self.started)
+
+    def record_sent(self, connection: sa.Connection) -> None:
+        for job, result, at in self.unrecorded:
+            ledger.record_sent(connection, job, result, at)
+        self.unrecorded.clear()
+
+    def flush(self) -> None:
+        if self.unrecorded:
+            with claims.transaction(self.engine) as connection:
+                self.record_sent(connection)
 
     def down(self, channel: str) -> bool:
         return self.failures.get(channel, 0) >= CHANNEL_DOWN_AFTER
@@ -213,6 +158,15 @@ def _dispatch(
     stop: threading.Event | None,
 ) -> int:
     run = _Round(engine, transports, settings, worker, now)
+    try:
+        _batches(run, stop)
+    finally:
+        run.flush()
+    return run.handled
+
+
+def _batches(run: _Round, stop: threading.Event | None) -> None:
+    engine, worker, settings, transports = run.engine, run.worker, run.settings, run.transports
     batch = settings.daemon.batch_size
     while not (stop and stop.is_set()):
         claimed = claims.claim_due(
@@ -235,9 +189,9 @@ def _dispatch(
                 continue
             _one(run, claimed, index)
         run.checked.clear()
+        run.flush()
         if len(claimed) < batch or any(map(run.down, transports)):
             break
-    return run.handled
 
 
 def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
@@ -260,7 +214,7 @@ def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
         run.failures[claim.channel] = run.failures.get(claim.channel, 0) + 1
     else:
         failpoint("after_smtp_accept")
-        finish_sent(run.engine, started, result, run.clock())
+        run.unrecorded.append((started, result, run.clock()))
         run.failures[claim.channel] = 0
     run.handled += 1
 
@@ -274,6 +228,7 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
     row, now, worker = loaded.reminder, run.clock(), run.worker
     rid = row.id or 0
     with claims.transaction(run.engine), Session(bind=run.engine) as session:
+        run.record_sent(session.connection())
         try:
             prepared = prepare(session, loaded, run.settings, run.policy, run.env, now)
         except Exception as error:  # a template or data bug: a human must look, not a loop
@@ -287,15 +242,11 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
             why = f"gave up after {row.attempts} attempts; last: {row.last_error}"
             return _end(session, rid, worker, now, m.ReminderState.FAILED, why)
         until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
-        attempts = session.execute(
-            _MARK_SENDING, {"rid": rid, "worker": worker, "until": until, "now": now}
-        ).scalar()
+        connection = session.connection()
+        attempts = ledger.mark_sending(connection, rid, worker, until, now)
         if attempts is None:
             return "lost"
-        attempt_id = session.execute(
-            _OPEN_ATTEMPT,
-            {"reminder_id": rid, "worker": worker, "started_at": now, "status": "sending"},
-        ).scalar_one()
+        attempt_id = ledger.open_attempt(connection, rid, worker, now)
     address, rendered = prepared
     message = OutgoingMessage(
         idempotency_key=row.idempotency_key,
@@ -309,79 +260,24 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
 
 
 def _end(session: Session, rid: int, worker: str, now: dt.datetime, state: str, why: str) -> str:
-    """Close a row without sending it, saying why in the row and in the ledger."""
-    suppressed = state == m.ReminderState.SUPPRESSED
-    changed = (
-        session.connection()
-        .execute(
-            _END_UNSENT,
-            {
-                "rid": rid,
-                "worker": worker,
-                "now": now,
-                "new_state": state,
-                "reason": why[:64] if suppressed else None,
-                "error": "" if suppressed else why[:_TEXT_KEPT],
-            },
-        )
-        .rowcount
+    return (
+        state if ledger.end_unsent(session.connection(), rid, worker, now, state, why) else "lost"
     )
-    if not changed:
-        return "lost"
-    session.execute(
-        sa.insert(A).values(
-            reminder_id=rid,
-            worker=worker,
-            started_at=now,
-            finished_at=now,
-            status=state,
-            provider_response=why[:_TEXT_KEPT],
-        )
-    )
-    return state
-
-
-def finish_sent(
-    engine: claims.Bind, job: Outgoing, result: DeliveryResult, now: dt.datetime
-) -> None:
-    """Sent: whoever holds the row now, because the message is out (a later try would repeat it)."""
-    with claims.transaction(engine) as connection:
-        connection.execute(_MARK_SENT, {"rid": job.reminder_id, "now": now})
-        _close_attempt(connection, job, now, "sent", result.response)
 
 
 def finish_failed(run: _Round, job: Outgoing, error: str, *, permanent: bool) -> None:
     """Failed for good, or pending again after a backoff; only while the row is still ours."""
     now = run.clock()
-    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "updated_at": now}
+    retry_at: dt.datetime | None = now + retry_delay(job.attempts)
     if permanent or job.attempts >= run.settings.daemon.max_attempts:
-        state, status = m.ReminderState.FAILED, "failed"
+        retry_at = None
         if not permanent:
             error = f"gave up after {job.attempts} attempts: {error}"
-    else:
-        state, status = m.ReminderState.PENDING, "retry"
-        values["next_attempt_at"] = now + retry_delay(job.attempts)
     with claims.transaction(run.engine) as connection:
-        connection.execute(
-            sa.update(R)
-            .where(
-                R.c.id == job.reminder_id,
-                R.c.state == m.ReminderState.SENDING,
-                R.c.lease_owner == run.worker,
-            )
-            .values(state=state, last_error=error[:_TEXT_KEPT], **values)
-        )
-        _close_attempt(connection, job, now, status, error)
+        run.record_sent(connection)
+        ledger.record_failure(connection, job, run.worker, now, error, retry_at=retry_at)
+    status = "failed" if retry_at is None else f"retry at {retry_at:%H:%M:%S} UTC"
     logger.warning("reminder %s: %s (%s)", job.reminder_id, status, error)
-
-
-def _close_attempt(
-    connection: sa.Connection, job: Outgoing, now: dt.datetime, status: str, response: str
-) -> None:
-    connection.execute(
-        _CLOSE_ATTEMPT,
-        {"aid": job.attempt_id, "status": status, "now": now, "response": response[:_TEXT_KEPT]},
-    )
 
 
 def retry_delay(attempts: int) -> dt.timedelta:

@@ -123,6 +123,7 @@ def demo_command(
             today=day,
             now=app.now(),
             on_progress=lambda count: advance(count, None),
+            protocol=plans.active_profile(app.settings),
         )
     seconds = time.perf_counter() - started
     if as_json:

@@ -6,8 +6,10 @@ hour for 100,000 patients; this takes a minute or two. Ids for patients and lesi
 front (a sequence on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock makes ``max(id)``
 safe), so child rows can point at their parents without a round trip per row.
 
-The same seed, ``today`` and ``now`` give the same registry, row for row. Follow-up items are not
-made here: ``surveil replan --all`` derives them from these facts.
+Each patient also gets the follow-ups already done, replayed against the real planner
+(demo_history.py), so that today's plan is mostly in the future, as in a clinic whose patients
+attend. The same seed, ``today`` and ``now`` give the same registry, row for row. Open items are
+not made here: ``surveil replan --all`` derives them from these facts.
 """
 
 import datetime as dt
@@ -18,8 +20,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from surveil.core.protocol import Pack, Profile
 from surveil.db import models as m
 from surveil.errors import InvalidInput, Problem
+from surveil.schedules import get_profile, load_packs
+from surveil.services.demo_history import Protocol, done_row, history
 from surveil.services.demo_patients import synthesise
 from surveil.services.demo_people import (
     DEMO_USERS,
@@ -52,6 +57,7 @@ TABLES = {
     "measurement": _table(m.Measurement),
     "markers": _table(m.MarkerResult),
     "symptoms": _table(m.Symptom),
+    "followup": _table(m.FollowUpItem),  # the follow-ups already done
 }
 Progress = Callable[[int], None]
 
@@ -79,23 +85,33 @@ def generate_demo(
     if_empty: bool = False,
     chunk_size: int = CHUNK_SIZE,
     on_progress: Progress | None = None,
+    protocol: tuple[Pack, Profile] | None = None,
+    with_history: bool = True,
 ) -> DemoResult:
     """Create the demo users and ``patients`` synthetic patients; return the new patient ids.
 
     Runs again add more patients (numbered after the last demo MRN) unless ``if_empty``, which does
-    nothing when the registry already holds any patient.
+    nothing when the registry already holds any patient. The follow-ups already done are replayed
+    against ``protocol`` (the clinic's pack and profile; default: the bundled default profile)
+    unless ``with_history`` is false.
     """
     if if_empty and count_patients(engine) > 0:
         return DemoResult([], DEMO_USERS, skipped=True)
     first = next_demo_number(engine, clinic=clinic)
     _check(patients=patients, chunk_size=chunk_size, first=first)
     navigators = ensure_demo_users(engine, clinic=clinic, now=now)
+    replay = None
+    if with_history:
+        pack, profile = protocol or get_profile(load_packs())
+        replay = Protocol(pack, profile, today=today, seed=seed)
     ids: list[int] = []
     for begin in range(first, first + patients, chunk_size):
         numbers = range(begin, min(begin + chunk_size, first + patients))
         drafts = [synthesise(seed, n, today=today, timezone=timezone) for n in numbers]
         with engine.begin() as connection:
-            ids += write_drafts(connection, drafts, clinic=clinic, navigators=navigators, now=now)
+            ids += write_drafts(
+                connection, drafts, clinic=clinic, navigators=navigators, now=now, replay=replay
+            )
         if on_progress is not None:
             on_progress(len(numbers))
     return DemoResult(ids, DEMO_USERS)
@@ -182,8 +198,10 @@ def write_drafts(
     clinic: str,
     navigators: dict[str, int],
     now: dt.datetime,
+    replay: Protocol | None = None,
 ) -> list[int]:
-    """Insert the drafts' rows, one statement per table; return the new patient ids."""
+    """Insert the drafts' rows, one statement per table; return the new patient ids. With
+    ``replay``, also the follow-ups each patient has already had."""
     patient_ids = reserve_ids(connection, TABLES["patient"], len(drafts))
     lesion_ids = reserve_ids(connection, TABLES["lesion"], sum(len(d.lesions) for d in drafts))
     rows = rows_for(
@@ -194,6 +212,10 @@ def write_drafts(
         navigators=navigators,
         now=now,
     )
+    if replay is not None:
+        for draft, pid in zip(drafts, patient_ids, strict=True):
+            done = history(draft, patient_id=pid, created=now.date(), protocol=replay)
+            rows["followup"] += [done_row(d, patient_id=pid, now=now) for d in done]
     insert_rows(connection, rows)
     return patient_ids
 

@@ -13,15 +13,20 @@ from click.testing import CliRunner
 from sqlmodel import Session, SQLModel, select
 
 from surveil.cli import _register, cli
-from surveil.core.facts import facts_to_json, parse_facts
+from surveil.config import Settings
+from surveil.core.facts import Completed, facts_to_json, parse_facts
+from surveil.core.vocab import ItemKind
 from surveil.db import models as m
 from surveil.db.queries import facts_for_patient
 from surveil.db.session import make_engine
 from surveil.errors import InvalidInput
 from surveil.services import demo
+from surveil.services.demo_facts import facts_from_draft
+from surveil.services.demo_history import HISTORY_NOTE
 from surveil.services.demo_patients import SCENARIOS, synthesise
 from surveil.services.demo_people import DEMO_USERS, NORTHERN_CLINIC
 from surveil.services.demo_story import Draft
+from surveil.services.plans import replan_all
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)
@@ -151,6 +156,74 @@ def test_every_patient_parses_as_valid_facts_and_grade_matches(engine: sa.Engine
             tumour = session.exec(select(m.Tumour).where(m.Tumour.patient_id == patient.id)).first()
             if tumour is not None:
                 assert facts.grade == tumour.grade, patient.mrn
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_facts_built_in_memory_match_the_registry(engine: sa.Engine) -> None:
+    """The history is replayed on facts built from the drafts; they must be what the registry
+    (and so the real replan) reads back."""
+    make(engine, 120)
+    with Session(engine) as session:
+        patients = session.exec(select(m.Patient)).all()
+        done = session.exec(select(m.FollowUpItem).where(m.FollowUpItem.state == "done")).all()
+        for patient in patients:
+            assert patient.id is not None
+            draft = synthesise(7, int(patient.mrn[1:]), today=TODAY, timezone="Europe/London")
+            completed = tuple(
+                Completed(ItemKind(r.kind), r.completed_on)
+                for r in done
+                if r.patient_id == patient.id and r.completed_on is not None
+            )
+            in_memory = facts_from_draft(
+                draft, patient_id=patient.id, created=NOW.date(), done=completed
+            )
+            assert in_memory == facts_for_patient(session, patient), patient.mrn
+
+
+def test_done_history_is_plausible_and_copies_the_planned_item(engine: sa.Engine) -> None:
+    make(engine, 200)
+    with Session(engine) as session:
+        born = {p.id: p.birth_date for p in session.exec(select(m.Patient))}
+        rows = session.exec(select(m.FollowUpItem)).all()
+    assert rows and {r.state for r in rows} == {"done"}  # open items are the replan's job
+    assert len({r.patient_id for r in rows}) > 150  # most patients have had follow-ups
+    for row in rows:
+        assert row.completed_on is not None and row.anchor_date is not None
+        assert born[row.patient_id] <= row.anchor_date <= row.completed_on < TODAY
+        assert row.earliest <= row.completed_on <= row.latest
+        assert row.rule_id and row.pack_id == "net-default" and row.profile == "default"
+        assert row.anchor_date.isoformat() in row.reason and row.outcome_note == HISTORY_NOTE
+    recent = [r for r in rows if (TODAY - r.completed_on).days <= 365]  # type: ignore[operator]
+    assert len(recent) > len(rows) / 3  # the latest cycle, not only the first visits
+
+
+def test_demo_worklist_shows_a_realistic_handful_overdue(engine: sa.Engine, db_url: str) -> None:
+    """Most patients are up to date; a few are overdue, about 1 % lost, some due now."""
+    from surveil.config import DatabaseSettings
+
+    settings = Settings(database=DatabaseSettings(url=db_url))
+    make(engine, 500)
+    replan_all(engine, settings=settings, today=TODAY)
+    lost_before = TODAY - dt.timedelta(days=settings.worklist.lost_after_days)
+    item = demo.TABLES["followup"].c
+
+    def patients_with(*where: sa.ColumnElement[bool]) -> int:
+        query = sa.select(sa.func.count(sa.distinct(item.patient_id))).where(
+            item.state.in_(("planned", "ordered", "booked")), *where
+        )
+        with engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    planned = patients_with()
+    overdue = patients_with(item.latest < TODAY)
+    lost = patients_with(item.latest < lost_before)
+    due = patients_with(item.earliest <= TODAY, item.latest >= TODAY)
+    assert planned > 350
+    assert 0.01 * 500 <= overdue <= 0.15 * 500, overdue
+    assert 0 < lost <= 0.05 * 500, lost
+    assert due > 0.05 * 500, due
 
 
 # --------------------------------------------------------------------------- users, reruns

@@ -81,6 +81,11 @@ class Daemon:
         self.stop = threading.Event()
         self.epoch: int | None = None
         self.lease_seconds = settings.daemon.lease_seconds
+        # New rows are sent at once, not at the next tick: a running dispatch goes round again,
+        # an idle one is woken (build_scheduler sets ``nudge``).
+        self.nudge: Callable[[], None] = lambda: None
+        self._again = threading.Event()
+        self._dispatching = False
 
     # ----------------------------------------------------------------- jobs
 
@@ -88,9 +93,19 @@ class Daemon:
         return delivery.sweep(self.engine, self.clock())
 
     def dispatch_job(self) -> int:
-        handled = delivery.dispatch_due(
-            self.engine, self.transports, self.settings, self.clock(), self.worker, stop=self.stop
-        )
+        handled = 0
+        self._dispatching = True
+        try:
+            while not self.stop.is_set():
+                self._again.clear()
+                handled += delivery.dispatch_due(
+                    self.engine, self.transports, self.settings, self.clock(), self.worker,
+                    stop=self.stop,
+                )  # fmt: skip
+                if not self._again.is_set():
+                    break
+        finally:
+            self._dispatching = False
         if handled:
             logger.info("dispatch: %d reminder(s) handled", handled)
         return handled
@@ -128,6 +143,9 @@ class Daemon:
             added = work(session, self.settings, now)
         if added:
             logger.info("%s: %d new reminder row(s)", job, added)
+            self._again.set()
+            if not self._dispatching:
+                self.nudge()
         return added
 
     # ----------------------------------------------------------------- life cycle
@@ -205,7 +223,14 @@ def build_scheduler(
             next_run_time=first,
             replace_existing=True,
         )
+    daemon.nudge = lambda: _run_soon(scheduler, "dispatch")
     return scheduler
+
+
+def _run_soon(scheduler: BaseScheduler, job_id: str) -> None:
+    job = scheduler.get_job(job_id)
+    if job is not None:  # None while shutting down
+        job.modify(next_run_time=utcnow())
 
 
 @contextlib.contextmanager

@@ -18,8 +18,10 @@ from surveil.db import models as m
 from surveil.errors import Conflict, NotFound
 from surveil.services import delivery
 from surveil.services.delivery import CHANNEL_DOWN_AFTER, dispatch_due, plan_reminders
+from surveil.services.users import Actor
+from surveil.services.worklist import WorklistQuery, build_worklist
 from surveil.transports import LogTransport, WebhookSmsTransport
-from tests.daemon.seed import add_item, add_patient, many_due, settings_for
+from tests.daemon.seed import CLINIC, add_item, add_patient, many_due, settings_for
 from tests.daemon.sink import Sink
 
 NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)  # 13:00 in London: not quiet hours
@@ -235,6 +237,17 @@ def test_permanent_failure_fails_and_transient_failures_back_off_then_give_up(
     assert busy.last_error.startswith("gave up after 3 attempts")
     assert [a.status for a in attempts(engine, busy.id or 0)] == ["retry", "retry", "failed"]
     transports["email"].close()
+
+    # Both failures are on the navigators' worklist (the worklist reads the failed rows).
+    with Session(engine) as session:
+        listed = build_worklist(
+            session,
+            query=WorklistQuery(today=TODAY, section="reminders"),
+            actor=Actor(username="nina", role="navigator", clinic=CLINIC),
+            settings=settings,
+        )
+    (section,) = [s for s in listed.sections if s.key == "reminders"]
+    assert sorted(r.mrn for r in section.rows) == ["BAD1", "BUSY1"]
 
 
 def test_smtp_down_for_a_while_then_up_delivers_everything(engine: sa.Engine, db_url: str) -> None:

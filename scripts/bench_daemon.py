@@ -101,17 +101,21 @@ def run(db_url: str, *, n: int = 500, repeat: int = 3) -> dict[str, Any]:
         engine.dispose()
     daemon = statistics.median(r["daemon"] for r in runs)
     bare = statistics.median(r["bare_transport"] for r in runs)
+    expected = 2 * n * repeat
     return {
         "n": n,
         "repeat": repeat,
         "backend": engine.dialect.name,
-        "per_second": {"daemon": daemon, "bare_transport": bare},
+        "daemon_per_s": daemon,
+        "bare_transport_per_s": bare,
         "ratio_daemon_to_bare": daemon / bare,
         "cpu_ms_per_reminder": statistics.median(r["cpu_ms"] for r in runs),
         "delivered": delivered,
-        "expected": 2 * n * repeat,
-        "target_per_second": TARGET_PER_SECOND,
-        "meets_target": daemon >= TARGET_PER_SECOND and delivered == 2 * n * repeat,
+        "expected": expected,
+        "met": {
+            f">= {TARGET_PER_SECOND} reminders/s from one daemon": daemon >= TARGET_PER_SECOND,
+            "every message reached the SMTP server": delivered == expected,
+        },
     }
 
 
@@ -222,20 +226,19 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     figures = run(args.db_url, n=args.n, repeat=args.repeat)
+    met = all(figures["met"].values())
     if args.json:
         print(json.dumps(figures))
     else:
-        rates = figures["per_second"]
         print(f"{args.n} reminders to aiosmtpd on 127.0.0.1 ({figures['backend']}), "
               f"median of {args.repeat}")  # fmt: skip
-        print(f"  daemon (dispatch_due)   {rates['daemon']:8,.0f}/s")
-        print(f"  bare SmtpTransport      {rates['bare_transport']:8,.0f}/s")
+        print(f"  daemon (dispatch_due)   {figures['daemon_per_s']:8,.0f}/s")
+        print(f"  bare SmtpTransport      {figures['bare_transport_per_s']:8,.0f}/s")
         print(f"  daemon / bare           {figures['ratio_daemon_to_bare']:8.2f}")
         print(f"  daemon CPU per reminder {figures['cpu_ms_per_reminder']:8.2f} ms")
-        verdict = "meets" if figures["meets_target"] else "MISSES"
-        print(f"  {verdict} the target of {TARGET_PER_SECOND}/s "
-              f"({figures['delivered']}/{figures['expected']} delivered)")  # fmt: skip
-    return 0 if figures["meets_target"] else 1
+        for target, ok in figures["met"].items():
+            print(f"  {'✓' if ok else '✗'} {target}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ SECRET_KEYS = {("web", "secret_key"), ("smtp", "password"), ("sms", "auth_header
 @dataclass(frozen=True)
 class ClinicSettings:
     name: str = "Neuroendocrine Tumour Clinic"
+    # What patients see in reminders: neutral, because a letter from a "Neuroendocrine Tumour
+    # Clinic" discloses the diagnosis to whoever opens it.
+    patient_facing_name: str = "Outpatient Follow-up Clinic"
     phone: str = "+44 20 7946 0000"
     timezone: str = "Europe/London"
     profile: str = "default"

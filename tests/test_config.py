@@ -87,3 +87,12 @@ def test_invalid_config_exits_2_from_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(config), "init"])
     assert result.exit_code == 2
     assert "web.port" in result.output and "clinic.timezone" in result.output
+
+
+def test_default_patient_facing_name_does_not_disclose_the_diagnosis() -> None:
+    from surveil.config import Settings
+    from surveil.services.sending import clinic
+
+    name = clinic(Settings()).name.lower()
+    for word in ("neuroendocrine", "tumour", "tumor", "cancer", "oncology", "net "):
+        assert word not in f"{name} ", word

@@ -51,7 +51,7 @@ def environment(templates: Path | None) -> jinja2.Environment:
 
 def clinic(settings: Settings) -> Clinic:
     return Clinic(
-        name=settings.clinic.name,
+        name=settings.clinic.patient_facing_name,
         phone=settings.clinic.phone,
         detailed=settings.clinic.detailed_messages,
     )

@@ -35,6 +35,7 @@ def user() -> None:
 )
 @click.option("--clinic", help="The clinic whose patients this user sees (default: clinic.name).")
 @click.option("--name", "display_name", help="Full name shown on pages (default: the username).")
+@click.option("--email", help="Where the daily navigator digest goes (optional).")
 @click.option(
     "--password-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -47,6 +48,7 @@ def user_add(
     role: str,
     clinic: str | None,
     display_name: str | None,
+    email: str | None,
     password_file: Path | None,
 ) -> None:
     """Create an account. Passwords: 8 characters or more, no other rules; stored as argon2id.
@@ -72,6 +74,7 @@ def user_add(
             clinic=clinic,
             password=password,
             actor=_cli_actor(clinic),
+            email=email,
         )
         summary = f"{created.username} ({created.role}, {created.clinic})"
     console.print(f"[green]added[/] {summary}")
@@ -91,6 +94,7 @@ def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
                 "name": u.display_name,
                 "role": u.role,
                 "clinic": u.clinic,
+                "email": u.email,
                 "active": u.active,
                 "created_at": u.created_at,
             }

@@ -94,6 +94,7 @@ def add_user(
     clinic: str | None,
     password: str | None,
     actor: Actor | None = None,
+    email: str | None = None,
 ) -> m.User:
     """Create an account after checking every field; a duplicate username is a Conflict."""
     check = Checker(today=dt.date.min, what="user")
@@ -104,6 +105,9 @@ def add_user(
     user_role = check.choice("role", role, m.Role)
     user_clinic = check.text("clinic", clinic, max_length=64)
     check.problems += password_problems(password, username=name)
+    address = (email or "").strip() or None
+    if address and ("@" not in address or " " in address or len(address) > 254):
+        check.fail("email", f"{address!r} is not an email address")
     check.raise_if_problems()
     assert shown and user_role and user_clinic and password
     if session.exec(select(m.User.id).where(m.User.username == name)).first() is not None:
@@ -114,6 +118,7 @@ def add_user(
         role=user_role,
         clinic=user_clinic,
         password_hash=hash_password(password),
+        email=address,
     )
     session.add(user)
     session.flush()

@@ -26,9 +26,12 @@ def test_user_add_list_and_refusals(surveil_cli: Invoke, tmp_path: Path) -> None
     secret.write_text("a long enough passphrase\n")
     added = surveil_cli(
         "user", "add", "Nina", "--role", "navigator", "--clinic", "north",
-        "--name", "Nina Patel", "--password-file", str(secret),
+        "--name", "Nina Patel", "--password-file", str(secret), "--email", "nina@example.org",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
+    bad_email = surveil_cli("user", "add", "tom", "--role", "navigator", "--email", "tom at x",
+                            "--password-file", str(secret))
+    assert bad_email.exit_code == 2 and "email:" in bad_email.output
     assert "added nina (navigator, north)" in added.output
     again = surveil_cli("user", "add", "nina", "--role", "admin", "--password-file", str(secret))
     assert again.exit_code == 2 and "already exists" in again.output
@@ -36,8 +39,8 @@ def test_user_add_list_and_refusals(surveil_cli: Invoke, tmp_path: Path) -> None
     weak = surveil_cli("user", "add", "tim", "--role", "admin", "--password-file", str(secret))
     assert weak.exit_code == 2 and "password: must be at least 8 characters" in weak.output
     listed = json.loads(surveil_cli("user", "list", "--json").output)
-    assert [(u["username"], u["role"], u["clinic"]) for u in listed] == [
-        ("nina", "navigator", "north")
+    assert [(u["username"], u["role"], u["clinic"], u["email"]) for u in listed] == [
+        ("nina", "navigator", "north", "nina@example.org")
     ]
     assert surveil_cli("user", "deactivate", "nina").exit_code == 0
     assert json.loads(surveil_cli("user", "list", "--json").output)[0]["active"] is False

@@ -1,10 +1,12 @@
 """A transport that sends nothing: for ``--dry-run`` and for tests of the code around sending.
 
-It logs the idempotency key only (never the address or the text) and keeps what it would
-have sent in memory, so a dry run can print a summary of it.
+It logs the idempotency key only (never the address or the text) and keeps the latest messages
+it would have sent in memory (a bounded number: the demo daemon runs for days), so a dry run can
+print a summary of them.
 """
 
 import logging
+from collections import deque
 
 from surveil.transports.base import DeliveryResult, OutgoingMessage
 
@@ -12,8 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 class LogTransport:
-    def __init__(self) -> None:
-        self.sent: list[OutgoingMessage] = []
+    def __init__(self, keep: int = 10_000) -> None:
+        self.sent: deque[OutgoingMessage] = deque(maxlen=keep)
 
     def __repr__(self) -> str:
         return f"LogTransport({len(self.sent)} message(s))"

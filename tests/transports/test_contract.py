@@ -70,8 +70,15 @@ def test_log_transport_keeps_what_it_would_send_and_logs_no_content(
     transport = LogTransport()
     with caplog.at_level(logging.DEBUG):
         result = transport.send(MESSAGE)
-    assert transport.sent == [MESSAGE]
+    assert list(transport.sent) == [MESSAGE]
     assert result.provider_id == f"dry-run:{MESSAGE.idempotency_key}"
     assert MESSAGE.idempotency_key in caplog.text
     for secret in ("ann@example.org", "Blood test", "Dear Ann"):
         assert secret not in caplog.text
+
+
+def test_log_transport_memory_is_bounded() -> None:
+    transport = LogTransport(keep=3)
+    for _ in range(10):
+        transport.send(MESSAGE)
+    assert len(transport.sent) == 3

@@ -41,7 +41,6 @@ from surveil.services.worklist import (
     OVERVIEW_ROWS,
     WorklistQuery,
     build_worklist,
-    count_statement,
     section_specs,
 )
 from surveil.web.app import create_app
@@ -125,8 +124,7 @@ def _bare_statements(
     out = []
     with Session(engine) as session:
         for spec in section_specs(session, query=query, settings=settings):
-            count = count_statement(spec.stmt, COUNT_CAP)
-            rows = spec.stmt.order_by(*spec.order).limit(OVERVIEW_ROWS)
+            count, rows = spec.count(COUNT_CAP), spec.rows(0, OVERVIEW_ROWS)
             out.append((_literal(engine, count), _literal(engine, rows)))
     return out
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:25:23.142905
+Create Date: 2026-11-23 17:10:42.121469
 
 """
 from collections.abc import Sequence
@@ -97,6 +97,8 @@ def upgrade() -> None:
     with op.batch_alter_table('patient', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patient_clinic'), ['clinic'], unique=False)
         batch_op.create_index(batch_op.f('ix_patient_family_name'), ['family_name'], unique=False)
+        batch_op.create_index('ix_patient_living', ['clinic', 'id'], unique=False, sqlite_where=sa.text('deceased_on IS NULL'), postgresql_where=sa.text('deceased_on IS NULL'))
+        batch_op.create_index('ix_patient_living_by_name', ['clinic', 'family_name', 'given_name', 'id'], unique=False, sqlite_where=sa.text('deceased_on IS NULL'), postgresql_where=sa.text('deceased_on IS NULL'))
         batch_op.create_index(batch_op.f('ix_patient_mrn'), ['mrn'], unique=False)
         batch_op.create_index(batch_op.f('ix_patient_navigator_id'), ['navigator_id'], unique=False)
 
@@ -131,6 +133,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_diseasestate'))
     )
     with op.batch_alter_table('diseasestate', schema=None) as batch_op:
+        batch_op.create_index('ix_diseasestate_discharged', ['patient_id'], unique=False, sqlite_where=sa.text("end_date IS NULL AND kind = 'discharged'"), postgresql_where=sa.text("end_date IS NULL AND kind = 'discharged'"))
         batch_op.create_index(batch_op.f('ix_diseasestate_patient_id'), ['patient_id'], unique=False)
 
     op.create_table('feed_token',
@@ -189,10 +192,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_followup_item'))
     )
     with op.batch_alter_table('followup_item', schema=None) as batch_op:
+        batch_op.create_index('ix_followup_item_open_by_earliest', ['earliest', 'id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_by_latest', ['latest', 'id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_by_patient', ['patient_id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_by_urgency', [sa.literal_column('urgent DESC'), 'latest', 'id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_latest', ['state', 'latest'], unique=False)
         batch_op.create_index('ix_followup_item_open_target', ['state', 'target'], unique=False)
         batch_op.create_index('ix_followup_item_patient_state', ['patient_id', 'state'], unique=False)
-        batch_op.create_index('ix_followup_item_open_latest', ['state', 'latest'], unique=False)
-        batch_op.create_index('ix_followup_item_open_earliest', ['state', 'earliest'], unique=False)
 
     op.create_table('lesion',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -408,6 +414,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('patient_id', 'fingerprint', name=op.f('uq_trigger_patient_id_fingerprint'))
     )
     with op.batch_alter_table('trigger', schema=None) as batch_op:
+        batch_op.create_index('ix_trigger_open_by_urgency', [sa.literal_column('urgent DESC'), sa.literal_column('state DESC'), 'detected_on', 'id'], unique=False, sqlite_where=sa.text("state IN ('open', 'acknowledged')"), postgresql_where=sa.text("state IN ('open', 'acknowledged')"))
         batch_op.create_index(batch_op.f('ix_trigger_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index('ix_trigger_state', ['state', 'detected_on'], unique=False)
 
@@ -437,6 +444,7 @@ def downgrade() -> None:
     with op.batch_alter_table('trigger', schema=None) as batch_op:
         batch_op.drop_index('ix_trigger_state')
         batch_op.drop_index(batch_op.f('ix_trigger_patient_id'))
+        batch_op.drop_index('ix_trigger_open_by_urgency', sqlite_where=sa.text("state IN ('open', 'acknowledged')"), postgresql_where=sa.text("state IN ('open', 'acknowledged')"))
 
     op.drop_table('trigger')
     with op.batch_alter_table('reminder', schema=None) as batch_op:
@@ -477,10 +485,13 @@ def downgrade() -> None:
 
     op.drop_table('lesion')
     with op.batch_alter_table('followup_item', schema=None) as batch_op:
-        batch_op.drop_index('ix_followup_item_open_earliest')
-        batch_op.drop_index('ix_followup_item_open_latest')
         batch_op.drop_index('ix_followup_item_patient_state')
         batch_op.drop_index('ix_followup_item_open_target')
+        batch_op.drop_index('ix_followup_item_open_latest')
+        batch_op.drop_index('ix_followup_item_open_by_urgency', sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.drop_index('ix_followup_item_open_by_patient', sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.drop_index('ix_followup_item_open_by_latest', sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.drop_index('ix_followup_item_open_by_earliest', sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
 
     op.drop_table('followup_item')
     with op.batch_alter_table('feed_token', schema=None) as batch_op:
@@ -489,6 +500,7 @@ def downgrade() -> None:
     op.drop_table('feed_token')
     with op.batch_alter_table('diseasestate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_diseasestate_patient_id'))
+        batch_op.drop_index('ix_diseasestate_discharged', sqlite_where=sa.text("end_date IS NULL AND kind = 'discharged'"), postgresql_where=sa.text("end_date IS NULL AND kind = 'discharged'"))
 
     op.drop_table('diseasestate')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
@@ -499,6 +511,8 @@ def downgrade() -> None:
     with op.batch_alter_table('patient', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patient_navigator_id'))
         batch_op.drop_index(batch_op.f('ix_patient_mrn'))
+        batch_op.drop_index('ix_patient_living_by_name', sqlite_where=sa.text('deceased_on IS NULL'), postgresql_where=sa.text('deceased_on IS NULL'))
+        batch_op.drop_index('ix_patient_living', sqlite_where=sa.text('deceased_on IS NULL'), postgresql_where=sa.text('deceased_on IS NULL'))
         batch_op.drop_index(batch_op.f('ix_patient_family_name'))
         batch_op.drop_index(batch_op.f('ix_patient_clinic'))
 

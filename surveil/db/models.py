@@ -68,6 +68,24 @@ class TriggerState(StrEnum):
     RESOLVED = "resolved"
 
 
+OPEN_TRIGGER_STATES = (TriggerState.OPEN, TriggerState.ACKNOWLEDGED)  # waiting for a clinician
+
+
+def in_sql(column: str, values: tuple[StrEnum, ...]) -> str:
+    """``column IN ('a', 'b')``: the predicate of a partial index. SQLite uses such an index
+    only for a query that repeats the term with the same literal values in the same order
+    (a bound parameter never matches), so the worklist renders these lists as literals."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+def partial_index(name: str, *columns: str | sa.ColumnElement[object], where: str) -> sa.Index:
+    """An index over the rows matching ``where`` only, on SQLite and PostgreSQL alike."""
+    return sa.Index(name, *columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
+
+
+OPEN_ITEMS_SQL = in_sql("state", OPEN_ITEM_STATES)
+
+
 class ReminderState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -98,6 +116,17 @@ class User(SQLModel, table=True):
 class Patient(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("clinic", "mrn"),
+        # The worklist's safety net walks a clinic's living patients: in id order to count them
+        # (its probes into followup_item then read that index in order), by name to list them.
+        partial_index("ix_patient_living", "clinic", "id", where="deceased_on IS NULL"),
+        partial_index(
+            "ix_patient_living_by_name",
+            "clinic",
+            "family_name",
+            "given_name",
+            "id",
+            where="deceased_on IS NULL",
+        ),
         one_of("sex", Sex),
         one_of("preferred_channel", Channel),
         one_of("hereditary", Hereditary),
@@ -190,6 +219,12 @@ class DiseaseState(SQLModel, table=True):
         one_of("kind", StateKind),
         one_of("resection", Resection),
         sa.CheckConstraint("end_date IS NULL OR end_date >= start_date", name="end_after_start"),
+        # Who is discharged now: the worklist's safety net asks this of every patient.
+        partial_index(
+            "ix_diseasestate_discharged",
+            "patient_id",
+            where=f"end_date IS NULL AND kind = '{StateKind.DISCHARGED.value}'",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -280,10 +315,15 @@ class FollowUpItem(SQLModel, table=True):
         sa.CheckConstraint("earliest <= target AND target <= latest", name="window_ordered"),
         sa.Index("ix_followup_item_open_target", "state", "target"),
         sa.Index("ix_followup_item_patient_state", "patient_id", "state"),
-        # The worklist's sections are ranges over open items' windows (overdue and lost on
-        # ``latest``, due and opening soon on ``earliest``).
         sa.Index("ix_followup_item_open_latest", "state", "latest"),
-        sa.Index("ix_followup_item_open_earliest", "state", "earliest"),
+        # The worklist's sections, each an index over open items in the section's own order, so
+        # a page reads its ten rows (and a capped count its 1,001) off the front of the index
+        # instead of sorting every open item: overdue and due by urgency then window end (see
+        # below the class), lost by window end, opening soon by window start; "no open item at
+        # all" probes by patient.
+        partial_index("ix_followup_item_open_by_latest", "latest", "id", where=OPEN_ITEMS_SQL),
+        partial_index("ix_followup_item_open_by_earliest", "earliest", "id", where=OPEN_ITEMS_SQL),
+        partial_index("ix_followup_item_open_by_patient", "patient_id", where=OPEN_ITEMS_SQL),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -375,6 +415,29 @@ class Trigger(SQLModel, table=True):
     resolved_at: dt.datetime | None = None
     outcome: str | None = Field(default=None, max_length=300)
     created_at: dt.datetime = created_field()
+
+
+# Indexes with a descending column, declared on the columns themselves so Alembic compares them
+# (it skips text expressions on SQLite). SQLite reads an index only in its declared directions,
+# all forwards or all backwards, so "urgent first, then the earliest window end" needs
+# ``urgent DESC`` in the index. Triggers: urgent first, open before acknowledged ('open' >
+# 'acknowledged', hence ``state DESC``), oldest finding first.
+_item, _trigger = FollowUpItem.__table__.c, Trigger.__table__.c  # type: ignore[attr-defined]
+partial_index(
+    "ix_followup_item_open_by_urgency",
+    _item.urgent.desc(),
+    _item.latest,
+    _item.id,
+    where=OPEN_ITEMS_SQL,
+)
+partial_index(
+    "ix_trigger_open_by_urgency",
+    _trigger.urgent.desc(),
+    _trigger.state.desc(),
+    _trigger.detected_on,
+    _trigger.id,
+    where=in_sql("state", OPEN_TRIGGER_STATES),
+)
 
 
 # --------------------------------------------------------------------------- delivery

@@ -19,6 +19,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from sqlmodel import Session, select
 from surveil.config import Settings
 from surveil.core.vocab import ItemKind, Site, StateKind
 from surveil.db import models as m
+from surveil.db.indexed import indexed_alias
 from surveil.errors import InvalidInput, Problem
 from surveil.services.labels import kind_label, trigger_label
 from surveil.services.users import Actor
@@ -37,11 +39,12 @@ OVERVIEW_ROWS = 10  # rows per section on the overview; "show all" pages through
 # registry an exact count of thousands of lost items costs more than the rest of the page, and
 # nobody works through a thousand rows from the overview. A focused section counts exactly.
 COUNT_CAP = 1000
+SEARCH_FEW = 500  # a search matching up to this many patients starts from them (_patient_filter)
 
 
-def _table(model: Any, name: str) -> Any:
+def _table(model: Any, name: str, index: str | None = None) -> Any:
     table: sa.Table = model.__table__
-    return table.alias(name)
+    return indexed_alias(table, name, index) if index else table.alias(name)
 
 
 # Core table aliases: short names keep the SQL readable, and rows come back as plain tuples.
@@ -51,12 +54,27 @@ ITEM, PATIENT, TRIGGER, REMINDER = (
     _table(m.Trigger, "t"),
     _table(m.Reminder, "r"),
 )
-TUMOUR, STATE = _table(m.Tumour, "u"), _table(m.DiseaseState, "s")
-I, P, T, R, U, S = ITEM.c, PATIENT.c, TRIGGER.c, REMINDER.c, TUMOUR.c, STATE.c  # noqa: E741
+TUMOUR = _table(m.Tumour, "u")
+I, P, T, R, U = ITEM.c, PATIENT.c, TRIGGER.c, REMINDER.c, TUMOUR.c  # noqa: E741
+
+# Each section reads its rows off the front of an index kept in the section's order (see the
+# indexes in db/models.py); on SQLite the statement names it (db/indexed.py).
+ITEMS_BY_URGENCY = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_urgency")
+ITEMS_BY_LATEST = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_latest")
+ITEMS_BY_EARLIEST = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_earliest")
+ITEMS_BY_PATIENT = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_patient")
+TRIGGERS_BY_URGENCY = _table(m.Trigger, "t", "ix_trigger_open_by_urgency")
+# ... unless the filter picks out a few patients: then start from them and look up their own.
+ITEMS_OF_PATIENT = _table(m.FollowUpItem, "i", "ix_followup_item_patient_state")
+TRIGGERS_OF_PATIENT = _table(m.Trigger, "t", "ix_trigger_patient_id")
+DISCHARGED = _table(m.DiseaseState, "s", "ix_diseasestate_discharged")
 
 
-OPEN = [s.value for s in m.OPEN_ITEM_STATES]
-UNBOOKED = [m.ItemState.PLANNED.value, m.ItemState.ORDERED.value]
+def _one_of(column: Any, values: Sequence[StrEnum]) -> Any:
+    """``column IN ('a', 'b')`` with the values written into the SQL, in the order of the partial
+    indexes' own predicates (models.in_sql): SQLite uses a partial index only for a query that
+    repeats its predicate, and never matches a bound parameter against it."""
+    return column.in_([sa.literal(v.value, literal_execute=True) for v in values])
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,20 @@ class _Spec:
     stmt: sa.Select[Any]
     order: tuple[Any, ...]
     to_row: Callable[[Any], WorkRow]
+    # A capped count walks the rows in the page's order, down the same index as the page, and
+    # stops at the cap. The safety net counts in patient order instead: its probes into the
+    # open items' index then move forwards through it rather than jumping about.
+    count_in_order: bool = True
+
+    def count(self, cap: int | None) -> sa.Select[Any]:
+        """``SELECT count(*)`` over the section, stopping after ``cap + 1`` rows when capped."""
+        inner = self.stmt
+        if cap is not None:
+            inner = (inner.order_by(*self.order) if self.count_in_order else inner).limit(cap + 1)
+        return sa.select(sa.func.count()).select_from(inner.subquery())
+
+    def rows(self, offset: int, limit: int) -> sa.Select[Any]:
+        return self.stmt.order_by(*self.order).offset(offset).limit(limit)
 
 
 SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "lost")
@@ -153,23 +185,15 @@ def build_worklist(
         if focus and spec.key != focus:
             continue
         size = settings.worklist.page_size if focus else OVERVIEW_ROWS
-        total = int(session.execute(count_statement(spec.stmt, cap)).scalar_one())
+        total = int(session.execute(spec.count(cap)).scalar_one())
         capped = cap is not None and total > cap
         total = min(total, cap) if cap is not None else total
         pages = max(1, math.ceil(total / size))
         page = min(max(query.page, 1), pages) if focus else 1
-        found = session.execute(
-            spec.stmt.order_by(*spec.order).offset((page - 1) * size).limit(size)
-        ).all()
+        found = session.execute(spec.rows((page - 1) * size, size)).all()
         rows = tuple(spec.to_row(r) for r in found)
         sections.append(Section(spec.key, spec.title, spec.hint, total, rows, page, pages, capped))
     return Worklist(query=query, sections=tuple(sections))
-
-
-def count_statement(stmt: sa.Select[Any], cap: int | None) -> sa.Select[Any]:
-    """``SELECT count(*)`` over a section, stopping after ``cap + 1`` rows when capped."""
-    inner = stmt if cap is None else stmt.limit(cap + 1)
-    return sa.select(sa.func.count()).select_from(inner.subquery())
 
 
 def filter_problems(*, site: str | None, kind: str | None, section: str | None) -> list[Problem]:
@@ -201,64 +225,97 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
     """Each section's statement (filters applied, no ORDER BY) and its urgency order. Public so the
     benchmark can time the same statements bare."""
     today = query.today
-    lost_before = today - dt.timedelta(days=settings.worklist.lost_after_days)
-    soon_until = today + dt.timedelta(days=settings.worklist.soon_days)
+    n = settings.worklist
+    lost_before = today - dt.timedelta(days=n.lost_after_days)
+    soon_until = today + dt.timedelta(days=n.soon_days)
     cutoff = start_of_day_utc(today, settings.clinic.timezone)
-    patients = _patient_filter(session, query)
-    kind = [I.kind == query.kind] if query.kind else []
-    # A booked item needs nothing until its appointment has passed without a result.
-    unattended = sa.or_(I.state != m.ItemState.BOOKED, (I.booked_at) < cutoff)
-    awake = sa.or_((I.snoozed_until).is_(None), (I.snoozed_until) <= today)
+    patients, few = _patient_filter(session, query)
+    # A filter that picks out a handful of patients (or none): start from them rather than walk
+    # an index over every open item looking for theirs.
+    by_urgency, by_latest, by_earliest, triggers = (
+        (ITEMS_OF_PATIENT, ITEMS_OF_PATIENT, ITEMS_OF_PATIENT, TRIGGERS_OF_PATIENT)
+        if few
+        else (ITEMS_BY_URGENCY, ITEMS_BY_LATEST, ITEMS_BY_EARLIEST, TRIGGERS_BY_URGENCY)
+    )
+    iu, il, ie, t = by_urgency.c, by_latest.c, by_earliest.c, triggers.c
 
-    def items(*where: Any, states: Sequence[str] = OPEN) -> sa.Select[Any]:
+    def items(alias: Any, *where: Any) -> sa.Select[Any]:
+        i = alias.c
+        kind = [i.kind == query.kind] if query.kind else []
         return (
-            sa.select(*_ITEM_COLUMNS)
-            .select_from(ITEM)
-            .join(PATIENT, P.id == I.patient_id)
-            .where((I.state).in_(states), *where, *kind, *patients)
+            sa.select(*_item_columns(i))
+            .select_from(alias)
+            .join(PATIENT, P.id == i.patient_id)
+            .where(_one_of(i.state, m.OPEN_ITEM_STATES), *where, *kind, *patients)
         )
 
-    n = settings.worklist
+    def unattended(i: Any) -> Any:
+        # A booked item needs nothing until its appointment has passed without a result.
+        return sa.or_(i.state != m.ItemState.BOOKED, i.booked_at < cutoff)
+
+    def awake(i: Any) -> Any:
+        return sa.or_(i.snoozed_until.is_(None), i.snoozed_until <= today)
+
+    def any_urgency(i: Any) -> Any:
+        # True of every row (urgent is never NULL), but it lets the database seek to the window
+        # in both halves of the urgency index instead of stepping over every lost item first.
+        return i.urgent.in_([True, False])
+
     return [
         _Spec(
             "triggers",
             "Open triggers",
             "Findings waiting for a clinician: acknowledge, then resolve with an outcome.",
-            sa.select(*_TRIGGER_COLUMNS)
-            .select_from(TRIGGER)
-            .join(PATIENT, P.id == T.patient_id)
-            .where((T.state).in_([m.TriggerState.OPEN, m.TriggerState.ACKNOWLEDGED]))
-            .where(*patients),
-            (
-                (T.urgent).desc(),
-                sa.case((T.state == m.TriggerState.OPEN, 0), else_=1),
-                T.detected_on,
-                T.id,
-            ),
+            sa.select(*_trigger_columns(t))
+            .select_from(triggers)
+            .join(PATIENT, P.id == t.patient_id)
+            .where(_one_of(t.state, m.OPEN_TRIGGER_STATES), *patients),
+            # Open before acknowledged: of the two, 'open' sorts last.
+            (t.urgent.desc(), t.state.desc(), t.detected_on, t.id),
             lambda r: _trigger_row(r, today),
         ),
         _Spec(
             "overdue",
             "Overdue",
             "The window has closed: order, book or record why not.",
-            items(I.latest < today, I.latest >= lost_before, unattended, awake),
-            ((I.urgent).desc(), I.latest, I.id),
+            items(
+                by_urgency,
+                any_urgency(iu),
+                iu.latest < today,
+                iu.latest >= lost_before,
+                unattended(iu),
+                awake(iu),
+            ),
+            (iu.urgent.desc(), iu.latest, iu.id),
             lambda r: _item_row("overdue", r, f"{(today - r.latest).days} days overdue"),
         ),
         _Spec(
             "due",
             "Due now",
             "The window is open today.",
-            items(I.earliest <= today, I.latest >= today, unattended, awake),
-            ((I.urgent).desc(), I.latest, I.id),
+            items(
+                by_urgency,
+                any_urgency(iu),
+                iu.latest >= today,
+                iu.earliest <= today,
+                unattended(iu),
+                awake(iu),
+            ),
+            (iu.urgent.desc(), iu.latest, iu.id),
             lambda r: _item_row("due", r, _closes(r.latest, today)),
         ),
         _Spec(
             "soon",
             f"Opening in the next {n.soon_days} days",
             "Order ahead so the appointment falls inside the window.",
-            items(I.earliest > today, I.earliest <= soon_until, awake, states=UNBOOKED),
-            (I.earliest, I.id),
+            items(
+                by_earliest,
+                ie.state != m.ItemState.BOOKED,
+                ie.earliest > today,
+                ie.earliest <= soon_until,
+                awake(ie),
+            ),
+            (ie.earliest, ie.id),
             lambda r: _item_row("soon", r, _opens(r.earliest, today)),
         ),
         _Spec(
@@ -276,65 +333,81 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             _no_plan(patients),
             (P.family_name, P.given_name, P.id),
             _no_plan_row,
+            count_in_order=False,
         ),
         _Spec(
             "lost",
             f"Lost to follow-up (over {n.lost_after_days} days overdue)",
             "Overdue for so long the patient may have left care: trace them.",
-            items(I.latest < lost_before, unattended),
-            (I.latest, I.id),
+            items(by_latest, il.latest < lost_before, unattended(il)),
+            (il.latest, il.id),
             lambda r: _item_row("lost", r, f"{(today - r.latest).days} days overdue"),
         ),
     ]
 
 
 _PATIENT_COLUMNS = (P.id.label("patient_id"), P.mrn, P.family_name, P.given_name)
-_ITEM_COLUMNS = (
-    *_PATIENT_COLUMNS,
-    I.id.label("item_id"),
-    I.kind,
-    I.state,
-    I.urgent,
-    I.earliest,
-    I.target,
-    I.latest,
-    I.rule_id,
-    I.booked_at,
-    I.snoozed_until,
-)
-_TRIGGER_COLUMNS = (
-    *_PATIENT_COLUMNS,
-    T.id.label("trigger_id"),
-    T.kind,
-    T.state,
-    T.urgent,
-    T.detected_on,
-    T.explanation,
-    T.confounded,
-)
 
 
-def _patient_filter(session: Session, query: WorklistQuery) -> list[Any]:
+def _item_columns(i: Any) -> tuple[Any, ...]:
+    return (
+        *_PATIENT_COLUMNS,
+        i.id.label("item_id"),
+        i.kind,
+        i.state,
+        i.urgent,
+        i.earliest,
+        i.target,
+        i.latest,
+        i.rule_id,
+        i.booked_at,
+        i.snoozed_until,
+    )
+
+
+def _trigger_columns(t: Any) -> tuple[Any, ...]:
+    return (
+        *_PATIENT_COLUMNS,
+        t.id.label("trigger_id"),
+        t.kind,
+        t.state,
+        t.urgent,
+        t.detected_on,
+        t.explanation,
+        t.confounded,
+    )
+
+
+def _patient_filter(session: Session, query: WorklistQuery) -> tuple[list[Any], bool]:
+    """The conditions on patients, and whether they pick out only a few (or nobody)."""
     where: list[Any] = [P.deceased_on.is_(None)]
+    few = False
     if query.clinic:
         where.append(P.clinic == query.clinic)
     if query.navigator:
         nav = session.exec(select(m.User.id).where(m.User.username == query.navigator)).first()
         # An unknown navigator matches nobody (not, via "= NULL", the unassigned patients).
         where.append(P.navigator_id == nav if nav is not None else sa.false())
+        few = nav is None
     if query.site:
         where.append(P.id.in_(sa.select(U.patient_id).where(U.site == query.site)))
     if query.search:
         text = query.search
         like = _like_prefix(text.lower())
-        where.append(
-            sa.or_(
-                P.mrn == text,
-                sa.func.lower(P.family_name).like(like, escape="\\"),
-                sa.func.lower(P.given_name).like(like, escape="\\"),
-            )
+        matches = sa.or_(
+            P.mrn == text,
+            sa.func.lower(P.family_name).like(like, escape="\\"),
+            sa.func.lower(P.given_name).like(like, escape="\\"),
         )
-    return where
+        # No index answers a case-blind prefix, so find the patients once, not once per
+        # statement; a search that matches crowds is left in the SQL as a plain condition.
+        found = session.execute(
+            sa.select(P.id).where(*where, matches).limit(SEARCH_FEW + 1)
+        ).scalars()
+        ids = list(found)
+        few = few or len(ids) <= SEARCH_FEW
+        where.append(P.id.in_(ids) if len(ids) <= SEARCH_FEW else matches)
+    return where, few
 
 
 def _like_prefix(text: str) -> str:
@@ -363,9 +436,13 @@ def _reminders(query: WorklistQuery, patients: list[Any]) -> sa.Select[Any]:
 
 
 def _no_plan(patients: list[Any]) -> sa.Select[Any]:
-    has_open = sa.exists().where(I.patient_id == P.id, I.state.in_(OPEN))
+    # Two probes per living patient, each into a small partial index (see db/models.py).
+    i, s = ITEMS_BY_PATIENT.c, DISCHARGED.c
+    has_open = sa.exists().where(i.patient_id == P.id, _one_of(i.state, m.OPEN_ITEM_STATES))
     discharged = sa.exists().where(
-        S.patient_id == P.id, S.end_date.is_(None), S.kind == StateKind.DISCHARGED
+        s.patient_id == P.id,
+        s.end_date.is_(None),
+        s.kind == sa.literal(StateKind.DISCHARGED.value, literal_execute=True),
     )
     return (
         sa.select(*_PATIENT_COLUMNS).select_from(PATIENT).where(~has_open, ~discharged, *patients)

@@ -156,7 +156,7 @@ class _Spec:
     def count(self, cap: int | None) -> sa.Select[Any]:
         """``SELECT count(*)`` over the section, stopping after ``cap + 1`` rows when capped."""
         # Only a constant: SQLite would otherwise read every counted row's shown columns.
-        inner = self.stmt.with_only_columns(sa.literal_column("1"))
+        inner: sa.Select[Any] = self.stmt.with_only_columns(sa.literal_column("1"))
         if cap is not None:
             inner = (inner.order_by(*self.order) if self.count_in_order else inner).limit(cap + 1)
         return sa.select(sa.func.count()).select_from(inner.subquery())

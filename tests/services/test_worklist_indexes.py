@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.db.session import make_engine
+from surveil.services import worklist
 from surveil.services.users import Actor
 from surveil.services.worklist import (
     COUNT_CAP,
@@ -24,7 +25,7 @@ from surveil.services.worklist import (
     build_worklist,
     section_specs,
 )
-from tests.web.seed import TODAY, make_item, make_patient, make_trigger
+from tests.web.seed import TODAY, make_item, make_patient, make_trigger, make_user
 
 NAV = Actor(username="nina", role="navigator", clinic="north")
 DAY = dt.timedelta(days=1)
@@ -59,9 +60,12 @@ def sqlite_settings(sqlite_url: str) -> Settings:
 
 
 def test_each_section_walks_its_index_in_page_order(
-    sqlite_session: Session, sqlite_settings: Settings
+    sqlite_session: Session, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = sqlite_settings
+    for n in range(3):
+        make_patient(sqlite_session, f"C{n}")
+    monkeypatch.setattr(worklist, "FEW_PATIENTS", 2)  # three patients make a crowd here
     query = WorklistQuery(today=TODAY, clinic="north")
     specs = {s.key: s for s in section_specs(sqlite_session, query=query, settings=settings)}
     for key, index in WALKS.items():
@@ -82,19 +86,27 @@ def test_each_section_walks_its_index_in_page_order(
         assert any("ix_diseasestate_discharged (patient_id=?)" in line for line in plan)
 
 
-def test_a_search_starts_from_the_patients_it_found(
-    sqlite_session: Session, sqlite_settings: Settings
+@pytest.mark.parametrize("filters", [{"search": "smi"}, {"navigator": "nina"}])
+def test_a_page_about_a_few_patients_starts_from_them(
+    sqlite_session: Session,
+    sqlite_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    filters: dict[str, str],
 ) -> None:
-    settings = sqlite_settings
+    make_user(sqlite_session, "nina")
     for n in range(3):
-        make_patient(sqlite_session, f"S{n}", family="Smith")
-    make_patient(sqlite_session, "J1", family="Jones")
-    query = WorklistQuery(today=TODAY, clinic="north", search="smi")
-    specs = {s.key: s for s in section_specs(sqlite_session, query=query, settings=settings)}
+        make_patient(sqlite_session, f"S{n}", family="Smith", navigator="nina")
+    for n in range(3):
+        make_patient(sqlite_session, f"J{n}", family="Jones")
+    monkeypatch.setattr(worklist, "FEW_PATIENTS", 4)  # six in the clinic, three in the page
+    query = WorklistQuery(today=TODAY, clinic="north", **filters)
+    specs = {s.key: s for s in section_specs(sqlite_session, query=query, settings=sqlite_settings)}
     for key in WALKS:
-        plan = _plan(sqlite_session, specs[key].rows(0, OVERVIEW_ROWS))
-        assert plan[0].startswith("SEARCH p USING INTEGER PRIMARY KEY (rowid=?)"), (key, plan)
-        assert "(patient_id=?" in plan[1], (key, plan)
+        for stmt in (specs[key].count(COUNT_CAP), specs[key].rows(0, OVERVIEW_ROWS)):
+            plan = [line for line in _plan(sqlite_session, stmt) if "SEARCH" in line]
+            # The patients named by id (through whichever patient index), then their own rows.
+            assert plan[0].startswith("SEARCH p ") and "id=?" in plan[0], (key, plan)
+            assert "(patient_id=?" in plan[1], (key, plan)
 
 
 def test_trigger_order_urgent_then_open_then_oldest(session: Session, settings: Settings) -> None:

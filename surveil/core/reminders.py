@@ -27,7 +27,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from surveil.core.reminder_policy import PATIENT_CHANNELS, Channel, ReminderPolicy, parse_policy
-from surveil.core.vocab import ItemKind
+from surveil.core.vocab import ItemKind, ItemState
 
 __all__ = [
     "CLOSED_STATES",
@@ -64,19 +64,6 @@ class Stage(StrEnum):
 class Recipient(StrEnum):
     PATIENT = "patient"
     NAVIGATOR = "navigator"
-
-
-class ItemState(StrEnum):
-    """Where a stored item is in its life (the time-derived status is ``vocab.ItemStatus``)."""
-
-    OPEN = "open"
-    ORDERED = "ordered"
-    BOOKED = "booked"
-    DONE = "done"
-    DECLINED = "declined"
-    NOT_NEEDED = "not_needed"
-    CANCELLED = "cancelled"
-    SUPERSEDED = "superseded"
 
 
 class Suppression(StrEnum):
@@ -118,7 +105,7 @@ class ReminderItem:
     earliest: dt.date
     target: dt.date
     latest: dt.date
-    state: ItemState = ItemState.OPEN
+    state: ItemState = ItemState.PLANNED
 
 
 @dataclass(frozen=True)

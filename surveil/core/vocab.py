@@ -153,6 +153,23 @@ SATISFIES: dict[ItemKind, frozenset[ItemKind]] = {
 }
 
 
+class ItemState(StrEnum):
+    """Where a stored follow-up item is in its life (its time-derived status is ItemStatus).
+
+    Only ``planned`` items are re-derived by replanning; ordered and booked ones have a person
+    acting on them; the rest are history.
+    """
+
+    PLANNED = "planned"
+    ORDERED = "ordered"
+    BOOKED = "booked"
+    DONE = "done"
+    DECLINED = "declined"
+    NOT_NEEDED = "not_needed"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
 class ItemStatus(StrEnum):
     UPCOMING = "upcoming"
     DUE = "due"

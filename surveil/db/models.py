@@ -17,6 +17,7 @@ from surveil.core.vocab import (
     Grade,
     Hereditary,
     ItemKind,
+    ItemState,
     Resection,
     Site,
     Sstr,
@@ -44,19 +45,6 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     NONE = "none"
-
-
-class ItemState(StrEnum):
-    """Where a follow-up item is in its life. Only ``planned`` items are re-derived by replans."""
-
-    PLANNED = "planned"
-    ORDERED = "ordered"
-    BOOKED = "booked"
-    DONE = "done"
-    DECLINED = "declined"
-    NOT_NEEDED = "not_needed"
-    SUPERSEDED = "superseded"
-    CANCELLED = "cancelled"
 
 
 OPEN_ITEM_STATES = (ItemState.PLANNED, ItemState.ORDERED, ItemState.BOOKED)

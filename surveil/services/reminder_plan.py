@@ -34,9 +34,6 @@ R = claims.R
 
 EMAIL_TRANSPORTS = ("smtp", "log")
 SMS_TRANSPORTS = ("sms", "log")
-_CORE_STATE = {m.ItemState.PLANNED: ItemState.OPEN} | {
-    s: ItemState(s.value) for s in m.ItemState if s is not m.ItemState.PLANNED
-}
 # Patients' zones are within a day of UTC: widen the item query by a day each side.
 _ZONE_SLACK = dt.timedelta(days=1)
 _CHUNK = 500
@@ -177,7 +174,7 @@ def reminder_item(item: m.FollowUpItem) -> ReminderItem:
 
 
 def core_item_state(state: str) -> ItemState:
-    return _CORE_STATE[m.ItemState(state)]
+    return ItemState(state)
 
 
 def discharged_patients(session: Session, patient_ids: Iterable[int]) -> set[int]:

@@ -256,14 +256,14 @@ TODAY = D(2024, 6, 1)
         (ItemState.SUPERSEDED, {}, Channel.DIGEST, Suppression.SUPERSEDED),
         (ItemState.DECLINED, {}, Channel.EMAIL, Suppression.DECLINED),
         (ItemState.NOT_NEEDED, {}, Channel.EMAIL, Suppression.NOT_NEEDED),
-        (ItemState.OPEN, {"deceased_on": D(2024, 5, 1)}, Channel.EMAIL, Suppression.DECEASED),
-        (ItemState.OPEN, {"deceased_on": TODAY}, Channel.DIGEST, Suppression.DECEASED),
-        (ItemState.OPEN, {"discharged": True}, Channel.SMS, Suppression.DISCHARGED),
-        (ItemState.OPEN, {"discharged": True}, Channel.DIGEST, Suppression.DISCHARGED),
-        (ItemState.OPEN, {"opted_out": True}, Channel.EMAIL, Suppression.OPTED_OUT),
-        (ItemState.OPEN, {"email": None}, Channel.EMAIL, Suppression.NO_EMAIL),
-        (ItemState.OPEN, {"email": ""}, Channel.EMAIL, Suppression.NO_EMAIL),
-        (ItemState.OPEN, {"phone": None}, Channel.SMS, Suppression.NO_PHONE),
+        (ItemState.PLANNED, {"deceased_on": D(2024, 5, 1)}, Channel.EMAIL, Suppression.DECEASED),
+        (ItemState.PLANNED, {"deceased_on": TODAY}, Channel.DIGEST, Suppression.DECEASED),
+        (ItemState.PLANNED, {"discharged": True}, Channel.SMS, Suppression.DISCHARGED),
+        (ItemState.PLANNED, {"discharged": True}, Channel.DIGEST, Suppression.DISCHARGED),
+        (ItemState.PLANNED, {"opted_out": True}, Channel.EMAIL, Suppression.OPTED_OUT),
+        (ItemState.PLANNED, {"email": None}, Channel.EMAIL, Suppression.NO_EMAIL),
+        (ItemState.PLANNED, {"email": ""}, Channel.EMAIL, Suppression.NO_EMAIL),
+        (ItemState.PLANNED, {"phone": None}, Channel.SMS, Suppression.NO_PHONE),
         # the item closes before anything about the patient is considered
         (ItemState.DONE, {"deceased_on": D(2024, 5, 1)}, Channel.EMAIL, Suppression.DONE),
     ],
@@ -274,7 +274,7 @@ def test_each_suppression_reason(
     assert suppression_reason(state, patient(**changes), channel, TODAY) is reason
 
 
-@pytest.mark.parametrize("state", [ItemState.OPEN, ItemState.ORDERED, ItemState.BOOKED])
+@pytest.mark.parametrize("state", [ItemState.PLANNED, ItemState.ORDERED, ItemState.BOOKED])
 def test_open_items_with_contact_are_sent(state: ItemState) -> None:
     for channel in Channel:
         assert suppression_reason(state, patient(), channel, TODAY) is None
@@ -282,7 +282,7 @@ def test_open_items_with_contact_are_sent(state: ItemState) -> None:
 
 def test_navigator_digest_survives_opt_out_and_missing_contact() -> None:
     quiet = patient(opted_out=True, email=None, phone=None)
-    assert suppression_reason(ItemState.OPEN, quiet, Channel.DIGEST, TODAY) is None
+    assert suppression_reason(ItemState.PLANNED, quiet, Channel.DIGEST, TODAY) is None
     now = local(LONDON, 2024, 7, 2, 9)
     assert [i.channel for i in select_reminders([item()], quiet, POLICY, now)] == [Channel.DIGEST]
 

@@ -3,12 +3,29 @@
 Each one re-evaluates the patient's triggers and plan in the same transaction.
 """
 
+import datetime as dt
+from collections.abc import Callable
+
 import click
+from sqlmodel import Session
 
 from surveil.cli._common import console, get_app
 from surveil.cli.patients import _after_change
+from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.services import registry
+
+Recorder = Callable[[Session, m.Patient, dt.date], object]
+
+
+def _record(ctx: click.Context, mrn: str, add: Recorder, done: str) -> None:
+    """Record one result for a patient, then re-evaluate and re-plan, all in one transaction."""
+    app = get_app(ctx)
+    with session_scope(app.engine) as session:
+        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
+        add(session, patient, app.today())
+        _after_change(app, session, patient)
+    console.print(f"[green]recorded[/] {done}")
 
 
 @click.group()
@@ -36,20 +53,20 @@ def measurement_add(
     \b
     Example: surveil measurement add 100234 --lesion L1 --date 2026-05-02 --mm 14 --modality mri
     """
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.add_measurement(
-            session,
-            patient=patient,
+    _record(
+        ctx,
+        mrn,
+        lambda s, p, today: registry.add_measurement(
+            s,
+            patient=p,
             lesion=lesion,
             date=date,
             diameter_mm=diameter_mm,
             modality=modality,
-            today=app.today(),
-        )
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] {lesion} {diameter_mm} mm on {date} ({modality})")
+            today=today,
+        ),
+        f"{lesion} {diameter_mm} mm on {date} ({modality})",
+    )
 
 
 @click.group()
@@ -82,22 +99,22 @@ def marker_add(
     on_ppi: bool,
 ) -> None:
     """Record a marker result; marker-rise triggers are checked at once."""
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.add_marker(
-            session,
-            patient=patient,
+    _record(
+        ctx,
+        mrn,
+        lambda s, p, today: registry.add_marker(
+            s,
+            patient=p,
             name=name,
             value=value,
             date=date,
             unit=unit,
             uln=uln,
             on_ppi=on_ppi,
-            today=app.today(),
-        )
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] {name} {value} {unit} on {date}")
+            today=today,
+        ),
+        f"{name} {value} {unit} on {date}",
+    )
 
 
 @click.group()
@@ -121,20 +138,20 @@ def pathology_add(
     differentiation: str | None,
 ) -> None:
     """Record a pathology result; a higher WHO band re-grades the patient (never downwards)."""
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.add_pathology(
-            session,
-            patient=patient,
+    _record(
+        ctx,
+        mrn,
+        lambda s, p, today: registry.add_pathology(
+            s,
+            patient=p,
             date=date,
             ki67=ki67,
             mitoses=mitoses,
             differentiation=differentiation,
-            today=app.today(),
-        )
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] pathology on {date}")
+            today=today,
+        ),
+        f"pathology on {date}",
+    )
 
 
 @click.group()
@@ -166,22 +183,22 @@ def therapy_add(
     last_given_on: str | None,
 ) -> None:
     """Record a therapy; its schedule (e.g. SSA every 28 days) joins the plan."""
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.add_therapy(
-            session,
-            patient=patient,
+    _record(
+        ctx,
+        mrn,
+        lambda s, p, today: registry.add_therapy(
+            s,
+            patient=p,
             kind=kind,
             started_on=started_on,
             agent=agent,
             ended_on=ended_on,
             cycles_given=cycles_given,
             last_given_on=last_given_on,
-            today=app.today(),
-        )
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] {kind} from {started_on}")
+            today=today,
+        ),
+        f"{kind} from {started_on}",
+    )
 
 
 @click.group()
@@ -196,14 +213,14 @@ def symptom() -> None:
 @click.pass_context
 def symptom_add(ctx: click.Context, mrn: str, date: str, description: str) -> None:
     """Record a new symptom or hormonal syndrome."""
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.add_symptom(
-            session, patient=patient, date=date, description=description, today=app.today()
-        )
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] symptom on {date}")
+    _record(
+        ctx,
+        mrn,
+        lambda s, p, today: registry.add_symptom(
+            s,
+        ),
+        f"symptom on {date}",
+    )
 
 
 COMMANDS = [measurement, marker, pathology, therapy, symptom]

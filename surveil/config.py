@@ -72,11 +72,6 @@ class WorklistSettings:
 
 
 @dataclass(frozen=True)
-class TriggerSettings:
-    tumour_board_within_days: int = 14
-
-
-@dataclass(frozen=True)
 class FeedSettings:
     calendar_name: str = "Hospital follow-up"
     refresh_hours: int = 6
@@ -122,7 +117,6 @@ class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     web: WebSettings = field(default_factory=WebSettings)
     worklist: WorklistSettings = field(default_factory=WorklistSettings)
-    triggers: TriggerSettings = field(default_factory=TriggerSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)

@@ -118,7 +118,8 @@ def _store(
     consequence = profile.on_trigger.get(finding.kind.value)
     if finding.confounded or consequence is None:
         return record
-    within = consequence.refer_within_days or settings.triggers.tumour_board_within_days
+    # The profile decides: its consequence, else its thresholds (one place to configure).
+    within = consequence.refer_within_days or profile.thresholds.tumour_board_within_days
     if consequence.refer is not None:
         board = _escalation_item(
             record,

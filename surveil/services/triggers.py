@@ -60,7 +60,6 @@ def evaluate_and_escalate(
                 pack=pack,
                 profile=profile,
                 facts=facts[pid],
-                settings=settings,
                 today=today,
             )
             open_keys.add(finding.key)
@@ -95,7 +94,6 @@ def _store(
     pack: Pack,
     profile: Profile,
     facts: Facts,
-    settings: Settings,
     today: dt.date,
 ) -> m.Trigger:
     record = m.Trigger(

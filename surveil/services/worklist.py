@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from surveil.config import Settings
-from surveil.core.vocab import ItemKind, Site, StateKind
+from surveil.core.vocab import ItemKind, ItemState, Site, StateKind
 from surveil.db import models as m
 from surveil.db.indexed import indexed_alias
 from surveil.errors import InvalidInput, Problem
@@ -254,7 +254,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
 
     def unattended(i: Any) -> Any:
         # A booked item needs nothing until its appointment has passed without a result.
-        return sa.or_(i.state != m.ItemState.BOOKED, i.booked_at < cutoff)
+        return sa.or_(i.state != ItemState.BOOKED, i.booked_at < cutoff)
 
     def awake(i: Any) -> Any:
         return sa.or_(i.snoozed_until.is_(None), i.snoozed_until <= today)
@@ -313,7 +313,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             "Order ahead so the appointment falls inside the window.",
             items(
                 by_earliest,
-                ie.state != m.ItemState.BOOKED,
+                ie.state != ItemState.BOOKED,
                 ie.earliest > today,
                 ie.earliest <= soon_until,
                 awake(ie),
@@ -406,10 +406,11 @@ def _patient_filter(session: Session, query: WorklistQuery) -> tuple[list[Any], 
                 sa.func.lower(P.given_name).like(like, escape="\\"),
             )
         )
-    found = session.execute(sa.select(P.id).where(*where).limit(FEW_PATIENTS + 1)).scalars()
-    ids = list(found)
-    if len(ids) > FEW_PATIENTS:
+    upto: sa.Select[Any] = sa.select(sa.literal_column("1")).select_from(PATIENT).where(*where)
+    counted = sa.select(sa.func.count()).select_from(upto.limit(FEW_PATIENTS + 1).subquery())
+    if session.execute(counted).scalar_one() > FEW_PATIENTS:
         return where, False
+    ids = list(session.execute(sa.select(P.id).where(*where)).scalars())
     # The conditions stay: the ids only tell the database where to start.
     return [*where, P.id.in_(ids)], True
 
@@ -462,7 +463,7 @@ def _name(r: Any) -> str:
 
 def _item_row(section: str, r: Any, timing: str) -> WorkRow:
     detail = f"rule {r.rule_id}"
-    if r.state == m.ItemState.BOOKED and r.booked_at is not None:
+    if r.state == ItemState.BOOKED and r.booked_at is not None:
         detail = f"booked for {r.booked_at:%Y-%m-%d %H:%M} UTC, no result yet; {detail}"
     if r.snoozed_until is not None:
         detail += f"; snoozed until {r.snoozed_until}"

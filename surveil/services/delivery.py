@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import jinja2
 import sqlalchemy as sa
@@ -42,12 +43,12 @@ from surveil.db import models as m
 from surveil.errors import TransportError
 from surveil.services import ledger
 from surveil.services.digest import send_digest
-from surveil.services.ledger import Outgoing
+from surveil.services.ledger import Accepted, Outgoing
 from surveil.services.outbox import list_reminders, preview_due, retry
 from surveil.services.reminder_plan import effective_policy, plan_reminders
-from surveil.services.sending import Loaded, environment, load_many, prepare
+from surveil.services.sending import Loaded, Prepared, environment, load_many, prepare
 from surveil.transports import LogTransport, SmtpTransport, Transport, WebhookSmsTransport
-from surveil.transports.base import DeliveryResult, OutgoingMessage
+from surveil.transports.base import OutgoingMessage
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class _Round:
     checked: dict[int, tuple[float, Loaded]] = field(default_factory=dict)
     # The last accepted message, recorded as sent in the same transaction that marks the next
     # one sending (one commit per reminder, not two). At most one is ever waiting here.
-    unrecorded: list[tuple[Outgoing, DeliveryResult, dt.datetime]] = field(default_factory=list)
+    unrecorded: list[Accepted] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.policy = effective_policy(self.settings)
@@ -105,8 +106,8 @@ class _Round:
         return self.now + dt.timedelta(seconds=time.monotonic() - self.started)
 
     def record_sent(self, connection: sa.Connection) -> None:
-        for job, result, at in self.unrecorded:
-            ledger.record_sent(connection, job, result, at)
+        for sent in self.unrecorded:
+            ledger.record_sent(connection, sent.job, sent.result, sent.at)
         self.unrecorded.clear()
 
     def flush(self) -> None:
@@ -214,7 +215,7 @@ def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
         run.failures[claim.channel] = run.failures.get(claim.channel, 0) + 1
     else:
         failpoint("after_smtp_accept")
-        run.unrecorded.append((started, result, run.clock()))
+        run.unrecorded.append(Accepted(started, result, run.clock()))
         run.failures[claim.channel] = 0
     run.handled += 1
 
@@ -223,31 +224,24 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
     """Check, render and mark ``sending``; or end the row: "suppressed", "failed" or "lost".
 
     Every write is a compare-and-set on "still ours and still waiting", so a row whose lease
-    ran out and moved on is left alone ("lost").
+    ran out and moved on is left alone ("lost"). The previous message is recorded sent in the
+    same transaction, whichever way this row goes.
     """
     row, now, worker = loaded.reminder, run.clock(), run.worker
     rid = row.id or 0
     with claims.transaction(run.engine), Session(bind=run.engine) as session:
-        run.record_sent(session.connection())
-        try:
-            prepared = prepare(session, loaded, run.settings, run.policy, run.env, now)
-        except Exception as error:  # a template or data bug: a human must look, not a loop
-            logger.exception("cannot prepare reminder %s", rid)
-            return _end(
-                session, rid, worker, now, m.ReminderState.FAILED, f"cannot prepare: {error!r}"
-            )
-        if isinstance(prepared, str):
-            return _end(session, rid, worker, now, m.ReminderState.SUPPRESSED, prepared)
-        if row.attempts >= run.settings.daemon.max_attempts:
-            why = f"gave up after {row.attempts} attempts; last: {row.last_error}"
-            return _end(session, rid, worker, now, m.ReminderState.FAILED, why)
-        until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
         connection = session.connection()
-        attempts = ledger.mark_sending(connection, rid, worker, until, now)
-        if attempts is None:
+        checked = _check(run, session, loaded, now)
+        if isinstance(checked, _Unsent):
+            run.record_sent(connection)
+            return _end(session, rid, worker, now, checked.state, checked.why)
+        until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
+        after = run.unrecorded.pop() if run.unrecorded else None
+        marked = ledger.mark_sending(connection, rid, worker, until, now, after=after)
+        if marked is None:
             return "lost"
-        attempt_id = ledger.open_attempt(connection, rid, worker, now)
-    address, rendered = prepared
+    attempts, attempt_id = marked
+    address, rendered = checked
     message = OutgoingMessage(
         idempotency_key=row.idempotency_key,
         to=address,
@@ -257,6 +251,27 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
         sms=rendered.sms,
     )
     return Outgoing(rid, attempt_id, attempts, row.channel, message)
+
+
+class _Unsent(NamedTuple):
+    state: str
+    why: str
+
+
+def _check(run: _Round, session: Session, loaded: Loaded, now: dt.datetime) -> Prepared | _Unsent:
+    """The send-time check and the render; or how the row ends without being sent."""
+    row = loaded.reminder
+    try:
+        prepared = prepare(session, loaded, run.settings, run.policy, run.env, now)
+    except Exception as error:  # a template or data bug: a human must look, not a loop
+        logger.exception("cannot prepare reminder %s", row.id)
+        return _Unsent(m.ReminderState.FAILED, f"cannot prepare: {error!r}")
+    if isinstance(prepared, str):
+        return _Unsent(m.ReminderState.SUPPRESSED, prepared)
+    if row.attempts >= run.settings.daemon.max_attempts:
+        why = f"gave up after {row.attempts} attempts; last: {row.last_error}"
+        return _Unsent(m.ReminderState.FAILED, why)
+    return prepared
 
 
 def _end(session: Session, rid: int, worker: str, now: dt.datetime, state: str, why: str) -> str:

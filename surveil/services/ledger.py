@@ -1,7 +1,11 @@
 """The outbox rows' writes and the delivery ledger: every change of a reminder's state is a
 compare-and-set, and every attempt (sent, retry, failed, suppressed, unknown) is a ledger row.
 
-The statements are built once: building them is a good part of the per-reminder cost.
+The statements are built once: building them is a good part of the per-reminder cost. On
+PostgreSQL the hot path (record the previous message sent, mark this one ``sending``, open its
+attempt) is one statement with data-modifying CTEs: three round trips fewer per reminder, in the
+same transaction as before, so the guarantees do not change. SQLite runs the same steps as
+separate statements, which cost no round trip there.
 """
 
 import datetime as dt
@@ -33,7 +37,7 @@ _MARK_SENDING = (
     sa.update(R)
     .where(
         R.c.id == sa.bindparam("rid"),
-        R.c.lease_owner == sa.bindparam("worker"),
+        R.c.lease_owner == sa.bindparam("claimant"),
         R.c.state.in_(claims.CLAIMABLE),
     )
     .values(
@@ -62,49 +66,120 @@ _END_UNSENT = (
         updated_at=sa.bindparam("now"),
     )
 )
-_MARK_SENT = (
-    sa.update(R)
-    .where(R.c.id == sa.bindparam("rid"), R.c.state != m.ReminderState.SENT)
-    .values(
-        state=m.ReminderState.SENT,
-        sent_at=sa.bindparam("now"),
-        lease_owner=None,
-        lease_until=None,
-        next_attempt_at=None,
-        last_error="",
-        updated_at=sa.bindparam("now"),
+
+
+def _mark_sent_statement(rid: str, now: str) -> sa.Update:
+    return (
+        sa.update(R)
+        .where(R.c.id == sa.bindparam(rid), R.c.state != m.ReminderState.SENT)
+        .values(
+            state=m.ReminderState.SENT,
+            sent_at=sa.bindparam(now),
+            lease_owner=None,
+            lease_until=None,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=sa.bindparam(now),
+        )
     )
-)
+
+
+def _close_attempt_statement(aid: str, now: str, response: str, status: str = "sent") -> sa.Update:
+    return (
+        sa.update(A)
+        .where(A.c.id == sa.bindparam(aid))
+        .values(
+            status=sa.bindparam("status", status),
+            finished_at=sa.bindparam(now),
+            provider_response=sa.bindparam(response),
+        )
+    )
+
+
+_MARK_SENT = _mark_sent_statement("rid", "now")
 _OPEN_ATTEMPT = sa.insert(A).returning(A.c.id)
-_CLOSE_ATTEMPT = (
-    sa.update(A)
-    .where(A.c.id == sa.bindparam("aid"))
-    .values(
-        status=sa.bindparam("status"),
-        finished_at=sa.bindparam("now"),
-        provider_response=sa.bindparam("response"),
+_CLOSE_ATTEMPT = _close_attempt_statement("aid", "now", "response")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message the provider accepted whose ``sent`` is not recorded yet."""
+
+    job: Outgoing
+    result: DeliveryResult
+    at: dt.datetime
+
+
+def _sending_in_one(*, after_sent: bool) -> sa.Select[Any]:
+    """PostgreSQL: mark ``sending`` and open the attempt (and, ``after_sent``, record the
+    previous message sent) in one statement. The attempt is inserted from the marked row, so a
+    row that is no longer ours gets none; PostgreSQL runs every data-modifying CTE to the end,
+    so the previous message is recorded either way. The CTEs touch different rows: sharing
+    one snapshot changes nothing."""
+    marked = _MARK_SENDING.returning(R.c.id).cte("marked")
+    opened = (
+        sa.insert(A)
+        .from_select(
+            ["reminder_id", "worker", "started_at", "status", "provider_response"],
+            sa.select(
+                marked.c.id,
+                sa.bindparam("claimant"),
+                sa.bindparam("now"),
+                sa.literal("sending"),
+                sa.literal(""),  # named, else the column default is a parameter to pass
+            ),
+        )
+        .returning(A.c.id, A.c.reminder_id)
+        .cte("opened")
     )
-)
+    query = sa.select(marked.c.attempts, opened.c.id).join_from(
+        marked, opened, opened.c.reminder_id == marked.c.id
+    )
+    if not after_sent:
+        return query
+    sent = _mark_sent_statement("sent_rid", "accepted_at").cte("sent")
+    closed = _close_attempt_statement("sent_aid", "accepted_at", "sent_response").cte("closed")
+    return query.add_cte(sent, closed)
+
+
+_SENDING = _sending_in_one(after_sent=False)
+_SENDING_AFTER_SENT = _sending_in_one(after_sent=True)
 
 
 def mark_sending(
-    connection: sa.Connection, rid: int, worker: str, until: dt.datetime, now: dt.datetime
-) -> int | None:
-    """Mark a row ``sending`` if it is still ours and waiting; its attempt count, or None."""
-    attempts = connection.execute(
-        _MARK_SENDING, {"rid": rid, "worker": worker, "until": until, "now": now}
-    ).scalar()
-    return None if attempts is None else int(attempts)
+    connection: sa.Connection,
+    rid: int,
+    worker: str,
+    until: dt.datetime,
+    now: dt.datetime,
+    *,
+    after: Accepted | None = None,
+) -> tuple[int, int] | None:
+    """Mark a row ``sending`` if it is still ours and waiting, and open its ``sending`` attempt
+    (committed before anything goes out); its attempt count and attempt id, or None.
 
-
-def open_attempt(connection: sa.Connection, rid: int, worker: str, now: dt.datetime) -> int:
-    """The ``sending`` ledger row, committed before anything goes out."""
-    return int(
-        connection.execute(
-            _OPEN_ATTEMPT,
-            {"reminder_id": rid, "worker": worker, "started_at": now, "status": "sending"},
-        ).scalar_one()
-    )
+    ``after`` (the previous message) is recorded sent in the same transaction, whatever
+    happens to this row.
+    """
+    # No parameter may be named like a column: SQLAlchemy would add it to every UPDATE's SET.
+    values: dict[str, Any] = {"rid": rid, "claimant": worker, "until": until, "now": now}
+    if connection.dialect.name != "postgresql":
+        if after is not None:
+            record_sent(connection, after.job, after.result, after.at)
+        attempts = connection.execute(_MARK_SENDING, values).scalar()
+        if attempts is None:
+            return None
+        opened = {"reminder_id": rid, "worker": worker, "started_at": now, "status": "sending"}
+        return int(attempts), int(connection.execute(_OPEN_ATTEMPT, opened).scalar_one())
+    if after is not None:
+        values |= {
+            "sent_rid": after.job.reminder_id,
+            "sent_aid": after.job.attempt_id,
+            "accepted_at": after.at,
+            "sent_response": after.result.response[:TEXT_KEPT],
+        }
+    row = connection.execute(_SENDING_AFTER_SENT if after else _SENDING, values).first()
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 def end_unsent(

@@ -96,6 +96,10 @@ class _Round:
     # The last accepted message, recorded as sent in the same transaction that marks the next
     # one sending (one commit per reminder, not two). At most one is ever waiting here.
     unrecorded: list[Accepted] = field(default_factory=list)
+    # PostgreSQL: an autocommit connection for the hot path, which is one statement there
+    # (ledger.mark_sending). A statement is a transaction of its own, committed before it
+    # returns, so nothing changes but the round trips: one instead of BEGIN, it and COMMIT.
+    solo: sa.Connection | None = None
 
     def __post_init__(self) -> None:
         self.policy = effective_policy(self.settings)
@@ -147,18 +151,15 @@ def dispatch_due(
     flight is finished, the rest of the batch handed back) or a channel looks down.
     """
     with engine.connect() as connection:
-        return _dispatch(connection, transports, settings, now, worker, stop)
+        run = _Round(connection, transports, settings, worker, now)
+        if engine.dialect.name != "postgresql":
+            return _dispatch(run, stop)
+        with engine.connect() as solo:
+            run.solo = solo.execution_options(isolation_level="AUTOCOMMIT")
+            return _dispatch(run, stop)
 
 
-def _dispatch(
-    engine: sa.Connection,
-    transports: Mapping[str, Transport],
-    settings: Settings,
-    now: dt.datetime,
-    worker: str,
-    stop: threading.Event | None,
-) -> int:
-    run = _Round(engine, transports, settings, worker, now)
+def _dispatch(run: _Round, stop: threading.Event | None) -> int:
     try:
         _batches(run, stop)
     finally:
@@ -237,9 +238,12 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
             return _end(session, rid, worker, now, checked.state, checked.why)
         until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
         after = run.unrecorded.pop() if run.unrecorded else None
-        marked = ledger.mark_sending(connection, rid, worker, until, now, after=after)
-        if marked is None:
-            return "lost"
+        if run.solo is None:
+            marked = ledger.mark_sending(connection, rid, worker, until, now, after=after)
+    if run.solo is not None:  # the check above wrote nothing: marking is a transaction alone
+        marked = ledger.mark_sending(run.solo, rid, worker, until, now, after=after)
+    if marked is None:
+        return "lost"
     attempts, attempt_id = marked
     address, rendered = checked
     message = OutgoingMessage(

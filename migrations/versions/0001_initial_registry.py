@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 17:10:42.121469
+Create Date: 2026-11-23 17:49:29.166939
 
 """
 from collections.abc import Sequence
@@ -192,10 +192,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_followup_item'))
     )
     with op.batch_alter_table('followup_item', schema=None) as batch_op:
-        batch_op.create_index('ix_followup_item_open_by_earliest', ['earliest', 'id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
-        batch_op.create_index('ix_followup_item_open_by_latest', ['latest', 'id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_by_earliest', ['earliest', 'id', 'patient_id', 'state', 'snoozed_until'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_by_latest', ['latest', 'id', 'patient_id', 'state', 'booked_at'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
         batch_op.create_index('ix_followup_item_open_by_patient', ['patient_id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
-        batch_op.create_index('ix_followup_item_open_by_urgency', [sa.literal_column('urgent DESC'), 'latest', 'id'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
+        batch_op.create_index('ix_followup_item_open_by_urgency', [sa.literal_column('urgent DESC'), 'latest', 'id', 'earliest', 'patient_id', 'state', 'snoozed_until', 'booked_at'], unique=False, sqlite_where=sa.text("state IN ('planned', 'ordered', 'booked')"), postgresql_where=sa.text("state IN ('planned', 'ordered', 'booked')"))
         batch_op.create_index('ix_followup_item_open_latest', ['state', 'latest'], unique=False)
         batch_op.create_index('ix_followup_item_open_target', ['state', 'target'], unique=False)
         batch_op.create_index('ix_followup_item_patient_state', ['patient_id', 'state'], unique=False)
@@ -414,7 +414,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('patient_id', 'fingerprint', name=op.f('uq_trigger_patient_id_fingerprint'))
     )
     with op.batch_alter_table('trigger', schema=None) as batch_op:
-        batch_op.create_index('ix_trigger_open_by_urgency', [sa.literal_column('urgent DESC'), sa.literal_column('state DESC'), 'detected_on', 'id'], unique=False, sqlite_where=sa.text("state IN ('open', 'acknowledged')"), postgresql_where=sa.text("state IN ('open', 'acknowledged')"))
+        batch_op.create_index('ix_trigger_open_by_urgency', [sa.literal_column('urgent DESC'), sa.literal_column('state DESC'), 'detected_on', 'id', 'patient_id'], unique=False, sqlite_where=sa.text("state IN ('open', 'acknowledged')"), postgresql_where=sa.text("state IN ('open', 'acknowledged')"))
         batch_op.create_index(batch_op.f('ix_trigger_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index('ix_trigger_state', ['state', 'detected_on'], unique=False)
 

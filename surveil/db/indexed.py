@@ -1,4 +1,5 @@
-"""``INDEXED BY`` for SQLite: an alias that SQLite must read through one named index.
+"""``INDEXED BY`` and a fixed join order for SQLite: statements that must stay fast whatever the
+statistics say.
 
 SQLite plans without statistics unless someone runs ``ANALYZE``, and without them it guesses that
 ``clinic = ?`` or ``state IN (...)`` picks out a handful of rows. On a large registry that guess
@@ -7,6 +8,10 @@ For the few statements that must stay fast whatever the statistics say, the stat
 its index: on SQLite that is a requirement (a query the index cannot serve fails loudly, it
 does not silently slow down); every other backend ignores it and plans from its own statistics.
 SQLAlchemy's ``with_hint`` renders nothing on SQLite, hence this construct.
+
+Naming the index is not enough: with the same poor guesses SQLite may still put the other table
+outside, and run the index walk once per row of it. ``ordered_join`` writes ``CROSS JOIN``, which
+SQLite documents as "the left table is the outer loop" (and otherwise treats as an inner join).
 """
 
 from typing import Any
@@ -14,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import Alias
+from sqlalchemy.sql.selectable import Alias, FromClause, Join
 from sqlalchemy.sql.visitors import InternalTraversal
 
 
@@ -51,3 +56,27 @@ def _sqlite(element: IndexedAlias, compiler: SQLCompiler, **kw: Any) -> str:
     if not kw.get("asfrom"):
         return text
     return f"{text} INDEXED BY {compiler.preparer.quote(element.index)}"
+
+
+class OrderedJoin(Join):
+    """An inner join that SQLite runs with the left side as the outer loop."""
+
+    inherit_cache = True
+
+
+def ordered_join(left: FromClause, right: FromClause, onclause: Any) -> OrderedJoin:
+    if isinstance(left, Join):
+        raise ValueError("the outer side of an ordered join must be a table or an alias")
+    return OrderedJoin(left, right, onclause)
+
+
+@compiles(OrderedJoin)
+def _plain_join(element: OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_join(element, **kw))  # type: ignore[no-untyped-call]
+
+
+@compiles(OrderedJoin, "sqlite")
+def _sqlite_join(element: OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    # The left side is a single table (see ordered_join), so the first JOIN keyword is ours.
+    text = str(compiler.visit_join(element, **kw))  # type: ignore[no-untyped-call]
+    return text.replace(" JOIN ", " CROSS JOIN ", 1)

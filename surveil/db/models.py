@@ -308,9 +308,18 @@ class FollowUpItem(SQLModel, table=True):
         # a page reads its ten rows (and a capped count its 1,001) off the front of the index
         # instead of sorting every open item: overdue and due by urgency then window end (see
         # below the class), lost by window end, opening soon by window start; "no open item at
-        # all" probes by patient.
-        partial_index("ix_followup_item_open_by_latest", "latest", "id", where=OPEN_ITEMS_SQL),
-        partial_index("ix_followup_item_open_by_earliest", "earliest", "id", where=OPEN_ITEMS_SQL),
+        # all" probes by patient. After the order come the columns the section tests (patient,
+        # state and booking, snooze): a count then reads only the index and the patients.
+        partial_index(
+            "ix_followup_item_open_by_latest",
+            *("latest", "id", "patient_id", "state", "booked_at"),
+            where=OPEN_ITEMS_SQL,
+        ),
+        partial_index(
+            "ix_followup_item_open_by_earliest",
+            *("earliest", "id", "patient_id", "state", "snoozed_until"),
+            where=OPEN_ITEMS_SQL,
+        ),
         partial_index("ix_followup_item_open_by_patient", "patient_id", where=OPEN_ITEMS_SQL),
     )
 
@@ -414,16 +423,15 @@ _item, _trigger = FollowUpItem.__table__.c, Trigger.__table__.c  # type: ignore[
 partial_index(
     "ix_followup_item_open_by_urgency",
     _item.urgent.desc(),
-    _item.latest,
-    _item.id,
+    *(_item.latest, _item.id),
+    *(_item.earliest, _item.patient_id, _item.state, _item.snoozed_until, _item.booked_at),
     where=OPEN_ITEMS_SQL,
 )
 partial_index(
     "ix_trigger_open_by_urgency",
     _trigger.urgent.desc(),
     _trigger.state.desc(),
-    _trigger.detected_on,
-    _trigger.id,
+    *(_trigger.detected_on, _trigger.id, _trigger.patient_id),
     where=in_sql("state", OPEN_TRIGGER_STATES),
 )
 

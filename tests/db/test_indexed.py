@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from surveil.db import models as m
-from surveil.db.indexed import indexed_alias
+from surveil.db.indexed import indexed_alias, ordered_join
 
 ITEMS = m.FollowUpItem.__table__  # type: ignore[attr-defined]
 
@@ -45,7 +45,7 @@ def test_sqlite_reads_through_the_named_index(engine: sa.Engine) -> None:
             plan = connection.exec_driver_sql(
                 "EXPLAIN QUERY PLAN " + sql.replace("?", "'2026-01-01'")
             ).all()
-        assert "USING INDEX ix_followup_item_open_by_latest" in plan[0][-1]
+        assert "INDEX ix_followup_item_open_by_latest" in plan[0][-1]
     else:
         assert "INDEXED BY" not in sql  # PostgreSQL plans from its own statistics
 
@@ -80,3 +80,15 @@ def test_other_dialects_render_a_plain_alias_and_unknown_indexes_are_refused() -
     assert "FROM followup_item AS i" in sql and "INDEXED" not in sql
     with pytest.raises(ValueError, match="no index 'ix_nope'"):
         indexed_alias(ITEMS, "i", "ix_nope")
+
+
+def test_an_ordered_join_is_a_cross_join_on_sqlite_only(engine: sa.Engine) -> None:
+    # SQLite keeps the left table outside for CROSS JOIN; PostgreSQL has no CROSS JOIN ... ON.
+    i = indexed_alias(ITEMS, "i", "ix_followup_item_open_by_latest")
+    p = m.Patient.__table__.alias("p")  # type: ignore[attr-defined]
+    stmt = sa.select(i.c.id).select_from(ordered_join(i, p, p.c.id == i.c.patient_id))
+    (sql,) = _executed(engine, stmt.where(_open(i)))
+    crossed = "INDEXED BY ix_followup_item_open_by_latest CROSS JOIN patient AS p ON"
+    assert (crossed in sql) == (engine.dialect.name == "sqlite")
+    with pytest.raises(ValueError, match="outer side"):
+        ordered_join(i.join(p, p.c.id == i.c.patient_id), p, sa.true())

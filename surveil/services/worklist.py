@@ -184,16 +184,18 @@ def build_worklist(
     focus = query.section
     cap = None if focus else count_cap
     sections = []
+    db = session.connection()
     for spec in section_specs(session, query=query, settings=settings):
         if focus and spec.key != focus:
             continue
         size = settings.worklist.page_size if focus else OVERVIEW_ROWS
-        total = int(session.execute(spec.count(cap)).scalar_one())
+        # Core statements on the session's connection: the ORM has nothing to add to them.
+        total = int(db.execute(spec.count(cap)).scalar_one())
         capped = cap is not None and total > cap
         total = min(total, cap) if cap is not None else total
         pages = max(1, math.ceil(total / size))
         page = min(max(query.page, 1), pages) if focus else 1
-        found = session.execute(spec.rows((page - 1) * size, size)).all()
+        found = db.execute(spec.rows((page - 1) * size, size)).all()
         rows = tuple(spec.to_row(r) for r in found)
         sections.append(Section(spec.key, spec.title, spec.hint, total, rows, page, pages, capped))
     return Worklist(query=query, sections=tuple(sections))

@@ -9,6 +9,11 @@ from surveil.db.session import make_engine
 
 Invoke = Callable[..., Result]
 
+# `surveil patient add` arguments for a small G1 pancreatic NET on surveillance since 2025-03-02.
+SMALL_PNET = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace",
+              "--birth-date", "1962-03-14", "--site", "pancreas", "--ki67", "2", "--size-mm", "12",
+              "--diagnosed-on", "2025-03-02", "--state", "active_surveillance"]  # fmt: skip
+
 
 @pytest.fixture
 def surveil_cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Invoke:

@@ -2,28 +2,9 @@
 
 import json
 
-from tests.cli.conftest import Invoke
+from tests.cli.conftest import SMALL_PNET, Invoke
 
-ADA = [
-    "--mrn",
-    "100",
-    "--given",
-    "Ada",
-    "--family",
-    "Lovelace",
-    "--birth-date",
-    "1962-03-14",
-    "--site",
-    "pancreas",
-    "--ki67",
-    "2",
-    "--size-mm",
-    "12",
-    "--diagnosed-on",
-    "2025-03-02",
-    "--state",
-    "active_surveillance",
-]
+ADA = SMALL_PNET
 
 
 def _mri(invoke: Invoke) -> dict[str, object]:

@@ -30,8 +30,10 @@ from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+
+# scripts/ is on sys.path whether this runs alone or under scripts/bench.py: one baseline.
+from bench_ical import bare_icalendar
 from fastapi import FastAPI
-from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
 from surveil.config import DatabaseSettings, Settings, WebSettings
@@ -39,7 +41,7 @@ from surveil.core.feed import FeedCalendar, FeedEvent
 from surveil.db import models as m
 from surveil.db.queries import today_in
 from surveil.db.session import make_engine, session_scope
-from surveil.ical import PRODID, build_feed
+from surveil.ical import build_feed
 from surveil.services import feeds
 from surveil.services.feed_body import feed_items
 from surveil.web import feeds as feed_web
@@ -211,32 +213,6 @@ async def _get(
     start = next(msg for msg in sent if msg["type"] == "http.response.start")
     body = b"".join(msg.get("body", b"") for msg in sent if msg["type"] == "http.response.body")
     return start["status"], dict(start["headers"]), body
-
-
-def bare_icalendar(events: Sequence[FeedEvent]) -> bytes:
-    """The same events through icalendar's plainest API: the floor the endpoint is held to."""
-    cal = Calendar()
-    cal.add("PRODID", PRODID)
-    cal.add("VERSION", "2.0")
-    for e in events:
-        ev = Event()
-        ev.add("UID", e.uid)
-        ev.add("DTSTAMP", e.updated_at)
-        ev.add("LAST-MODIFIED", e.updated_at)
-        ev.add("SEQUENCE", e.sequence)
-        ev.add("STATUS", e.status.upper())
-        ev.add("SUMMARY", e.summary)
-        ev.add("DESCRIPTION", e.description)
-        if e.booked_at is not None and e.duration is not None:
-            ev.add("DTSTART", e.booked_at)
-            ev.add("DTEND", e.booked_at + e.duration)
-        else:
-            ev.add("DTSTART", e.start)
-            ev.add("DTEND", e.end_exclusive)
-            ev.add("TRANSP", "TRANSPARENT")
-        cal.add_component(ev)
-    body: bytes = cal.to_ical()
-    return body
 
 
 def _clean_up(engine: sa.Engine, public_ids: list[str]) -> None:

@@ -122,7 +122,7 @@ def _measure(engine: sa.Engine, settings: Settings, tokens: dict[str, str]) -> d
             calendar, events = _events(engine, renderer, token, today)
             events_per_feed.append(len(events))
             started = t["bare"].start()
-            bare_icalendar(events)
+            bare_icalendar(calendar, events)
             t["bare"].stop(started)
             started = t["ours"].start()  # our words + builder, without the database or HTTP
             with Session(engine) as session:

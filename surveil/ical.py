@@ -57,25 +57,33 @@ def _calendar(calendar: FeedCalendar) -> Calendar:
 
 
 def _event(event: FeedEvent, alarm_before: dt.timedelta | None) -> Event:
-    stamp = event.updated_at.astimezone(dt.UTC)
-    ev = Event.new(
-        uid=event.uid,
-        stamp=stamp,  # from the data: Event.new would otherwise stamp "now"
-        last_modified=stamp,
-        sequence=event.sequence,
-        status=_STATUS[event.status],
-        summary=event.summary,
-        description=event.description,
-        classification=CLASS.PRIVATE,  # a hint only; some servers hide it when shared
-    )
+    # Plain add() calls rather than Event.new(): the same bytes (tests/test_bench_baseline.py),
+    # at about half the cost, and this runs for every event of every feed request. The types
+    # are already checked by FeedEvent.
+    stamp = event.updated_at.astimezone(dt.UTC)  # from the data: never "now"
+    ev = Event()
+    ev.add("UID", event.uid)
+    ev.add("DTSTAMP", stamp)
+    ev.add("LAST-MODIFIED", stamp)
+    ev.add("SEQUENCE", event.sequence)
+    ev.add("STATUS", _STATUS[event.status])
+    ev.add("SUMMARY", event.summary)
+    ev.add("DESCRIPTION", event.description)
+    ev.add("CLASS", CLASS.PRIVATE)  # a hint only; some servers hide it when shared
     if event.booked_at is not None and event.duration is not None:
         start = event.booked_at.astimezone(dt.UTC)
-        ev.start, ev.end = start, start + event.duration
+        ev.add("DTSTART", start)
+        ev.add("DTEND", start + event.duration)
     elif event.start is not None and event.end_exclusive is not None:
-        ev.start, ev.end = event.start, event.end_exclusive
+        ev.add("DTSTART", event.start)
+        ev.add("DTEND", event.end_exclusive)
         ev.add("TRANSP", TRANSP.TRANSPARENT)  # a due marker must not make the patient "busy"
     if alarm_before is not None and event.status is EventStatus.CONFIRMED:
-        ev.add_component(Alarm.new_display(description=event.summary, trigger=-alarm_before))
+        alarm = Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("DESCRIPTION", event.summary)
+        alarm.add("TRIGGER", -alarm_before)
+        ev.add_component(alarm)
     return ev
 
 

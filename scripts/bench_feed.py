@@ -34,13 +34,13 @@ import sqlalchemy as sa
 # scripts/ is on sys.path whether this runs alone or under scripts/bench.py: one baseline.
 from bench_ical import bare_icalendar
 from fastapi import FastAPI
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.core.feed import FeedCalendar, FeedEvent
 from surveil.db import models as m
 from surveil.db.queries import today_in
-from surveil.db.session import make_engine, session_scope
+from surveil.db.session import make_engine, read_scope, session_scope
 from surveil.ical import build_feed
 from surveil.services import feeds
 from surveil.services.feed_body import feed_items
@@ -125,12 +125,12 @@ def _measure(engine: sa.Engine, settings: Settings, tokens: dict[str, str]) -> d
             bare_icalendar(calendar, events)
             t["bare"].stop(started)
             started = t["ours"].start()  # our words + builder, without the database or HTTP
-            with Session(engine) as session:
-                row = feeds.lookup(session, token)
-                assert row is not None
-                items = feed_items(session, patient_id=row.patient_id, today=today,
+            with read_scope(engine) as session:
+                opened = feeds.open_feed(session, token)
+                assert opened is not None
+                items = feed_items(session, patient_id=opened.patient_id, today=today,
                                    retention=renderer.retention)  # fmt: skip
-            build_feed(calendar, renderer.events(items, settings.clinic.timezone))
+            build_feed(renderer.calendar(opened), renderer.events(items, opened.timezone))
             t["ours"].stop(started)
         for token in tokens:
             started = t["warm"].start()
@@ -176,10 +176,10 @@ def _measure(engine: sa.Engine, settings: Settings, tokens: dict[str, str]) -> d
 def _events(
     engine: sa.Engine, renderer: feeds.FeedRenderer, token: str, today: dt.date
 ) -> tuple[FeedCalendar, list[FeedEvent]]:
-    with Session(engine) as session:
-        row = feeds.lookup(session, token)
-        assert row is not None
-        return renderer.feed_events(session, row, today=today)
+    with read_scope(engine) as session:
+        opened = feeds.open_feed(session, token)
+        assert opened is not None
+        return renderer.feed_events(session, opened, today=today)
 
 
 async def _get(

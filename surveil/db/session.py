@@ -47,10 +47,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "surveil_read_only"  # execution option set by read_scope()
+
+
 def _sqlite_on_begin(connection: sa.Connection) -> None:
     # IMMEDIATE takes the write lock up front: two writers wait for each other rather than one
-    # failing with "database is locked" after it has already read stale rows.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # failing with "database is locked" after it has already read stale rows. A read-only
+    # unit of work needs no lock: WAL gives it a consistent snapshot while writers go on.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: sa.Engine) -> bool:
@@ -68,4 +75,21 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A unit of work that only reads: one consistent snapshot, always rolled back.
+
+    On SQLite it neither takes nor waits for the write lock, so hot read paths (a calendar
+    app polling its feed) never queue behind the nurses' writes or hold theirs up. It ends in a
+    rollback, so a write made through it by mistake is never kept.
+    """
+    session = Session(engine, expire_on_commit=False)
+    try:
+        session.connection(execution_options={READ_ONLY: True})  # begins the transaction
+        yield session
+    finally:
+        session.rollback()
         session.close()

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import jinja2
@@ -84,6 +84,17 @@ _ITEMS = (
 _ZONE = sa.select(col(m.Patient.timezone)).where(col(m.Patient.id) == sa.bindparam("patient_id"))
 
 
+class FeedRef(Protocol):
+    """What the renderer needs to know about a feed: a registry row or an ``OpenFeed``."""
+
+    @property
+    def public_id(self) -> str: ...
+    @property
+    def patient_id(self) -> int: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+
 @dataclass(frozen=True)
 class FeedBody:
     """A rendered feed with its HTTP validators."""
@@ -107,7 +118,8 @@ def feed_items(
         "cutoff_day": cutoff_day,
         "cutoff": dt.datetime.combine(cutoff_day, dt.time(), tzinfo=dt.UTC),
     }
-    rows = session.execute(_ITEMS, params)
+    # Core rows on the session's connection: no ORM step for a hot, read-only query.
+    rows = session.connection().execute(_ITEMS, params)
     items = [fi for row in rows if (fi := to_feed_item(*row)) is not None]
     return select_feed_items(items, today=today, retention=retention)
 
@@ -182,11 +194,14 @@ class FeedRenderer:
             self.env, clinic_phone=settings.clinic.phone
         )
 
-    def render(self, session: Session, feed: m.FeedToken, *, today: dt.date) -> FeedBody:
+    def render(
+        self, session: Session, feed: FeedRef, *, today: dt.date, zone: str | None = None
+    ) -> FeedBody:
+        """The feed as of ``today``; ``zone`` is the patient's time zone, looked up if None."""
         items = feed_items(
             session, patient_id=feed.patient_id, today=today, retention=self.retention
         )
-        zone = self._zone(session, feed.patient_id)
+        zone = zone or self._zone(session, feed.patient_id)
         key = (feed.public_id, _utc(feed.created_at), zone, *items)
         with self._lock:
             cached = self._cache.get(key)
@@ -203,10 +218,12 @@ class FeedRenderer:
     def _zone(self, session: Session, patient_id: int) -> str:
         # Appointments are booked in the patient's zone (services.actions), so their wall time
         # is written in it too; the clinic's zone is the fallback.
-        zone: str | None = session.execute(_ZONE, {"patient_id": patient_id}).scalar_one_or_none()
+        zone: str | None = (
+            session.connection().execute(_ZONE, {"patient_id": patient_id}).scalar_one_or_none()
+        )
         return zone or self.settings.clinic.timezone
 
-    def _render(self, feed: m.FeedToken, items: list[FeedItem], zone: str) -> FeedBody:
+    def _render(self, feed: FeedRef, items: list[FeedItem], zone: str) -> FeedBody:
         body = build_feed(self.calendar(feed), self.events(items, zone))
         changed = [item.updated_at for item in items]
         return FeedBody(
@@ -216,7 +233,7 @@ class FeedRenderer:
         )
 
     def feed_events(
-        self, session: Session, feed: m.FeedToken, *, today: dt.date
+        self, session: Session, feed: FeedRef, *, today: dt.date
     ) -> tuple[FeedCalendar, list[FeedEvent]]:
         """Exactly what ``build_feed`` receives for this feed today (benchmarks compare it)."""
         items = feed_items(
@@ -240,7 +257,7 @@ class FeedRenderer:
             )
         return events
 
-    def calendar(self, feed: m.FeedToken) -> FeedCalendar:
+    def calendar(self, feed: FeedRef) -> FeedCalendar:
         feeds = self.settings.feeds
         alarm = feeds.alarm_days_before
         return FeedCalendar(

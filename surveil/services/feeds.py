@@ -34,6 +34,7 @@ __all__ = [
     "FeedSummary",
     "FeedUrls",
     "IssuedFeed",
+    "OpenFeed",
     "build_patient_feed",
     "feed_urls",
     "get_feed",
@@ -41,7 +42,7 @@ __all__ = [
     "issue_feed",
     "list_feeds",
     "lookup",
-    "record_fetch",
+    "open_feed",
     "revoke_feed",
     "rotate_feed",
 ]
@@ -227,17 +228,33 @@ _LOOKUP = select(m.FeedToken).where(
     m.FeedToken.token_hash == sa.bindparam("digest"), col(m.FeedToken.revoked_at).is_(None)
 )
 _TABLE: sa.Table = m.FeedToken.__table__  # type: ignore[attr-defined]
-_COUNT_FETCH = (
-    sa.update(_TABLE)
-    .where(_TABLE.c.id == sa.bindparam("feed_id"))
-    .values(fetch_count=_TABLE.c.fetch_count + 1, last_seen_at=sa.bindparam("now"))
+_PATIENT: sa.Table = m.Patient.__table__  # type: ignore[attr-defined]
+_OPEN_FEED = (
+    sa.select(
+        _TABLE.c.id,
+        _TABLE.c.public_id,
+        _TABLE.c.patient_id,
+        _TABLE.c.created_at,
+        _PATIENT.c.timezone,
+    )
+    .select_from(_TABLE.join(_PATIENT, _PATIENT.c.id == _TABLE.c.patient_id))
+    .where(_TABLE.c.token_hash == sa.bindparam("digest"), _TABLE.c.revoked_at.is_(None))
 )
 
-_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
+
+@dataclass(frozen=True, slots=True)
+class OpenFeed:
+    """What a feed request needs to know about the feed its token opens (never the token)."""
+
+    id: int
+    public_id: str
+    patient_id: int
+    created_at: dt.datetime
+    timezone: str  # the patient's: appointment wall times are worded in it
 
 
 def lookup(session: Session, token: str) -> m.FeedToken | None:
-    """The active feed a presented token opens, else None.
+    """The active feed a presented token opens, as a row (for managing it), else None.
 
     Always the same work whatever the token: hash it, then one indexed query that filters out
     revoked rows in the database. An unknown and a revoked token thus take the same path and
@@ -248,17 +265,14 @@ def lookup(session: Session, token: str) -> m.FeedToken | None:
     return session.exec(_LOOKUP, params={"digest": hash_token(token)}).first()
 
 
-def record_fetch(session: Session, feed: m.FeedToken, *, now: dt.datetime) -> None:
-    """Count one fetch and note when. One atomic UPDATE, so concurrent fetches never lose a
-    count; the token itself is never written anywhere.
-
-    On PostgreSQL the transaction commits without waiting for its WAL flush: every subscribed
-    calendar polls every few hours, a flush per poll would be the request's biggest cost, and a
-    crash can lose only the last few counts (statistics, never clinical data).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_ASYNC_COMMIT)
-    session.execute(_COUNT_FETCH, {"feed_id": feed.id, "now": now})
+def open_feed(session: Session, token: str) -> OpenFeed | None:
+    """``lookup`` for the feed endpoint: the same one indexed query for every token (so an
+    unknown and a revoked one look alike), joined to the patient's time zone, read as plain
+    columns. The endpoint runs it for every poll of every subscribed calendar."""
+    row = session.connection().execute(_OPEN_FEED, {"digest": hash_token(token)}).first()
+    if row is None:
+        return None
+    return OpenFeed(*row)
 
 
 def _audit(

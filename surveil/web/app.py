@@ -24,6 +24,7 @@ from surveil.db import models as m
 from surveil.db.session import make_engine, session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
+from surveil.services.feed_fetches import FetchTally
 from surveil.services.users import AccessDenied, audit
 from surveil.web import actions, admin, auth, feeds, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
@@ -54,7 +55,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or make_engine(settings.database.url, echo=settings.database.echo)
+        # Calendar polls are counted in memory and written every half minute (feed_fetches).
+        fetches = getattr(app.state, "feed_fetches", None) or FetchTally(app.state.engine)
+        app.state.feed_fetches = fetches
+        fetches.start()
         yield
+        fetches.close()  # writes the counts still in memory
         if owned:
             app.state.engine.dispose()
 

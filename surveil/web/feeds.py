@@ -28,8 +28,9 @@ from fastapi import APIRouter, Request, Response
 
 from surveil.config import Settings
 from surveil.db.queries import today_in
-from surveil.db.session import session_scope
-from surveil.services.feeds import FeedBody, FeedRenderer, lookup, record_fetch
+from surveil.db.session import read_scope
+from surveil.services.feed_fetches import FetchTally
+from surveil.services.feeds import FeedBody, FeedRenderer, open_feed
 from surveil.web import feed_controls
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,13 @@ class FeedRuntime:
     limits: FeedLimits
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     monotonic: Callable[[], float] = field(default=time.monotonic)
+    # Started and closed by the app's lifespan (surveil.web.app); without one (a bare app in a
+    # test) nothing writes the counts until someone calls flush().
+    fetches: FetchTally | None = None
+
+    def __post_init__(self) -> None:
+        if self.fetches is None:
+            self.fetches = FetchTally(self.engine)
 
 
 _RUNTIME_LOCK = threading.Lock()
@@ -160,6 +168,7 @@ def runtime(request: Request) -> FeedRuntime:
                 engine=state.engine,
                 renderer=FeedRenderer(settings),
                 limits=FeedLimits.from_settings(settings),
+                fetches=getattr(state, "feed_fetches", None),
             )
             state.feed_runtime = found
         return found
@@ -184,17 +193,22 @@ def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
     if rt.limits.misses.full(client, tick):
         return _too_many(rt.limits.misses.retry_after(client, tick))
     now = rt.clock()
-    with session_scope(rt.engine) as session:
-        row = lookup(session, token)
-        if row is None:
+    # Read-only: a poll never takes the write lock (its count is written in batches).
+    with read_scope(rt.engine) as session:
+        opened = open_feed(session, token)
+        if opened is None:
             rt.limits.misses.hit(client, tick)
             return _not_found()
-        if not rt.limits.per_feed.hit(row.id, tick):
-            return _too_many(rt.limits.per_feed.retry_after(row.id, tick))
-        record_fetch(session, row, now=now)
+        if not rt.limits.per_feed.hit(opened.id, tick):
+            return _too_many(rt.limits.per_feed.retry_after(opened.id, tick))
         rendered = rt.renderer.render(
-            session, row, today=today_in(rt.settings.clinic.timezone, now)
+            session,
+            opened,
+            today=today_in(rt.settings.clinic.timezone, now),
+            zone=opened.timezone,
         )
+    assert rt.fetches is not None  # made in __post_init__
+    rt.fetches.record(opened.id, now)
     if etag_matches(request.headers.get("if-none-match"), rendered.etag):
         return Response(status_code=304, headers=_validators(rendered))
     return Response(

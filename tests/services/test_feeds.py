@@ -117,17 +117,20 @@ def test_bad_label_and_unknown_patient_change_nothing(session: Session) -> None:
     assert session.exec(select(m.FeedToken)).all() == []
 
 
-def test_fetches_are_counted_atomically(session: Session) -> None:
-    patient = make_patient(session, "P1")
-    token, _ = issue(session, patient)
-    row = feeds.lookup(session, token)
-    assert row is not None
-    seen = dt.datetime(2026, 6, 15, 8, 0, tzinfo=dt.UTC)
-    for _ in range(3):
-        feeds.record_fetch(session, row, now=seen)
+def test_open_feed_gives_the_endpoint_what_it_needs_and_treats_revoked_like_unknown(
+    session: Session,
+) -> None:
+    patient = make_patient(session, "P1", timezone="America/New_York")
+    token, issued = issue(session, patient)
     session.commit()
-    session.refresh(row)
-    assert (row.fetch_count, row.last_seen_at) == (3, seen)
+    opened = feeds.open_feed(session, token)
+    assert opened is not None and opened.public_id == issued.feed.public_id
+    assert (opened.patient_id, opened.timezone) == (patient.id, "America/New_York")
+    assert opened.created_at.tzinfo is not None
+    feeds.revoke_feed(session, public_id=issued.feed.public_id, actor=NAV)
+    session.commit()
+    assert feeds.open_feed(session, token) is None
+    assert feeds.open_feed(session, "D" * 43) is None
 
 
 # --------------------------------------------------------------------------- the body

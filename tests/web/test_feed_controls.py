@@ -53,6 +53,7 @@ def test_issue_shows_the_links_once_with_a_qr_code(
     after = nina_feeds.get(page).text
     assert "iPhone" in after and "never" in after and token not in after
     assert nina_feeds.get(f"/feeds/{token}.ics").status_code == 200
+    nina_feeds.app.state.feed_fetches.flush()  # type: ignore[attr-defined]  # (every 30 s)
     assert "Revoke" in nina_feeds.get(page).text
 
     with Session(web_engine) as session:

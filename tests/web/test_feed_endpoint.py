@@ -217,12 +217,25 @@ def test_the_window_slides(settings: Settings, engine: sa.Engine) -> None:
     assert client.get(f"/feeds/{token}.ics").status_code == 200
 
 
+def test_the_apps_lifespan_writes_the_counts_at_shutdown(
+    settings: Settings, engine: sa.Engine
+) -> None:
+    token, public_id = issue(engine)
+    with client_for(app_settings(settings), engine) as client:  # runs the lifespan
+        assert client.get(f"/feeds/{token}.ics").status_code == 200
+    with Session(engine) as session:
+        assert feeds.get_feed(session, public_id=public_id).fetch_count == 1
+
+
 def test_fetches_are_counted_per_token(settings: Settings, engine: sa.Engine) -> None:
     token, public_id = issue(engine)
     client = client_for(app_settings(settings), engine)
     etag = client.get(f"/feeds/{token}.ics").headers["etag"]
     client.get(f"/feeds/{token}.ics", headers={"If-None-Match": etag})
     client.get(f"/feeds/{'D' * 43}.ics")
+    with Session(engine) as session:  # counted in memory: nothing written per request
+        assert feeds.get_feed(session, public_id=public_id).fetch_count == 0
+    client.app.state.feed_runtime.fetches.flush()  # type: ignore[attr-defined]
     with Session(engine) as session:
         row = feeds.get_feed(session, public_id=public_id)
         assert row.fetch_count == 2 and row.last_seen_at is not None

@@ -179,8 +179,15 @@ def history(draft: Draft, *, patient_id: int, created: dt.date, protocol: Protoc
 
 
 def done_row(done: Done, *, patient_id: int, now: dt.datetime) -> Row:
-    """A ``followup_item`` row in state done, copying the planned item's provenance."""
+    """A ``followup_item`` row in state done, copying the planned item's provenance.
+
+    Stamped as if it had happened then: planned on its anchor date and closed on the day it
+    was done (midday UTC, never after ``now``). Stamping years of history "now" would make
+    every old completion look freshly changed, and a patient's calendar feed would carry
+    them all for its retention period as if they had just been recorded.
+    """
     item = done.item
+    closed = min(_midday(done.on), now)
     return {
         "patient_id": patient_id,
         "kind": item.kind.value,
@@ -207,6 +214,10 @@ def done_row(done: Done, *, patient_id: int, now: dt.datetime) -> Row:
         "superseded_by_id": None,
         "superseded_reason": "",
         "sequence": 0,
-        "created_at": now,
-        "updated_at": now,
+        "created_at": min(_midday(item.anchor.date), closed),
+        "updated_at": closed,
     }
+
+
+def _midday(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)

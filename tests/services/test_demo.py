@@ -195,6 +195,9 @@ def test_done_history_is_plausible_and_copies_the_planned_item(engine: sa.Engine
         assert row.earliest <= row.completed_on <= row.latest
         assert row.rule_id and row.pack_id == "net-default" and row.profile == "default"
         assert row.anchor_date.isoformat() in row.reason and row.outcome_note == HISTORY_NOTE
+        # Stamped when it happened, not when the demo ran (feeds keep recent changes only).
+        assert row.updated_at.date() == row.completed_on and row.updated_at <= NOW
+        assert row.created_at.date() == row.anchor_date and row.created_at <= row.updated_at
     recent = [r for r in rows if (TODAY - r.completed_on).days <= 365]  # type: ignore[operator]
     assert len(recent) > len(rows) / 3  # the latest cycle, not only the first visits
 

@@ -2,7 +2,8 @@
 
 Routers are listed in ``ROUTERS`` and included by ``create_app`` alone; another area (e.g. the
 calendar feeds) plugs in by adding its router there or passing ``extra_routers``. Every router
-inherits the app-wide CSRF dependency and the security headers.
+inherits the app-wide CSRF dependency and the security headers. The calendar feed itself is a
+plain route matched first (a read-only GET polled by every calendar app; see ``web/feeds.py``).
 """
 
 import logging
@@ -78,6 +79,7 @@ def create_app(
     templates_root = resource_dir("templates", settings.paths.templates)
     app.state.templates = Jinja2Templates(env=_environment(templates_root))
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
+    app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
     _add_error_handlers(app)

@@ -79,6 +79,19 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """``read_scope`` without the ORM: a Core connection in a read-only transaction, for the
+    hottest read paths (a calendar poll), where the Session's bookkeeping is measurable."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{READ_ONLY: True})
+        connection.begin()
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+
+
+@contextmanager
 def read_scope(engine: sa.Engine) -> Iterator[Session]:
     """A unit of work that only reads: one consistent snapshot, always rolled back.
 

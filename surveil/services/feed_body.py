@@ -13,14 +13,15 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import jinja2
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.core.feed import (
@@ -32,7 +33,7 @@ from surveil.core.feed import (
     make_feed_event,
     select_feed_items,
 )
-from surveil.core.vocab import ItemKind
+from surveil.core.vocab import ItemKind, ItemState
 from surveil.db import models as m
 from surveil.errors import InvalidInput
 from surveil.feedtext import render_calendar_description, render_item_text
@@ -53,35 +54,101 @@ STATE_TO_FEED: dict[str, FeedItemStatus] = {
     m.ItemState.CANCELLED: FeedItemStatus.CANCELLED,
     m.ItemState.SUPERSEDED: FeedItemStatus.SUPERSEDED,
 }
-_OPEN = (m.ItemState.PLANNED, m.ItemState.ORDERED, m.ItemState.BOOKED)
-_COLUMNS: tuple[Any, ...] = (  # the columns a feed needs, not whole rows
-    m.FollowUpItem.id,
-    m.FollowUpItem.kind,
-    m.FollowUpItem.state,
-    m.FollowUpItem.earliest,
-    m.FollowUpItem.target,
-    m.FollowUpItem.latest,
-    m.FollowUpItem.booked_at,
-    m.FollowUpItem.sequence,
-    m.FollowUpItem.updated_at,
+_ITEM: sa.Table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
+_FEED: sa.Table = m.FeedToken.__table__  # type: ignore[attr-defined]
+_PATIENT: sa.Table = m.Patient.__table__  # type: ignore[attr-defined]
+_ITEM_COLUMNS = tuple(  # the columns a feed needs, not whole rows (to_feed_item's arguments)
+    _ITEM.c[name]
+    for name in (
+        "id", "kind", "state", "earliest", "target", "latest", "booked_at", "sequence",
+        "updated_at",
+    )
+)  # fmt: skip
+# Open items always show; a closed one only while it may still be within retention. This
+# leaves out items closed long ago (a patient followed for 15 years has many) in the database;
+# select_feed_items then applies the exact rule. The states are written into the SQL (they are
+# our own constants): a bound IN list would be re-rendered on every execution.
+_OPEN_STATES = (ItemState.PLANNED, ItemState.ORDERED, ItemState.BOOKED)
+_SHOWN = sa.or_(
+    _ITEM.c.state.in_([sa.literal_column(f"'{state.value}'") for state in _OPEN_STATES]),
+    _ITEM.c.target >= sa.bindparam("cutoff_day"),
+    _ITEM.c.updated_at >= sa.bindparam("cutoff"),
+    _ITEM.c.booked_at >= sa.bindparam("cutoff"),
 )
-_ITEM = m.FollowUpItem
-# Built once (the hot path of every feed request). It already leaves out items closed long ago
-# (a patient followed for 15 years has many); select_feed_items applies the exact rule.
+# Statements are built once: a feed request is the hot path, polled by every calendar app.
 _ITEMS = (
-    sa.select(*_COLUMNS)
-    .where(col(_ITEM.patient_id) == sa.bindparam("patient_id"))
-    .where(
-        sa.or_(
-            col(_ITEM.state).in_(_OPEN),
-            col(_ITEM.target) >= sa.bindparam("cutoff_day"),
-            col(_ITEM.updated_at) >= sa.bindparam("cutoff"),
-            col(_ITEM.booked_at) >= sa.bindparam("cutoff"),
+    sa.select(*_ITEM_COLUMNS)
+    .where(_ITEM.c.patient_id == sa.bindparam("patient_id"), _SHOWN)
+    .order_by(_ITEM.c.id)
+)
+_ZONE = sa.select(_PATIENT.c.timezone).where(_PATIENT.c.id == sa.bindparam("patient_id"))
+_FEED_COLUMNS = (
+    _FEED.c.id,
+    _FEED.c.public_id,
+    _FEED.c.patient_id,
+    _FEED.c.created_at,
+    _PATIENT.c.timezone,
+)
+# A poll in one indexed query: the token's feed (if active), its patient's zone and the items
+# shown, one row per item (or one row of NULL item columns for a feed with nothing to show).
+_OPEN_FEED = (
+    sa.select(*_FEED_COLUMNS, *_ITEM_COLUMNS)
+    .select_from(
+        _FEED.join(_PATIENT, _PATIENT.c.id == _FEED.c.patient_id).outerjoin(
+            _ITEM, sa.and_(_ITEM.c.patient_id == _FEED.c.patient_id, _SHOWN)
         )
     )
-    .order_by(col(_ITEM.id))
+    .where(_FEED.c.token_hash == sa.bindparam("digest"), _FEED.c.revoked_at.is_(None))
+    .order_by(_ITEM.c.id)
 )
-_ZONE = sa.select(col(m.Patient.timezone)).where(col(m.Patient.id) == sa.bindparam("patient_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFeed:
+    """The feed a token opens, with what it shows today (never the token)."""
+
+    id: int
+    public_id: str
+    patient_id: int
+    created_at: dt.datetime
+    timezone: str  # the patient's: appointment wall times are worded in it
+    items: tuple[FeedItem, ...]
+
+
+def open_feed(
+    connection: sa.Connection,
+    token_digest: str,
+    *,
+    today: dt.date,
+    retention: dt.timedelta,
+) -> OpenFeed | None:
+    """The active feed whose token hashes to ``token_digest``, with its items, else None.
+
+    Always the same one query whatever the token, so an unknown and a revoked token take the
+    same path and both come back as None: neither the answer nor its timing tells them apart.
+    """
+    rows = connection.execute(_OPEN_FEED, {"digest": token_digest, **_cutoffs(today, retention)})
+    first = None
+    items: list[FeedItem] = []
+    for row in rows:
+        first = first or row
+        if row[len(_FEED_COLUMNS)] is not None:  # an item (the outer join gives NULLs if none)
+            item = to_feed_item(*row[len(_FEED_COLUMNS) :])
+            if item is not None:
+                items.append(item)
+    if first is None:
+        return None
+    feed_id, public_id, patient_id, created_at, zone = first[: len(_FEED_COLUMNS)]
+    shown = select_feed_items(items, today=today, retention=retention)
+    return OpenFeed(feed_id, public_id, patient_id, _utc(created_at), zone, tuple(shown))
+
+
+def _cutoffs(today: dt.date, retention: dt.timedelta) -> dict[str, object]:
+    cutoff_day = today - retention - dt.timedelta(days=1)  # a day of slack for time zones
+    return {
+        "cutoff_day": cutoff_day,
+        "cutoff": dt.datetime.combine(cutoff_day, dt.time(), tzinfo=dt.UTC),
+    }
 
 
 class FeedRef(Protocol):
@@ -112,13 +179,7 @@ def feed_items(
     The query already leaves out items closed long ago (a patient followed for 15 years has
     many); ``select_feed_items`` then applies the exact retention rule.
     """
-    cutoff_day = today - retention - dt.timedelta(days=1)  # a day of slack for time zones
-    params = {
-        "patient_id": patient_id,
-        "cutoff_day": cutoff_day,
-        "cutoff": dt.datetime.combine(cutoff_day, dt.time(), tzinfo=dt.UTC),
-    }
-    # Core rows on the session's connection: no ORM step for a hot, read-only query.
+    params = {"patient_id": patient_id, **_cutoffs(today, retention)}
     rows = session.connection().execute(_ITEMS, params)
     items = [fi for row in rows if (fi := to_feed_item(*row)) is not None]
     return select_feed_items(items, today=today, retention=retention)
@@ -201,7 +262,10 @@ class FeedRenderer:
         items = feed_items(
             session, patient_id=feed.patient_id, today=today, retention=self.retention
         )
-        zone = zone or self._zone(session, feed.patient_id)
+        return self.render_items(feed, items, zone or self._zone(session, feed.patient_id))
+
+    def render_items(self, feed: FeedRef, items: Sequence[FeedItem], zone: str) -> FeedBody:
+        """The feed showing ``items`` (as chosen by ``open_feed`` or ``feed_items``)."""
         key = (feed.public_id, _utc(feed.created_at), zone, *items)
         with self._lock:
             cached = self._cache.get(key)
@@ -223,7 +287,7 @@ class FeedRenderer:
         )
         return zone or self.settings.clinic.timezone
 
-    def _render(self, feed: FeedRef, items: list[FeedItem], zone: str) -> FeedBody:
+    def _render(self, feed: FeedRef, items: Sequence[FeedItem], zone: str) -> FeedBody:
         body = build_feed(self.calendar(feed), self.events(items, zone))
         changed = [item.updated_at for item in items]
         return FeedBody(
@@ -232,16 +296,7 @@ class FeedRenderer:
             last_modified=max([_utc(feed.created_at), *changed]),
         )
 
-    def feed_events(
-        self, session: Session, feed: FeedRef, *, today: dt.date
-    ) -> tuple[FeedCalendar, list[FeedEvent]]:
-        """Exactly what ``build_feed`` receives for this feed today (benchmarks compare it)."""
-        items = feed_items(
-            session, patient_id=feed.patient_id, today=today, retention=self.retention
-        )
-        return self.calendar(feed), self.events(items, self._zone(session, feed.patient_id))
-
-    def events(self, items: list[FeedItem], zone: str) -> list[FeedEvent]:
+    def events(self, items: Sequence[FeedItem], zone: str) -> list[FeedEvent]:
         clinic = self.settings.clinic
         events = []
         for item in items:

@@ -25,7 +25,13 @@ from sqlmodel import Session, col, select
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
-from surveil.services.feed_body import FeedBody, FeedRenderer, build_patient_feed
+from surveil.services.feed_body import (
+    FeedBody,
+    FeedRenderer,
+    OpenFeed,
+    build_patient_feed,
+    open_feed,
+)
 from surveil.services.users import Actor, audit
 
 __all__ = [
@@ -228,29 +234,6 @@ _LOOKUP = select(m.FeedToken).where(
     m.FeedToken.token_hash == sa.bindparam("digest"), col(m.FeedToken.revoked_at).is_(None)
 )
 _TABLE: sa.Table = m.FeedToken.__table__  # type: ignore[attr-defined]
-_PATIENT: sa.Table = m.Patient.__table__  # type: ignore[attr-defined]
-_OPEN_FEED = (
-    sa.select(
-        _TABLE.c.id,
-        _TABLE.c.public_id,
-        _TABLE.c.patient_id,
-        _TABLE.c.created_at,
-        _PATIENT.c.timezone,
-    )
-    .select_from(_TABLE.join(_PATIENT, _PATIENT.c.id == _TABLE.c.patient_id))
-    .where(_TABLE.c.token_hash == sa.bindparam("digest"), _TABLE.c.revoked_at.is_(None))
-)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenFeed:
-    """What a feed request needs to know about the feed its token opens (never the token)."""
-
-    id: int
-    public_id: str
-    patient_id: int
-    created_at: dt.datetime
-    timezone: str  # the patient's: appointment wall times are worded in it
 
 
 def lookup(session: Session, token: str) -> m.FeedToken | None:
@@ -263,16 +246,6 @@ def lookup(session: Session, token: str) -> m.FeedToken | None:
     preimages of tokens they do not know.
     """
     return session.exec(_LOOKUP, params={"digest": hash_token(token)}).first()
-
-
-def open_feed(session: Session, token: str) -> OpenFeed | None:
-    """``lookup`` for the feed endpoint: the same one indexed query for every token (so an
-    unknown and a revoked one look alike), joined to the patient's time zone, read as plain
-    columns. The endpoint runs it for every poll of every subscribed calendar."""
-    row = session.connection().execute(_OPEN_FEED, {"digest": hash_token(token)}).first()
-    if row is None:
-        return None
-    return OpenFeed(*row)
 
 
 def _audit(

@@ -29,9 +29,9 @@ from starlette.routing import Route
 
 from surveil.config import Settings
 from surveil.db.queries import today_in
-from surveil.db.session import read_scope
+from surveil.db.session import read_connection
 from surveil.services.feed_fetches import FetchTally
-from surveil.services.feeds import FeedBody, FeedRenderer, open_feed
+from surveil.services.feeds import FeedBody, FeedRenderer, hash_token, open_feed
 from surveil.web import feed_controls
 
 log = logging.getLogger(__name__)
@@ -200,20 +200,21 @@ def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
     if rt.limits.misses.full(client, tick):
         return _too_many(rt.limits.misses.retry_after(client, tick))
     now = rt.clock()
-    # Read-only: a poll never takes the write lock (its count is written in batches).
-    with read_scope(rt.engine) as session:
-        opened = open_feed(session, token)
-        if opened is None:
-            rt.limits.misses.hit(client, tick)
-            return _not_found()
-        if not rt.limits.per_feed.hit(opened.id, tick):
-            return _too_many(rt.limits.per_feed.retry_after(opened.id, tick))
-        rendered = rt.renderer.render(
-            session,
-            opened,
+    # Read-only: a poll never takes the write lock (its count is written in batches), and the
+    # connection goes back to the pool before the rendering starts.
+    with read_connection(rt.engine) as connection:
+        opened = open_feed(
+            connection,
+            hash_token(token),
             today=today_in(rt.settings.clinic.timezone, now),
-            zone=opened.timezone,
+            retention=rt.renderer.retention,
         )
+    if opened is None:
+        rt.limits.misses.hit(client, tick)
+        return _not_found()
+    if not rt.limits.per_feed.hit(opened.id, tick):
+        return _too_many(rt.limits.per_feed.retry_after(opened.id, tick))
+    rendered = rt.renderer.render_items(opened, opened.items, opened.timezone)
     assert rt.fetches is not None  # made in __post_init__
     rt.fetches.record(opened.id, now)
     if etag_matches(request.headers.get("if-none-match"), rendered.etag):

@@ -1,13 +1,15 @@
 """Units of work: writers queue for the lock, read-only scopes never wait and never write."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from surveil.db.session import make_engine, read_scope, session_scope
+from surveil.db.session import make_engine, read_connection, read_scope, session_scope
 
 COUNT = sa.text("SELECT count(*) FROM t")
 
@@ -22,13 +24,14 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.mark.parametrize("scope", [read_scope, read_connection])
 def test_a_read_scope_on_sqlite_does_not_wait_for_a_writer_and_sees_a_snapshot(
-    engine: sa.Engine,
+    engine: sa.Engine, scope: Callable[[sa.Engine], AbstractContextManager[Any]]
 ) -> None:
     with session_scope(engine) as writer:
         writer.execute(sa.text("INSERT INTO t VALUES (2)"))  # holds the write lock (IMMEDIATE)
         started = time.perf_counter()
-        with read_scope(engine) as reader:
+        with scope(engine) as reader:
             assert reader.execute(COUNT).scalar_one() == 1  # the committed state only
         # A writer would wait up to the 30 s busy timeout here; the reader is not a writer.
         assert time.perf_counter() - started < 5
@@ -36,12 +39,15 @@ def test_a_read_scope_on_sqlite_does_not_wait_for_a_writer_and_sees_a_snapshot(
         assert reader.execute(COUNT).scalar_one() == 2
 
 
-def test_a_read_scope_keeps_no_write_made_through_it_by_mistake(db_url: str) -> None:
+@pytest.mark.parametrize("scope", [read_scope, read_connection])
+def test_a_read_scope_keeps_no_write_made_through_it_by_mistake(
+    db_url: str, scope: Callable[[sa.Engine], AbstractContextManager[Any]]
+) -> None:
     engine = make_engine(db_url)
     try:
         with session_scope(engine) as session:
             session.execute(sa.text("CREATE TABLE IF NOT EXISTS scratch (x INTEGER)"))
-        with read_scope(engine) as reader:
+        with scope(engine) as reader:
             reader.execute(sa.text("INSERT INTO scratch VALUES (1)"))
         with read_scope(engine) as reader:
             count = reader.execute(sa.text("SELECT count(*) FROM scratch")).scalar_one()

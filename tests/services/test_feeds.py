@@ -13,7 +13,7 @@ from surveil.config import Settings, WebSettings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services import feeds
-from surveil.services.feed_body import FeedRenderer
+from surveil.services.feed_body import FeedRenderer, feed_items
 from surveil.services.users import Actor
 from tests.web.seed import TODAY, make_item, make_patient
 
@@ -117,20 +117,37 @@ def test_bad_label_and_unknown_patient_change_nothing(session: Session) -> None:
     assert session.exec(select(m.FeedToken)).all() == []
 
 
-def test_open_feed_gives_the_endpoint_what_it_needs_and_treats_revoked_like_unknown(
+def test_open_feed_gives_the_endpoint_the_feed_and_its_items_in_one_query(
     session: Session,
 ) -> None:
     patient = make_patient(session, "P1", timezone="America/New_York")
+    empty = make_patient(session, "P2")
+    make_item(session, patient, earliest=TODAY, latest=TODAY + 30 * DAY)
+    old = make_item(session, patient, kind="cga", state="done", earliest=TODAY - 400 * DAY,
+                    latest=TODAY - 370 * DAY)  # fmt: skip
+    old.updated_at = dt.datetime(2025, 5, 1, 12, tzinfo=dt.UTC)  # closed a year before TODAY
+    session.add(old)
     token, issued = issue(session, patient)
+    empty_token, _ = issue(session, empty)
     session.commit()
-    opened = feeds.open_feed(session, token)
+
+    def open_(token: str) -> feeds.OpenFeed | None:
+        return feeds.open_feed(session.connection(), feeds.hash_token(token), today=TODAY,
+                               retention=30 * DAY)  # fmt: skip
+
+    opened = open_(token)
     assert opened is not None and opened.public_id == issued.feed.public_id
     assert (opened.patient_id, opened.timezone) == (patient.id, "America/New_York")
     assert opened.created_at.tzinfo is not None
+    assert [item.kind for item in opened.items] == ["mri"]  # done a year ago: not shown
+    assert list(opened.items) == feed_items(session, patient_id=patient.id, today=TODAY,  # type: ignore[arg-type]
+                                            retention=30 * DAY)  # fmt: skip
+    nothing = open_(empty_token)  # a feed with nothing to show still opens
+    assert nothing is not None and nothing.items == () and nothing.patient_id == empty.id
     feeds.revoke_feed(session, public_id=issued.feed.public_id, actor=NAV)
     session.commit()
-    assert feeds.open_feed(session, token) is None
-    assert feeds.open_feed(session, "D" * 43) is None
+    assert open_(token) is None
+    assert open_("D" * 43) is None
 
 
 # --------------------------------------------------------------------------- the body

@@ -1,4 +1,4 @@
-"""The reminder daemon: an APScheduler 3.11 clock that calls five jobs, and nothing more.
+"""The reminder daemon: an APScheduler 3.11 clock that calls six jobs, and nothing more.
 
 Reminders are rows in our own tables (the outbox), never scheduler jobs: the scheduler only
 decides *when to look*. It uses a memory job store and jobs defined here in code, so a restart
@@ -6,8 +6,9 @@ re-creates them and nothing is pickled; ``coalesce`` and ``max_instances=1`` kee
 from piling up; every job also runs at start-up, so a restarted daemon catches up at once.
 
 Jobs: *sweep* (recover what a dead daemon left, every daemon), *dispatch* (claim and send, every
-daemon), *heartbeat* (the ``heartbeat`` row, and renewing the leader lease), *plan* and *digest*
-(only on the leader: the holder of the ``daemon_lease`` row).
+daemon), *heartbeat* (the ``heartbeat`` row, and renewing the leader lease), *plan*, *digest*
+and *feeds* (retiring the calendar feeds of patients no longer followed up) only on the leader:
+the holder of the ``daemon_lease`` row.
 
 Several daemons may share a PostgreSQL database (claims use ``SKIP LOCKED``; one leads). On
 SQLite only one may run: ``single_daemon_lock`` takes an exclusive ``flock`` on
@@ -40,7 +41,7 @@ from surveil.config import Settings
 from surveil.db import claims
 from surveil.db.session import make_engine, normalise_url, session_scope
 from surveil.errors import Conflict
-from surveil.services import delivery
+from surveil.services import delivery, feeds
 from surveil.services.reminder_plan import effective_policy
 from surveil.transports import Transport
 
@@ -115,6 +116,9 @@ class Daemon:
 
     def digest_job(self) -> int:
         return self._as_leader("digest", delivery.send_digest)
+
+    def feeds_job(self) -> int:
+        return self._as_leader("feeds", feeds.retire_due_feeds)
 
     def heartbeat_job(self) -> None:
         now = self.clock()
@@ -192,7 +196,7 @@ def build_scheduler(
     scheduler_class: type[BaseScheduler] = BlockingScheduler,
     start_at: dt.datetime | None = None,
 ) -> BaseScheduler:
-    """The scheduler with its five interval jobs, each first run at ``start_at`` (now)."""
+    """The scheduler with its six interval jobs, each first run at ``start_at`` (now)."""
     config = settings.daemon
     scheduler = scheduler_class(
         jobstores={"default": MemoryJobStore()},
@@ -210,6 +214,7 @@ def build_scheduler(
         ("sweep", daemon.sweep_job, config.sweep_seconds),
         ("plan", daemon.plan_job, config.plan_minutes * 60),
         ("digest", daemon.digest_job, DIGEST_CHECK_SECONDS),
+        ("feeds", daemon.feeds_job, config.plan_minutes * 60),  # retire feeds no longer needed
         ("dispatch", daemon.dispatch_job, config.dispatch_seconds),
         ("heartbeat", daemon.heartbeat_job, heartbeat),
     ]

@@ -14,6 +14,7 @@ The body (``build_patient_feed``/``FeedRenderer``) lives in ``surveil.services.f
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -22,14 +23,18 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from surveil.config import Settings
+from surveil.core.vocab import StateKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.queries import today_in
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
 from surveil.services.feed_body import (
     FeedBody,
     FeedRenderer,
     OpenFeed,
     build_patient_feed,
+    feed_items,
     open_feed,
 )
 from surveil.services.users import Actor, audit
@@ -49,9 +54,13 @@ __all__ = [
     "list_feeds",
     "lookup",
     "open_feed",
+    "retire_due_feeds",
+    "retire_feeds",
     "revoke_feed",
     "rotate_feed",
 ]
+
+log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32  # 256 bits: secrets.token_urlsafe(32) gives 43 URL-safe characters
 FEED_PATH = "/feeds/{token}.ics"
@@ -246,6 +255,68 @@ def lookup(session: Session, token: str) -> m.FeedToken | None:
     preimages of tokens they do not know.
     """
     return session.exec(_LOOKUP, params={"digest": hash_token(token)}).first()
+
+
+def retire_feeds(
+    session: Session, *, today: dt.date, retention: dt.timedelta, now: dt.datetime | None = None
+) -> list[FeedSummary]:
+    """Revoke the feeds of patients who no longer have follow-up here: those who died, or
+    were discharged, more than ``retention`` ago, once their feed shows nothing. Returns what
+    it revoked (audited, by "system").
+
+    Not at once, on purpose: a calendar app that gets a 404 keeps its last copy, planned dates
+    and all. So the feed goes on answering until every remaining date has been shown as
+    cancelled for the retention period and has dropped out; ending the link then leaves no
+    stale copy behind. Run by the daemon's leader (``surveil daemon``).
+    """
+    cutoff = today - retention - dt.timedelta(days=1)  # gone for more than ``retention``
+    discharged = (
+        sa.select(col(m.DiseaseState.patient_id))
+        .where(
+            col(m.DiseaseState.end_date).is_(None),
+            col(m.DiseaseState.kind) == StateKind.DISCHARGED.value,
+            col(m.DiseaseState.start_date) <= cutoff,
+        )
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(m.FeedToken, col(m.Patient.deceased_on))
+        .join(m.Patient, col(m.Patient.id) == m.FeedToken.patient_id)
+        .where(
+            col(m.FeedToken.revoked_at).is_(None),
+            sa.or_(
+                col(m.Patient.deceased_on) <= cutoff,
+                col(m.FeedToken.patient_id).in_(discharged),
+            ),
+        )
+        .order_by(col(m.FeedToken.id))
+    ).all()
+    stamp = now or utcnow()
+    retired = []
+    for row, deceased_on in rows:
+        if feed_items(session, patient_id=row.patient_id, today=today, retention=retention):
+            continue  # a cancellation recorded late is still being shown: retire it later
+        row.revoked_at = stamp
+        session.add(row)
+        why = "died" if deceased_on is not None and deceased_on <= cutoff else "was discharged"
+        detail = f"feed {row.public_id}: the patient {why} over {retention.days} days ago"
+        _audit(session, None, "feed.retired", row, detail)
+        retired.append(FeedSummary.of(row))
+    session.flush()
+    return retired
+
+
+def retire_due_feeds(session: Session, settings: Settings, now: dt.datetime) -> int:
+    """``retire_feeds`` for the deployment's settings (the daemon's job); how many it retired."""
+    retired = retire_feeds(
+        session,
+        today=today_in(settings.clinic.timezone, now),
+        retention=dt.timedelta(days=settings.feeds.cancelled_retention_days),
+        now=now,
+    )
+    if retired:
+        log.info("retired %d calendar feeds of patients no longer followed up", len(retired))
+    return len(retired)
 
 
 def _audit(

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from surveil.config import Settings, WebSettings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound
-from surveil.services import feeds
+from surveil.services import feeds, registry
 from surveil.services.feed_body import FeedRenderer, feed_items
 from surveil.services.users import Actor
 from tests.web.seed import TODAY, make_item, make_patient
@@ -256,3 +256,67 @@ def test_renderer_reuses_a_body_only_while_the_data_is_unchanged(
     second = renderer.render(session, row, today=TODAY)
     assert second.etag != first.etag and second.last_modified == item.updated_at
     assert second.body == feeds.build_patient_feed(session, row, _settings(settings), TODAY)
+
+
+# --------------------------------------------------------------------------- retirement
+
+
+def test_feeds_are_retired_once_their_patient_has_gone_for_the_retention_period(
+    session: Session,
+) -> None:
+    retention = 30 * DAY
+    died_long_ago, died_lately, discharged, back, followed = (
+        make_patient(session, mrn) for mrn in ("P1", "P2", "P3", "P4", "P5")
+    )
+    died_long_ago.deceased_on = TODAY - 31 * DAY
+    died_lately.deceased_on = TODAY - 30 * DAY  # apps are still picking up the cancellations
+    session.add_all([died_long_ago, died_lately])
+    late_news = make_patient(session, "P6")  # died long ago, but recorded only last week
+    late_news.deceased_on = TODAY - 90 * DAY
+    session.add(late_news)
+    cancelled = make_item(session, late_news, state="cancelled", earliest=TODAY - 50 * DAY,
+                          latest=TODAY - 20 * DAY)  # fmt: skip
+    cancelled.updated_at = dt.datetime.combine(TODAY - 7 * DAY, dt.time(9), tzinfo=dt.UTC)
+    session.add(cancelled)
+    for patient, since in ((discharged, 31), (back, 60)):
+        registry.set_state(session, patient=patient, kind="discharged",
+                           since=(TODAY - since * DAY).isoformat(), today=TODAY)  # fmt: skip
+    registry.set_state(session, patient=back, kind="active_surveillance",  # re-referred
+                       since=(TODAY - 10 * DAY).isoformat(), today=TODAY)  # fmt: skip
+    everyone = (died_long_ago, died_lately, discharged, back, followed, late_news)
+    tokens = {p.mrn: issue(session, p, "phone")[0] for p in everyone}
+    second, _ = issue(session, died_long_ago, "tablet")
+    already = issue(session, discharged, "old")[1].feed.public_id
+    feeds.revoke_feed(session, public_id=already, actor=NAV)
+    session.commit()
+
+    retired = feeds.retire_feeds(session, today=TODAY, retention=retention)
+    session.commit()
+    assert sorted((r.patient_id, r.label) for r in retired) == sorted(
+        [(died_long_ago.id, "phone"), (died_long_ago.id, "tablet"), (discharged.id, "phone")]
+    )
+    assert all(not r.active for r in retired)
+    for mrn, token in tokens.items():
+        assert (feeds.lookup(session, token) is None) == (mrn in ("P1", "P3")), mrn
+    assert feeds.lookup(session, second) is None
+    trail = session.exec(select(m.AuditEvent).where(m.AuditEvent.action == "feed.retired")).all()
+    assert len(trail) == 3 and {t.actor for t in trail} == {"system"}
+    assert any("died" in t.detail for t in trail) and any("discharged" in t.detail for t in trail)
+    assert all(token not in t.detail for t in trail for token in tokens.values())
+    # Nothing left to do: a second run changes nothing (the daemon runs it every plan round).
+    assert feeds.retire_feeds(session, today=TODAY, retention=retention) == []
+
+
+def test_the_daemons_job_uses_the_clinics_date_and_retention(
+    session: Session, settings: Settings
+) -> None:
+    patient = make_patient(session, "P1")
+    patient.deceased_on = dt.date(2026, 5, 1)
+    session.add(patient)
+    token, _ = issue(session, patient)
+    session.commit()
+    noon = dt.datetime(2026, 5, 31, 12, tzinfo=dt.UTC)  # 30 days on: not yet (retention 30)
+    assert feeds.retire_due_feeds(session, settings, noon) == 0
+    assert feeds.retire_due_feeds(session, settings, noon + DAY) == 1
+    session.commit()
+    assert feeds.lookup(session, token) is None

@@ -12,7 +12,7 @@ from rich.table import Table
 from surveil.cli._common import console, get_app, print_json
 from surveil.core.facts import parse_facts
 from surveil.core.plan import Plan, plan, plan_to_json
-from surveil.core.triggers import evaluate_triggers, finding_to_json
+from surveil.core.triggers import board_deadlines, evaluate_triggers, finding_to_json
 from surveil.core.vocab import ItemStatus
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
@@ -66,7 +66,11 @@ def plan_command(
         facts = parse_facts(_read_json(facts_path), today=day)
         result = plan(facts, pack, chosen.name, day)
         findings = evaluate_triggers(
-            facts, chosen.thresholds, day, rule_ref=f"{pack.id} v{pack.version}"
+            facts,
+            chosen.thresholds,
+            day,
+            rule_ref=f"{pack.id} v{pack.version}",
+            board_within=board_deadlines(chosen.on_trigger),
         )
         triggers = [finding_to_json(f) for f in findings]
     else:

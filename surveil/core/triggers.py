@@ -23,7 +23,7 @@ protocol code can import everything trigger-related from one place.
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from surveil.core.facts import Facts, Marker
 from surveil.core.findings import (
@@ -42,6 +42,7 @@ from surveil.core.growth import (
     lesion_readings,
     size_findings,
 )
+from surveil.core.protocol import TriggerConsequence
 from surveil.core.recist import recist_findings
 from surveil.core.thresholds import (
     DEFAULT_THRESHOLDS,
@@ -59,38 +60,68 @@ __all__ = [
     "MarkerRule",
     "TriggerKind",
     "TriggerThresholds",
+    "board_deadlines",
     "evaluate_triggers",
     "finding_to_json",
     "parse_thresholds",
 ]
 
 
+def board_deadlines(on_trigger: Mapping[str, TriggerConsequence]) -> dict[TriggerKind, int]:
+    """Per trigger kind, the profile's own tumour-board deadline (its ``refer_within_days``),
+    for ``evaluate_triggers(board_within=...)``."""
+    kinds = {kind.value: kind for kind in TriggerKind}
+    return {
+        kinds[name]: consequence.refer_within_days
+        for name, consequence in on_trigger.items()
+        if name in kinds and consequence.refer_within_days
+    }
+
+
 def evaluate_triggers(
-    facts: Facts, thresholds: TriggerThresholds, today: dt.date, *, rule_ref: str = ""
+    facts: Facts,
+    thresholds: TriggerThresholds,
+    today: dt.date,
+    *,
+    rule_ref: str = "",
+    board_within: Mapping[TriggerKind, int] | None = None,
 ) -> list[Finding]:
     """Every trigger that fires on these facts, ordered by kind then subject.
 
     ``rule_ref`` (e.g. ``"ENETS-small-pnet v1"``) names the protocol pack in each explanation.
+    ``board_within`` gives, per trigger kind, the days within which the tumour board should see
+    the patient when the profile's consequence says so (``refer_within_days``); otherwise the
+    thresholds' ``tumour_board_within_days``. The action text and the escalation item then
+    name the same deadline.
     """
     deceased = facts.patient.deceased_on
     if deceased is not None and deceased <= today:
         return []
     cite = f", rule {rule_ref}" if rule_ref else ""
-    board = f"tumour board review within {thresholds.tumour_board_within_days} days"
+    deadlines = board_within or {}
+
+    def board(kind: TriggerKind) -> str:
+        days = deadlines.get(kind, thresholds.tumour_board_within_days)
+        return f"tumour board review within {days} days"
+
+    paused = "(surgical review); the surveillance pathway is paused"
     findings: list[Finding] = []
     if is_on_watched_surveillance(facts, thresholds):
-        surgical = f"{board} (surgical review); the surveillance pathway is paused"
         series = lesion_readings(facts.measurements)
-        findings += growth_findings(series, thresholds, cite=cite, action=surgical)
-        findings += size_findings(series, thresholds, cite=cite, action=surgical)
+        growth = f"{board(TriggerKind.GROWTH_RATE)} {paused}"
+        findings += growth_findings(series, thresholds, cite=cite, action=growth)
+        size = f"{board(TriggerKind.SIZE)} {paused}"
+        findings += size_findings(series, thresholds, cite=cite, action=size)
     if facts.state.kind is StateKind.ADVANCED:
-        next_line = f"{board}: progression, decide the next line of therapy"
+        next_line = f"{board(TriggerKind.RECIST)}: progression, decide the next line of therapy"
         findings += recist_findings(facts, thresholds, cite=cite, action=next_line)
     for marker_rule in thresholds.marker_rules:
-        findings += marker_findings(facts, marker_rule, cite=cite, board=board)
-    findings += grade_findings(facts, cite=cite, board=board)
+        findings += marker_findings(
+            facts, marker_rule, cite=cite, board=board(TriggerKind.MARKER_RISE)
+        )
+    findings += grade_findings(facts, cite=cite, board=board(TriggerKind.GRADE_CHANGE))
     if facts.state.kind is StateKind.ACTIVE_SURVEILLANCE:
-        findings += symptom_findings(facts, cite=cite, board=board)
+        findings += symptom_findings(facts, cite=cite, board=board(TriggerKind.SYMPTOMS))
     findings += ssa_findings(facts, thresholds, today, cite=cite)
     return sorted(findings, key=lambda f: (KIND_ORDER[f.kind], f.subject))
 

@@ -18,7 +18,7 @@ from surveil.config import Settings
 from surveil.core.facts import Facts
 from surveil.core.findings import Finding
 from surveil.core.protocol import Pack, Profile, TriggerConsequence
-from surveil.core.triggers import evaluate_triggers
+from surveil.core.triggers import board_deadlines, evaluate_triggers
 from surveil.core.vocab import ItemKind, StateKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
@@ -44,10 +44,15 @@ def evaluate_and_escalate(
     ids = [p.id for p in patients if p.id is not None]
     known = _known(session, ids)
     created: list[m.Trigger] = []
+    deadlines = board_deadlines(profile.on_trigger)
     for patient in patients:
         pid = patient.id or 0
         findings = evaluate_triggers(
-            facts[pid], profile.thresholds, today, rule_ref=f"{pack.id} v{pack.version}"
+            facts[pid],
+            profile.thresholds,
+            today,
+            rule_ref=f"{pack.id} v{pack.version}",
+            board_within=deadlines,
         )
         fingerprints, open_keys = known.get(pid, (set(), set()))
         for finding in findings:

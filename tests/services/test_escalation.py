@@ -2,6 +2,8 @@
 consequence; re-evaluation never duplicates; results re-evaluate in the same transaction."""
 
 import datetime as dt
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
@@ -9,6 +11,7 @@ from sqlmodel import Session, col, select
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
+from surveil.resources import resource_dir
 from surveil.services import registry
 from surveil.services import triggers as service
 from surveil.services.care import refresh_patient
@@ -149,3 +152,23 @@ def test_failed_recording_leaves_no_trace(
     with session_scope(engine) as session:  # type: ignore[arg-type]
         assert session.exec(select(m.Measurement)).all() == []
         assert session.exec(select(m.FollowUpItem)).all() == []
+
+
+def test_the_action_text_names_the_profiles_own_board_deadline(
+    session: Session, small_pnet: m.Patient, settings: Settings, tmp_path: Path
+) -> None:
+    """A profile may ask for the board sooner than its thresholds' default (14 days): the
+    nurse's action text and the escalation item then both say the same, 7 days."""
+    pack = (resource_dir("schedules", None) / "net-default.toml").read_text(encoding="utf-8")
+    growth = '[profiles.default.on_trigger.growth_rate]\nrefer = "tumour_board"\n'
+    assert pack.count(growth + "refer_within_days = 14\n") == 1
+    (tmp_path / "net-default.toml").write_text(
+        pack.replace(growth + "refer_within_days = 14\n", growth + "refer_within_days = 7\n"),
+        encoding="utf-8",
+    )
+    sooner = replace(settings, paths=replace(settings.paths, schedules=tmp_path))
+    _grow(session, small_pnet, sooner)
+    (trigger,) = _triggers(session, small_pnet)
+    assert "tumour board review within 7 days" in trigger.action
+    board = session.get(m.FollowUpItem, trigger.item_id)
+    assert board is not None and board.latest == TODAY + dt.timedelta(days=7)

@@ -104,6 +104,9 @@ class Therapy:
 class Completed:
     kind: ItemKind
     date: dt.date
+    # The body region when one kind serves several (a pituitary MRI is not an abdominal MRI);
+    # a completed item satisfies only a rule for the same region, or one with none if it has none.
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -467,10 +470,11 @@ def _therapy(r: _Reader, m: Mapping[str, Any], at: str) -> Therapy | None:
 
 
 def _completed(r: _Reader, m: Mapping[str, Any], at: str) -> Completed | None:
-    r.keys(m, at, {"kind", "date"})
+    r.keys(m, at, {"kind", "date", "region"})
     kind = r.enum(m.get("kind"), f"{at}.kind", ItemKind)
     day = r.date(m.get("date"), f"{at}.date", not_after_today=True)
-    return None if kind is None or day is None else Completed(kind=kind, date=day)
+    region = r.text(m.get("region"), f"{at}.region", required=False)
+    return None if kind is None or day is None else Completed(kind, day, region or None)
 
 
 def _symptom(r: _Reader, m: Mapping[str, Any], at: str) -> Symptom | None:

@@ -194,9 +194,9 @@ def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]
 def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
     index, _ = _rule_index(rule, s)
     start, start_event = _item_start(rule, spec, s)
-    last = last_done(spec.kind, s.facts.completed, since=start)
+    last = last_done(spec.kind, s.facts.completed, since=start, region=spec.region)
     if last is not None:
-        anchor = Anchor(f"last {label(last.kind)}", last.date)
+        anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
         interval = _phase_interval(spec, index, last.date)
     else:
         anchor = Anchor(start_event, start)
@@ -221,13 +221,21 @@ def _phase_interval(spec: ItemSpec, index: dt.date, day: dt.date) -> Interval | 
 
 
 def last_done(
-    kind: ItemKind, completed: tuple[Completed, ...], *, since: dt.date
+    kind: ItemKind,
+    completed: tuple[Completed, ...],
+    *,
+    since: dt.date,
+    region: str | None = None,
 ) -> Completed | None:
-    """The latest completed item that satisfies ``kind``, done on or after ``since``."""
+    """The latest completed item that satisfies ``kind`` in ``region``, done on or after
+    ``since``. Regions must match: in MEN1 the yearly abdominal MRI must not restart the
+    three-yearly pituitary MRI's clock, nor a pituitary MRI stand in for an abdominal one."""
     fits = [
         c
         for c in completed
-        if (c.kind is kind or kind in SATISFIES.get(c.kind, frozenset())) and c.date >= since
+        if (c.kind is kind or kind in SATISFIES.get(c.kind, frozenset()))
+        and c.region == region
+        and c.date >= since
     ]
     return max(fits, key=lambda c: (c.date, c.kind.value), default=None)
 
@@ -261,7 +269,9 @@ def _before_dose(
 ) -> _Draft | None:
     dose_spec = _dose_spec(rule, spec)
     dose = None if dose_spec is None else _next_dose(order, rule, dose_spec, s, therapy)
-    if dose is None or last_done(spec.kind, s.facts.completed, since=dose.anchor.date) is not None:
+    if dose is None:
+        return None
+    if last_done(spec.kind, s.facts.completed, since=dose.anchor.date, region=spec.region):
         return None
     offset = spec.phases[0].interval
     window = before(dose.window.target, offset, not_before=dose.anchor.date)
@@ -278,7 +288,8 @@ def _after_course(
     ended = therapy.ended_on is not None and therapy.ended_on <= s.today
     if not ended and (cycles is None or given < cycles):
         return None
-    if last_done(spec.kind, s.facts.completed, since=last + dt.timedelta(days=1)) is not None:
+    since = last + dt.timedelta(days=1)
+    if last_done(spec.kind, s.facts.completed, since=since, region=spec.region) is not None:
         return None  # the post-course item was done
     interval = spec.phases[0].interval
     anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)

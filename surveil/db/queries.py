@@ -59,17 +59,21 @@ def facts_for_patients(session: Session, patients: list[m.Patient]) -> dict[int,
                     lesion=label, date=row.date, mm=row.diameter_mm, modality=row.modality
                 )
             )
-    done: dict[int, set[tuple[ItemKind, dt.date]]] = {}
+    done: dict[int, set[tuple[ItemKind, dt.date, str | None]]] = {}
     for chunk in _chunks(ids):
-        query = select(
-            m.FollowUpItem.patient_id, m.FollowUpItem.kind, m.FollowUpItem.completed_on
+        done_query = select(
+            m.FollowUpItem.patient_id,
+            m.FollowUpItem.kind,
+            col(m.FollowUpItem.completed_on),
+            col(m.FollowUpItem.region),
         ).where(
             col(m.FollowUpItem.patient_id).in_(chunk),
             m.FollowUpItem.state == m.ItemState.DONE,
             col(m.FollowUpItem.completed_on).is_not(None),
         )
-        for pid, kind, day in session.exec(query):
-            done.setdefault(pid, set()).add((ItemKind(kind), day))
+        for pid, kind, day, region in session.exec(done_query):
+            if day is not None:  # always, by the query; this tells the type checker
+                done.setdefault(pid, set()).add((ItemKind(kind), day, region or None))
     out = {}
     for patient in patients:
         pid = patient.id or 0
@@ -115,7 +119,7 @@ def _assemble(
     therapy_rows: list[m.Therapy],
     symptom_rows: list[m.Symptom],
     pathology_rows: list[m.PathologyResult],
-    done: set[tuple[ItemKind, dt.date]],
+    done: set[tuple[ItemKind, dt.date, str | None]],
 ) -> f.Facts:
     states = sorted(states, key=lambda s: (s.start_date, s.id or 0), reverse=True)
     current = next((s for s in states if s.end_date is None), None)
@@ -161,10 +165,12 @@ def _assemble(
         )
     )
     measurements = tuple(sorted(measurement_list, key=lambda x: (x.lesion, x.date, x.mm)))
-    completed = set(done)
-    completed |= {(mk.name, mk.date) for mk in markers}
-    completed |= {
-        (MODALITY_ITEM[ms.modality], ms.date) for ms in measurements if ms.modality in MODALITY_ITEM
+    completed: set[tuple[ItemKind, dt.date, str | None]] = set(done)
+    completed |= {(mk.name, mk.date, None) for mk in markers}
+    completed |= {  # a measured lesion is the tumour's own imaging: no separate body region
+        (MODALITY_ITEM[ms.modality], ms.date, None)
+        for ms in measurements
+        if ms.modality in MODALITY_ITEM
     }
     return f.Facts(
         patient=f.Patient(
@@ -179,7 +185,7 @@ def _assemble(
         measurements=measurements,
         markers=markers,
         therapies=therapies,
-        completed=tuple(f.Completed(kind=k, date=d) for k, d in sorted(completed)),
+        completed=completed_facts(completed),
         symptoms=tuple(
             sorted(
                 (f.Symptom(date=s.date, description=s.description) for s in symptom_rows),
@@ -203,6 +209,12 @@ def _assemble(
             )
         ),
     )
+
+
+def completed_facts(done: set[tuple[ItemKind, dt.date, str | None]]) -> tuple[f.Completed, ...]:
+    """(kind, date, region) triples as facts, in a fixed order (the facts are compared)."""
+    ordered = sorted(done, key=lambda t: (t[0], t[1], t[2] or ""))
+    return tuple(f.Completed(kind=kind, date=day, region=region) for kind, day, region in ordered)
 
 
 def _tumour(row: m.Tumour | None) -> f.Tumour | None:

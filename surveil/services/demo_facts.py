@@ -21,7 +21,7 @@ from surveil.core.vocab import (
     StateKind,
     TherapyKind,
 )
-from surveil.db.queries import MODALITY_ITEM
+from surveil.db.queries import MODALITY_ITEM, completed_facts
 from surveil.services.demo_story import Draft, Row
 
 
@@ -61,10 +61,12 @@ def facts_from_draft(
             key=lambda x: (x.name, x.date, x.value),
         )
     )
-    completed = {(c.kind, c.date) for c in done}
-    completed |= {(mk.name, mk.date) for mk in markers}
+    completed = {(c.kind, c.date, c.region) for c in done}
+    completed |= {(mk.name, mk.date, None) for mk in markers}
     completed |= {
-        (MODALITY_ITEM[ms.modality], ms.date) for ms in measurements if ms.modality in MODALITY_ITEM
+        (MODALITY_ITEM[ms.modality], ms.date, None)
+        for ms in measurements
+        if ms.modality in MODALITY_ITEM
     }
     return f.Facts(
         patient=f.Patient(
@@ -81,7 +83,7 @@ def facts_from_draft(
         therapies=tuple(
             sorted(map(_therapy, draft.therapies), key=lambda x: (x.started_on, x.kind))
         ),
-        completed=tuple(f.Completed(kind=k, date=d) for k, d in sorted(completed)),
+        completed=completed_facts(completed),
         symptoms=tuple(
             sorted(
                 (f.Symptom(date=s["date"], description=s["description"]) for s in draft.symptoms),

@@ -87,8 +87,9 @@ class _Replay:
         return today
 
     def plan(self, extra: Iterable[Completed] = ()) -> tuple[PlannedItem, ...]:
-        done = {Completed(d.item.kind, d.on) for d in self.done.values()} | set(extra)
-        completed = tuple(sorted(set(self.facts.completed) | done, key=lambda c: (c.kind, c.date)))
+        done = {Completed(d.item.kind, d.on, d.item.region) for d in self.done.values()}
+        everything = set(self.facts.completed) | done | set(extra)
+        completed = tuple(sorted(everything, key=lambda c: (c.kind, c.date, c.region or "")))
         p = self.protocol
         return plan(replace(self.facts, completed=completed), p.pack, p.profile.name, p.today).items
 
@@ -102,7 +103,7 @@ class _Replay:
                 on = self._complete(item)
                 guess = self._earlier_visit(item, on)
                 if guess is not None:
-                    earlier[_kind(item)] = Completed(item.kind, guess)
+                    earlier[_kind(item)] = Completed(item.kind, guess, item.region)
             if earlier:
                 self._latest_cycles(earlier)
         return sorted(self.done.values(), key=lambda d: (d.on, d.item.kind.value))

@@ -383,6 +383,42 @@ def test_men1_programme_is_age_gated_for_children() -> None:
     assert items["mri"].earliest == d("2026-04-20")
 
 
+def test_men1_pituitary_and_abdominal_mri_keep_their_own_clocks() -> None:
+    """The yearly abdominal MRI must not restart the three-yearly pituitary MRI (it would never
+    fall due), nor a pituitary MRI stand in for the abdominal one."""
+    adult = {"birth_date": "1980-02-01", "hereditary": "MEN1"}
+
+    def mri_items(completed: list[dict[str, str]]) -> tuple[Any, Any]:
+        facts = make_facts(
+            "2025-12-01",
+            no_tumour=True,
+            patient=adult,
+            state={"kind": "active_surveillance", "since": "2015-01-01"},
+            completed=completed,
+        )
+        items = by_kind(plan_for(facts, "2025-12-01"))
+        return items["mri"], items["mri:pituitary"]
+
+    abdomen, pituitary = mri_items(
+        [
+            {"kind": "mri", "date": "2023-01-10", "region": "pituitary"},
+            {"kind": "mri", "date": "2025-11-01"},  # this year's abdominal MRI
+        ]
+    )
+    assert (pituitary.anchor.date, pituitary.target) == (d("2023-01-10"), d("2026-01-10"))
+    assert (abdomen.anchor.date, abdomen.target) == (d("2025-11-01"), d("2026-11-01"))
+    assert "pituitary" in pituitary.anchor.event and "pituitary" not in abdomen.anchor.event
+
+    abdomen, pituitary = mri_items(
+        [
+            {"kind": "mri", "date": "2024-12-01"},
+            {"kind": "mri", "date": "2025-11-20", "region": "pituitary"},
+        ]
+    )
+    assert abdomen.anchor.date == d("2024-12-01") and abdomen.status is ItemStatus.DUE
+    assert pituitary.target == d("2028-11-20")
+
+
 @pytest.mark.parametrize(
     "override",
     [

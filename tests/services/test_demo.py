@@ -172,7 +172,7 @@ def test_facts_built_in_memory_match_the_registry(engine: sa.Engine) -> None:
             assert patient.id is not None
             draft = synthesise(7, int(patient.mrn[1:]), today=TODAY, timezone="Europe/London")
             completed = tuple(
-                Completed(ItemKind(r.kind), r.completed_on)
+                Completed(ItemKind(r.kind), r.completed_on, r.region)
                 for r in done
                 if r.patient_id == patient.id and r.completed_on is not None
             )

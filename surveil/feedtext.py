@@ -14,7 +14,7 @@ import jinja2
 
 from surveil.core.feed import FeedItem, FeedItemStatus, wording_for
 from surveil.core.vocab import ItemKind
-from surveil.render import render_text
+from surveil.render import format_day, render_text
 
 _STATE = {
     FeedItemStatus.PLANNED: "due",
@@ -73,11 +73,6 @@ def render_item_text(
 def render_calendar_description(env: jinja2.Environment, *, clinic_phone: str) -> str:
     """The calendar's own description, with the "calendar apps refresh slowly" warning."""
     return render_text(env, "ical/calendar.txt", {"clinic_phone": clinic_phone})
-
-
-def format_day(day: dt.date) -> str:
-    """'31 January 2026': unambiguous for patients anywhere (no 01/02 guessing)."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def local_time_text(instant: dt.datetime, tz_name: str) -> str:

@@ -40,19 +40,20 @@ def build_feed(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes:
 
 
 def _calendar(calendar: FeedCalendar) -> Calendar:
-    cal = Calendar.new(
-        prodid=PRODID,
-        uid=calendar.uid,  # without it icalendar invents a random one on every request
-        name=calendar.name,  # NAME and X-WR-CALNAME: without it Google shows the URL (and token)
-        description=calendar.description,  # DESCRIPTION and X-WR-CALDESC
-        refresh_interval=calendar.refresh,
-    )
-    # icalendar 7.3 copies name and description into X-WR-* as raw "unknown" values: a newline
-    # then makes to_ical() fail and a comma goes out unescaped. Write them as escaped TEXT.
-    cal["X-WR-CALNAME"] = vText(calendar.name)
-    cal["X-WR-CALDESC"] = vText(calendar.description)
-    cal["REFRESH-INTERVAL"].params["VALUE"] = "DURATION"  # RFC 7986's ABNF requires it
-    cal.add("X-PUBLISHED-TTL", vDuration(calendar.refresh))  # a bare timedelta gives "6:00:00"
+    cal = Calendar()
+    cal.add("VERSION", "2.0")
+    cal.add("PRODID", PRODID)
+    cal.add("UID", calendar.uid)  # fixed: icalendar would otherwise invent one per request
+    # The name in NAME (RFC 7986) and X-WR-CALNAME (Google, Outlook): without it Google names
+    # the calendar after its URL, token included. X-* values are raw unless given as vText, and
+    # a raw newline or comma would break the line or go out unescaped.
+    cal.add("NAME", calendar.name)
+    cal.add("X-WR-CALNAME", vText(calendar.name))
+    cal.add("DESCRIPTION", calendar.description)
+    cal.add("X-WR-CALDESC", vText(calendar.description))
+    # RFC 7986's ABNF requires VALUE=DURATION; a bare timedelta in X-* would give "6:00:00".
+    cal.add("REFRESH-INTERVAL", calendar.refresh, parameters={"VALUE": "DURATION"})
+    cal.add("X-PUBLISHED-TTL", vDuration(calendar.refresh))
     return cal
 
 

@@ -18,7 +18,7 @@ import jinja2
 from surveil.core.feed import wording_for
 from surveil.core.vocab import ItemKind
 from surveil.errors import InvalidInput, Problem
-from surveil.render import render_text
+from surveil.render import format_day, render_text
 
 PARTS = ("subject.txt", "body.txt", "body.html", "sms.txt")
 # Two concatenated SMS segments of 160 GSM-7 characters; longer texts cost more and some
@@ -156,11 +156,6 @@ def digest_context(
 def initials(*names: str | None) -> str:
     """'A.B.' from 'Ann', 'Brown': what the digest shows instead of a name."""
     return "".join(f"{n.strip()[0].upper()}." for n in names if n and n.strip())
-
-
-def format_day(day: dt.date) -> str:
-    """'1 June 2024': the same unambiguous form as the calendar feed."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def _digest_row(line: DigestLine) -> dict[str, Any]:

@@ -3,6 +3,7 @@ calendar-feed text. One environment factory, StrictUndefined everywhere, so a mi
 is an error rather than an empty hole in a message to a patient.
 """
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,3 +33,15 @@ def make_environment(templates: Path | None = None) -> jinja2.Environment:
 def render_text(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
     """Render one template to text, stripped of the trailing newline editors add."""
     return env.get_template(name).render(**context).strip("\n")
+
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def format_day(day: dt.date) -> str:
+    """'31 January 2026': unambiguous for patients anywhere (no 01/02 guessing). English month
+    names from a table, not strftime: the server's locale must not change a patient's text."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"

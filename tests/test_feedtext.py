@@ -213,3 +213,21 @@ def test_formatting_helpers() -> None:
     assert local_time_text(winter, "Europe/London").endswith("at 09:30 (Europe/London time)")
     with pytest.raises(ValueError, match="aware"):
         local_time_text(dt.datetime(2026, 1, 1), "Europe/London")  # noqa: DTZ001
+
+
+def test_dates_are_written_in_english_whatever_the_servers_locale() -> None:
+    import locale
+
+    from surveil.render import format_day
+
+    before = locale.setlocale(locale.LC_TIME)
+    try:
+        for name in ("fr_FR.UTF-8", "de_DE.UTF-8", "C.UTF-8"):
+            try:
+                locale.setlocale(locale.LC_TIME, name)
+            except locale.Error:
+                continue  # not installed here; the table does not depend on it anyway
+            assert format_day(dt.date(2027, 2, 1)) == "1 February 2027"
+            assert format_day(dt.date(2024, 12, 31)) == "31 December 2024"
+    finally:
+        locale.setlocale(locale.LC_TIME, before)

@@ -47,7 +47,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-READ_ONLY = "surveil_read_only"  # execution option set by read_scope()
+READ_ONLY = "surveil_read_only"  # execution option set by read_scope() and read_connection()
 
 
 def _sqlite_on_begin(connection: sa.Connection) -> None:

@@ -3,7 +3,8 @@
 The URL is the only credential (a capability URL, RELIABILITY.md §1.3), so this endpoint:
 
 - answers an unknown and a revoked token with the same 404, from the same code path and the
-  same query (``services.feeds.lookup``), so neither the bytes nor the timing tell them apart;
+  same query (``services.feeds.open_feed``), so neither the bytes nor the timing tell them
+  apart;
 - never logs the token or echoes it in a body or header (the access log is filtered in
   ``surveil.cli.serve``), sets no cookie, and sends ``Referrer-Policy: no-referrer``;
 - sends a strong ETag (the SHA-256 of the body, which is deterministic) and answers a matching
@@ -11,7 +12,9 @@ The URL is the only credential (a capability URL, RELIABILITY.md §1.3), so this
   an event that dropped out of the feed, and a wrong 304 froze Apple Calendar (ICAL.md C3);
 - is rate limited in memory, per token for feeds that exist and per client address for tokens
   that do not (see ``FeedLimits``);
-- is never compressed and sends no CORS headers (ICAL.md C5, C6).
+- is never compressed and sends no CORS headers (ICAL.md C5, C6);
+- only reads: one query on a read-only connection, then rendering after the connection is back
+  in the pool; fetch counts are kept in memory and written in batches (``feed_fetches``).
 """
 
 import datetime as dt

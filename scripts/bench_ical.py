@@ -17,11 +17,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from icalendar import Alarm, Calendar, Event, Timezone, TimezoneStandard, vDuration, vText
+from icalendar import Alarm, Calendar, Event, vDuration, vText
 
 from surveil.core.feed import EventStatus, FeedCalendar, FeedEvent
 from surveil.core.vocab import ItemKind
-from surveil.ical import PRODID, build_feed
+from surveil.ical import PRODID, build_feed, utc_timezone
 
 _KINDS = [ItemKind.MRI, ItemKind.CGA, ItemKind.HIAA5, ItemKind.SSA_INJECTION, ItemKind.CLINIC_VISIT]
 _DESCRIPTION = (
@@ -100,21 +100,9 @@ def bare_icalendar(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes
             ev.add_component(alarm)
         cal.add_component(ev)
     if not events:  # RFC 5545 needs one component: an empty UTC zone shows nothing
-        cal.add_component(_empty_zone())
+        cal.add_component(utc_timezone())  # plain icalendar calls too
     body: bytes = cal.to_ical()
     return body
-
-
-def _empty_zone() -> Timezone:
-    standard = TimezoneStandard()
-    standard.add("DTSTART", dt.datetime(1970, 1, 1))  # noqa: DTZ001 - observance onsets are local
-    standard.add("TZOFFSETFROM", dt.timedelta(0))
-    standard.add("TZOFFSETTO", dt.timedelta(0))
-    standard.add("TZNAME", "UTC")
-    zone = Timezone()
-    zone.add("TZID", "UTC")
-    zone.add_component(standard)
-    return zone
 
 
 def paired_timings_ms(

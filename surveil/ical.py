@@ -34,7 +34,7 @@ def build_feed(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes:
         cal.add_component(_event(event, calendar.alarm_before))
     if not events:
         # RFC 5545 needs at least one component; a VTIMEZONE is the only one that shows nothing.
-        cal.add_component(_utc_timezone())
+        cal.add_component(utc_timezone())
     body: bytes = cal.to_ical()
     return body
 
@@ -88,7 +88,8 @@ def _event(event: FeedEvent, alarm_before: dt.timedelta | None) -> Event:
     return ev
 
 
-def _utc_timezone() -> Timezone:
+def utc_timezone() -> Timezone:
+    """A VTIMEZONE for UTC: the one component an empty feed can carry that shows nothing."""
     standard = TimezoneStandard()
     standard.add("DTSTART", dt.datetime(1970, 1, 1))  # noqa: DTZ001 - observance onsets are local
     standard.add("TZOFFSETFROM", dt.timedelta(0))

@@ -17,13 +17,15 @@ from surveil.core.vocab import (
     Grade,
     Hereditary,
     ItemKind,
-    ItemState,
     Resection,
     Site,
     Sstr,
     Stage,
     StateKind,
     TherapyKind,
+)
+from surveil.core.vocab import (
+    ItemState as ItemState,  # re-exported: services say m.ItemState
 )
 from surveil.db.base import created_field, fk, one_of, utcnow
 

@@ -217,7 +217,7 @@ def symptom_add(ctx: click.Context, mrn: str, date: str, description: str) -> No
         ctx,
         mrn,
         lambda s, p, today: registry.add_symptom(
-            s,
+            s, patient=p, date=date, description=description, today=today
         ),
         f"symptom on {date}",
     )

@@ -169,3 +169,18 @@ def test_marker_and_pathology(surveil_cli: Invoke) -> None:
     )
     shown = json.loads(surveil_cli("patient", "show", "100", "--json").output)
     assert shown["tumour"]["grade"] == "G3"
+
+
+def test_a_new_symptom_on_surveillance_is_recorded_and_opens_a_trigger(
+    surveil_cli: Invoke,
+) -> None:
+    assert surveil_cli("patient", "add", *ADA, *TUMOUR).exit_code == 0
+    ok = surveil_cli(
+        "symptom", "add", "100", "--date", "2025-06-01", "--description", "flushing, diarrhoea"
+    )
+    assert ok.exit_code == 0 and "recorded symptom on 2025-06-01" in ok.output, ok.output
+    listed = json.loads(surveil_cli("triggers", "list", "--json").output)
+    assert [t["kind"] for t in listed] == ["symptoms"] and listed[0]["mrn"] == "100"
+    bad = surveil_cli("symptom", "add", "100", "--date", "2999-01-01", "--description", " ")
+    assert bad.exit_code == 2 and "date:" in bad.output and "description:" in bad.output
+    assert len(json.loads(surveil_cli("triggers", "list", "--json").output)) == 1

@@ -1,6 +1,7 @@
 """``surveil patient ...`` and ``surveil state set``: the registry from the command line."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
@@ -12,11 +13,13 @@ from surveil.db.session import session_scope
 from surveil.services import registry
 from surveil.services.registry import PatientInput, TumourInput
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def patient_options(required: bool) -> Any:
+
+def patient_options(required: bool) -> Callable[[F], F]:
     """The options that describe a patient; all taken as text and validated together."""
 
-    def decorate(fn: Any) -> Any:
+    def decorate(fn: F) -> F:
         options = [
             click.option("--given", "given_name", required=required, help="Given name."),
             click.option("--family", "family_name", required=required, help="Family name."),
@@ -62,7 +65,7 @@ TUMOUR_OPTIONS = [
 ]
 
 
-def tumour_options(fn: Any) -> Any:
+def tumour_options(fn: F) -> F:
     for option in reversed(TUMOUR_OPTIONS):
         fn = option(fn)
     return fn
@@ -93,6 +96,7 @@ def patient() -> None:
 @click.pass_context
 def add(
     ctx: click.Context,
+    /,
     mrn: str,
     state_kind: str | None,
     since: str | None,
@@ -139,7 +143,7 @@ def add(
 @tumour_options
 @json_option
 @click.pass_context
-def update(ctx: click.Context, mrn: str, as_json: bool, **kwargs: Any) -> None:
+def update(ctx: click.Context, /, mrn: str, as_json: bool, **kwargs: Any) -> None:
     """Change a patient's details or tumour facts (only the options given change)."""
     app = get_app(ctx)
     tumour = _tumour_input(kwargs)

@@ -47,12 +47,12 @@ def list_(ctx: click.Context, open_only: bool, mrn: str | None, as_json: bool) -
         style = "bold red" if t["urgent"] else None
         table.add_row(
             str(t["id"]),
-            t["mrn"],
-            t["kind"],
-            t["state"],
+            str(t["mrn"]),
+            str(t["kind"]),
+            str(t["state"]),
             str(t["detected_on"]),
-            t["explanation"],
-            t["action"],
+            str(t["explanation"]),
+            str(t["action"]),
             style=style,
         )
     console.print(table)

@@ -37,7 +37,7 @@ def created_field() -> dt.datetime:
 def fk(
     target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True
 ) -> int:
-    return Field(  # type: ignore[no-any-return]
+    return Field(  # type: ignore[no-any-return, call-overload]
         default=None if nullable else ...,
         foreign_key=target,
         nullable=nullable,

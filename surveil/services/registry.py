@@ -6,6 +6,7 @@ writes anything; callers own the transaction (``session_scope``), so a failure l
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -49,6 +50,13 @@ class PatientInput:
     deceased_on: str | None = None
     opted_out: bool | None = None
     navigator: str | None = None
+
+
+def stored_id(row: m.Patient | m.Lesion) -> int:
+    """The id of a row already in the database (added and flushed)."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: flush it first")
+    return row.id
 
 
 def add_patient(session: Session, *, clinic: str, data: PatientInput, today: dt.date) -> m.Patient:
@@ -109,8 +117,8 @@ def update_patient(
 
 def _optional_patient_fields(
     check: Checker, data: PatientInput, born: dt.date | None
-) -> dict[str, object]:
-    out: dict[str, object] = {}
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if data.sex is not None:
         out["sex"] = check.choice("sex", data.sex, m.Sex)
     if data.timezone is not None:
@@ -217,7 +225,7 @@ def set_tumour(
     values = _tumour_values(check, data, born=patient.birth_date, new=tumour is None)
     check.raise_if_problems()
     if tumour is None:
-        tumour = m.Tumour(patient_id=patient.id, site=str(values["site"]))
+        tumour = m.Tumour(patient_id=stored_id(patient), site=str(values["site"]))
     for name, value in values.items():
         if value is not None:
             setattr(tumour, name, value)
@@ -331,7 +339,7 @@ def set_state(
         current.end_date = start
         session.add(current)
     episode = m.DiseaseState(
-        patient_id=patient.id,
+        patient_id=stored_id(patient),
         kind=state_kind,
         start_date=start,
         resection=res,
@@ -376,10 +384,10 @@ def add_measurement(
         select(m.Lesion).where(m.Lesion.patient_id == patient.id, m.Lesion.label == label)
     ).first()
     if found is None:
-        found = m.Lesion(patient_id=patient.id, label=label)
+        found = m.Lesion(patient_id=stored_id(patient), label=label)
         session.add(found)
         session.flush()
-    measurement = m.Measurement(lesion_id=found.id, date=day, diameter_mm=mm, modality=mod)
+    measurement = m.Measurement(lesion_id=stored_id(found), date=day, diameter_mm=mm, modality=mod)
     session.add(measurement)
     session.flush()
     return measurement
@@ -411,7 +419,7 @@ def add_marker(
     check.raise_if_problems()
     assert kind and number is not None and day
     result = m.MarkerResult(
-        patient_id=patient.id,
+        patient_id=stored_id(patient),
         name=kind,
         value=number,
         unit=unit.strip(),
@@ -444,7 +452,7 @@ def add_pathology(
     check.raise_if_problems()
     assert day
     result = m.PathologyResult(
-        patient_id=patient.id, date=day, ki67=k, mitoses=mi, differentiation=diff
+        patient_id=stored_id(patient), date=day, ki67=k, mitoses=mi, differentiation=diff
     )
     session.add(result)
     session.flush()
@@ -489,7 +497,7 @@ def add_therapy(
     check.raise_if_problems()
     assert therapy_kind and start
     therapy = m.Therapy(
-        patient_id=patient.id,
+        patient_id=stored_id(patient),
         kind=therapy_kind,
         agent=agent,
         started_on=start,
@@ -515,7 +523,7 @@ def add_symptom(
     text = check.text("description", description, max_length=500)
     check.raise_if_problems()
     assert day and text
-    symptom = m.Symptom(patient_id=patient.id, date=day, description=text)
+    symptom = m.Symptom(patient_id=stored_id(patient), date=day, description=text)
     session.add(symptom)
     session.flush()
     return symptom

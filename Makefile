@@ -26,7 +26,7 @@ run: install
 ## make test: install dev dependencies, then the whole suite (SQLite and PostgreSQL)
 test: install-dev
 	$(BIN)/ruff check surveil tests
-	$(BIN)/mypy surveil/core
+	$(BIN)/mypy surveil
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --durations=15
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.session import session_scope
+from surveil.db.session import read_scope, session_scope
 from surveil.errors import PermissionDenied
 from surveil.services.users import Actor, get_user
 from surveil.web import security
@@ -40,11 +40,28 @@ def get_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Sessio
         yield session
 
 
+def get_read_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """For pages that only show data (the worklist): a read-only snapshot that, on SQLite,
+    never waits behind a writer (the daemon, a long ``replan --all``) and is always rolled
+    back, so nothing written through it is kept (``db.session.read_scope``)."""
+    with read_scope(engine) as session:
+        yield session
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> m.User:
+    return _signed_in(request, db)
+
+
+def current_reader(request: Request, db: Annotated[Session, Depends(get_read_db)]) -> m.User:
+    """``current_user`` for read-only pages: the same checks, on the page's read-only session."""
+    return _signed_in(request, db)
+
+
+def _signed_in(request: Request, db: Session) -> m.User:
     uid = security.session_user_id(request, now=utc_now())
     user = get_user(db, user_id=uid)
     if user is None or not user.active:
@@ -61,6 +78,10 @@ def current_actor(request: Request, user: Annotated[m.User, Depends(current_user
     return Actor.of(user, ip=client_ip(request))
 
 
+def reader_actor(request: Request, user: Annotated[m.User, Depends(current_reader)]) -> Actor:
+    return Actor.of(user, ip=client_ip(request))
+
+
 def require_admin(user: Annotated[m.User, Depends(current_user)]) -> m.User:
     if user.role != m.Role.ADMIN:
         raise PermissionDenied("Only an administrator can open this page.")
@@ -71,6 +92,10 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 UserDep = Annotated[m.User, Depends(current_user)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
+# The same three for pages that only read: one read-only session for the whole request.
+ReadDbDep = Annotated[Session, Depends(get_read_db)]
+ReaderDep = Annotated[m.User, Depends(current_reader)]
+ReaderActorDep = Annotated[Actor, Depends(reader_actor)]
 AdminDep = Annotated[m.User, Depends(require_admin)]
 
 

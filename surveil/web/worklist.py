@@ -21,7 +21,18 @@ from surveil.services.worklist import (
     worklist_csv,
 )
 from surveil.web.contexts import Option, SectionView, WorklistPage
-from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render
+from surveil.web.deps import (
+    ActorDep,
+    DbDep,
+    ReadDbDep,
+    ReaderActorDep,
+    ReaderDep,
+    SettingsDep,
+    UserDep,
+    clinic_today,
+    frame,
+    render,
+)
 
 router = APIRouter()
 
@@ -36,10 +47,10 @@ def home() -> Response:
 @router.get("/worklist", name="worklist.index")
 def worklist_page(
     request: Request,
-    db: DbDep,
+    db: ReadDbDep,  # a read-only snapshot: the page never waits behind the daemon's writes
     settings: SettingsDep,
-    user: UserDep,
-    actor: ActorDep,
+    user: ReaderDep,
+    actor: ReaderActorDep,
     date: Param = "",
     navigator: Param = "",
     site: Param = "",

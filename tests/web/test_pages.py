@@ -1,5 +1,6 @@
 """Worklist, patient page, actions, admin and export through the real app (TestClient)."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,24 @@ def test_worklist_shows_sections_with_counts_and_the_seeded_rows(nina: TestClien
     assert "LINDQVIST" not in html  # the south clinic's patient
     assert 'id="h-overdue">Overdue <span class="count" data-count="1">' in html
     assert "12 days overdue" in html
+
+
+def test_the_worklist_does_not_wait_behind_a_writer(
+    nina: TestClient, web_engine: sa.Engine
+) -> None:
+    """The daemon or a long `replan --all` may hold SQLite's write lock for a while; the
+    worklist only reads, from a snapshot, so the nurse's page still opens at once."""
+    writer = web_engine.connect()
+    try:
+        writer.exec_driver_sql("UPDATE user_account SET display_name = display_name")  # holds it
+        started = time.perf_counter()
+        page = nina.get("/worklist")
+        waited = time.perf_counter() - started
+    finally:
+        writer.rollback()
+        writer.close()
+    assert page.status_code == 200 and "OKAFOR, Ada" in page.text
+    assert waited < 5  # a writer's page would wait up to the 30 s busy timeout
 
 
 def test_worklist_filters_and_bad_filters(nina: TestClient) -> None:

@@ -36,10 +36,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from surveil.config import DatabaseSettings, Settings
+from surveil.core.zones import today_in
 from surveil.db import migrate
-from surveil.db.queries import today_in
 from surveil.db.session import make_engine
-from surveil.services import demo, plans
+from surveil.demo import generate as demo
+from surveil.services.planning import plans
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"

@@ -39,8 +39,8 @@ from surveil.core.reminders import Channel, select_reminders
 from surveil.db import claims, migrate
 from surveil.db import models as m
 from surveil.db.session import make_engine
-from surveil.services.delivery import dispatch_due
-from surveil.services.reminder_plan import (
+from surveil.services.reminders.delivery import dispatch_due
+from surveil.services.reminders.planning import (
     effective_policy,
     insert_reminders,
     reminder_item,

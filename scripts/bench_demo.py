@@ -31,9 +31,9 @@ import sqlalchemy as sa
 
 from surveil.db import migrate
 from surveil.db.session import make_engine
-from surveil.services import demo
-from surveil.services.demo_patients import synthesise
-from surveil.services.demo_story import Row
+from surveil.demo import generate as demo
+from surveil.demo.patients import synthesise
+from surveil.demo.story import Row
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)

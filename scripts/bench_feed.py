@@ -43,11 +43,11 @@ from sqlmodel import col, select
 
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.core.feed import FeedCalendar, FeedEvent
+from surveil.core.zones import today_in
 from surveil.db import models as m
-from surveil.db.queries import today_in
 from surveil.db.session import make_engine, read_connection, session_scope
 from surveil.ical import build_feed
-from surveil.services import feeds
+from surveil.services.feeds import tokens as feeds
 from surveil.web import feeds as feed_web
 from surveil.web.app import ROUTERS, create_app
 

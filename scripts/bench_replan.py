@@ -13,11 +13,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from surveil.config import DatabaseSettings, Settings
+from surveil.core.zones import today_in
 from surveil.db import models as m
-from surveil.db.queries import facts_for_patients, today_in
+from surveil.db.queries import facts_for_patients
 from surveil.db.session import make_engine
-from surveil.services.plans import active_profile, compute_plan, replan_patients
-from surveil.services.triggers import evaluate_and_escalate
+from surveil.services.planning.plans import active_profile, compute_plan, replan_patients
+from surveil.services.triggers.escalation import evaluate_and_escalate
 
 SAMPLE = 10_000
 CHUNK = 500

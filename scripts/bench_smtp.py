@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from surveil.core.reminders import Stage, message_name
 from surveil.core.vocab import ItemKind
-from surveil.messages import Clinic, RenderedMessage, patient_context, render_message
-from surveil.render import make_environment
+from surveil.render.messages import Clinic, RenderedMessage, patient_context, render_message
+from surveil.render.templating import make_environment
 from surveil.transports import OutgoingMessage, SmtpTransport
 from surveil.transports.smtp import WIRE_POLICY
 

@@ -32,11 +32,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings
+from surveil.core.zones import today_in
 from surveil.db import models as m
-from surveil.db.queries import today_in
 from surveil.db.session import make_engine
-from surveil.services.users import Actor
-from surveil.services.worklist import (
+from surveil.services.users.accounts import Actor
+from surveil.services.worklist.sections import (
     COUNT_CAP,
     OVERVIEW_ROWS,
     WorklistQuery,

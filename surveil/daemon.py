@@ -41,8 +41,9 @@ from surveil.config import Settings
 from surveil.db import claims
 from surveil.db.session import make_engine, normalise_url, session_scope
 from surveil.errors import Conflict
-from surveil.services import delivery, feeds
-from surveil.services.reminder_plan import effective_policy
+from surveil.services.feeds import tokens as feeds
+from surveil.services.reminders import delivery
+from surveil.services.reminders.planning import effective_policy
 from surveil.transports import Transport
 
 logger = logging.getLogger("surveil.daemon")

@@ -15,7 +15,7 @@ import pytest
 
 from surveil.core.feed import FeedCalendar
 from surveil.ical import build_feed
-from surveil.render import make_environment
+from surveil.render.templating import make_environment
 from tests.test_ical import scenario_calendar, scenario_events
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"

@@ -91,7 +91,7 @@ def test_invalid_config_exits_2_from_cli(tmp_path: Path) -> None:
 
 def test_default_patient_facing_name_does_not_disclose_the_diagnosis() -> None:
     from surveil.config import Settings
-    from surveil.services.sending import clinic
+    from surveil.services.reminders.sending import clinic
 
     name = clinic(Settings()).name.lower()
     for word in ("neuroendocrine", "tumour", "tumor", "cancer", "oncology", "net "):

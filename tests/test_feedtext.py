@@ -6,14 +6,14 @@ import pytest
 
 from surveil.core.feed import FeedItem, FeedItemStatus
 from surveil.core.vocab import ItemKind, Site
-from surveil.feedtext import (
+from surveil.render.feedtext import (
     format_day,
     local_time_text,
     render_calendar_description,
     render_event_text,
     render_item_text,
 )
-from surveil.render import make_environment
+from surveil.render.templating import make_environment
 
 PHONE = "020 7946 0000"
 WINDOW = (dt.date(2026, 1, 31), dt.date(2026, 7, 31))
@@ -218,7 +218,7 @@ def test_formatting_helpers() -> None:
 def test_dates_are_written_in_english_whatever_the_servers_locale() -> None:
     import locale
 
-    from surveil.render import format_day
+    from surveil.render.templating import format_day
 
     before = locale.setlocale(locale.LC_TIME)
     try:

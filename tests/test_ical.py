@@ -32,9 +32,9 @@ from surveil.core.feed import (
 )
 from surveil.core.vocab import ItemKind
 from surveil.errors import InvalidInput
-from surveil.feedtext import render_calendar_description, render_item_text
 from surveil.ical import build_feed
-from surveil.render import make_environment
+from surveil.render.feedtext import render_calendar_description, render_item_text
+from surveil.render.templating import make_environment
 from tests.test_feedtext import diagnosis_words
 
 GOLDEN = Path(__file__).parent / "data" / "feed-golden.ics"

@@ -8,7 +8,7 @@ import pytest
 
 from surveil.core.vocab import ItemKind
 from surveil.errors import InvalidInput
-from surveil.messages import (
+from surveil.render.messages import (
     PARTS,
     SMS_LIMIT,
     Clinic,
@@ -19,7 +19,7 @@ from surveil.messages import (
     patient_context,
     render_message,
 )
-from surveil.render import make_environment
+from surveil.render.templating import make_environment
 
 PATIENT_MESSAGES = ["window-open", "due-soon", "ssa-due"]
 CLINIC = Clinic("St Elsewhere Hospital", "020 7946 0000")

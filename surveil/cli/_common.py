@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from surveil.config import Settings, load_settings
-from surveil.db.queries import today_in
+from surveil.core.zones import today_in
 from surveil.db.session import make_engine
 
 console = Console()

@@ -22,8 +22,9 @@ from rich.text import Text
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db import migrate
-from surveil.services import demo, plans
-from surveil.services.demo_people import NORTHERN_CLINIC
+from surveil.demo import generate as demo
+from surveil.demo.people import NORTHERN_CLINIC
+from surveil.services.planning import plans
 
 
 class RateColumn(ProgressColumn):

@@ -6,8 +6,8 @@ from rich.table import Table
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.cli.patients import _after_change
 from surveil.db.session import session_scope
-from surveil.services import overrides as service
-from surveil.services import registry
+from surveil.services.planning import overrides as service
+from surveil.services.registry import patients as registry
 
 
 @click.group()

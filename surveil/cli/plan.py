@@ -17,7 +17,8 @@ from surveil.core.vocab import ItemStatus
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
-from surveil.services import plans, registry
+from surveil.services.planning import plans
+from surveil.services.registry import patients as registry
 
 _STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.UPCOMING: "dim"}
 

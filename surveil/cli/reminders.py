@@ -7,7 +7,13 @@ from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.cli.daemon import configure_logging
-from surveil.services.outbox import STATES, ReminderView, list_reminders, preview_due, retry
+from surveil.services.reminders.outbox import (
+    STATES,
+    ReminderView,
+    list_reminders,
+    preview_due,
+    retry,
+)
 
 
 @click.group()

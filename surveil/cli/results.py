@@ -13,7 +13,7 @@ from surveil.cli._common import console, get_app
 from surveil.cli.patients import _after_change
 from surveil.db import models as m
 from surveil.db.session import session_scope
-from surveil.services import registry
+from surveil.services.registry import patients as registry
 
 Recorder = Callable[[Session, m.Patient, dt.date], object]
 

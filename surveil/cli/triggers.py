@@ -8,8 +8,9 @@ from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db.session import session_scope
-from surveil.services import plans, registry
-from surveil.services import triggers as service
+from surveil.services.planning import plans
+from surveil.services.registry import patients as registry
+from surveil.services.triggers import escalation as service
 
 
 @click.group()
@@ -128,7 +129,7 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
     app = get_app(ctx)
     started = time.perf_counter()
     if mrn:
-        from surveil.services.care import refresh_patient
+        from surveil.services.planning.care import refresh_patient
 
         with session_scope(app.engine) as session:
             patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)

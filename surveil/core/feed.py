@@ -1,6 +1,6 @@
 """What goes into a patient's calendar feed, decided purely: which items, on which days, with
 which identity and status. No iCalendar encoding here (that is ``surveil.ical``) and no wording
-(templates render the text, ``surveil.feedtext``): a feed event arrives with its text already
+(templates render the text, ``surveil.render.feedtext``): a feed event arrives with its text already
 rendered.
 
 Modelling (docs/feeds.md): a due window is shown as a *one-day* all-day event on the target date,

@@ -57,8 +57,12 @@ def _apply(item: PlannedItem, override: Override, today: dt.date) -> PlannedItem
     if override.interval is not None:
         # Recomputed from the same anchor in one step; the target is the start of the window,
         # because an override is almost always a request to look sooner.
-        shortened = Interval(min=override.interval.min, max=override.interval.max,
-                             unit=override.interval.unit, target=override.interval.min)
+        shortened = Interval(
+            min=override.interval.min,
+            max=override.interval.max,
+            unit=override.interval.unit,
+            target=override.interval.min,
+        )
         window = after(item.anchor.date, shortened)
         notes.append(f"every {override.interval.describe()}")
     kind = item.kind

@@ -231,10 +231,3 @@ def _tumour(row: m.Tumour | None) -> f.Tumour | None:
         diagnosed_on=row.diagnosed_on,
         size_mm=row.size_mm,
     )
-
-
-def today_in(timezone: str, now: dt.datetime) -> dt.date:
-    """The calendar date at ``now`` in a time zone (a due date is a date where the patient is)."""
-    from zoneinfo import ZoneInfo
-
-    return now.astimezone(ZoneInfo(timezone)).date()

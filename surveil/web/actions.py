@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from surveil.errors import Conflict, InvalidInput
-from surveil.services import actions
-from surveil.services.actions import DoneInput, Result
 from surveil.services.labels import trigger_label
+from surveil.services.planning import actions
+from surveil.services.planning.actions import DoneInput, Result
 from surveil.web.deps import ActorDep, DbDep, SettingsDep, clinic_today, flash, utc_now
 from surveil.web.security import safe_next
 

@@ -9,8 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
-from surveil.services import users
-from surveil.services.users import Actor
+from surveil.services.audit import list_audit
+from surveil.services.users import accounts as users
+from surveil.services.users.accounts import Actor
 from surveil.web.contexts import AuditPage, UsersPage
 from surveil.web.deps import AdminDep, DbDep, SettingsDep, client_ip, flash, frame, render
 
@@ -100,7 +101,7 @@ def audit_page(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     patient_id = int(patient) if patient.isdigit() else None
-    events, total = users.list_audit(
+    events, total = list_audit(
         db,
         actor=actor or None,
         action=action or None,

@@ -25,8 +25,9 @@ from surveil.db import models as m
 from surveil.db.session import make_engine, session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
-from surveil.services.feed_fetches import FetchTally
-from surveil.services.users import AccessDenied, audit
+from surveil.services.audit import audit
+from surveil.services.feeds.fetches import FetchTally
+from surveil.services.users.accounts import AccessDenied
 from surveil.web import actions, admin, auth, feeds, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from surveil.services import users
+from surveil.services.audit import audit
+from surveil.services.users import accounts as users
 from surveil.web import security
 from surveil.web.contexts import LoginPage
 from surveil.web.deps import DbDep, SettingsDep, client_ip, flash, frame, render, utc_now
@@ -65,7 +66,7 @@ def logout(request: Request, db: DbDep) -> Response:
     uid = request.session.get("uid")
     user = users.get_user(db, user_id=uid if isinstance(uid, int) else None)
     if user is not None:
-        users.audit(db, actor=user.username, action="logout", ip=client_ip(request))
+        audit(db, actor=user.username, action="logout", ip=client_ip(request))
         db.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

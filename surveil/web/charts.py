@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from surveil.services.patient_record import LesionSeries, MarkerSeries
+from surveil.services.registry.record import LesionSeries, MarkerSeries
 
 WIDTH, HEIGHT = 560, 260
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 18, 40

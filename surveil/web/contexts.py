@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from surveil.db import models as m
-from surveil.services.patient_record import PatientRecord
-from surveil.services.worklist import Section, Worklist
+from surveil.services.registry.record import PatientRecord
+from surveil.services.worklist.sections import Section, Worklist
 from surveil.web.charts import Chart
 
 

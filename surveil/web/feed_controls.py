@@ -19,9 +19,9 @@ from sqlmodel import Session
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
-from surveil.services import feeds
-from surveil.services.feeds import FeedSummary, FeedUrls, IssuedFeed
-from surveil.services.users import visible_patient
+from surveil.services.feeds import tokens as feeds
+from surveil.services.feeds.tokens import FeedSummary, FeedUrls, IssuedFeed
+from surveil.services.users.accounts import visible_patient
 from surveil.web.contexts import Frame
 from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, flash, frame, render
 

@@ -31,10 +31,10 @@ from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
 
 from surveil.config import Settings
-from surveil.db.queries import today_in
+from surveil.core.zones import today_in
 from surveil.db.session import read_connection
-from surveil.services.feed_fetches import FetchTally
-from surveil.services.feeds import FeedBody, FeedRenderer, hash_token, open_feed
+from surveil.services.feeds.fetches import FetchTally
+from surveil.services.feeds.tokens import FeedBody, FeedRenderer, hash_token, open_feed
 from surveil.web import feed_controls
 
 log = logging.getLogger(__name__)

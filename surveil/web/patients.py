@@ -11,10 +11,10 @@ from surveil.config import Settings
 from surveil.core.thresholds import DEFAULT_THRESHOLDS
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
 from surveil.db import models as m
-from surveil.services.actions import DEFAULT_MODALITY
 from surveil.services.labels import kind_label
-from surveil.services.patient_record import open_record
-from surveil.services.registry import MODALITIES
+from surveil.services.planning.actions import DEFAULT_MODALITY
+from surveil.services.registry.patients import MODALITIES
+from surveil.services.registry.record import open_record
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
 from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render

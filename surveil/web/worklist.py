@@ -9,16 +9,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from surveil.core.vocab import ItemKind, Site
 from surveil.errors import InvalidInput, Problem
+from surveil.services.audit import audit
 from surveil.services.labels import kind_label
-from surveil.services.users import audit
-from surveil.services.worklist import (
+from surveil.services.worklist.export import worklist_csv
+from surveil.services.worklist.sections import (
     COUNT_CAP,
     Worklist,
     WorklistQuery,
     build_worklist,
     filter_choices,
     filter_problems,
-    worklist_csv,
 )
 from surveil.web.contexts import Option, SectionView, WorklistPage
 from surveil.web.deps import (

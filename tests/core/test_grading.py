@@ -24,6 +24,7 @@ W, P = Differentiation.WELL, Differentiation.POOR
         (W, None, None, Grade.GX),
     ],
 )
-def test_who_2019_bands(diff: Differentiation, ki67: float | None, mitoses: float | None,
-                        grade: Grade) -> None:
+def test_who_2019_bands(
+    diff: Differentiation, ki67: float | None, mitoses: float | None, grade: Grade
+) -> None:
     assert who_grade(diff, ki67, mitoses) is grade

@@ -5,7 +5,8 @@ start-up cost (it is started 20 times a test).
     python tests/daemon/runner.py [--wait]
 
 Settings come from ``SURVEIL_*`` environment variables, like the real daemon; the crash hook
-``SURVEIL_TEST_KILL_AT`` is read by ``surveil.services.delivery``. It prints ``ready`` once
+``SURVEIL_TEST_KILL_AT`` is read by ``surveil.services.reminders.delivery``. It prints
+``ready`` once
 connected (with ``--wait`` it then waits for a line on stdin, so two can start together) and
 exits 0 when no reminder is waiting or being sent.
 """

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from surveil.config import ClinicSettings, DaemonSettings, DatabaseSettings, Settings, SmtpSettings
 from surveil.db import models as m
-from surveil.services.reminder_plan import plan_reminders
+from surveil.services.reminders.planning import plan_reminders
 
 CLINIC = "Neuroendocrine Tumour Clinic"
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from surveil.daemon import Daemon
 from surveil.db import claims
 from surveil.db import models as m
-from surveil.services import delivery
+from surveil.services.reminders import delivery
 from surveil.transports import LogTransport
 from tests.daemon.seed import add_item, add_patient, many_due, settings_for
 

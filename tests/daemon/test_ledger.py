@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 
 from surveil.db import claims
 from surveil.db import models as m
-from surveil.services import ledger
-from surveil.services.ledger import Accepted, Outgoing
+from surveil.services.reminders import ledger
+from surveil.services.reminders.ledger import Accepted, Outgoing
 from surveil.transports.base import DeliveryResult, OutgoingMessage
 from tests.daemon.seed import many_due, settings_for
 

@@ -11,8 +11,8 @@ import time_machine
 from sqlmodel import Session, col, select
 
 from surveil.db import models as m
-from surveil.services import delivery
-from surveil.services.delivery import dispatch_due, plan_reminders, send_digest
+from surveil.services.reminders import delivery
+from surveil.services.reminders.delivery import dispatch_due, plan_reminders, send_digest
 from surveil.transports import LogTransport
 from tests.daemon.seed import CLINIC, add_item, add_patient, settings_for
 from tests.daemon.sink import Sink

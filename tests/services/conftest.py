@@ -5,8 +5,8 @@ from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.services import registry
-from surveil.services.registry import PatientInput, TumourInput
+from surveil.services.registry import patients as registry
+from surveil.services.registry.patients import PatientInput, TumourInput
 
 TODAY = dt.date(2026, 11, 23)
 

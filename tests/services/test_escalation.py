@@ -12,9 +12,9 @@ from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
 from surveil.resources import resource_dir
-from surveil.services import registry
-from surveil.services import triggers as service
-from surveil.services.care import refresh_patient
+from surveil.services.planning.care import refresh_patient
+from surveil.services.registry import patients as registry
+from surveil.services.triggers import escalation as service
 from tests.services.conftest import TODAY
 
 

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from surveil.db import models as m
 from surveil.db.session import make_engine, session_scope
-from surveil.services import feeds
-from surveil.services.feed_fetches import FetchTally
+from surveil.services.feeds import tokens as feeds
+from surveil.services.feeds.fetches import FetchTally
 from tests.web.seed import make_patient
 
 BASE = "https://follow-up.example.org"

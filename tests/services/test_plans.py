@@ -6,9 +6,9 @@ from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.services import registry
-from surveil.services.care import refresh_patient
-from surveil.services.plans import replan_patients
+from surveil.services.planning.care import refresh_patient
+from surveil.services.planning.plans import replan_patients
+from surveil.services.registry import patients as registry
 from tests.services.conftest import TODAY
 
 

@@ -13,7 +13,7 @@ from surveil.core.plan import plan
 from surveil.db import models as m
 from surveil.db.session import make_engine
 from surveil.schedules import get_profile, load_packs
-from surveil.services.plans import open_items, reconcile
+from surveil.services.planning.plans import open_items, reconcile
 from tests.core.test_plan import scenarios
 
 PACKS = load_packs()

@@ -9,8 +9,12 @@ from sqlmodel import Session
 
 from surveil.config import Settings, WorklistSettings
 from surveil.errors import InvalidInput
-from surveil.services.users import Actor
-from surveil.services.worklist import WorklistQuery, build_worklist, worklist_csv, worklist_json
+from surveil.services.users.accounts import Actor
+from surveil.services.worklist.export import worklist_csv, worklist_json
+from surveil.services.worklist.sections import (
+    WorklistQuery,
+    build_worklist,
+)
 from tests.web.seed import (
     TODAY,
     make_item,

@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.db.session import make_engine
-from surveil.services import worklist
-from surveil.services.users import Actor
-from surveil.services.worklist import (
+from surveil.services.users.accounts import Actor
+from surveil.services.worklist import sections as worklist
+from surveil.services.worklist.sections import (
     COUNT_CAP,
     OVERVIEW_ROWS,
     WorklistQuery,

@@ -7,8 +7,9 @@ import datetime as dt
 from sqlmodel import Session
 
 from surveil.db import models as m
-from surveil.services import registry, users
-from surveil.services.registry import PatientInput, TumourInput
+from surveil.services.registry import patients as registry
+from surveil.services.registry.patients import PatientInput, TumourInput
+from surveil.services.users import accounts as users
 
 PASSWORD = "correct horse battery"
 TODAY = dt.date(2026, 6, 15)

@@ -29,8 +29,17 @@ def test_user_add_list_and_refusals(surveil_cli: Invoke, tmp_path: Path) -> None
         "--name", "Nina Patel", "--password-file", str(secret), "--email", "nina@example.org",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
-    bad_email = surveil_cli("user", "add", "tom", "--role", "navigator", "--email", "tom at x",
-                            "--password-file", str(secret))
+    bad_email = surveil_cli(
+        "user",
+        "add",
+        "tom",
+        "--role",
+        "navigator",
+        "--email",
+        "tom at x",
+        "--password-file",
+        str(secret),
+    )
     assert bad_email.exit_code == 2 and "email:" in bad_email.output
     assert "added nina (navigator, north)" in added.output
     again = surveil_cli("user", "add", "nina", "--role", "admin", "--password-file", str(secret))

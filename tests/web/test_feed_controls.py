@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.services import feeds
+from surveil.services.feeds import tokens as feeds
 from surveil.web.app import create_app
 from tests.web.conftest import BASE, World, csrf_of, login
 

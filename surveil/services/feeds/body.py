@@ -1,6 +1,6 @@
 """The body of a patient's calendar feed: registry rows -> feed items -> words -> iCalendar bytes.
 
-The pure parts decide (``surveil.core.feed``), the templates word (``surveil.feedtext``) and
+The pure parts decide (``surveil.core.feed``), the templates word (``surveil.render.feedtext``) and
 ``surveil.ical`` encodes; this module only reads the rows and maps the registry's item states
 onto the feed's. Because the same data gives the same bytes, a renderer may keep recent bodies
 keyed by the data that produced them: a calendar app polling an unchanged feed then costs two
@@ -36,9 +36,9 @@ from surveil.core.feed import (
 from surveil.core.vocab import ItemKind, ItemState
 from surveil.db import models as m
 from surveil.errors import InvalidInput
-from surveil.feedtext import render_calendar_description, render_item_text
 from surveil.ical import build_feed
-from surveil.render import make_environment
+from surveil.render.feedtext import render_calendar_description, render_item_text
+from surveil.render.templating import make_environment
 
 log = logging.getLogger(__name__)
 

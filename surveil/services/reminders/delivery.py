@@ -41,12 +41,12 @@ from surveil.core.reminders import ReminderPolicy
 from surveil.db import claims
 from surveil.db import models as m
 from surveil.errors import TransportError
-from surveil.services import ledger
-from surveil.services.digest import send_digest
-from surveil.services.ledger import Accepted, Outgoing
-from surveil.services.outbox import list_reminders, preview_due, retry
-from surveil.services.reminder_plan import effective_policy, plan_reminders
-from surveil.services.sending import Loaded, Prepared, environment, load_many, prepare
+from surveil.services.reminders import ledger
+from surveil.services.reminders.digest import send_digest
+from surveil.services.reminders.ledger import Accepted, Outgoing
+from surveil.services.reminders.outbox import list_reminders, preview_due, retry
+from surveil.services.reminders.planning import effective_policy, plan_reminders
+from surveil.services.reminders.sending import Loaded, Prepared, environment, load_many, prepare
 from surveil.transports import LogTransport, SmtpTransport, Transport, WebhookSmsTransport
 from surveil.transports.base import OutgoingMessage
 

@@ -9,7 +9,7 @@ issues a new token and revokes the old one in the caller's transaction.
 Nothing here logs a token or puts one in an error message; feeds are named by their
 ``public_id``, a random id with no power of its own, used in the calendar UID and in commands.
 
-The body (``build_patient_feed``/``FeedRenderer``) lives in ``surveil.services.feed_body``.
+The body (``build_patient_feed``/``FeedRenderer``) lives in ``surveil.services.feeds.body``.
 """
 
 import datetime as dt
@@ -25,11 +25,12 @@ from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.core.vocab import StateKind
+from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.base import utcnow
-from surveil.db.queries import today_in
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
-from surveil.services.feed_body import (
+from surveil.services.audit import audit
+from surveil.services.feeds.body import (
     FeedBody,
     FeedRenderer,
     OpenFeed,
@@ -37,7 +38,7 @@ from surveil.services.feed_body import (
     feed_items,
     open_feed,
 )
-from surveil.services.users import Actor, audit
+from surveil.services.users.accounts import Actor
 
 __all__ = [
     "FeedBody",

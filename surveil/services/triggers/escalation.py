@@ -37,7 +37,7 @@ def evaluate_and_escalate(
     facts: dict[int, Facts] | None = None,
 ) -> list[m.Trigger]:
     """Evaluate every patient's triggers and store what is new; returns the new records."""
-    from surveil.services.plans import active_profile
+    from surveil.services.planning.plans import active_profile
 
     pack, profile = active_profile(settings)
     facts = facts if facts is not None else facts_for_patients(session, patients)

@@ -18,9 +18,11 @@ from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound
-from surveil.services import care, registry
+from surveil.services.audit import audit
 from surveil.services.labels import kind_label, trigger_label
-from surveil.services.users import Actor, audit, visible_patient
+from surveil.services.planning import care
+from surveil.services.registry import patients as registry
+from surveil.services.users.accounts import Actor, visible_patient
 from surveil.services.validate import Checker
 
 # The modality a measurement gets when an imaging item of this kind is marked done.

@@ -30,8 +30,8 @@ from surveil.core.plan import PlannedItem, plan
 from surveil.core.protocol import Pack, Profile
 from surveil.core.vocab import ItemKind
 from surveil.db.models import ItemState
-from surveil.services.demo_facts import facts_from_draft
-from surveil.services.demo_story import Draft, Row
+from surveil.demo.facts import facts_from_draft
+from surveil.demo.story import Draft, Row
 
 STOPPED_SHARE = 0.015  # stopped attending altogether (lost to follow-up)
 STOPPED_YEARS = (0.25, 3.0)  # how long ago they stopped

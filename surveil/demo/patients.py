@@ -18,9 +18,9 @@ from dateutil.relativedelta import relativedelta
 
 from surveil.core.grading import highest_grade, who_grade
 from surveil.core.vocab import Differentiation, Functional, Grade, Hereditary, Site, Sstr, Stage
-from surveil.services import demo_people as people
-from surveil.services.demo_courses import BUILDERS
-from surveil.services.demo_story import (
+from surveil.demo import people
+from surveil.demo.courses import BUILDERS
+from surveil.demo.story import (
     Draft,
     Pathway,
     Row,

@@ -26,16 +26,16 @@ from surveil.core.reminders import (
 )
 from surveil.core.vocab import ItemKind, StateKind
 from surveil.db import models as m
-from surveil.messages import (
+from surveil.render.messages import (
     Clinic,
     RenderedMessage,
     digest_context,
     patient_context,
     render_message,
 )
-from surveil.render import make_environment
-from surveil.services.digest import digest_day, digest_lines
-from surveil.services.reminder_plan import core_item_state, reminder_patient
+from surveil.render.templating import make_environment
+from surveil.services.reminders.digest import digest_day, digest_lines
+from surveil.services.reminders.planning import core_item_state, reminder_patient
 
 Prepared = tuple[str, RenderedMessage]  # address, message
 WINDOW_CLOSED = "window closed: on the navigators' digest"

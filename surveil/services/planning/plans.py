@@ -363,7 +363,7 @@ def replan_all(
 
     Triggers are evaluated first for each chunk, so that their consequences shape the plan.
     """
-    from surveil.services.triggers import evaluate_and_escalate
+    from surveil.services.triggers.escalation import evaluate_and_escalate
 
     with Session(engine) as session:
         ids = list(session.exec(select(m.Patient.id).order_by(col(m.Patient.id))).all())

@@ -14,7 +14,7 @@ import jinja2
 
 from surveil.core.feed import FeedItem, FeedItemStatus, wording_for
 from surveil.core.vocab import ItemKind
-from surveil.render import format_day, render_text
+from surveil.render.templating import format_day, render_text
 
 _STATE = {
     FeedItemStatus.PLANNED: "due",

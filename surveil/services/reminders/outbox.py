@@ -12,9 +12,9 @@ from surveil.db import claims
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
-from surveil.services.reminder_plan import effective_policy
-from surveil.services.sending import environment, load, prepare
-from surveil.services.users import audit
+from surveil.services.audit import audit
+from surveil.services.reminders.planning import effective_policy
+from surveil.services.reminders.sending import environment, load, prepare
 from surveil.transports import LogTransport, OutgoingMessage
 
 R = claims.R

@@ -21,18 +21,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from surveil.config import Settings
 from surveil.core.vocab import ItemKind, ItemState, Site, StateKind
+from surveil.core.zones import start_of_day_utc
 from surveil.db import models as m
 from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
 from surveil.services.labels import kind_label, trigger_label
-from surveil.services.users import Actor
+from surveil.services.users.accounts import Actor
 
 OVERVIEW_ROWS = 10  # rows per section on the overview; "show all" pages through the rest
 # The overview counts up to this many rows per section and then says "1000+": on a large
@@ -545,87 +545,6 @@ def _closes(latest: dt.date, today: dt.date) -> str:
 def _opens(earliest: dt.date, today: dt.date) -> str:
     days = (earliest - today).days
     return "window opens tomorrow" if days == 1 else f"window opens in {days} days"
-
-
-def start_of_day_utc(day: dt.date, timezone: str) -> dt.datetime:
-    """Local midnight of ``day`` in ``timezone``, as an aware UTC instant."""
-    local = dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(timezone))
-    return local.astimezone(dt.UTC)
-
-
-# --------------------------------------------------------------------------- export
-
-CSV_COLUMNS = (
-    "section",
-    "patient",
-    "mrn",
-    "what",
-    "state",
-    "urgent",
-    "timing",
-    "earliest",
-    "target",
-    "latest",
-    "detail",
-)
-# A cell starting with one of these is a formula to a spreadsheet (ASVS 1.2.10): prefix a quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
-
-
-def worklist_csv(worklist: Worklist) -> str:
-    """The rows shown, one line each, safe to open in a spreadsheet."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for section in worklist.sections:
-        for row in section.rows:
-            values = [_cell(getattr(row, name)) for name in CSV_COLUMNS]
-            writer.writerow(values)
-    return out.getvalue()
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def worklist_json(worklist: Worklist) -> dict[str, Any]:
-    q = worklist.query
-    return {
-        "date": q.today.isoformat(),
-        "filters": {
-            "clinic": q.clinic,
-            "navigator": q.navigator,
-            "site": q.site,
-            "kind": q.kind,
-            "search": q.search,
-        },
-        "sections": [
-            {
-                "key": s.key,
-                "title": s.title,
-                "count": s.count,
-                "page": s.page,
-                "pages": s.pages,
-                "rows": [
-                    {name: _json_value(getattr(row, name)) for name in WorkRow.__annotations__}
-                    for row in s.rows
-                ],
-            }
-            for s in worklist.sections
-        ],
-    }
-
-
-def _json_value(value: object) -> object:
-    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def filter_choices(session: Session, *, actor: Actor) -> tuple[list[tuple[str, str]], list[str]]:

@@ -19,7 +19,7 @@ from surveil.core.vocab import (
     StateKind,
     TherapyKind,
 )
-from surveil.services import demo_series as series
+from surveil.demo import series
 
 Row = dict[str, Any]
 T = TypeVar("T")

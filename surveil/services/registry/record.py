@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from surveil.db import models as m
-from surveil.services.users import Actor, audit, visible_patient
+from surveil.services.audit import audit
+from surveil.services.users.accounts import Actor, visible_patient
 
 CLOSED_ITEMS_SHOWN = 20
 TIMELINE_LIMIT = 200

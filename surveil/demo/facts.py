@@ -22,7 +22,7 @@ from surveil.core.vocab import (
     TherapyKind,
 )
 from surveil.db.queries import MODALITY_ITEM, completed_facts
-from surveil.services.demo_story import Draft, Row
+from surveil.demo.story import Draft, Row
 
 
 def facts_from_draft(

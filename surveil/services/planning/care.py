@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.db.queries import facts_for_patient
-from surveil.services.plans import ReplanResult, replan_patients
-from surveil.services.triggers import evaluate_and_escalate
+from surveil.services.planning.plans import ReplanResult, replan_patients
+from surveil.services.triggers.escalation import evaluate_and_escalate
 
 
 @dataclass

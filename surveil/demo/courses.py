@@ -22,9 +22,9 @@ from surveil.core.vocab import (
     StateKind,
     TherapyKind,
 )
-from surveil.services import demo_series as series
-from surveil.services.demo_series import Course
-from surveil.services.demo_story import (
+from surveil.demo import series
+from surveil.demo.series import Course
+from surveil.demo.story import (
     Pathway,
     Story,
     add_lesion,

@@ -18,7 +18,7 @@ import jinja2
 from surveil.core.feed import wording_for
 from surveil.core.vocab import ItemKind
 from surveil.errors import InvalidInput, Problem
-from surveil.render import format_day, render_text
+from surveil.render.templating import format_day, render_text
 
 PARTS = ("subject.txt", "body.txt", "body.html", "sms.txt")
 # Two concatenated SMS segments of 160 GSM-7 characters; longer texts cost more and some

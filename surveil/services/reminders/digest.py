@@ -18,9 +18,9 @@ from surveil.config import Settings
 from surveil.core.reminders import ReminderPolicy, Stage, select_reminders
 from surveil.core.vocab import ItemKind
 from surveil.db import models as m
-from surveil.messages import DigestLine, initials
+from surveil.render.messages import DigestLine, initials
 from surveil.services.labels import TRIGGER_LABELS
-from surveil.services.reminder_plan import (
+from surveil.services.reminders.planning import (
     discharged_patients,
     effective_policy,
     insert_reminders,

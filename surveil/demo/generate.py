@@ -22,19 +22,19 @@ from sqlmodel import Session, SQLModel, select
 
 from surveil.core.protocol import Pack, Profile
 from surveil.db import models as m
-from surveil.errors import InvalidInput, Problem
-from surveil.schedules import get_profile, load_packs
-from surveil.services.demo_history import Protocol, done_row, history
-from surveil.services.demo_patients import synthesise
-from surveil.services.demo_people import (
+from surveil.demo.history import Protocol, done_row, history
+from surveil.demo.patients import synthesise
+from surveil.demo.people import (
     DEMO_USERS,
     MAIN_NAVIGATORS,
     NORTHERN_CLINIC,
     NORTHERN_NAVIGATOR,
     DemoUser,
 )
-from surveil.services.demo_story import Draft, Row
-from surveil.services.users import hash_password
+from surveil.demo.story import Draft, Row
+from surveil.errors import InvalidInput, Problem
+from surveil.schedules import get_profile, load_packs
+from surveil.services.users.accounts import hash_password
 
 CHUNK_SIZE = 2000  # patients per transaction: big enough to be fast, small enough to show progress
 NORTHERN_EVERY = 20  # every 20th patient belongs to the second clinic, to show clinic isolation

@@ -35,7 +35,7 @@ from surveil.config import DatabaseSettings, Settings
 from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.session import make_engine
-from surveil.services.users.accounts import Actor
+from surveil.services.actor import Actor
 from surveil.services.worklist.sections import (
     COUNT_CAP,
     OVERVIEW_ROWS,

@@ -10,10 +10,10 @@ from rich.table import Table
 from surveil.cli._common import App, console, err_console, get_app, json_option, print_json
 from surveil.db import models as m
 from surveil.db.session import session_scope
+from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.services.feeds.tokens import FeedSummary, IssuedFeed
 from surveil.services.registry import patients as registry
-from surveil.services.users.accounts import Actor
 
 by_option = click.option(
     "--by", "by", help="Who is doing this, for the audit trail (default: cli:<your login>)."

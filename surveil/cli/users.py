@@ -11,8 +11,8 @@ from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.errors import NotFound
+from surveil.services.actor import Actor
 from surveil.services.users import accounts as users
-from surveil.services.users.accounts import Actor
 
 
 def _cli_actor(clinic: str) -> Actor:

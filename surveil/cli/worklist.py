@@ -9,7 +9,7 @@ from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
-from surveil.services.users.accounts import Actor
+from surveil.services.actor import Actor
 from surveil.services.worklist.export import worklist_json as to_json
 from surveil.services.worklist.sections import SECTION_KEYS, Section, WorklistQuery, build_worklist
 

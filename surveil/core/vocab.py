@@ -174,3 +174,14 @@ class ItemStatus(StrEnum):
     UPCOMING = "upcoming"
     DUE = "due"
     OVERDUE = "overdue"
+
+
+class Channel(StrEnum):
+    """The way a change came in, recorded on its audit event."""
+
+    WEB = "web"
+    CLI = "cli"
+    DAEMON = "daemon"
+    IMPORT = "import"
+    API = "api"
+    HL7 = "hl7"

@@ -540,6 +540,14 @@ class AuditEvent(SQLModel, table=True):
     patient_id: int | None = fk("patient.id", nullable=True, ondelete="SET NULL")
     detail: str = Field(default="", max_length=1000)
     ip: str | None = Field(default=None, max_length=64)
+    # How the change came in (web, cli, daemon, import, api, hl7), and for the CLI the operating
+    # system account that ran the command beside the surveil user it acted as.
+    channel: str = Field(default="web", max_length=16)
+    os_user: str | None = Field(default=None, max_length=64)
+    # The record changed ("measurement 12"), and its values before and after where it matters.
+    subject: str | None = Field(default=None, max_length=64)
+    before: str | None = Field(default=None, max_length=1000)
+    after: str | None = Field(default=None, max_length=1000)
 
 
 class LoginAttempt(SQLModel, table=True):

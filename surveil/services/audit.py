@@ -3,11 +3,14 @@
 Events are appended in the transaction of the change they describe, so a change and its record
 are kept or lost together."""
 
+import json
 import re
 
 from sqlmodel import Session, col, func, select
 
+from surveil.core.vocab import Channel
 from surveil.db import models as m
+from surveil.services.actor import Actor
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -15,23 +18,51 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 def audit(
     session: Session,
     *,
-    actor: str,
+    actor: Actor | str,
     action: str,
     patient_id: int | None = None,
+    subject: str | None = None,
+    before: object = None,
+    after: object = None,
     detail: str = "",
     ip: str | None = None,
+    channel: Channel = Channel.WEB,
 ) -> m.AuditEvent:
-    """Append one audit event (who, what, which patient; ``at`` is UTC now). Control characters
-    are flattened so a crafted value cannot forge extra lines in an exported log (ASVS 16.4.1)."""
+    """Append one audit event in the caller's transaction: who (and by which channel, from which
+    address or OS account), what, which patient and record, from what to what; ``at`` is UTC
+    now. ``actor`` may be a bare name only where there is no account (a failed login with an
+    unknown username), then ``ip`` and ``channel`` say the rest. Control characters are
+    flattened so a crafted value cannot forge extra lines in an exported log (ASVS 16.4.1)."""
+    if isinstance(actor, Actor):
+        name, ip, channel, os_user = actor.username, actor.ip, actor.channel, actor.os_user
+    else:
+        name, os_user = actor, None
     event = m.AuditEvent(
-        actor=_CONTROL.sub(" ", actor)[:64],
+        actor=_clean(name, 64),
         action=action[:64],
         patient_id=patient_id,
-        detail=_CONTROL.sub(" ", detail)[:1000],
+        detail=_clean(detail, 1000),
         ip=ip[:64] if ip else None,
+        channel=str(channel),
+        os_user=_clean(os_user, 64) if os_user else None,
+        subject=_clean(subject, 64) if subject else None,
+        before=_value(before),
+        after=_value(after),
     )
     session.add(event)
     return event
+
+
+def _clean(text: str, limit: int) -> str:
+    return _CONTROL.sub(" ", text)[:limit]
+
+
+def _value(value: object) -> str | None:
+    """A before/after value as stored: dicts as sorted JSON, so two events compare as text."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return _clean(text, 1000)
 
 
 def list_audit(

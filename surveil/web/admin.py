@@ -9,9 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
+from surveil.services.actor import Actor
 from surveil.services.audit import list_audit
 from surveil.services.users import accounts as users
-from surveil.services.users.accounts import Actor
 from surveil.web.contexts import AuditPage, UsersPage
 from surveil.web.deps import AdminDep, DbDep, SettingsDep, client_ip, flash, frame, render
 

@@ -14,7 +14,8 @@ from surveil.config import Settings
 from surveil.db import models as m
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import PermissionDenied
-from surveil.services.users.accounts import Actor, get_user
+from surveil.services.actor import Actor
+from surveil.services.users.accounts import get_user
 from surveil.web import security
 from surveil.web.contexts import Flash, Frame
 

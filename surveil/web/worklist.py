@@ -109,7 +109,7 @@ def worklist_export(
     query = _query(params, today=clinic_today(settings), username=user.username)
     result = build_worklist(db, query=query, actor=actor, settings=settings)
     rows = sum(len(s.rows) for s in result.sections)
-    audit(db, actor=actor.username, action="worklist.exported", detail=f"{rows} rows", ip=actor.ip)
+    audit(db, actor=actor, action="worklist.exported", detail=f"{rows} rows")
     db.commit()
     name = f"worklist-{query.today.isoformat()}.csv"
     return Response(

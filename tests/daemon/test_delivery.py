@@ -16,9 +16,9 @@ from surveil.core.reminders import Stage
 from surveil.core.vocab import ItemKind
 from surveil.db import models as m
 from surveil.errors import Conflict, NotFound
+from surveil.services.actor import Actor
 from surveil.services.reminders import delivery
 from surveil.services.reminders.delivery import CHANNEL_DOWN_AFTER, dispatch_due, plan_reminders
-from surveil.services.users.accounts import Actor
 from surveil.services.worklist.sections import WorklistQuery, build_worklist
 from surveil.transports import LogTransport, WebhookSmsTransport
 from tests.daemon.seed import CLINIC, add_item, add_patient, many_due, settings_for

@@ -8,10 +8,10 @@ from sqlmodel import Session, select
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound
+from surveil.services.actor import Actor
 from surveil.services.planning import actions
 from surveil.services.planning.actions import DoneInput
 from surveil.services.registry import patients as registry
-from surveil.services.users.accounts import Actor
 from tests.web.seed import TODAY, make_item, make_patient, make_trigger
 
 NAV = Actor(username="nina", role="navigator", clinic="north", ip="10.0.0.7")

@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 from surveil.config import Settings, WebSettings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound
+from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.services.feeds.body import FeedRenderer, feed_items
 from surveil.services.registry import patients as registry
-from surveil.services.users.accounts import Actor
 from tests.web.seed import TODAY, make_item, make_patient
 
 NAV = Actor(username="nina", role="navigator", clinic="north", ip="10.0.0.7")

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from surveil.config import Settings, WorklistSettings
 from surveil.errors import InvalidInput
-from surveil.services.users.accounts import Actor
+from surveil.services.actor import Actor
 from surveil.services.worklist.export import worklist_csv, worklist_json
 from surveil.services.worklist.sections import (
     WorklistQuery,

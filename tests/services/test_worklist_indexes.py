@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.db.session import make_engine
-from surveil.services.users.accounts import Actor
+from surveil.services.actor import Actor
 from surveil.services.worklist import sections as worklist
 from surveil.services.worklist.sections import (
     COUNT_CAP,

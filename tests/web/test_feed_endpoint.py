@@ -25,11 +25,11 @@ from sqlmodel import Session, select
 from surveil.config import Settings, WebSettings
 from surveil.db import models as m
 from surveil.db.session import make_engine, session_scope
+from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.services.planning import actions, plans
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput, TumourInput
-from surveil.services.users.accounts import Actor
 from surveil.web import feeds as feed_web
 from surveil.web.app import create_app
 from tests.test_feedtext import diagnosis_words

@@ -29,6 +29,7 @@ from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.feeds.body import (
     FeedBody,
@@ -38,7 +39,6 @@ from surveil.services.feeds.body import (
     feed_items,
     open_feed,
 )
-from surveil.services.users.accounts import Actor
 
 __all__ = [
     "FeedBody",
@@ -325,9 +325,8 @@ def _audit(
 ) -> None:
     audit(
         session,
-        actor=actor.username if actor else "system",
+        actor=actor or Actor.system(),
         action=action,
         patient_id=row.patient_id,
         detail=detail,
-        ip=actor.ip if actor else None,
     )

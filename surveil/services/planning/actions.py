@@ -18,11 +18,12 @@ from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound
+from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import kind_label, trigger_label
 from surveil.services.planning import care
 from surveil.services.registry import patients as registry
-from surveil.services.users.accounts import Actor, visible_patient
+from surveil.services.users.accounts import visible_patient
 from surveil.services.validate import Checker
 
 # The modality a measurement gets when an imaging item of this kind is marked done.
@@ -141,11 +142,10 @@ def mark_done(
     if fired:
         audit(
             session,
-            actor=actor.username,
+            actor=actor,
             action="trigger.fired",
             patient_id=patient.id,
             detail="new trigger: " + ", ".join(trigger_label(k) for k in fired),
-            ip=actor.ip,
         )
     return Result(result.message, result.patient_id, tuple(fired))
 
@@ -228,11 +228,10 @@ def _changed(
     session.add(item)
     audit(
         session,
-        actor=actor.username,
+        actor=actor,
         action=action,
         patient_id=item.patient_id,
         detail=f"item {item.id}: {message}",
-        ip=actor.ip,
     )
     session.flush()
     return Result(message=message, patient_id=item.patient_id)
@@ -338,11 +337,10 @@ def _trigger_changed(
     message = f"Trigger {trigger.kind.replace('_', ' ')} {words}"
     audit(
         session,
-        actor=actor.username,
+        actor=actor,
         action=action,
         patient_id=trigger.patient_id,
         detail=f"trigger {trigger.id}: {message}",
-        ip=actor.ip,
     )
     session.flush()
     return Result(message=message, patient_id=trigger.patient_id)

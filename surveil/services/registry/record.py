@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from surveil.db import models as m
+from surveil.services.actor import Actor
 from surveil.services.audit import audit
-from surveil.services.users.accounts import Actor, visible_patient
+from surveil.services.users.accounts import visible_patient
 
 CLOSED_ITEMS_SHOWN = 20
 TIMELINE_LIMIT = 200
@@ -60,9 +61,7 @@ class PatientRecord:
 def open_record(session: Session, *, actor: Actor, patient_id: int) -> PatientRecord:
     """Read a patient's record for ``actor`` and audit the view (HIPAA §164.312(b))."""
     patient = visible_patient(session, actor=actor, patient_id=patient_id)
-    audit(
-        session, actor=actor.username, action="patient.viewed", patient_id=patient.id, ip=actor.ip
-    )
+    audit(session, actor=actor, action="patient.viewed", patient_id=patient.id, ip=actor.ip)
     return read_record(session, patient)
 
 

@@ -9,7 +9,6 @@ its audit event are committed together or not at all.
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +18,7 @@ from sqlmodel import Session, col, select
 from surveil.config import WebSettings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
+from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.validate import Checker
 
@@ -31,24 +31,6 @@ MIN_PASSWORD = 8  # ASVS 6.2.1; no composition rules (6.2.5)
 MAX_PASSWORD = 256  # long passphrases welcome (6.2.9)
 # An IP or an account that fails this many times the per-pair limit is throttled as a whole.
 WIDE_FACTOR = 4
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting, as services need it: never the ORM row, so it can outlive a session."""
-
-    username: str
-    role: str
-    clinic: str
-    ip: str | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == m.Role.ADMIN
-
-    @classmethod
-    def of(cls, user: m.User, ip: str | None = None) -> "Actor":
-        return cls(username=user.username, role=user.role, clinic=user.clinic, ip=ip)
 
 
 class LoginRefused(PermissionDenied):
@@ -125,10 +107,9 @@ def add_user(
     session.flush()
     audit(
         session,
-        actor=actor.username if actor else "system",
+        actor=actor or Actor.system(),
         action="user.added",
         detail=f"{name} ({user_role}, {user_clinic})",
-        ip=actor.ip if actor else None,
     )
     return user
 
@@ -156,10 +137,9 @@ def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) ->
     session.add(user)
     audit(
         session,
-        actor=actor.username,
+        actor=actor,
         action="user.activated" if active else "user.deactivated",
         detail=user.username,
-        ip=actor.ip,
     )
     return user
 

@@ -31,8 +31,8 @@ from surveil.core.zones import start_of_day_utc
 from surveil.db import models as m
 from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
+from surveil.services.actor import Actor
 from surveil.services.labels import kind_label, trigger_label
-from surveil.services.users.accounts import Actor
 
 OVERVIEW_ROWS = 10  # rows per section on the overview; "show all" pages through the rest
 # The overview counts up to this many rows per section and then says "1000+": on a large

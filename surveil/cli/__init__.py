@@ -32,8 +32,16 @@ class SurveilGroup(click.Group):
     envvar="SURVEIL_CONFIG",
     help="Configuration file (TOML). Default: $SURVEIL_CONFIG, else ./surveil.toml if present.",
 )
+@click.option(
+    "--as",
+    "as_user",
+    envvar="SURVEIL_USER",
+    metavar="USER",
+    help="The surveil user you act as; every change is audited under this name (and your OS "
+    "account). Default: $SURVEIL_USER. Refused if unknown or inactive.",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, as_user: str | None) -> None:
     """surveil keeps neuroendocrine-tumour patients in follow-up.
 
     \b
@@ -43,10 +51,13 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
       surveil worklist             what is due, overdue or triggered today
       surveil plan --patient MRN   what one patient needs next, and why
       surveil serve                the nurse navigators' web worklist
+    Commands that change or show patients act as a surveil user:
+      surveil --as nurse patient show 100234   (or export SURVEIL_USER=nurse)
     Every command has --help.
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["as_user"] = as_user
 
 
 def _register() -> None:

@@ -1,6 +1,7 @@
 """What every command shares: settings, the database engine, today's date, and output."""
 
 import datetime as dt
+import getpass
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,8 +11,11 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from surveil.config import Settings, load_settings
+from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
 from surveil.db.session import make_engine
+from surveil.services.actor import Actor
+from surveil.services.users import accounts
 
 console = Console()
 err_console = Console(stderr=True)
@@ -20,6 +24,7 @@ err_console = Console(stderr=True)
 @dataclass
 class App:
     settings: Settings
+    as_user: str | None = None
     _engine: sa.Engine | None = field(default=None, repr=False)
 
     @property
@@ -39,12 +44,21 @@ class App:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
+    def actor(self) -> Actor:
+        """The surveil user this command acts as (``--as`` / ``SURVEIL_USER``), checked against
+        the registry: unknown or inactive users are refused before anything is read or written."""
+        return accounts.acting_user(
+            self.engine, username=self.as_user, os_user=getpass.getuser(), channel=Channel.CLI
+        )
+
 
 def get_app(ctx: click.Context) -> App:
     root = ctx.find_root()
     root.ensure_object(dict)
     if "app" not in root.obj:
-        root.obj["app"] = App(settings=load_settings(root.obj.get("config_path")))
+        root.obj["app"] = App(
+            settings=load_settings(root.obj.get("config_path")), as_user=root.obj.get("as_user")
+        )
     app: App = root.obj["app"]
     return app
 

@@ -10,13 +10,16 @@ its audit event are committed together or not at all.
 import datetime as dt
 import re
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from surveil.config import WebSettings
+from surveil.core.vocab import Channel
 from surveil.db import models as m
+from surveil.db.session import read_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -249,3 +252,20 @@ class AccessDenied(NotFound):
     def __init__(self, message: str, patient_id: int) -> None:
         super().__init__(message)
         self.patient_id = patient_id
+
+
+def acting_user(
+    engine: sa.Engine, *, username: str | None, os_user: str, channel: Channel
+) -> Actor:
+    """The account a command-line (or other non-web) caller acts as. Refused, before anything is
+    read or written, when no username is given or the account is unknown or inactive."""
+    if not username:
+        raise PermissionDenied(
+            "say which surveil user you are: --as USER or SURVEIL_USER=USER "
+            "(see `surveil user list`)"
+        )
+    with read_scope(engine) as session:
+        user = session.exec(select(m.User).where(m.User.username == username)).first()
+        if user is None or not user.active:
+            raise PermissionDenied(f"--as {username}: no active surveil user of that name")
+        return Actor.of(user, channel=channel, os_user=os_user)

@@ -323,6 +323,11 @@ class FollowUpItem(SQLModel, table=True):
             where=OPEN_ITEMS_SQL,
         ),
         partial_index("ix_followup_item_open_by_patient", "patient_id", where=OPEN_ITEMS_SQL),
+        partial_index(
+            "ix_followup_item_superseded_by",
+            "superseded_by_id",
+            where="superseded_by_id IS NOT NULL",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -348,6 +353,8 @@ class FollowUpItem(SQLModel, table=True):
     outcome_note: str = Field(default="", max_length=500)
     snoozed_until: dt.date | None = None
     snooze_reason: str = Field(default="", max_length=300)
+    # Indexed where set (ix_followup_item_superseded_by): deleting an item must find the rows
+    # that point at it without scanning every item ever planned.
     superseded_by_id: int | None = fk(
         "followup_item.id", nullable=True, ondelete="SET NULL", index=False
     )
@@ -390,6 +397,7 @@ class Trigger(SQLModel, table=True):
         one_of("state", TriggerState),
         sa.UniqueConstraint("patient_id", "fingerprint"),
         sa.Index("ix_trigger_state", "state", "detected_on"),
+        partial_index("ix_trigger_item", "item_id", where="item_id IS NOT NULL"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -407,6 +415,7 @@ class Trigger(SQLModel, table=True):
     detected_on: dt.date
     explanation: str = Field(max_length=600)
     state: str = Field(default=TriggerState.OPEN, max_length=12)
+    # Indexed where set (ix_trigger_item), for the same reason as superseded_by_id.
     item_id: int | None = fk("followup_item.id", nullable=True, ondelete="SET NULL", index=False)
     acknowledged_by: str | None = Field(default=None, max_length=64)
     acknowledged_at: dt.datetime | None = None

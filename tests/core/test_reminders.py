@@ -413,7 +413,7 @@ policies = st.builds(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    items=st.lists(reminder_items(), max_size=5),
+    items=st.lists(reminder_items(), max_size=5, unique_by=lambda i: i.id),  # ids are keys
     zone=st.sampled_from(ZONES),
     policy=policies,
     now=instants,

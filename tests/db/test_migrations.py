@@ -94,3 +94,48 @@ def test_timestamps_are_aware_utc(session: Session) -> None:
     assert loaded is not None
     assert loaded.created_at.tzinfo is not None
     assert loaded.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_every_foreign_key_has_an_index_that_starts_with_it() -> None:
+    """A foreign key without an index makes every delete of its target scan the whole table
+    (ON DELETE checks), which on a large registry takes minutes."""
+    from sqlmodel import SQLModel
+
+    missing = []
+    for table in SQLModel.metadata.sorted_tables:
+        leading = {index.columns[0].name for index in table.indexes if len(index.columns)}
+        leading |= {
+            constraint.columns[0].name
+            for constraint in table.constraints
+            if isinstance(constraint, sa.UniqueConstraint | sa.PrimaryKeyConstraint)
+            and len(constraint.columns)
+        }
+        missing += [
+            f"{table.name}.{fk.parent.name}"
+            for fk in table.foreign_keys
+            if fk.parent.name not in leading
+        ]
+    assert not missing, f"foreign keys without an index: {missing}"
+
+
+def test_a_migration_leaves_planner_statistics_behind(db_url: str) -> None:
+    """After `surveil init` the planner has statistics (PostgreSQL: pg_stat_user_tables shows an
+    analyze; SQLite: sqlite_stat1 exists), so the first worklist is not planned blind."""
+    from surveil.db.session import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                tables = connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'"
+                ).all()
+                assert tables
+            else:
+                analysed = connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'patient' "
+                    "AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)"
+                ).scalar_one()
+                assert analysed == 1
+    finally:
+        engine.dispose()

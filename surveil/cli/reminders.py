@@ -89,7 +89,7 @@ def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:
         console.print(table)
         return
     configure_logging()
-    from surveil.daemon import Daemon
+    from surveil.daemon import Daemon  # APScheduler is imported only when a round is run
 
     daemon = Daemon(app.settings, engine=app.engine)
     try:

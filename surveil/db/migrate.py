@@ -46,6 +46,7 @@ def pending_changes(engine: sa.Engine) -> list[object]:
     from alembic.autogenerate import compare_metadata
     from sqlmodel import SQLModel
 
+    # Registers every table on SQLModel.metadata; only this check needs the complete metadata.
     import surveil.db.models  # noqa: F401
 
     with engine.connect() as connection:

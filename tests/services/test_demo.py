@@ -26,7 +26,7 @@ from surveil.demo.patients import SCENARIOS, synthesise
 from surveil.demo.people import DEMO_USERS, NORTHERN_CLINIC
 from surveil.demo.story import Draft
 from surveil.errors import InvalidInput
-from surveil.services.planning.plans import replan_all
+from surveil.services.planning.care import replan_all
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)

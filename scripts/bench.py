@@ -38,7 +38,7 @@ from rich.table import Table
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.zones import today_in
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
 from surveil.services.planning import care
 

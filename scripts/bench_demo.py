@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
 from surveil.demo.patients import synthesise
 from surveil.demo.story import Row

@@ -39,7 +39,8 @@ from sqlalchemy.engine import make_url
 
 from surveil.config import Settings
 from surveil.db import claims
-from surveil.db.session import make_engine, normalise_url, session_scope
+from surveil.db.engine import make_engine, normalise_url
+from surveil.db.session import session_scope
 from surveil.errors import Conflict
 from surveil.services.feeds import tokens as feeds
 from surveil.services.reminders import delivery

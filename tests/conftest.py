@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from surveil.config import Settings
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 
 PG_ADMIN_URL = os.environ.get(
     "SURVEIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

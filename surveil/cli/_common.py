@@ -11,7 +11,7 @@ from rich.console import Console
 
 from surveil.config import Settings, load_settings
 from surveil.core.zones import today_in
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 
 console = Console()
 err_console = Console(stderr=True)

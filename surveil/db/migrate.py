@@ -6,7 +6,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from surveil.db.session import normalise_url
+from surveil.db.engine import normalise_url
 from surveil.resources import resource_dir
 
 

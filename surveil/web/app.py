@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.session import make_engine, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.audit import audit

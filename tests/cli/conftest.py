@@ -5,7 +5,7 @@ from click.testing import CliRunner, Result
 
 from surveil.cli import _register, cli
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 
 Invoke = Callable[..., Result]
 

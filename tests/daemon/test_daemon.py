@@ -24,7 +24,7 @@ from surveil.cli import _register, cli
 from surveil.daemon import Daemon, build_scheduler, single_daemon_lock
 from surveil.db import claims
 from surveil.db import models as m
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.errors import Conflict
 from surveil.transports import LogTransport
 from tests.daemon.seed import add_item, add_patient, many_due, settings_for

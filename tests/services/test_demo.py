@@ -17,8 +17,8 @@ from surveil.config import Settings
 from surveil.core.facts import Completed, facts_to_json, parse_facts
 from surveil.core.vocab import ItemKind
 from surveil.db import models as m
+from surveil.db.engine import make_engine
 from surveil.db.queries import facts_for_patient
-from surveil.db.session import make_engine
 from surveil.demo import generate as demo
 from surveil.demo.facts import facts_from_draft
 from surveil.demo.history import HISTORY_NOTE

@@ -24,7 +24,8 @@ from sqlmodel import Session, select
 
 from surveil.config import Settings, WebSettings
 from surveil.db import models as m
-from surveil.db.session import make_engine, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.services.planning import actions, plans

@@ -109,7 +109,7 @@ def session(engine: sa.Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def settings(db_url: str) -> Settings:
     from surveil.config import DatabaseSettings
 
     return Settings(database=DatabaseSettings(url=db_url))

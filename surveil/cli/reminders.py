@@ -63,13 +63,15 @@ def list_(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
     console.print(table)
 
 
+# --once is accepted (and ignored) because one round is all this command does; scripts that say
+# so explicitly keep working.
 @reminders.command("send-due")
 @click.option(
     "--once", is_flag=True, help="One round, then exit (the only mode; the daemon loops)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and change nothing.")
 @click.pass_context
-def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:
+def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:  # noqa: ARG001
     """Send the reminders that are due now, once (recover, plan, send).
 
     With --dry-run nothing is sent and nothing in the database changes: each due reminder is

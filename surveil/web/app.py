@@ -112,7 +112,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _server_error)
 
 
-async def _login_required(request: Request, exc: Exception) -> Response:
+async def _login_required(request: Request, _exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         target = "/worklist"
@@ -155,7 +155,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status_code, title, str(exc.detail))
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
+async def _server_error(request: Request, _exc: Exception) -> Response:
     # The web boundary: log the failure (never the request body: it may hold PHI) and show a
     # calm page instead of a traceback.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -118,7 +118,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
 
 
 @pytest.fixture
-def nina(client: TestClient, world: World) -> TestClient:
+def nina(client: TestClient, world: World) -> TestClient:  # noqa: ARG001 (seeds nina's account)
     login(client, "nina")
     return client
 

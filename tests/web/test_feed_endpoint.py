@@ -297,9 +297,7 @@ def demo_registry(engine: sa.Engine, settings: Settings, count: int = 50) -> lis
                     session, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
                 )
             elif n % 7 == 0:
-                actions.mark_declined(
-                    session, item_id=item.id, actor=nav, reason="on holiday", today=TODAY
-                )
+                actions.mark_declined(session, item_id=item.id, actor=nav, reason="on holiday")
     return patients
 
 

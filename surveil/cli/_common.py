@@ -12,6 +12,7 @@ from rich.console import Console
 from surveil.config import Settings, load_settings
 from surveil.core.zones import today_in
 from surveil.db.engine import make_engine
+from surveil.services.protocols import check_clinic_protocol
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,7 +45,9 @@ def get_app(ctx: click.Context) -> App:
     root = ctx.find_root()
     root.ensure_object(dict)
     if "app" not in root.obj:
-        root.obj["app"] = App(settings=load_settings(root.obj.get("config_path")))
+        settings = load_settings(root.obj.get("config_path"))
+        check_clinic_protocol(settings)
+        root.obj["app"] = App(settings=settings)
     app: App = root.obj["app"]
     return app
 

@@ -28,6 +28,8 @@ from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
+from surveil.services.protocols import check_clinic_protocol
+from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.web import actions, admin, auth, feeds, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
@@ -52,11 +54,14 @@ def create_app(
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The app for ``settings``. Pass ``engine`` to share one (tests, benchmarks); otherwise the
-    lifespan makes one and disposes of it at shutdown."""
+    lifespan makes one and disposes of it at shutdown. Raises ConfigError, before anything is
+    built, when the clinic's protocol pack or profile does not exist."""
+    check_clinic_protocol(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
+        accounts.prepare_login_timing()
         app.state.engine = engine or make_engine(settings.database.url, echo=settings.database.echo)
         # Calendar polls are counted in memory and written every half minute (feed_fetches).
         fetches = getattr(app.state, "feed_fetches", None) or FetchTally(app.state.engine)

@@ -25,7 +25,8 @@ run: install
 
 ## make test: install dev dependencies, then the whole suite (SQLite and PostgreSQL)
 test: install-dev
-	$(BIN)/ruff check surveil tests
+	$(BIN)/ruff check surveil tests scripts
+	$(BIN)/ruff format --check surveil tests scripts
 	$(BIN)/mypy surveil
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --durations=15

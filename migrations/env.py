@@ -5,7 +5,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import surveil.db.models  # noqa: F401  (registers every table on the metadata)
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

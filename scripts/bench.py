@@ -38,9 +38,9 @@ from rich.table import Table
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.zones import today_in
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
-from surveil.services.planning import plans
+from surveil.services.planning import care
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
@@ -90,7 +90,7 @@ def build(path: Path, *, patients: int, seed: int) -> None:
     with _bar("planning follow-up") as update:
         started = time.perf_counter()
         settings = Settings(database=DatabaseSettings(url=url))
-        plans.replan_all(
+        care.replan_all(
             engine, settings=settings, today=today, progress=lambda d, t: update(d, t, False)
         )
         planned = time.perf_counter() - started

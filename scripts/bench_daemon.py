@@ -38,7 +38,7 @@ from surveil.config import DaemonSettings, DatabaseSettings, Settings, SmtpSetti
 from surveil.core.reminders import Channel, select_reminders
 from surveil.db import claims, migrate
 from surveil.db import models as m
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.services.reminders.delivery import dispatch_due
 from surveil.services.reminders.planning import (
     effective_policy,

@@ -45,7 +45,8 @@ from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.core.feed import FeedCalendar, FeedEvent
 from surveil.core.zones import today_in
 from surveil.db import models as m
-from surveil.db.session import make_engine, read_connection, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import read_connection, session_scope
 from surveil.ical import build_feed
 from surveil.services.feeds import tokens as feeds
 from surveil.web import feeds as feed_web

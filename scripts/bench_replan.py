@@ -15,9 +15,10 @@ from sqlmodel import Session, col, select
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.zones import today_in
 from surveil.db import models as m
+from surveil.db.engine import make_engine
 from surveil.db.queries import facts_for_patients
-from surveil.db.session import make_engine
-from surveil.services.planning.plans import active_profile, compute_plan, replan_patients
+from surveil.services.planning.plans import compute_plan, replan_patients
+from surveil.services.protocols import active_profile
 from surveil.services.triggers.escalation import evaluate_and_escalate
 
 SAMPLE = 10_000

@@ -56,7 +56,7 @@ def serve(port: int, count: "Synchronized[int]", ready: Any, stop: Any) -> None:
     from aiosmtpd.controller import Controller
 
     class Counter:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
             with count.get_lock():
                 count.value += 1
             return "250 2.0.0 Ok: queued"

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.zones import today_in
 from surveil.db import models as m
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.services.actor import Actor
 from surveil.services.worklist.sections import (
     COUNT_CAP,

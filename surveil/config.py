@@ -11,7 +11,7 @@ import os
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,40 +223,58 @@ def _coerce(raw: Any, hint: Any, where: str, problems: list[Problem]) -> Any:
     """Turn a TOML value or an environment string into the field's type, or record why not."""
     if isinstance(hint, types.UnionType):  # Path | None
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    convert = _CONVERTERS.get(hint)
     try:
-        if hint is bool:
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and raw.lower() in {
-                "1",
-                "true",
-                "yes",
-                "on",
-                "0",
-                "false",
-                "no",
-                "off",
-            }:
-                return raw.lower() in {"1", "true", "yes", "on"}
-            raise ValueError
-        if hint is int:
-            if isinstance(raw, bool):
-                raise ValueError
-            return int(raw)
-        if hint is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            return float(raw)
-        if hint is Path:
-            return Path(str(raw))
-        if hint is str:
-            if not isinstance(raw, str):
-                raise ValueError
-            return raw
+        if convert is not None:
+            return convert(raw)
     except ValueError:
         pass
     problems.append(Problem(where, f"{raw!r} is not a valid {hint.__name__}"))
     return dataclasses.MISSING
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _to_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    raise ValueError
+
+
+def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool):  # TOML's true is not the number 1
+        raise ValueError
+    return int(raw)
+
+
+def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError
+    return float(raw)
+
+
+def _to_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError
+    return raw
+
+
+def _to_path(raw: Any) -> Path:
+    return Path(str(raw))
+
+
+# Each raises ValueError for a value of the wrong kind; a field of any other type is refused.
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    str: _to_str,
+    Path: _to_path,
+}
 
 
 _CHOICES = {("smtp", "security"): {"none", "starttls", "ssl"}}

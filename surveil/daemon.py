@@ -39,9 +39,11 @@ from sqlalchemy.engine import make_url
 
 from surveil.config import Settings
 from surveil.db import claims
-from surveil.db.session import make_engine, normalise_url, session_scope
+from surveil.db.engine import make_engine, normalise_url
+from surveil.db.session import session_scope
 from surveil.errors import Conflict
 from surveil.services.feeds import tokens as feeds
+from surveil.services.protocols import check_clinic_protocol
 from surveil.services.reminders import delivery
 from surveil.services.reminders.planning import effective_policy
 from surveil.transports import Transport
@@ -73,7 +75,9 @@ class Daemon:
         worker: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        effective_policy(settings)  # a bad [reminders] table stops the start, loudly
+        # A bad [reminders] table or an unknown clinic pack or profile stops the start, loudly.
+        effective_policy(settings)
+        check_clinic_protocol(settings)
         self.settings = settings
         self.engine = engine or make_engine(settings.database.url)
         self.transports = dict(transports if transports is not None else

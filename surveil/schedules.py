@@ -7,7 +7,8 @@ check`` shows a clinician all their mistakes in one run.
 import tomllib
 from pathlib import Path
 
-from surveil.core.protocol import Pack, Profile, parse_pack
+from surveil.core.protocol import Pack, Profile
+from surveil.core.protocol_pack import parse_pack
 from surveil.errors import Problem, RuleError
 from surveil.resources import resource_dir
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from surveil.config import Settings
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 
 PG_ADMIN_URL = os.environ.get(
     "SURVEIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -109,7 +109,7 @@ def session(engine: sa.Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def settings(db_url: str) -> Settings:
     from surveil.config import DatabaseSettings
 
     return Settings(database=DatabaseSettings(url=db_url))

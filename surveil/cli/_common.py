@@ -13,8 +13,9 @@ from rich.console import Console
 from surveil.config import Settings, load_settings
 from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.services.actor import Actor
+from surveil.services.protocols import check_clinic_protocol
 from surveil.services.users import accounts
 
 console = Console()
@@ -56,9 +57,9 @@ def get_app(ctx: click.Context) -> App:
     root = ctx.find_root()
     root.ensure_object(dict)
     if "app" not in root.obj:
-        root.obj["app"] = App(
-            settings=load_settings(root.obj.get("config_path")), as_user=root.obj.get("as_user")
-        )
+        settings = load_settings(root.obj.get("config_path"))
+        check_clinic_protocol(settings)
+        root.obj["app"] = App(settings=settings, as_user=root.obj.get("as_user"))
     app: App = root.obj["app"]
     return app
 

@@ -24,7 +24,8 @@ from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db import migrate
 from surveil.demo import generate as demo
 from surveil.demo.people import NORTHERN_CLINIC
-from surveil.services.planning import plans
+from surveil.services import protocols
+from surveil.services.planning import care
 
 
 class RateColumn(ProgressColumn):
@@ -124,7 +125,7 @@ def demo_command(
             today=day,
             now=app.now(),
             on_progress=lambda count: advance(count, None),
-            protocol=plans.active_profile(app.settings),
+            protocol=protocols.active_profile(app.settings),
         )
     seconds = time.perf_counter() - started
     if as_json:
@@ -133,7 +134,7 @@ def demo_command(
         _report(result, seconds, clinic or app.clinic)
     if replan and result.created:
         with _progress("planning follow-up", None, quiet=as_json) as advance:
-            plans.replan_all(
+            care.replan_all(
                 app.engine,
                 settings=app.settings,
                 today=day,

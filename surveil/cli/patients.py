@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db import models as m
 from surveil.db.session import session_scope
+from surveil.services.planning import care
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput, TumourInput
 
@@ -261,8 +262,6 @@ def state_set(
 
 def _after_change(app: Any, session: Session, row: m.Patient) -> None:
     """Facts changed: re-plan and re-evaluate triggers in the same transaction."""
-    from surveil.services.planning import care
-
     care.refresh_patient(session, patient=row, settings=app.settings, today=app.today())
 
 

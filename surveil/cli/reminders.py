@@ -63,13 +63,15 @@ def list_(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
     console.print(table)
 
 
+# --once is accepted (and ignored) because one round is all this command does; scripts that say
+# so explicitly keep working.
 @reminders.command("send-due")
 @click.option(
     "--once", is_flag=True, help="One round, then exit (the only mode; the daemon loops)."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and change nothing.")
 @click.pass_context
-def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:
+def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:  # noqa: ARG001
     """Send the reminders that are due now, once (recover, plan, send).
 
     With --dry-run nothing is sent and nothing in the database changes: each due reminder is
@@ -89,7 +91,7 @@ def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:
         console.print(table)
         return
     configure_logging()
-    from surveil.daemon import Daemon
+    from surveil.daemon import Daemon  # APScheduler is imported only when a round is run
 
     daemon = Daemon(app.settings, engine=app.engine)
     try:

@@ -42,7 +42,7 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     console.print("  reminders are written to the log (dry run); Ctrl-C stops everything\n")
     stop = False
 
-    def on_signal(signum: int, _frame: object) -> None:
+    def on_signal(_signum: int, _frame: object) -> None:
         nonlocal stop
         stop = True
 

@@ -57,6 +57,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     Create a first account with:  surveil user add ada --role admin
     Behind HTTPS set web.https_only = true (Secure __Host- cookie and HSTS).
     """
+    # uvicorn and FastAPI are imported by this command only: every other command starts faster.
     import uvicorn
 
     from surveil.web.app import create_app

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db.session import session_scope
-from surveil.services.planning import plans
+from surveil.services.planning import care
 from surveil.services.registry import patients as registry
 from surveil.services.triggers import escalation as service
 
@@ -129,11 +129,9 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
     app = get_app(ctx)
     started = time.perf_counter()
     if mrn:
-        from surveil.services.planning.care import refresh_patient
-
         with session_scope(app.engine) as session:
             patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-            result = refresh_patient(
+            result = care.refresh_patient(
                 session, patient=patient, settings=app.settings, today=app.today()
             ).plan
     else:
@@ -151,7 +149,7 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
                 rate = done / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
-            result = plans.replan_all(
+            result = care.replan_all(
                 app.engine, settings=app.settings, today=app.today(), chunk=chunk, progress=report
             )
     seconds = time.perf_counter() - started

@@ -1,13 +1,12 @@
 """Protocol packs as typed data: a pack holds profiles, a profile rules, a rule asks for items.
 
-The shapes here mirror ``schedules/*.toml`` one to one (docs/protocols.md); :func:`parse_pack`
-turns a parsed file into them (the checking itself is in :mod:`surveil.core.protocol_parse`).
+The shapes here mirror ``schedules/*.toml`` one to one (docs/protocols.md);
+:func:`surveil.core.protocol_pack.parse_pack` turns a parsed file into them.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
@@ -225,11 +224,3 @@ class Pack:
 
     def profile(self, name: str | None = None) -> Profile:
         return self.profiles[name or self.default_profile]
-
-
-def parse_pack(raw: Mapping[str, Any], *, where: str) -> Pack:
-    """Validate a raw pack (parsed TOML); raise RuleError listing every problem with its place."""
-    # The parser imports the types above, so it is imported here rather than at the top.
-    from surveil.core.protocol_parse import read_pack
-
-    return read_pack(raw, where=where)

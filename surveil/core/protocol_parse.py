@@ -1,4 +1,4 @@
-"""Checking a raw protocol pack (parsed TOML) into :mod:`surveil.core.protocol` types.
+"""Checking the parts of a raw protocol pack (parsed TOML) into :mod:`surveil.core.protocol` types.
 
 Every problem is collected with its place (``net-default.toml: profiles.default.rules[3].items[0]
 .interval.max: ...``) and raised together as one RuleError: a clinician editing a pack sees all
@@ -14,11 +14,9 @@ from surveil.core.protocol import (
     Index,
     Interval,
     ItemSpec,
-    Pack,
     Phase,
     Rule,
     Schedule,
-    Source,
     StopRule,
     TriggerConsequence,
     Unit,
@@ -37,7 +35,6 @@ from surveil.core.vocab import (
     StateKind,
     TherapyKind,
 )
-from surveil.errors import RuleError
 
 _ENUM_SETS: dict[str, tuple[str, type[Any]]] = {  # toml key -> (Eligibility field, vocabulary)
     "site": ("sites", Site),
@@ -57,57 +54,6 @@ _AGES = ("min_age", "max_age")
 _RULE_KEYS = ("when", "items", "stop", "group", "index", "no_follow_up", "reason", "insert_before")
 _ITEM_KEYS: tuple[str, ...] = ("interval", "phases", "first", "schedule", "therapy", "cycles")
 _ITEM_KEYS += ("start_age", "region", "only_if_raised", "unless_raised", "note", "with")
-
-
-def read_pack(raw: Mapping[str, Any], *, where: str) -> Pack:
-    r = Reader(where)
-    top = r.table(raw, "")
-    if top is None:
-        raise RuleError(r.problems)
-    r.keys(
-        top,
-        "",
-        required=("id", "version", "title", "sources", "profiles"),
-        optional=("default_profile",),
-    )
-    sources = _sources(r, top.get("sources"))
-    checker = Checker(r, set(sources))
-    raw_profiles = r.table(top.get("profiles", {}), "profiles") or {}
-    # Profiles build on the checker below; imported here because that module imports this one.
-    from surveil.core.protocol_profiles import read_profiles
-
-    profiles = read_profiles(checker, raw_profiles)
-    default = top.get("default_profile", "default")
-    if raw_profiles and default not in raw_profiles:
-        r.fail("default_profile", f"{default!r} is not a profile of this pack")
-    pack_id, version, title = (r.text(top.get(k), k) for k in ("id", "version", "title"))
-    if r.problems or pack_id is None or version is None or title is None:
-        raise RuleError(r.problems)
-    return Pack(
-        id=pack_id,
-        version=version,
-        title=title,
-        sources=sources,
-        profiles=profiles,
-        default_profile=default,
-    )
-
-
-def _sources(r: Reader, raw: Any) -> dict[str, Source]:
-    table = r.table(raw, "sources")
-    out: dict[str, Source] = {}
-    for sid, entry in (table or {}).items():
-        at = f"sources.{sid}"
-        m = r.table(entry, at)
-        if m is None:
-            continue
-        r.keys(m, at, required=("title", "evidence"), optional=("address",))
-        title = r.text(m.get("title"), join(at, "title"))
-        evidence = r.enum(m.get("evidence"), join(at, "evidence"), Evidence)
-        address = m.get("address", "")
-        if title is not None and evidence is not None:
-            out[sid] = Source(id=sid, title=title, evidence=evidence, address=str(address))
-    return out
 
 
 class Checker:

@@ -84,41 +84,50 @@ def parse_thresholds(
     each placed like ``f"{where}.growth_mm_per_year"``. With problems, the thresholds returned are
     the defaults overlaid with the values that were valid, so a caller may still show them.
     """
-    problems: list[Problem] = []
     if not isinstance(raw, Mapping):
         return DEFAULT_THRESHOLDS, [Problem(where, f"must be a table, got {_show(raw)}")]
+    problems = _unknown_keys(raw, where)
+    values = {**_scalars(raw, where, problems), **_collections(raw, where, problems)}
+    return TriggerThresholds(**values), problems
+
+
+def _unknown_keys(raw: Mapping[str, Any], where: str) -> list[Problem]:
     known = {f.name for f in fields(TriggerThresholds)}
-    for key in sorted(set(raw) - known):
-        problems.append(
-            Problem(
-                f"{where}.{key}", f"unknown threshold (expected one of: {', '.join(sorted(known))})"
-            )
+    return [
+        Problem(
+            f"{where}.{key}", f"unknown threshold (expected one of: {', '.join(sorted(known))})"
         )
+        for key in sorted(set(raw) - known)
+    ]
+
+
+def _scalars(raw: Mapping[str, Any], where: str, problems: list[Problem]) -> dict[str, Any]:
+    """The valid numbers and comparators among ``raw``; the invalid ones go to ``problems``."""
     values: dict[str, Any] = {}
     for name, (low, inclusive) in _NUMBERS.items():
         if name in raw:
-            number = _number(raw[name], f"{where}.{name}", low, inclusive, problems)
-            if number is not None:
-                values[name] = number
+            values[name] = _number(raw[name], f"{where}.{name}", low, inclusive, problems)
     for name, smallest in _WHOLE.items():
         if name in raw:
-            whole = _whole(raw[name], f"{where}.{name}", smallest, problems)
-            if whole is not None:
-                values[name] = whole
+            values[name] = _whole(raw[name], f"{where}.{name}", smallest, problems)
     for name in ("growth_comparator", "size_comparator"):
         if name in raw:
-            comparator = _comparator(raw[name], f"{where}.{name}", problems)
-            if comparator is not None:
-                values[name] = comparator
+            values[name] = _comparator(raw[name], f"{where}.{name}", problems)
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _collections(raw: Mapping[str, Any], where: str, problems: list[Problem]) -> dict[str, Any]:
+    """The valid site set and marker rules among ``raw``; the invalid ones go to ``problems``."""
+    values: dict[str, Any] = {}
     if "surveillance_sites" in raw:
-        sites = _sites(raw["surveillance_sites"], f"{where}.surveillance_sites", problems)
-        if sites is not None:
-            values["surveillance_sites"] = sites
+        values["surveillance_sites"] = _sites(
+            raw["surveillance_sites"], f"{where}.surveillance_sites", problems
+        )
     if "marker_rules" in raw:
-        rules = _marker_rules(raw["marker_rules"], f"{where}.marker_rules", problems)
-        if rules is not None:
-            values["marker_rules"] = rules
-    return TriggerThresholds(**values), problems
+        values["marker_rules"] = _marker_rules(
+            raw["marker_rules"], f"{where}.marker_rules", problems
+        )
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _show(raw: Any) -> str:

@@ -6,7 +6,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from surveil.db.session import normalise_url
+from surveil.db.engine import normalise_url
 from surveil.resources import resource_dir
 
 
@@ -59,6 +59,7 @@ def pending_changes(engine: sa.Engine) -> list[object]:
     from alembic.autogenerate import compare_metadata
     from sqlmodel import SQLModel
 
+    # Registers every table on SQLModel.metadata; only this check needs the complete metadata.
     import surveil.db.models  # noqa: F401
 
     with engine.connect() as connection:

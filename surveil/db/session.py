@@ -1,67 +1,13 @@
-"""Engines and sessions. SQLite gets the pragmas that make it a safe single-machine database
-(foreign keys on, WAL, a busy timeout, and ``BEGIN IMMEDIATE`` so writers queue instead of
-failing half-way); PostgreSQL URLs are routed to psycopg 3."""
+"""Units of work on an engine (:mod:`surveil.db.engine`): a read-write transaction that commits or
+rolls back as a whole, and read-only snapshots that never take SQLite's write lock."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-
-def normalise_url(url: str) -> str:
-    """``postgresql://`` means psycopg 3 here (SQLAlchemy would otherwise pick psycopg2)."""
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgres://")
-    return url
-
-
-def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
-    url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True, future=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
-    )
-    sa.event.listen(engine, "connect", _sqlite_on_connect)
-    sa.event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves (see below).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-READ_ONLY = "surveil_read_only"  # execution option set by read_scope() and read_connection()
-
-
-def _sqlite_on_begin(connection: sa.Connection) -> None:
-    # IMMEDIATE takes the write lock up front: two writers wait for each other rather than one
-    # failing with "database is locked" after it has already read stale rows. A read-only
-    # unit of work needs no lock: WAL gives it a consistent snapshot while writers go on.
-    if connection.get_execution_options().get(READ_ONLY):
-        connection.exec_driver_sql("BEGIN DEFERRED")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def is_sqlite(engine: sa.Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+from surveil.db.engine import READ_ONLY
 
 
 @contextmanager

@@ -40,17 +40,15 @@ def ordered(
     request: Request,
     item_id: int,
     db: DbDep,
-    settings: SettingsDep,
     actor: ActorDep,
     next: Text = "",
     note: Text = "",
 ) -> Response:
-    today = clinic_today(settings)
     return _act(
         request,
         db,
         next,
-        lambda: actions.mark_ordered(db, item_id=item_id, actor=actor, note=note, today=today),
+        lambda: actions.mark_ordered(db, item_id=item_id, actor=actor, note=note),
     )
 
 
@@ -121,17 +119,15 @@ def declined(
     request: Request,
     item_id: int,
     db: DbDep,
-    settings: SettingsDep,
     actor: ActorDep,
     next: Text = "",
     reason: Text = "",
 ) -> Response:
-    today = clinic_today(settings)
     return _act(
         request,
         db,
         next,
-        lambda: actions.mark_declined(db, item_id=item_id, actor=actor, reason=reason, today=today),
+        lambda: actions.mark_declined(db, item_id=item_id, actor=actor, reason=reason),
     )
 
 
@@ -140,19 +136,15 @@ def not_needed(
     request: Request,
     item_id: int,
     db: DbDep,
-    settings: SettingsDep,
     actor: ActorDep,
     next: Text = "",
     reason: Text = "",
 ) -> Response:
-    today = clinic_today(settings)
     return _act(
         request,
         db,
         next,
-        lambda: actions.mark_not_needed(
-            db, item_id=item_id, actor=actor, reason=reason, today=today
-        ),
+        lambda: actions.mark_not_needed(db, item_id=item_id, actor=actor, reason=reason),
     )
 
 

@@ -22,11 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.session import make_engine, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
+from surveil.services.protocols import check_clinic_protocol
+from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.web import actions, admin, auth, feeds, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
@@ -51,11 +54,14 @@ def create_app(
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The app for ``settings``. Pass ``engine`` to share one (tests, benchmarks); otherwise the
-    lifespan makes one and disposes of it at shutdown."""
+    lifespan makes one and disposes of it at shutdown. Raises ConfigError, before anything is
+    built, when the clinic's protocol pack or profile does not exist."""
+    check_clinic_protocol(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
+        accounts.prepare_login_timing()
         app.state.engine = engine or make_engine(settings.database.url, echo=settings.database.echo)
         # Calendar polls are counted in memory and written every half minute (feed_fetches).
         fetches = getattr(app.state, "feed_fetches", None) or FetchTally(app.state.engine)
@@ -111,7 +117,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _server_error)
 
 
-async def _login_required(request: Request, exc: Exception) -> Response:
+async def _login_required(request: Request, _exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         target = "/worklist"
@@ -154,7 +160,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status_code, title, str(exc.detail))
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
+async def _server_error(request: Request, _exc: Exception) -> Response:
     # The web boundary: log the failure (never the request body: it may hold PHI) and show a
     # calm page instead of a traceback.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)

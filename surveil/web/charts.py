@@ -140,7 +140,7 @@ def growth_chart(
         dots=dots,
         guides=guides,
         x_ticks=_date_ticks(scale),
-        y_ticks=_value_ticks(scale, "mm"),
+        y_ticks=_value_ticks(scale),
         table=tuple((str(d), f"{mm:g} mm", mod) for d, mm, mod in series.points),
     )
 
@@ -187,7 +187,7 @@ def marker_chart(series: MarkerSeries, *, today: dt.date) -> Chart:
         dots=dots,
         guides=guides,
         x_ticks=_date_ticks(scale),
-        y_ticks=_value_ticks(scale, series.unit),
+        y_ticks=_value_ticks(scale),
         table=tuple(
             (str(d), f"{v:g} {series.unit}".rstrip(), "on PPI" if ppi else "")
             for d, v, ppi in series.points
@@ -215,7 +215,7 @@ def _nice_ceiling(value: float) -> float:
     return 10.0 * power
 
 
-def _value_ticks(scale: _Scale, unit: str) -> tuple[Tick, ...]:
+def _value_ticks(scale: _Scale) -> tuple[Tick, ...]:
     step = scale.high / 5
     return tuple(Tick(scale.y(step * k), f"{step * k:g}") for k in range(6))
 

@@ -94,7 +94,7 @@ def issue(
         )
         return _back(patient_id)
     db.commit()
-    return _issued_page(request, db, settings, user, patient, issued)
+    return _issued_page(request, settings, user, patient, issued)
 
 
 @router.post("/patients/{patient_id}/feeds/{public_id}/rotate", name="feeds.rotate")
@@ -121,7 +121,7 @@ def rotate(
         flash(request, f"Nothing was changed: {error}", kind="error")
         return _back(patient_id)
     db.commit()
-    return _issued_page(request, db, settings, user, patient, issued, replaced=public_id)
+    return _issued_page(request, settings, user, patient, issued, replaced=public_id)
 
 
 @router.post("/patients/{patient_id}/feeds/{public_id}/revoke", name="feeds.revoke")
@@ -142,7 +142,6 @@ def revoke(
 
 def _issued_page(
     request: Request,
-    db: Session,
     settings: Settings,
     user: m.User,
     patient: m.Patient,

@@ -5,7 +5,7 @@ from click.testing import CliRunner, Result
 
 from surveil.cli import _register, cli
 from surveil.db import migrate
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 
 Invoke = Callable[..., Result]
 
@@ -16,7 +16,7 @@ SMALL_PNET = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace",
 
 
 @pytest.fixture
-def surveil_cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Invoke:
+def surveil_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run `surveil ...` in-process against the test database (both backends)."""
     _register()
     monkeypatch.setenv("SURVEIL_DATABASE_URL", db_url)

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from surveil.core.protocol import Evidence, Schedule, Unit, parse_pack
+from surveil.core.protocol import Evidence, Schedule, Unit
+from surveil.core.protocol_pack import parse_pack
 from surveil.core.thresholds import Comparator
 from surveil.core.vocab import Grade, ItemKind, StateKind
 from surveil.errors import RuleError

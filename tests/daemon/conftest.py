@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import SQLModel
 
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from tests.daemon.sink import Sink
 
 

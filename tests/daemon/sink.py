@@ -35,7 +35,7 @@ class Sink:
     _controller: Controller | None = None
 
     async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: list[str]
     ) -> str:
         for prefix, reply in self.refuse.items():
             if address.startswith(prefix):
@@ -43,7 +43,7 @@ class Sink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content or b""
         found = _MESSAGE_ID.search(content)
         with self._lock:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,11 @@ from click.testing import CliRunner, Result
 from sqlmodel import Session, select
 
 from surveil.cli import _register, cli
-from surveil.daemon import Daemon, build_scheduler, single_daemon_lock
+from surveil.daemon import Daemon, build_scheduler, run, single_daemon_lock
 from surveil.db import claims
 from surveil.db import models as m
-from surveil.db.session import make_engine
-from surveil.errors import Conflict
+from surveil.db.engine import make_engine
+from surveil.errors import ConfigError, Conflict
 from surveil.transports import LogTransport
 from tests.daemon.seed import add_item, add_patient, many_due, settings_for
 from tests.daemon.sink import Sink
@@ -98,6 +99,22 @@ def test_single_daemon_lock_on_sqlite_only(tmp_path: Path) -> None:
         pass
     with single_daemon_lock("postgresql://u@localhost/x") as none:
         assert none is None
+
+
+def test_the_daemon_refuses_to_start_with_an_unknown_pack_or_profile(sqlite_url: str) -> None:
+    settings = settings_for(sqlite_url, email_channel="log")
+    for key, value in (("pack", "nccn-2024"), ("profile", "enets")):
+        wrong = replace(settings, clinic=replace(settings.clinic, **{key: value}))
+        with pytest.raises(ConfigError, match=f"clinic.{key}: '{value}' is not"):
+            Daemon(wrong)
+        with pytest.raises(ConfigError, match=f"clinic.{key}"):
+            run(wrong, once=True)
+    with single_daemon_lock(sqlite_url):  # the refused start let go of the SQLite lock
+        pass
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        assert session.exec(select(m.DaemonLease)).all() == []  # and never took the lead
+    engine.dispose()
 
 
 def _daemon_env(url: str) -> dict[str, str]:

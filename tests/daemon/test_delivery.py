@@ -121,39 +121,39 @@ def test_every_item_kind_renders_by_email_and_by_sms(
     assert all(t["to"] == "+447700900123" and 0 < len(t["text"]) <= 320 for t in texts)
 
 
-def _done(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _done(_s: Session, _p: m.Patient, i: m.FollowUpItem) -> None:
     i.state = "done"
 
 
-def _cancelled(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _cancelled(_s: Session, _p: m.Patient, i: m.FollowUpItem) -> None:
     i.state = "cancelled"
 
 
-def _superseded(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _superseded(_s: Session, _p: m.Patient, i: m.FollowUpItem) -> None:
     i.state = "superseded"
 
 
-def _deceased(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _deceased(_s: Session, p: m.Patient, _i: m.FollowUpItem) -> None:
     p.deceased_on = TODAY - dt.timedelta(days=1)
 
 
-def _discharged(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _discharged(s: Session, p: m.Patient, _i: m.FollowUpItem) -> None:
     s.add(m.DiseaseState(patient_id=p.id or 0, kind="discharged", start_date=TODAY))
 
 
-def _opted_out(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _opted_out(_s: Session, p: m.Patient, _i: m.FollowUpItem) -> None:
     p.opted_out = True
 
 
-def _no_email(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _no_email(_s: Session, p: m.Patient, _i: m.FollowUpItem) -> None:
     p.email = None
 
 
-def _now_prefers_sms(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _now_prefers_sms(_s: Session, p: m.Patient, _i: m.FollowUpItem) -> None:
     p.preferred_channel, p.phone = "sms", "+447700900123"
 
 
-def _deleted_item(s: Session, p: m.Patient, i: m.FollowUpItem) -> None:
+def _deleted_item(s: Session, _p: m.Patient, i: m.FollowUpItem) -> None:
     s.delete(i)
 
 

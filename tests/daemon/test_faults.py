@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.db import models as m
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.services.reminders.delivery import KILL_ENV, KILL_POINTS
 from tests.daemon.seed import many_due, settings_for
 from tests.daemon.sink import Sink

@@ -62,7 +62,7 @@ def test_a_query_the_index_cannot_serve_fails_instead_of_slowing_down(engine: sa
 
 
 def test_the_index_is_part_of_the_cached_statement(sqlite_url: str) -> None:
-    from surveil.db.session import make_engine
+    from surveil.db.engine import make_engine
 
     engine = make_engine(sqlite_url)
     by_latest = indexed_alias(ITEMS, "i", "ix_followup_item_open_by_latest")

@@ -121,7 +121,7 @@ def test_every_foreign_key_has_an_index_that_starts_with_it() -> None:
 def test_a_migration_leaves_planner_statistics_behind(db_url: str) -> None:
     """After `surveil init` the planner has statistics (PostgreSQL: pg_stat_user_tables shows an
     analyze; SQLite: sqlite_stat1 exists), so the first worklist is not planned blind."""
-    from surveil.db.session import make_engine
+    from surveil.db.engine import make_engine
 
     engine = make_engine(db_url)
     try:

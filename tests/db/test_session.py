@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from surveil.db.session import make_engine, read_connection, read_scope, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import read_connection, read_scope, session_scope
 
 COUNT = sa.text("SELECT count(*) FROM t")
 

@@ -31,12 +31,12 @@ def audit_actions(session: Session) -> list[tuple[str, str, str | None]]:
 def test_ordered_bumps_sequence_and_is_audited(session: Session) -> None:
     item = due_item(session)
     before = item.updated_at
-    actions.mark_ordered(session, item_id=item.id, actor=NAV, today=TODAY)
+    actions.mark_ordered(session, item_id=item.id, actor=NAV)
     assert (item.state, item.sequence) == ("ordered", 1)
     assert item.updated_at > before
     assert audit_actions(session) == [("nina", "item.ordered", "10.0.0.7")]
     with pytest.raises(Conflict):
-        actions.mark_ordered(session, item_id=item.id, actor=NAV, today=TODAY)
+        actions.mark_ordered(session, item_id=item.id, actor=NAV)
 
 
 def test_booking_is_local_time_in_the_patients_zone_stored_as_utc(session: Session) -> None:
@@ -136,13 +136,11 @@ def test_done_with_a_measurement_adds_it_to_the_lesion(
 def test_declined_and_not_needed_need_a_reason(session: Session) -> None:
     item = due_item(session)
     with pytest.raises(InvalidInput, match="reason"):
-        actions.mark_declined(session, item_id=item.id, actor=NAV, reason="  ", today=TODAY)
-    actions.mark_declined(session, item_id=item.id, actor=NAV, reason="moving abroad", today=TODAY)
+        actions.mark_declined(session, item_id=item.id, actor=NAV, reason="  ")
+    actions.mark_declined(session, item_id=item.id, actor=NAV, reason="moving abroad")
     assert (item.state, item.outcome_note) == ("declined", "moving abroad")
     other = make_item(session, make_patient(session, "P2"), earliest=TODAY, latest=TODAY + DAY)
-    actions.mark_not_needed(
-        session, item_id=other.id, actor=NAV, reason="done elsewhere", today=TODAY
-    )
+    actions.mark_not_needed(session, item_id=other.id, actor=NAV, reason="done elsewhere")
     assert other.state == "not_needed"
     assert [a for _, a, _ in audit_actions(session)] == ["item.declined", "item.not_needed"]
 
@@ -188,7 +186,7 @@ def test_another_clinics_item_or_trigger_is_not_found(session: Session) -> None:
     item = due_item(session, clinic="south")
     trigger = make_trigger(session, session.get(m.Patient, item.patient_id))
     with pytest.raises(NotFound):
-        actions.mark_ordered(session, item_id=item.id, actor=NAV, today=TODAY)
+        actions.mark_ordered(session, item_id=item.id, actor=NAV)
     with pytest.raises(NotFound):
         actions.acknowledge_trigger(
             session, trigger_id=trigger.id, actor=NAV, now=dt.datetime.now(dt.UTC)

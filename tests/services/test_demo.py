@@ -17,8 +17,8 @@ from surveil.config import Settings
 from surveil.core.facts import Completed, facts_to_json, parse_facts
 from surveil.core.vocab import ItemKind
 from surveil.db import models as m
+from surveil.db.engine import make_engine
 from surveil.db.queries import facts_for_patient
-from surveil.db.session import make_engine
 from surveil.demo import generate as demo
 from surveil.demo.facts import facts_from_draft
 from surveil.demo.history import HISTORY_NOTE
@@ -26,7 +26,7 @@ from surveil.demo.patients import SCENARIOS, synthesise
 from surveil.demo.people import DEMO_USERS, NORTHERN_CLINIC
 from surveil.demo.story import Draft
 from surveil.errors import InvalidInput
-from surveil.services.planning.plans import replan_all
+from surveil.services.planning.care import replan_all
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)

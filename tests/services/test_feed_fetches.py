@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from surveil.db import models as m
-from surveil.db.session import make_engine, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import session_scope
 from surveil.services.feeds import tokens as feeds
 from surveil.services.feeds.fetches import FetchTally
 from tests.web.seed import make_patient

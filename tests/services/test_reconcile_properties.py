@@ -11,7 +11,7 @@ from sqlmodel import Session, delete, select
 from surveil.core.facts import parse_facts
 from surveil.core.plan import plan
 from surveil.db import models as m
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.schedules import get_profile, load_packs
 from surveil.services.planning.plans import open_items, reconcile
 from tests.core.test_plan import scenarios

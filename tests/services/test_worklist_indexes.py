@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.services.actor import Actor
 from surveil.services.worklist import sections as worklist
 from surveil.services.worklist.sections import (

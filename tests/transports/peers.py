@@ -45,7 +45,7 @@ class Mailbox:
     received: list[Received] = field(default_factory=list)
 
     async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+        self, _server: SMTP, _session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address.startswith("blocked"):
             return "553 5.7.1 sender address not allowed"
@@ -54,7 +54,12 @@ class Mailbox:
         return "250 OK"
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+        self,
+        _server: SMTP,
+        _session: Session,
+        envelope: Envelope,
+        address: str,
+        _options: list[str],
     ) -> str:
         if address.startswith("bad"):
             return "550 5.1.1 mailbox unavailable"
@@ -63,7 +68,7 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, _server: SMTP, session: Session, envelope: Envelope) -> str:
         if any(r.startswith("spam") for r in envelope.rcpt_tos):
             return "554 5.7.1 message refused"
         if any(r.startswith("slow") for r in envelope.rcpt_tos):

@@ -25,7 +25,7 @@ MESSAGE = OutgoingMessage(
 )
 
 
-def make_smtp(smtpd: SmtpServer, httpserver: HTTPServer) -> Transport:
+def make_smtp(smtpd: SmtpServer, _httpserver: HTTPServer) -> Transport:
     return TRANSPORTS["smtp"](
         host="127.0.0.1",
         port=smtpd.port,
@@ -35,12 +35,12 @@ def make_smtp(smtpd: SmtpServer, httpserver: HTTPServer) -> Transport:
     )
 
 
-def make_sms(smtpd: SmtpServer, httpserver: HTTPServer) -> Transport:
+def make_sms(_smtpd: SmtpServer, httpserver: HTTPServer) -> Transport:
     httpserver.expect_request("/sms").respond_with_json({"id": "SM1"}, status=201)
     return TRANSPORTS["sms"](url=httpserver.url_for("/sms"))
 
 
-def make_log(smtpd: SmtpServer, httpserver: HTTPServer) -> Transport:
+def make_log(_smtpd: SmtpServer, _httpserver: HTTPServer) -> Transport:
     return TRANSPORTS["log"]()
 
 

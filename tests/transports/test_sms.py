@@ -80,7 +80,7 @@ def test_status_codes_are_classified(
 
 
 def test_a_timeout_is_transient(httpserver: HTTPServer, sms: WebhookSmsTransport) -> None:
-    def slow(request: Request) -> Response:
+    def slow(_request: Request) -> Response:
         time.sleep(1.5)  # longer than the transport's 1 s timeout
         return Response("late", status=201)
 

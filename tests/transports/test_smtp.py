@@ -270,7 +270,7 @@ def tls_smtpd(self_signed: Certificate) -> Iterator[SmtpServer]:
 
 
 def accept_reminders_user(
-    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
 ) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
         b"reminders",

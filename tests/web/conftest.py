@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from surveil.config import DatabaseSettings, Settings, WebSettings
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.services.registry import patients as registry
 from surveil.web.app import create_app
 from tests.web.seed import PASSWORD, make_item, make_patient, make_trigger, make_user
@@ -118,7 +118,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
 
 
 @pytest.fixture
-def nina(client: TestClient, world: World) -> TestClient:
+def nina(client: TestClient, world: World) -> TestClient:  # noqa: ARG001 (seeds nina's account)
     login(client, "nina")
     return client
 

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
@@ -21,15 +22,15 @@ def actions_of(engine: sa.Engine, prefix: str) -> list[tuple[str, str]]:
         return [(a.actor, a.action) for a in rows if a.action.startswith(prefix)]
 
 
-def test_pages_need_a_login_and_remember_where_you_were(client: TestClient, world: World) -> None:
+@pytest.mark.usefixtures("world")
+def test_pages_need_a_login_and_remember_where_you_were(client: TestClient) -> None:
     response = client.get("/worklist?kind=mri", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/worklist%3Fkind%3Dmri"
 
 
-def test_wrong_password_is_refused_and_recorded(
-    client: TestClient, world: World, web_engine: sa.Engine
-) -> None:
+@pytest.mark.usefixtures("world")
+def test_wrong_password_is_refused_and_recorded(client: TestClient, web_engine: sa.Engine) -> None:
     token = csrf_of(client)
     response = client.post(
         "/login", data={"username": "nina", "password": "wrong password", "csrf_token": token}
@@ -47,8 +48,9 @@ def test_wrong_password_is_refused_and_recorded(
     assert client.get("/worklist", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.usefixtures("world")
 def test_login_sets_a_strict_httponly_cookie_and_shows_the_worklist(
-    client: TestClient, world: World, web_engine: sa.Engine
+    client: TestClient, web_engine: sa.Engine
 ) -> None:
     token = csrf_of(client)
     response = client.post(
@@ -70,9 +72,8 @@ def test_login_sets_a_strict_httponly_cookie_and_shows_the_worklist(
     assert actions_of(web_engine, "login.") == [("nina", "login.succeeded")]
 
 
-def test_repeated_failures_are_throttled_even_with_the_right_password(
-    client: TestClient, world: World
-) -> None:
+@pytest.mark.usefixtures("world")
+def test_repeated_failures_are_throttled_even_with_the_right_password(client: TestClient) -> None:
     token = csrf_of(client)
     for _ in range(3):  # web_settings: login_attempts=3
         client.post("/login", data={"username": "nina", "password": "nope", "csrf_token": token})
@@ -90,9 +91,8 @@ def test_logout_ends_the_session(nina: TestClient, web_engine: sa.Engine) -> Non
     assert actions_of(web_engine, "logout") == [("nina", "logout")]
 
 
-def test_sessions_have_an_absolute_lifetime(
-    web_settings: Settings, web_engine: sa.Engine, world: World
-) -> None:
+@pytest.mark.usefixtures("world")
+def test_sessions_have_an_absolute_lifetime(web_settings: Settings, web_engine: sa.Engine) -> None:
     long_idle = dataclasses.replace(
         web_settings, web=dataclasses.replace(web_settings.web, session_minutes=24 * 60)
     )
@@ -109,7 +109,8 @@ def test_sessions_have_an_absolute_lifetime(
         assert client.get("/worklist", follow_redirects=False).status_code == 303
 
 
-def test_idle_sessions_expire(client: TestClient, world: World) -> None:
+@pytest.mark.usefixtures("world")
+def test_idle_sessions_expire(client: TestClient) -> None:
     with time_machine.travel(dt.datetime.now(dt.UTC), tick=False) as clock:
         login(client, "nina")
         clock.shift(dt.timedelta(minutes=479))
@@ -118,7 +119,8 @@ def test_idle_sessions_expire(client: TestClient, world: World) -> None:
         assert client.get("/worklist", follow_redirects=False).status_code == 303
 
 
-def test_security_headers_on_every_page(client: TestClient, world: World) -> None:
+@pytest.mark.usefixtures("world")
+def test_security_headers_on_every_page(client: TestClient) -> None:
     for path in ("/login", "/static/surveil.css"):
         headers = client.get(path).headers
         csp = headers["content-security-policy"]

@@ -26,8 +26,9 @@ def section(page: Page, key: str) -> object:
     return page.locator(f"#sec-{key}")
 
 
+@pytest.mark.usefixtures("world")
 def test_wrong_password_is_refused_then_the_worklist_shows_overdue_and_trigger(
-    page: Page, live_server: str, world: World
+    page: Page, live_server: str
 ) -> None:
     page.goto(f"{live_server}/worklist")
     expect(page).to_have_url(re.compile(r"/login\?next=/worklist$"))

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from surveil.cli.serve import RedactFeedTokens, log_config, redact
 from surveil.config import DatabaseSettings, Settings
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from surveil.web.app import create_app
 from tests.cli.conftest import Invoke, surveil_cli  # noqa: F401 - the fixture
 from tests.web.seed import TODAY, make_item, make_patient, make_trigger

@@ -19,7 +19,11 @@ URL = re.compile(r'value="((?:webcal|https?)://[^"]+/feeds/([A-Za-z0-9_-]{43})\.
 
 
 @pytest.fixture
-def nina_feeds(web_settings: Settings, web_engine: sa.Engine, world: World) -> Iterator[TestClient]:
+def nina_feeds(
+    web_settings: Settings,
+    web_engine: sa.Engine,
+    world: World,  # noqa: ARG001 (seeds nina's account; a fixture cannot use usefixtures)
+) -> Iterator[TestClient]:
     app = create_app(web_settings, engine=web_engine)
     with TestClient(app, base_url=BASE) as client:
         login(client, "nina")

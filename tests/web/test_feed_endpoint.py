@@ -24,7 +24,8 @@ from sqlmodel import Session, select
 
 from surveil.config import Settings, WebSettings
 from surveil.db import models as m
-from surveil.db.session import make_engine, session_scope
+from surveil.db.engine import make_engine
+from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.services.planning import actions, plans
@@ -296,9 +297,7 @@ def demo_registry(engine: sa.Engine, settings: Settings, count: int = 50) -> lis
                     session, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
                 )
             elif n % 7 == 0:
-                actions.mark_declined(
-                    session, item_id=item.id, actor=nav, reason="on holiday", today=TODAY
-                )
+                actions.mark_declined(session, item_id=item.id, actor=nav, reason="on holiday")
     return patients
 
 

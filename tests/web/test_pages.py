@@ -121,8 +121,9 @@ def test_csv_export_is_what_the_page_shows_and_is_audited(
     assert actions_of(web_engine, "worklist.") == [("nina", "worklist.exported")]
 
 
+@pytest.mark.usefixtures("world")
 def test_admin_pages_are_for_admins_who_manage_users(
-    client: TestClient, world: World, web_engine: sa.Engine
+    client: TestClient, web_engine: sa.Engine
 ) -> None:
     login(client, "nina")
     assert client.get("/admin/users").status_code == 403
@@ -149,9 +150,8 @@ def test_admin_pages_are_for_admins_who_manage_users(
     assert "user.deactivated" in audit and "user.added" in audit
 
 
-def test_deactivating_a_user_ends_their_session(
-    app: object, nina: TestClient, web_engine: sa.Engine
-) -> None:
+@pytest.mark.usefixtures("app")
+def test_deactivating_a_user_ends_their_session(nina: TestClient, web_engine: sa.Engine) -> None:
     assert nina.get("/worklist", follow_redirects=False).status_code == 200
     with Session(web_engine) as session:
         user = session.exec(select(m.User).where(m.User.username == "nina")).one()

@@ -66,9 +66,7 @@ class DoneInput:
 # --------------------------------------------------------------------------- items
 
 
-def mark_ordered(
-    session: Session, *, item_id: int, actor: Actor, note: str = "", today: dt.date
-) -> Result:
+def mark_ordered(session: Session, *, item_id: int, actor: Actor, note: str = "") -> Result:
     item, _ = _open_item(session, item_id, actor)
     if item.state != m.ItemState.PLANNED:
         raise Conflict(f"item {item_id} is {item.state}; only a planned item can be ordered")
@@ -150,15 +148,11 @@ def mark_done(
     return Result(result.message, result.patient_id, tuple(fired))
 
 
-def mark_declined(
-    session: Session, *, item_id: int, actor: Actor, reason: str | None, today: dt.date
-) -> Result:
+def mark_declined(session: Session, *, item_id: int, actor: Actor, reason: str | None) -> Result:
     return _close(session, item_id, actor, m.ItemState.DECLINED, reason, "declined by patient")
 
 
-def mark_not_needed(
-    session: Session, *, item_id: int, actor: Actor, reason: str | None, today: dt.date
-) -> Result:
+def mark_not_needed(session: Session, *, item_id: int, actor: Actor, reason: str | None) -> Result:
     return _close(session, item_id, actor, m.ItemState.NOT_NEEDED, reason, "not needed")
 
 

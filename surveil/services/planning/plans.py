@@ -13,10 +13,8 @@ Running it twice changes nothing the second time.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -31,7 +29,7 @@ from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.db.queries import facts_for_patients
-from surveil.schedules import get_profile, load_packs
+from surveil.services.protocols import active_profile
 
 PLANNER_STATES = (m.ItemState.PLANNED,)
 ACTIVE_STATES = (m.ItemState.PLANNED, m.ItemState.ORDERED, m.ItemState.BOOKED)
@@ -51,20 +49,6 @@ class ReplanResult:
         self.created += other.created
         self.kept += other.kept
         self.superseded += other.superseded
-
-
-@lru_cache(maxsize=8)
-def _packs(directory: Path | None) -> dict[str, Pack]:
-    return load_packs(directory)
-
-
-def active_profile(settings: Settings) -> tuple[Pack, Profile]:
-    """The clinic's pack and profile (packs are read once per process)."""
-    packs = _packs(settings.paths.schedules)
-    pack, profile = get_profile(
-        {settings.clinic.pack: packs[settings.clinic.pack]}, settings.clinic.profile
-    )
-    return pack, profile
 
 
 def compute_plan(
@@ -348,47 +332,4 @@ def replan_patients(
             reconcile(session, patient=patient, new_plan=new_plan, open_rows=rows.get(pid, []))
         )
     session.flush()
-    return total
-
-
-def replan_all(
-    engine: sa.Engine,
-    *,
-    settings: Settings,
-    today: dt.date,
-    chunk: int = 500,
-    progress: Callable[[int, int], None] | None = None,
-) -> ReplanResult:
-    """Replan every patient, ``chunk`` patients per transaction; ``progress(done, total)``.
-
-    Triggers are evaluated first for each chunk, so that their consequences shape the plan.
-    """
-    from surveil.services.triggers.escalation import evaluate_and_escalate
-
-    with Session(engine) as session:
-        ids = list(session.exec(select(m.Patient.id).order_by(col(m.Patient.id))).all())
-    total = ReplanResult()
-    for start in range(0, len(ids), chunk):
-        with Session(engine, expire_on_commit=False) as session:
-            patients = list(
-                session.exec(
-                    select(m.Patient).where(col(m.Patient.id).in_(ids[start : start + chunk]))
-                ).all()
-            )
-            facts = facts_for_patients(session, patients)
-            created = evaluate_and_escalate(
-                session, patients=patients, settings=settings, today=today, facts=facts
-            )
-            # A new trigger may have moved a patient out of a pathway: re-read only those.
-            changed = [p for p in patients if p.id in {t.patient_id for t in created}]
-            if changed:
-                facts.update(facts_for_patients(session, changed))
-            total.add(
-                replan_patients(
-                    session, patients=patients, settings=settings, today=today, facts=facts
-                )
-            )
-            session.commit()
-        if progress is not None:
-            progress(min(start + chunk, len(ids)), len(ids))
     return total

@@ -24,6 +24,7 @@ from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.db.queries import facts_for_patients
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.protocols import active_profile
 
 TRIGGER_RULE = "trigger:{id}:{kind}"
 
@@ -37,8 +38,6 @@ def evaluate_and_escalate(
     facts: dict[int, Facts] | None = None,
 ) -> list[m.Trigger]:
     """Evaluate every patient's triggers and store what is new; returns the new records."""
-    from surveil.services.planning.plans import active_profile
-
     pack, profile = active_profile(settings)
     facts = facts if facts is not None else facts_for_patients(session, patients)
     ids = [p.id for p in patients if p.id is not None]

@@ -8,6 +8,7 @@ its audit event are committed together or not at all.
 """
 
 import datetime as dt
+import functools
 import re
 
 import sqlalchemy as sa
@@ -26,9 +27,6 @@ from surveil.services.audit import audit
 from surveil.services.validate import Checker
 
 _HASHER = PasswordHasher()
-# Verified against when the username is unknown, so a wrong username costs as much time as a
-# wrong password and timing does not reveal which accounts exist (ASVS 6.3.8).
-_DUMMY_HASH = _HASHER.hash("surveil-timing-equaliser")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 8  # ASVS 6.2.1; no composition rules (6.2.5)
 MAX_PASSWORD = 256  # long passphrases welcome (6.2.9)
@@ -49,6 +47,22 @@ class LoginRefused(PermissionDenied):
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a wrong username costs as much time as a
+    wrong password and timing does not reveal which accounts exist (ASVS 6.3.8).
+
+    Made at the first failed lookup, not at import: hashing takes a fifth of a second, which every
+    command would otherwise pay at start-up, whether or not anybody logs in."""
+    return _HASHER.hash("surveil-timing-equaliser")
+
+
+def prepare_login_timing() -> None:
+    """Make the unknown-user hash now, so that even the first failed login after start-up takes as
+    long as any other (the web app calls this as it starts)."""
+    _dummy_hash()
 
 
 def password_problems(password: str | None, *, username: str = "") -> list[Problem]:
@@ -168,7 +182,7 @@ def authenticate(
             f"Too many failed attempts. Wait {minutes} minutes, then try again.", throttled=True
         )
     user = session.exec(select(m.User).where(m.User.username == name)).first()
-    good = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    good = _verify(user.password_hash if user else _dummy_hash(), password)
     if user is None or not good or not user.active:
         _record_attempt(session, name, ip, now, success=False, detail="bad credentials")
         raise LoginRefused("Wrong username or password.", throttled=False)

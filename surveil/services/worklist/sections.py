@@ -180,7 +180,7 @@ def build_worklist(
 ) -> Worklist:
     """Run every section's count and the rows to show. Non-admins see their own clinic only.
     With ``count_cap``, the overview's counts stop there (see COUNT_CAP)."""
-    query = _checked(session, query, actor)
+    query = _checked(query, actor)
     focus = query.section
     cap = None if focus else count_cap
     sections = []
@@ -213,7 +213,7 @@ def filter_problems(*, site: str | None, kind: str | None, section: str | None) 
     return problems
 
 
-def _checked(session: Session, query: WorklistQuery, actor: Actor) -> WorklistQuery:
+def _checked(query: WorklistQuery, actor: Actor) -> WorklistQuery:
     problems = filter_problems(site=query.site, kind=query.kind, section=query.section)
     if problems:
         raise InvalidInput(problems, what="worklist filter")

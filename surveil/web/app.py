@@ -28,7 +28,7 @@ from surveil.resources import resource_dir
 from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.users.accounts import AccessDenied
-from surveil.web import actions, admin, auth, feeds, patients, security, worklist
+from surveil.web import actions, admin, auth, feeds, fhir, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
@@ -41,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     actions.router,
     admin.router,
     feeds.router,
+    fhir.router,
 )
 
 

@@ -180,6 +180,8 @@ def task_resource(rows: PatientRows, item: m.FollowUpItem) -> Resource:
 
 def _business_status(item: m.FollowUpItem) -> str:
     text = item.state
+    if item.state == ItemState.BOOKED and item.booked_at is not None:
+        text += f" for {instant(item.booked_at)}"
     if item.snoozed_until is not None:
         reason = f": {item.snooze_reason}" if item.snooze_reason else ""
         text += f", snoozed until {day(item.snoozed_until)}{reason}"

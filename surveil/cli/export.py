@@ -41,12 +41,15 @@ def fhir(ctx: click.Context, mrn: str | None, everyone: bool, out_dir: Path, as_
         raise click.UsageError("give either --patient MRN or --all")
     app = get_app(ctx)
     actor = app.actor()
-    if mrn is not None:
-        result = export_ndjson(
-            app.engine, actor=actor, out_dir=out_dir, mrn=mrn, settings=app.settings
-        )
-    else:
-        result = _export_all(app, actor=actor, out_dir=out_dir, quiet=as_json)
+    try:
+        if mrn is not None:
+            result = export_ndjson(
+                app.engine, actor=actor, out_dir=out_dir, mrn=mrn, settings=app.settings
+            )
+        else:
+            result = _export_all(app, actor=actor, out_dir=out_dir, quiet=as_json)
+    except OSError as error:  # a folder that cannot be made or written: say so, no traceback
+        raise click.ClickException(f"cannot write to {out_dir}: {error.strerror}") from None
     _show(result, as_json=as_json)
 
 

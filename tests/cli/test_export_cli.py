@@ -145,3 +145,15 @@ def test_a_wrong_request_exports_nothing(
     assert says in result.output
     assert not out.exists() or list(out.iterdir()) == []
     assert export_events(db_url) == []
+
+
+def test_a_folder_that_cannot_be_made_is_a_clear_error(
+    clinic: Invoke, tmp_path: Path, db_url: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    out = blocker / "export"
+    result = clinic("--as", "nina", "export", "fhir", "--all", "--out", str(out))
+    assert result.exit_code == 1
+    assert f"cannot write to {out}" in result.output
+    assert export_events(db_url) == []

@@ -89,6 +89,7 @@ _AREAS = (
     "users",
     "feeds",
     "reminders",
+    "export",
     "serve",
     "daemon",
     "rundemo",

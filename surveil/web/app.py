@@ -31,7 +31,7 @@ from surveil.services.feeds.fetches import FetchTally
 from surveil.services.protocols import check_clinic_protocol
 from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
-from surveil.web import actions, admin, auth, feeds, patients, security, worklist
+from surveil.web import actions, admin, auth, feeds, fhir, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
@@ -44,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     actions.router,
     admin.router,
     feeds.router,
+    fhir.router,
 )
 
 

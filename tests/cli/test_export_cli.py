@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from surveil.db import models as m
-from surveil.db.session import make_engine
+from surveil.db.engine import make_engine
 from tests.cli.conftest import SMALL_PNET, Invoke
 from tests.fhir_checks import check_references, validate_resource
 

@@ -10,7 +10,7 @@ from surveil.services.export.fhir.clinical import condition_resource, observatio
 from surveil.services.export.fhir.plan import plan_resources
 from surveil.services.export.fhir.refs import Resource
 from surveil.services.export.fhir.rows import PatientRows
-from surveil.services.planning.plans import active_profile
+from surveil.services.protocols import active_profile
 
 # The order resources appear in a bundle, and the ndjson files a bulk export writes.
 RESOURCE_TYPES = ("Patient", "Condition", "CarePlan", "ServiceRequest", "Task", "Observation")

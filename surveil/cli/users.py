@@ -85,7 +85,13 @@ def user_add(
 @json_option
 @click.pass_context
 def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
-    """Every account, active first."""
+    """Every account, active first.
+
+    \b
+    Examples:
+      surveil user list
+      surveil user list --clinic "Northern NET Centre" --json
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         rows: list[dict[str, Any]] = [
@@ -116,7 +122,12 @@ def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
 @click.argument("username")
 @click.pass_context
 def user_deactivate(ctx: click.Context, username: str) -> None:
-    """Stop an account from logging in; its open sessions end at their next request."""
+    """Stop an account from logging in; its open sessions end at their next request.
+
+    \b
+    Example:
+      surveil user deactivate nina
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         found = next((u for u in users.list_users(session) if u.username == username), None)

@@ -11,15 +11,16 @@ course it would have had, on plausible dates, from a stream seeded by (seed, pat
 * the tumour board met, or the ordered scan was done, within the pack's deadline: the trigger's
   escalation items are done on that day;
 * a clinician (at the Northern NET Centre, which has no demo clinician, its navigator) resolved it
-  a few days later with an outcome in a clinician's words, naming the treatment the story
-  started next where there is one;
+  some days later with an outcome in a clinician's words, naming the treatment the patient was
+  on where that is what continued;
 * a growth or size finding moved the patient out of surveillance on the day it was found, as
   recording that scan would have done, not on the day the demo was made.
 
 Each step is recorded in the audit trail as the person who did it, at the time it happened. What
-is too recent for a step stays undone: a finding of last week is open, one of three weeks ago
-waits for its tumour board. A missed somatostatin-analogue dose is never settled: the facts say it
-is still missed today, so it stays on the worklist until an injection is recorded.
+is too recent for a step stays undone: a finding of two days ago is still unseen, one of last week
+waits for its tumour board, one of a month ago may wait for the clinic visit where the decision is
+discussed with the patient. A missed somatostatin-analogue dose is never settled: the facts say it
+is still missed today, so it stays on the worklist, acknowledged, until an injection is recorded.
 """
 
 import datetime as dt
@@ -48,7 +49,7 @@ from surveil.services.triggers.escalation import TRIGGER_RULE
 STILL_TRUE = frozenset({"ssa_overdue"})
 ACK_DAYS = (0, 3)  # the navigator sees a new finding within this many days
 DECISION_DAYS = (3, 14)  # the board meets (or the scan is done) this long after the finding
-WRITE_UP_DAYS = (0, 7)  # and the clinician records the outcome this long after that
+WRITE_UP_DAYS = (1, 21)  # and the outcome is written once discussed with the patient in clinic
 WORKING_HOURS = (8, 17)  # acknowledgements and resolutions happen in the clinic's day
 _NEW_GRADE = re.compile(r"→ (G[123X]|NEC)\b")
 
@@ -82,18 +83,19 @@ def course_of(trigger: m.Trigger, *, seed: int, mrn: str, deadline_days: int) ->
     return Course(acknowledged, max(acted, acknowledged), max(resolved, acted, acknowledged))
 
 
-def outcome_of(trigger: m.Trigger, *, acted_on: dt.date, next_therapy: m.Therapy | None) -> str:
-    """The outcome a clinician would have written, in the clinic's words."""
+def outcome_of(trigger: m.Trigger, *, acted_on: dt.date, therapy: m.Therapy | None) -> str:
+    """The outcome a clinician would have written, in the clinic's words; ``therapy`` is the
+    treatment the patient was on when the finding was made, if any."""
     board = f"tumour board {acted_on:%d %b %Y}"
     if trigger.confounded:
         return f"CgA repeated off the proton-pump inhibitor on {acted_on:%d %b %Y}: no true rise"
     if trigger.kind in ("growth_rate", "size"):
         return f"{board}: left active surveillance, referred for surgical review"
     if trigger.kind == "recist":
-        if next_therapy is not None:
-            what = next_therapy.agent or next_therapy.kind.replace("_", " ")
-            return f"{board}: progression confirmed; {what} from {next_therapy.started_on}"
-        return f"{board}: progression confirmed; current treatment continued"
+        if therapy is not None:
+            what = therapy.agent or therapy.kind.replace("_", " ")
+            return f"{board}: progression confirmed; {what} continued"
+        return f"{board}: progression confirmed; options discussed, watch and wait agreed"
     if trigger.kind == "grade_change":
         grade = _NEW_GRADE.search(trigger.explanation)
         higher = grade.group(1) if grade else "the higher grade"
@@ -162,8 +164,8 @@ class _Settling:
         if not clock.happened(course.resolved_on):
             done.still_open += 1  # too recent: the outcome is not written yet
             return
-        therapy = _next_therapy(session, trigger)
-        outcome = outcome_of(trigger, acted_on=course.acted_on, next_therapy=therapy)
+        therapy = _therapy_on(session, trigger)
+        outcome = outcome_of(trigger, acted_on=course.acted_on, therapy=therapy)
         _resolve(session, trigger, self.staff.clinician(patient), outcome, course, clock)
         done.resolved += 1
 
@@ -312,16 +314,18 @@ def _date_pathway_change(session: Session, patient_id: int, found: dt.date) -> b
     return True
 
 
-def _next_therapy(session: Session, trigger: m.Trigger) -> m.Therapy | None:
-    """The treatment the patient's story started next after the finding, if within months."""
+def _therapy_on(session: Session, trigger: m.Trigger) -> m.Therapy | None:
+    """The treatment the patient was on when the finding was made (the latest started)."""
+    found = trigger.detected_on
     return session.exec(
         select(m.Therapy)
         .where(
             m.Therapy.patient_id == trigger.patient_id,
-            col(m.Therapy.started_on) >= trigger.detected_on,
-            col(m.Therapy.started_on) <= trigger.detected_on + dt.timedelta(days=120),
+            col(m.Therapy.started_on) <= found,
+            sa.or_(col(m.Therapy.ended_on).is_(None), col(m.Therapy.ended_on) >= found),
+            m.Therapy.kind != "surgery",
         )
-        .order_by(col(m.Therapy.started_on), col(m.Therapy.id))
+        .order_by(col(m.Therapy.started_on).desc(), col(m.Therapy.id).desc())
     ).first()
 
 

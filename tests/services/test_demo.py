@@ -253,7 +253,7 @@ def test_past_triggers_are_resolved_as_the_clinic_would_have(
     assert len(before) > 50 and (TODAY - oldest).days > 3 * 365  # the problem being solved
     settled = settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
     after = open_triggers(engine)
-    assert 0 < len(after) <= 0.02 * 500, [(t.kind, t.detected_on) for t in after]
+    assert 0 < len(after) <= 0.03 * 500, [(t.kind, t.detected_on) for t in after]
     assert settled.resolved == len(before) - len(after) and settled.still_open == len(after)
     recent = DECISION_DAYS[1] + WRITE_UP_DAYS[1]
     for trigger in after:

@@ -31,7 +31,9 @@ def user() -> None:
     "--role",
     required=True,
     type=click.Choice([r.value for r in m.Role]),
-    help="navigator: works the worklist; clinician: also resolves triggers; admin: manages users.",
+    help="navigator: works the worklist, is named as patients' navigator and gets the daily "
+    "digest; clinician: the same worklist and triggers, no digest; admin: also manages users "
+    "and sees every clinic.",
 )
 @click.option("--clinic", help="The clinic whose patients this user sees (default: clinic.name).")
 @click.option("--name", "display_name", help="Full name shown on pages (default: the username).")

@@ -321,13 +321,13 @@ def assert_moves_out_of_surveillance_dated_when_found(engine: sa.Engine) -> None
 def test_settling_is_reproducible_and_replanning_reopens_nothing(
     engine: sa.Engine, settings: Settings, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    make(engine, 200)
+    make(engine, 120)
     replan_all(engine, settings=settings, today=TODAY)
     settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
     again_path = tmp_path / "again.db"
     shutil.copyfile(sqlite_template, again_path)
     again = make_engine(f"sqlite:///{again_path}")
-    make(again, 200)
+    make(again, 120)
     replan_all(again, settings=settings, today=TODAY)
     settle_past_triggers(again, settings=settings, today=TODAY, now=NOW, seed=7)
     tables = ("trigger", "audit_event", "diseasestate")

@@ -7,15 +7,28 @@ export SURVEIL_DATABASE_URL ?= sqlite:///$(DEMO_DB)
 
 .PHONY: run test bench lint venv install install-dev clean
 
+# Stamp files: pip runs again only when pyproject.toml (the dependencies) changed since the last
+# install, so a second `make run` starts in seconds. The install is editable: code changes need no
+# reinstall. `make clean` (or deleting .venv) starts over.
+INSTALLED     := $(VENV)/.installed
+INSTALLED_DEV := $(VENV)/.installed-dev
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+$(INSTALLED): pyproject.toml $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	touch $@
 
-install-dev: $(BIN)/python
+# The dev install includes the plain one, so it stamps both.
+$(INSTALLED_DEV): pyproject.toml $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(INSTALLED)
+
+install: $(INSTALLED)
+
+install-dev: $(INSTALLED_DEV)
 
 ## make run: set up, migrate, load demo patients when empty, start web worklist and daemon
 run: install

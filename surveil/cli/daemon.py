@@ -37,6 +37,11 @@ def daemon(ctx: click.Context, once: bool) -> None:
     Stop it with Ctrl-C or SIGTERM: the message being sent is finished first.
     On PostgreSQL several daemons may run on different machines; on SQLite only one.
     For a dry run, set daemon.email_channel = "log" (nothing is sent, keys are logged).
+
+    \b
+    Examples:
+      surveil daemon
+      surveil daemon --once      (one round, then exit: for cron or a quick check)
     """
     configure_logging()
     app = get_app(ctx)

@@ -24,6 +24,7 @@ from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db import migrate
 from surveil.demo import generate as demo
 from surveil.demo.people import NORTHERN_CLINIC
+from surveil.demo.settle import settle_past_triggers
 from surveil.services import protocols
 from surveil.services.planning import care
 
@@ -61,7 +62,8 @@ class RateColumn(ProgressColumn):
     "--replan/--no-replan",
     default=True,
     show_default=True,
-    help="Compute every patient's follow-up plan and triggers afterwards.",
+    help="Compute every patient's follow-up plan and triggers afterwards, and settle the "
+    "triggers of the synthetic past as the clinic would have.",
 )
 @click.option("--clinic", help="Clinic the patients belong to (default: the configured clinic).")
 @click.option(
@@ -140,6 +142,16 @@ def demo_command(
                 today=day,
                 progress=advance,
             )
+        settled = settle_past_triggers(
+            app.engine, settings=app.settings, today=day, now=app.now(), seed=seed
+        )
+        if not as_json:
+            console.print(
+                f"past findings settled as the clinic would have: {settled.resolved} resolved, "
+                f"{settled.still_open} still open (recent, or a dose still missed)"
+            )
+    if result.created:
+        migrate.analyze(app.engine)  # a bulk load: the planner needs fresh statistics
 
 
 @contextmanager

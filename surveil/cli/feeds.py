@@ -49,7 +49,12 @@ def feed() -> None:
 def issue(
     ctx: click.Context, mrn: str, label: str, qr: bool, by: str | None, as_json: bool
 ) -> None:
-    """Issue a new feed for patient MRN and print its URLs (this is the only time)."""
+    """Issue a new feed for patient MRN and print its URLs (this is the only time).
+
+    \b
+    Example:
+      surveil feed issue 100234 --label "iPhone"
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
@@ -72,7 +77,12 @@ def issue(
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, mrn: str, as_json: bool) -> None:
-    """List a patient's feeds: active first. Tokens are never stored, so never shown."""
+    """List a patient's feeds: active first. Tokens are never stored, so never shown.
+
+    \b
+    Example:
+      surveil feed list 100234
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
@@ -104,7 +114,12 @@ def list_(ctx: click.Context, mrn: str, as_json: bool) -> None:
 @by_option
 @click.pass_context
 def revoke(ctx: click.Context, feed_id: str, by: str | None) -> None:
-    """Revoke feed FEED_ID (from `surveil feed list`): its URL answers 404 from now on."""
+    """Revoke feed FEED_ID (from `surveil feed list`): its URL answers 404 from now on.
+
+    \b
+    Example:
+      surveil feed revoke 3f9c0a1b2d4e5f60
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         row = feeds.revoke_feed(session, public_id=feed_id, actor=_actor(app, by))
@@ -122,7 +137,12 @@ def revoke(ctx: click.Context, feed_id: str, by: str | None) -> None:
 @by_option
 @click.pass_context
 def rotate(ctx: click.Context, feed_id: str, qr: bool, by: str | None) -> None:
-    """Replace feed FEED_ID's URL: a new one is issued and the old one stops at once."""
+    """Replace feed FEED_ID's URL: a new one is issued and the old one stops at once.
+
+    \b
+    Example:
+      surveil feed rotate 3f9c0a1b2d4e5f60 --no-qr
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         issued = feeds.rotate_feed(

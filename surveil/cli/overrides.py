@@ -46,7 +46,13 @@ def add(
     reason: str,
     author: str,
 ) -> None:
-    """Add an override and re-plan the patient."""
+    """Add an override and re-plan the patient.
+
+    \b
+    Example:
+      surveil override add 100234 --kind mri --every 3-4 --reason "anxious, wants closer look" \\
+        --author dr.okafor
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
@@ -72,7 +78,13 @@ def add(
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, mrn: str, include_inactive: bool, as_json: bool) -> None:
-    """List a patient's overrides."""
+    """List a patient's overrides.
+
+    \b
+    Examples:
+      surveil override list 100234
+      surveil override list 100234 --all --json
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
@@ -110,7 +122,12 @@ def list_(ctx: click.Context, mrn: str, include_inactive: bool, as_json: bool) -
 @click.argument("override_id", type=int)
 @click.pass_context
 def end(ctx: click.Context, mrn: str, override_id: int) -> None:
-    """End an override: the pack's schedule applies again."""
+    """End an override: the pack's schedule applies again.
+
+    \b
+    Example:
+      surveil override end 100234 7      (7: the id shown by surveil override list)
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)

@@ -145,7 +145,13 @@ def add(
 @json_option
 @click.pass_context
 def update(ctx: click.Context, /, mrn: str, as_json: bool, **kwargs: Any) -> None:
-    """Change a patient's details or tumour facts (only the options given change)."""
+    """Change a patient's details or tumour facts (only the options given change).
+
+    \b
+    Examples:
+      surveil patient update 100234 --phone +447700900123 --channel sms
+      surveil patient update 100234 --ki67 4 --stage regional
+    """
     app = get_app(ctx)
     tumour = _tumour_input(kwargs)
     with session_scope(app.engine) as session:
@@ -168,7 +174,13 @@ def update(ctx: click.Context, /, mrn: str, as_json: bool, **kwargs: Any) -> Non
 @json_option
 @click.pass_context
 def show(ctx: click.Context, mrn: str, as_json: bool) -> None:
-    """Show one patient: details, tumour and grade, disease-state history."""
+    """Show one patient: details, tumour and grade, disease-state history.
+
+    \b
+    Examples:
+      surveil patient show 100234
+      surveil patient show 100234 --json
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         row = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
@@ -205,7 +217,13 @@ def show(ctx: click.Context, mrn: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, search: str | None, limit: int, as_json: bool) -> None:
-    """List patients of this clinic, by family name."""
+    """List patients of this clinic, by family name.
+
+    \b
+    Examples:
+      surveil patient list
+      surveil patient list --search lovelace --limit 10
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         rows = registry.list_patients(session, clinic=app.clinic, search=search, limit=limit)
@@ -243,7 +261,13 @@ def state() -> None:
 def state_set(
     ctx: click.Context, mrn: str, kind: str, since: str, resection: str | None, reason: str
 ) -> None:
-    """Start a new disease-state episode; the current one ends that day."""
+    """Start a new disease-state episode; the current one ends that day.
+
+    \b
+    Example:
+      surveil state set 100234 --kind resected --since 2026-04-20 --resection R0 \\
+        --reason "distal pancreatectomy"
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         row = registry.get_patient(session, mrn=mrn, clinic=app.clinic)

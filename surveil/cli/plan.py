@@ -45,7 +45,8 @@ def plan_command(
     profile: str | None,
     as_json: bool,
 ) -> None:
-    """What a patient needs next, and why: a what-if from a facts file, nothing is stored.
+    """What a patient needs next, and why: a stored patient's plan, or a what-if from a facts
+    file (nothing is read from or written to the registry).
 
     \b
     Examples:

@@ -38,7 +38,13 @@ def reminders() -> None:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    """List reminders, oldest send time first. Addresses are never shown."""
+    """List reminders, oldest send time first. Addresses are never shown.
+
+    \b
+    Examples:
+      surveil reminders list --status failed
+      surveil reminders list --limit 20 --json
+    """
     rows = list_reminders(get_app(ctx).engine, status, limit=limit)
     if as_json:
         print_json([dataclasses.asdict(row) for row in rows])
@@ -76,6 +82,11 @@ def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:  # noqa: AR
 
     With --dry-run nothing is sent and nothing in the database changes: each due reminder is
     checked and rendered, and its subject (never the address or the body) is printed.
+
+    \b
+    Examples:
+      surveil reminders send-due --once --dry-run
+      surveil reminders send-due --once
     """
     app = get_app(ctx)
     if dry_run:
@@ -108,7 +119,12 @@ def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:  # noqa: AR
 @click.argument("reminder_id", type=int)
 @click.pass_context
 def retry_(ctx: click.Context, reminder_id: int) -> None:
-    """Queue a failed, unknown or suppressed reminder again (checked again before sending)."""
+    """Queue a failed, unknown or suppressed reminder again (checked again before sending).
+
+    \b
+    Example:
+      surveil reminders retry 42      (42: the id shown by surveil reminders list)
+    """
     app = get_app(ctx)
     row = retry(app.engine, reminder_id, app.now())
     console.print(

@@ -51,7 +51,8 @@ def measurement_add(
     """Record a lesion size; growth triggers are checked at once.
 
     \b
-    Example: surveil measurement add 100234 --lesion L1 --date 2026-05-02 --mm 14 --modality mri
+    Example:
+      surveil measurement add 100234 --lesion L1 --date 2026-05-02 --mm 14 --modality mri
     """
     _record(
         ctx,
@@ -98,7 +99,13 @@ def marker_add(
     uln: str | None,
     on_ppi: bool,
 ) -> None:
-    """Record a marker result; marker-rise triggers are checked at once."""
+    """Record a marker result; marker-rise triggers are checked at once.
+
+    \b
+    Examples:
+      surveil marker add 100234 --name cga --value 240 --uln 100 --unit ng/mL --date 2026-05-02
+      surveil marker add 100234 --name cga --value 310 --uln 100 --date 2026-06-01 --on-ppi
+    """
     _record(
         ctx,
         mrn,
@@ -137,7 +144,12 @@ def pathology_add(
     mitoses: str | None,
     differentiation: str | None,
 ) -> None:
-    """Record a pathology result; a higher WHO band re-grades the patient (never downwards)."""
+    """Record a pathology result; a higher WHO band re-grades the patient (never downwards).
+
+    \b
+    Example:
+      surveil pathology add 100234 --date 2026-04-28 --ki67 6 --mitoses 1
+    """
     _record(
         ctx,
         mrn,
@@ -182,7 +194,14 @@ def therapy_add(
     cycles_given: str | None,
     last_given_on: str | None,
 ) -> None:
-    """Record a therapy; its schedule (e.g. SSA every 28 days) joins the plan."""
+    """Record a therapy; its schedule (e.g. SSA every 28 days) joins the plan.
+
+    \b
+    Examples:
+      surveil therapy add 100234 --kind ssa --agent "lanreotide 120 mg" --started-on 2026-05-10
+      surveil therapy add 100234 --kind prrt --started-on 2026-02-01 --cycles-given 2 \\
+        --last-given-on 2026-04-01
+    """
     _record(
         ctx,
         mrn,
@@ -212,7 +231,12 @@ def symptom() -> None:
 @click.option("--description", required=True, help="What the patient reports.")
 @click.pass_context
 def symptom_add(ctx: click.Context, mrn: str, date: str, description: str) -> None:
-    """Record a new symptom or hormonal syndrome."""
+    """Record a new symptom or hormonal syndrome.
+
+    \b
+    Example:
+      surveil symptom add 100234 --date 2026-05-20 --description "flushing and diarrhoea"
+    """
     _record(
         ctx,
         mrn,

@@ -56,6 +56,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     \b
     Create a first account with:  surveil user add ada --role admin
     Behind HTTPS set web.https_only = true (Secure __Host- cookie and HSTS).
+
+    \b
+    Examples:
+      surveil serve
+      surveil serve --host 0.0.0.0 --port 8080
     """
     # uvicorn and FastAPI are imported by this command only: every other command starts faster.
     import uvicorn

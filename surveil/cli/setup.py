@@ -9,7 +9,12 @@ from surveil.db import migrate
 @click.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the database (or bring it up to date). Safe to run twice."""
+    """Create the database (or bring it up to date). Safe to run twice.
+
+    \b
+    Example:
+      surveil init
+    """
     app = get_app(ctx)
     migrate.upgrade(app.engine)
     console.print(
@@ -20,14 +25,26 @@ def init(ctx: click.Context) -> None:
 
 @click.group()
 def db() -> None:
-    """Database schema: upgrade, check, show the current revision."""
+    """Database schema: bring it up to date, or check that it matches the code.
+
+    \b
+    Examples:
+      surveil db upgrade
+      surveil db check
+    """
 
 
 @db.command()
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 @click.pass_context
 def upgrade(ctx: click.Context, revision: str) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
+    """Apply migrations up to REVISION (default: the newest). `surveil init` does the same.
+
+    \b
+    Examples:
+      surveil db upgrade
+      surveil db upgrade --revision 0001
+    """
     app = get_app(ctx)
     migrate.upgrade(app.engine, revision)
     console.print(f"schema at {migrate.current_revision(app.engine)}")
@@ -36,7 +53,12 @@ def upgrade(ctx: click.Context, revision: str) -> None:
 @db.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Fail (exit 1) when the schema is behind the code or differs from the models."""
+    """Fail (exit 1) when the schema is behind the code or differs from the models.
+
+    \b
+    Example:
+      surveil db check
+    """
     app = get_app(ctx)
     current, head = migrate.current_revision(app.engine), migrate.head_revision()
     if current != head:

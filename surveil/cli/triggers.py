@@ -32,7 +32,13 @@ def triggers() -> None:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, open_only: bool, mrn: str | None, as_json: bool) -> None:
-    """List triggers, the most urgent and oldest first."""
+    """List triggers, the most urgent and oldest first.
+
+    \b
+    Examples:
+      surveil triggers list --open
+      surveil triggers list --patient 100234 --json
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         patient_id = registry.get_patient(session, mrn=mrn, clinic=app.clinic).id if mrn else None
@@ -88,7 +94,12 @@ def _as_dict(t: object, mrn: str) -> dict[str, object]:
 @click.option("--by", required=True, help="Who acknowledges (username).")
 @click.pass_context
 def ack(ctx: click.Context, trigger_id: int, by: str) -> None:
-    """Acknowledge a trigger: someone has seen it (it stays listed until resolved)."""
+    """Acknowledge a trigger: someone has seen it (it stays listed until resolved).
+
+    \b
+    Example:
+      surveil triggers ack 12 --by nurse.jones     (12: the id shown by surveil triggers list)
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         service.acknowledge(session, trigger_id=trigger_id, by=by, clinic=app.clinic)
@@ -105,7 +116,12 @@ def ack(ctx: click.Context, trigger_id: int, by: str) -> None:
 )
 @click.pass_context
 def resolve(ctx: click.Context, trigger_id: int, by: str, outcome: str) -> None:
-    """Resolve a trigger with its outcome."""
+    """Resolve a trigger with its outcome.
+
+    \b
+    Example:
+      surveil triggers resolve 12 --by dr.okafor --outcome "tumour board: continue surveillance"
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         service.resolve(session, trigger_id=trigger_id, by=by, outcome=outcome, clinic=app.clinic)
@@ -123,6 +139,11 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
 
     Unchanged items keep their id; changed ones are superseded (kept, with the reason);
     ordered, booked and done items are never touched. Triggers are evaluated first.
+
+    \b
+    Examples:
+      surveil replan --patient 100234
+      surveil replan --all        (after changing the clinic's protocol profile)
     """
     if bool(mrn) == all_:
         raise click.UsageError("give either --patient MRN or --all")

@@ -31,7 +31,9 @@ def user() -> None:
     "--role",
     required=True,
     type=click.Choice([r.value for r in m.Role]),
-    help="navigator: works the worklist; clinician: also resolves triggers; admin: manages users.",
+    help="navigator: works the worklist, is named as patients' navigator and gets the daily "
+    "digest; clinician: the same worklist and triggers, no digest; admin: also manages users "
+    "and sees every clinic.",
 )
 @click.option("--clinic", help="The clinic whose patients this user sees (default: clinic.name).")
 @click.option("--name", "display_name", help="Full name shown on pages (default: the username).")
@@ -85,7 +87,13 @@ def user_add(
 @json_option
 @click.pass_context
 def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
-    """Every account, active first."""
+    """Every account, active first.
+
+    \b
+    Examples:
+      surveil user list
+      surveil user list --clinic "Northern NET Centre" --json
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         rows: list[dict[str, Any]] = [
@@ -116,7 +124,12 @@ def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
 @click.argument("username")
 @click.pass_context
 def user_deactivate(ctx: click.Context, username: str) -> None:
-    """Stop an account from logging in; its open sessions end at their next request."""
+    """Stop an account from logging in; its open sessions end at their next request.
+
+    \b
+    Example:
+      surveil user deactivate nina
+    """
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         found = next((u for u in users.list_users(session) if u.username == username), None)

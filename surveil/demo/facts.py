@@ -1,7 +1,7 @@
 """A demo draft as the planner's facts, read straight from the rows in memory.
 
 The demo records follow-up history by asking the real planner what each patient needed
-(demo_history.py). Reading 100,000 freshly written patients back through the ORM would cost more
+(history.py). Reading 100,000 freshly written patients back through the ORM would cost more
 than writing them, so the facts are built here from the same rows the writer inserts. This mirrors
 ``surveil.db.queries.facts_for_patients`` field for field; a test checks the two agree.
 """

@@ -1,13 +1,13 @@
 """``surveil demo``: fill the registry with synthetic NET patients, reproducibly and fast.
 
-Patients are drafted in memory (demo_patients.py, demo_courses.py) and written in chunks, one
+Patients are drafted in memory (patients.py, courses.py) and written in chunks, one
 transaction per chunk, with SQLAlchemy Core bulk inserts: an ORM ``add()`` per row would take an
 hour for 100,000 patients; this takes a minute or two. Ids for patients and lesions are reserved up
 front (a sequence on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock makes ``max(id)``
 safe), so child rows can point at their parents without a round trip per row.
 
 Each patient also gets the follow-ups already done, replayed against the real planner
-(demo_history.py), so that today's plan is mostly in the future, as in a clinic whose patients
+(history.py), so that today's plan is mostly in the future, as in a clinic whose patients
 attend. The same seed, ``today`` and ``now`` give the same registry, row for row. Open items are
 not made here: ``surveil replan --all`` derives them from these facts.
 """

@@ -7,8 +7,8 @@ NEC; a few MEN1 families) — demonstration data drawn from the clinical notes, 
 
 Every patient comes from its own random stream seeded by (seed, number), so D000123 is the same
 patient whatever the batch size and however many patients are made around it. The rows carry no
-ids: the writer (services/demo.py) numbers them. How each picture unfolds over the years (states,
-treatments, scans, markers) is in demo_courses.py, built from the pieces in demo_story.py.
+ids: the writer (generate.py) numbers them. How each picture unfolds over the years (states,
+treatments, scans, markers) is in courses.py, built from the pieces in story.py.
 """
 
 import datetime as dt

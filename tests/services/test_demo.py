@@ -1,6 +1,7 @@
 """``surveil demo``: deterministic, plausible, valid synthetic patients on SQLite and PostgreSQL."""
 
 import datetime as dt
+import itertools
 import json
 import shutil
 from collections import Counter
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from click.testing import CliRunner
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from surveil.cli import _register, cli
 from surveil.config import Settings
@@ -24,6 +25,7 @@ from surveil.demo.facts import facts_from_draft
 from surveil.demo.history import HISTORY_NOTE
 from surveil.demo.patients import SCENARIOS, synthesise
 from surveil.demo.people import DEMO_USERS, NORTHERN_CLINIC
+from surveil.demo.settle import DECISION_DAYS, STILL_TRUE, WRITE_UP_DAYS, settle_past_triggers
 from surveil.demo.story import Draft
 from surveil.errors import InvalidInput
 from surveil.services.planning.care import replan_all
@@ -209,6 +211,7 @@ def test_demo_worklist_shows_a_realistic_handful_overdue(engine: sa.Engine, db_u
     settings = Settings(database=DatabaseSettings(url=db_url))
     make(engine, 500)
     replan_all(engine, settings=settings, today=TODAY)
+    settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
     lost_before = TODAY - dt.timedelta(days=settings.worklist.lost_after_days)
     item = demo.TABLES["followup"].c
 
@@ -227,6 +230,130 @@ def test_demo_worklist_shows_a_realistic_handful_overdue(engine: sa.Engine, db_u
     assert 0.01 * 500 <= overdue <= 0.15 * 500, overdue
     assert 0 < lost <= 0.05 * 500, lost
     assert due > 0.05 * 500, due
+
+
+# --------------------------------------------------------------------------- past triggers
+
+
+def open_triggers(engine: sa.Engine) -> list[m.Trigger]:
+    with Session(engine) as session:
+        query = select(m.Trigger).where(m.Trigger.state != m.TriggerState.RESOLVED)
+        return list(session.exec(query).all())
+
+
+def test_past_triggers_are_resolved_as_the_clinic_would_have(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    """Planning the demo finds years of past findings; the clinic acted on each soon after it
+    was found. What stays open is a handful, recent, or a dose still missed today."""
+    make(engine, 500)
+    replan_all(engine, settings=settings, today=TODAY)
+    before = open_triggers(engine)
+    oldest = min(t.detected_on for t in before)
+    assert len(before) > 50 and (TODAY - oldest).days > 3 * 365  # the problem being solved
+    settled = settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
+    after = open_triggers(engine)
+    assert 0 < len(after) <= 0.03 * 500, [(t.kind, t.detected_on) for t in after]
+    assert settled.resolved == len(before) - len(after) and settled.still_open == len(after)
+    recent = DECISION_DAYS[1] + WRITE_UP_DAYS[1]
+    for trigger in after:
+        assert trigger.kind in STILL_TRUE or (TODAY - trigger.detected_on).days <= recent
+    with Session(engine) as session:
+        users = {u.username: u for u in session.exec(select(m.User))}
+        clinics = {p.id: p.clinic for p in session.exec(select(m.Patient))}
+        resolved = session.exec(select(m.Trigger).where(m.Trigger.state == "resolved")).all()
+        events = session.exec(select(m.AuditEvent)).all()
+        items = session.exec(
+            select(m.FollowUpItem).where(col(m.FollowUpItem.rule_id).startswith("trigger:"))
+        ).all()
+    assert len(resolved) == len(before) - len(after)
+    resolutions = {e.subject: e for e in events if e.action == "trigger.resolved"}
+    for trigger in resolved:
+        assert trigger.acknowledged_at and trigger.resolved_at and trigger.outcome
+        found = trigger.detected_on
+        assert found <= trigger.acknowledged_at.date() <= trigger.resolved_at.date() < TODAY
+        assert (trigger.resolved_at.date() - found).days <= recent
+        resolver = users[trigger.resolved_by or ""]
+        assert resolver.clinic == clinics[trigger.patient_id]
+        expected_role = "navigator" if resolver.clinic == NORTHERN_CLINIC else "clinician"
+        assert resolver.role == expected_role, trigger.resolved_by
+        event = resolutions[f"trigger {trigger.id}"]  # audited as the person, when it happened
+        assert event.actor == trigger.resolved_by and event.channel == "web"
+        assert event.at.replace(tzinfo=None) == trigger.resolved_at.replace(tzinfo=None)
+        assert trigger.outcome in (event.after or "")
+    outcomes = Counter(t.outcome.split(":")[1].split(";")[0].strip() for t in resolved)  # type: ignore[union-attr]
+    assert len(outcomes) >= 3  # outcomes in words that fit the finding, not one stock phrase
+    by_trigger = {int(i.rule_id.split(":")[1]): i for i in items}
+    for trigger in resolved:  # the tumour board (or the ordered scan) took place
+        item = by_trigger.get(trigger.id or 0)
+        if item is not None:
+            assert item.state == "done" and item.completed_on is not None
+            assert item.earliest == trigger.detected_on <= item.completed_on <= item.latest
+            assert item.completed_on <= (trigger.resolved_at or NOW).date()
+    assert_moves_out_of_surveillance_dated_when_found(engine)
+
+
+def assert_moves_out_of_surveillance_dated_when_found(engine: sa.Engine) -> None:
+    """A patient whose watched pNET grew left surveillance on the day the first such scan was
+    recorded (as the registry would have then), not the day the demo was made; once only, and
+    the episodes still chain without gap or overlap."""
+    with Session(engine) as session:
+        growth = session.exec(
+            select(m.Trigger).where(col(m.Trigger.kind).in_(("growth_rate", "size")))
+        ).all()
+        first_found: dict[int, dt.date] = {}
+        for trigger in growth:
+            day = first_found.setdefault(trigger.patient_id, trigger.detected_on)
+            first_found[trigger.patient_id] = min(day, trigger.detected_on)
+        assert len(first_found) >= 3, "the demo has watched pNETs that grew"
+        for patient_id, found in first_found.items():
+            episodes = session.exec(
+                select(m.DiseaseState)
+                .where(m.DiseaseState.patient_id == patient_id)
+                .order_by(col(m.DiseaseState.start_date), col(m.DiseaseState.id))
+            ).all()
+            moves = [e for e in episodes if e.reason.startswith("trigger #")]
+            assert [(e.kind, e.start_date) for e in moves] == [("advanced", found)]
+            for earlier, later in itertools.pairwise(episodes):
+                assert earlier.end_date == later.start_date  # no gap, no overlap
+
+
+def test_settling_is_reproducible_and_replanning_reopens_nothing(
+    engine: sa.Engine, settings: Settings, sqlite_template: Path, tmp_path: Path
+) -> None:
+    make(engine, 120)
+    replan_all(engine, settings=settings, today=TODAY)
+    settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
+    again_path = tmp_path / "again.db"
+    shutil.copyfile(sqlite_template, again_path)
+    again = make_engine(f"sqlite:///{again_path}")
+    make(again, 120)
+    replan_all(again, settings=settings, today=TODAY)
+    settle_past_triggers(again, settings=settings, today=TODAY, now=NOW, seed=7)
+    tables = ("trigger", "audit_event", "diseasestate")
+    first, second = dump(engine), dump(again)
+    again.dispose()
+    for name in tables:
+        columns = [c.name for c in SQLModel.metadata.tables[name].columns]
+        keep = [i for i, c in enumerate(columns) if c not in ("created_at", "at")]
+        if name == "audit_event":  # the demo's own events carry their historical time
+            keep = [i for i, c in enumerate(columns) if c != "created_at"]
+        rows = [[r[i] for i in keep] for r in first[name]]
+        other = [[r[i] for i in keep] for r in second[name]]
+        assert _naive(rows) == _naive(other), name
+    # Settled findings stay settled: the same facts give the same fingerprints.
+    count = len(first["trigger"])
+    replan_all(engine, settings=settings, today=TODAY)
+    assert len(dump(engine)["trigger"]) == count
+    rerun = settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
+    assert rerun.resolved == rerun.acknowledged == rerun.items_done == 0
+
+
+def _naive(rows: list[list[object]]) -> list[list[object]]:
+    """Rows with times compared as UTC wall times (SQLite returns them without a zone)."""
+    return [
+        [v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in row] for row in rows
+    ]
 
 
 # --------------------------------------------------------------------------- users, reruns
@@ -287,6 +414,11 @@ def test_cli_makes_patients_plans_them_and_respects_if_empty(
     assert demo.count_patients(engine) == 40
     with Session(engine) as session:
         assert session.exec(select(sa.func.count()).select_from(m.FollowUpItem)).one() > 0
+    recent = TODAY - dt.timedelta(days=DECISION_DAYS[1] + WRITE_UP_DAYS[1])
+    stale = [
+        t for t in open_triggers(engine) if t.detected_on < recent and t.kind not in STILL_TRUE
+    ]
+    assert not stale and "past findings settled" in first.output
     second = runner.invoke(cli, [*args, "--json"], catch_exceptions=False)
     assert json.loads(second.output) == {"created": 0, "skipped": True}
     assert demo.count_patients(engine) == 40

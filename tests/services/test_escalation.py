@@ -70,6 +70,35 @@ def test_growth_escalates_once(session: Session, small_pnet: m.Patient, settings
     assert len(_triggers(session, small_pnet)) == 1
 
 
+def test_two_findings_at_once_move_the_patient_out_of_surveillance_once(
+    session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    """Growth and size fire on the same scan; each consequence says "leave surveillance", and
+    the patient leaves it once (one new episode, not one per finding)."""
+    for day, mm in (("2025-03-02", "12"), ("2025-11-20", "23")):
+        registry.add_measurement(
+            session,
+            patient=small_pnet,
+            lesion="L1",
+            date=day,
+            diameter_mm=mm,
+            modality="mri",
+            today=TODAY,
+        )
+    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    session.commit()
+    assert {t.kind for t in _triggers(session, small_pnet)} == {"growth_rate", "size"}
+    states = session.exec(
+        select(m.DiseaseState)
+        .where(m.DiseaseState.patient_id == small_pnet.id)
+        .order_by(col(m.DiseaseState.id))
+    ).all()
+    assert [(s.kind, s.end_date) for s in states] == [
+        ("active_surveillance", TODAY),
+        ("advanced", None),
+    ]
+
+
 def test_lifecycle_ack_then_resolve(
     session: Session, small_pnet: m.Patient, settings: Settings
 ) -> None:

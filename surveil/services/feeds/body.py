@@ -280,8 +280,8 @@ class FeedRenderer:
         return rendered
 
     def _zone(self, session: Session, patient_id: int) -> str:
-        # Appointments are booked in the patient's zone (services.actions), so their wall time
-        # is written in it too; the clinic's zone is the fallback.
+        # Appointments are booked in the patient's zone (services.planning.actions), so their
+        # wall time is written in it too; the clinic's zone is the fallback.
         zone: str | None = (
             session.connection().execute(_ZONE, {"patient_id": patient_id}).scalar_one_or_none()
         )

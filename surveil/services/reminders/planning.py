@@ -4,7 +4,7 @@
 into its types and inserts the intents with ``ON CONFLICT DO NOTHING`` on the idempotency key.
 Re-planning (every few minutes, after a restart, on two daemons at once) therefore never makes
 a second row. The overdue stage is not a row: it is a line on the navigators' daily digest,
-read from the items themselves when the digest is sent (``services/digest.py``).
+read from the items themselves when the digest is sent (``services/reminders/digest.py``).
 """
 
 import dataclasses

@@ -195,6 +195,8 @@ def _leave_pathway(
             m.DiseaseState.patient_id == patient.id, col(m.DiseaseState.end_date).is_(None)
         )
     ).first()
+    if current is not None and current.kind == to.value:
+        return  # another finding of the same evaluation has already moved the patient
     start = max(today, current.start_date) if current else today
     if current is not None:
         current.end_date = start

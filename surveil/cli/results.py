@@ -1,31 +1,18 @@
 """Recording results: measurements, markers, pathology, therapies, symptoms.
 
-Each one re-evaluates the patient's triggers and plan in the same transaction.
+Each one re-evaluates the patient's triggers and plan in the same transaction
+(``services.registry.results``).
 """
 
-import datetime as dt
-from collections.abc import Callable
-
 import click
-from sqlmodel import Session
 
 from surveil.cli._common import console, get_app
-from surveil.cli.patients import _after_change
-from surveil.db import models as m
-from surveil.db.session import session_scope
-from surveil.services.registry import patients as registry
-
-Recorder = Callable[[Session, m.Patient, dt.date], object]
+from surveil.services.outcome import Outcome
+from surveil.services.registry import results
 
 
-def _record(ctx: click.Context, mrn: str, add: Recorder, done: str) -> None:
-    """Record one result for a patient, then re-evaluate and re-plan, all in one transaction."""
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        add(session, patient, app.today())
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] {done}")
+def _show(outcome: Outcome) -> None:
+    console.print(f"[green]recorded[/] {outcome.message.removeprefix('recorded ')}")
 
 
 @click.group()
@@ -53,20 +40,20 @@ def measurement_add(
     \b
     Example: surveil measurement add 100234 --lesion L1 --date 2026-05-02 --mm 14 --modality mri
     """
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_measurement(
-            s,
-            patient=p,
-            lesion=lesion,
-            date=date,
-            diameter_mm=diameter_mm,
-            modality=modality,
-            today=today,
-        ),
-        f"{lesion} {diameter_mm} mm on {date} ({modality})",
+    app = get_app(ctx)
+    outcome = results.record_measurement(
+        app.engine,
+        mrn=mrn,
+        lesion=lesion,
+        date=date,
+        diameter_mm=diameter_mm,
+        modality=modality,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -99,22 +86,22 @@ def marker_add(
     on_ppi: bool,
 ) -> None:
     """Record a marker result; marker-rise triggers are checked at once."""
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_marker(
-            s,
-            patient=p,
-            name=name,
-            value=value,
-            date=date,
-            unit=unit,
-            uln=uln,
-            on_ppi=on_ppi,
-            today=today,
-        ),
-        f"{name} {value} {unit} on {date}",
+    app = get_app(ctx)
+    outcome = results.record_marker(
+        app.engine,
+        mrn=mrn,
+        name=name,
+        value=value,
+        date=date,
+        unit=unit,
+        uln=uln,
+        on_ppi=on_ppi,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -138,20 +125,20 @@ def pathology_add(
     differentiation: str | None,
 ) -> None:
     """Record a pathology result; a higher WHO band re-grades the patient (never downwards)."""
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_pathology(
-            s,
-            patient=p,
-            date=date,
-            ki67=ki67,
-            mitoses=mitoses,
-            differentiation=differentiation,
-            today=today,
-        ),
-        f"pathology on {date}",
+    app = get_app(ctx)
+    outcome = results.record_pathology(
+        app.engine,
+        mrn=mrn,
+        date=date,
+        ki67=ki67,
+        mitoses=mitoses,
+        differentiation=differentiation,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -183,22 +170,22 @@ def therapy_add(
     last_given_on: str | None,
 ) -> None:
     """Record a therapy; its schedule (e.g. SSA every 28 days) joins the plan."""
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_therapy(
-            s,
-            patient=p,
-            kind=kind,
-            started_on=started_on,
-            agent=agent,
-            ended_on=ended_on,
-            cycles_given=cycles_given,
-            last_given_on=last_given_on,
-            today=today,
-        ),
-        f"{kind} from {started_on}",
+    app = get_app(ctx)
+    outcome = results.record_therapy(
+        app.engine,
+        mrn=mrn,
+        kind=kind,
+        started_on=started_on,
+        agent=agent,
+        ended_on=ended_on,
+        cycles_given=cycles_given,
+        last_given_on=last_given_on,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -213,14 +200,18 @@ def symptom() -> None:
 @click.pass_context
 def symptom_add(ctx: click.Context, mrn: str, date: str, description: str) -> None:
     """Record a new symptom or hormonal syndrome."""
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_symptom(
-            s, patient=p, date=date, description=description, today=today
-        ),
-        f"symptom on {date}",
+    app = get_app(ctx)
+    outcome = results.record_symptom(
+        app.engine,
+        mrn=mrn,
+        date=date,
+        description=description,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 COMMANDS = [measurement, marker, pathology, therapy, symptom]

@@ -1,28 +1,34 @@
-"""What a navigator does to a follow-up item or a trigger, one function per action.
+"""What a navigator does to a follow-up item, one entry point per action (ordered, booked, done,
+declined, not needed, snoozed).
 
-Every action checks that the actor may see the patient, validates all of its input before writing
-(``InvalidInput`` lists every problem), refuses to act on an item that is already closed
-(``Conflict``), bumps the item's ``sequence`` and ``updated_at`` (calendar feeds rely on both to
-tell clients an event changed) and writes an audit event in the same transaction. The caller owns
-the transaction (``session_scope``).
+Every action opens its own transaction, checks that the actor may see the patient, validates all
+of its input before writing (``InvalidInput`` lists every problem), refuses to act on an item that
+is already closed (``Conflict``), bumps the item's ``sequence`` and ``updated_at`` (calendar feeds
+rely on both to tell clients an event changed) and writes its audit event, the item's state
+before and after, in the same transaction.
 """
 
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.session import session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
-from surveil.services.labels import kind_label, trigger_label
+from surveil.services.entry import change
+from surveil.services.labels import kind_label
+from surveil.services.outcome import Outcome
 from surveil.services.planning import care
 from surveil.services.registry import patients as registry
+from surveil.services.registry.results import audit_marker, audit_measurement
 from surveil.services.users.accounts import visible_patient
 from surveil.services.validate import Checker
 
@@ -38,14 +44,7 @@ DEFAULT_MODALITY = {
 }
 OPEN = {s.value for s in m.OPEN_ITEM_STATES}
 
-
-@dataclass(frozen=True)
-class Result:
-    """What an action did, in words for the person who did it (shown at once on the page)."""
-
-    message: str
-    patient_id: int
-    new_triggers: tuple[str, ...] = ()
+Result = Outcome  # what every action returns (the name the web shells know)
 
 
 @dataclass(frozen=True)
@@ -66,19 +65,23 @@ class DoneInput:
 # --------------------------------------------------------------------------- items
 
 
+@change("item.ordered")
 def mark_ordered(
-    session: Session, *, item_id: int, actor: Actor, note: str = "", today: dt.date
+    engine: sa.Engine, *, item_id: int, actor: Actor, note: str = "", today: dt.date
 ) -> Result:
-    item, _ = _open_item(session, item_id, actor)
-    if item.state != m.ItemState.PLANNED:
-        raise Conflict(f"item {item_id} is {item.state}; only a planned item can be ordered")
-    item.state = m.ItemState.ORDERED
-    item.outcome_note = note.strip()[:500]
-    return _changed(session, item, actor, "item.ordered", f"{_what(item)} ordered")
+    with session_scope(engine) as session:
+        item, _ = _open_item(session, item_id, actor)
+        if item.state != m.ItemState.PLANNED:
+            raise Conflict(f"item {item_id} is {item.state}; only a planned item can be ordered")
+        before = _snapshot(item)
+        item.state = m.ItemState.ORDERED
+        item.outcome_note = note.strip()[:500]
+        return _changed(session, item, actor, "item.ordered", f"{_what(item)} ordered", before)
 
 
+@change("item.booked")
 def mark_booked(
-    session: Session,
+    engine: sa.Engine,
     *,
     item_id: int,
     actor: Actor,
@@ -87,27 +90,31 @@ def mark_booked(
     today: dt.date,
 ) -> Result:
     """Book the appointment at a local date and time in the patient's zone; stored as UTC."""
-    item, patient = _open_item(session, item_id, actor)
-    check = Checker(today=today, what="booking")
-    day = check.date("date", date, not_future=False)
-    clock = _time(check, time)
-    if day is not None and day < today:
-        check.fail("date", f"{day} is in the past (today is {today})")
-    at = None
-    if day is not None and clock is not None:
-        at = local_to_utc(check, day, clock, patient.timezone)
-    check.raise_if_problems()
-    assert at is not None
-    item.state = m.ItemState.BOOKED
-    item.booked_at = at
-    item.snoozed_until = None
-    local = at.astimezone(ZoneInfo(patient.timezone))
-    when = f"{local:%Y-%m-%d %H:%M} {patient.timezone}"
-    return _changed(session, item, actor, "item.booked", f"{_what(item)} booked for {when}")
+    with session_scope(engine) as session:
+        item, patient = _open_item(session, item_id, actor)
+        check = Checker(today=today, what="booking")
+        day = check.date("date", date, not_future=False)
+        clock = _time(check, time)
+        if day is not None and day < today:
+            check.fail("date", f"{day} is in the past (today is {today})")
+        at = None
+        if day is not None and clock is not None:
+            at = local_to_utc(check, day, clock, patient.timezone)
+        check.raise_if_problems()
+        assert at is not None
+        before = _snapshot(item)
+        item.state = m.ItemState.BOOKED
+        item.booked_at = at
+        item.snoozed_until = None
+        local = at.astimezone(ZoneInfo(patient.timezone))
+        when = f"{local:%Y-%m-%d %H:%M} {patient.timezone}"
+        message = f"{_what(item)} booked for {when}"
+        return _changed(session, item, actor, "item.booked", message, before)
 
 
+@change("item.done", "measurement.recorded", "marker.recorded")
 def mark_done(
-    session: Session,
+    engine: sa.Engine,
     *,
     item_id: int,
     actor: Actor,
@@ -116,54 +123,52 @@ def mark_done(
     today: dt.date,
 ) -> Result:
     """Record the item as done with its result, then re-evaluate triggers and re-plan."""
-    item, patient = _open_item(session, item_id, actor)
-    kind = ItemKind(item.kind)
-    check = Checker(today=today, what="result")
-    day = check.date(
-        "completed_on", data.completed_on or today.isoformat(), not_before=patient.birth_date
-    )
-    _check_result(check, kind, data)
-    check.raise_if_problems()
-    assert day is not None
-    try:
-        _record_result(session, patient, kind, day, data, today)
-    except InvalidInput as error:
-        raise InvalidInput(error.problems, what="result") from error
-    item.state = m.ItemState.DONE
-    item.completed_on = day
-    item.snoozed_until = None
-    item.outcome_note = data.note.strip()[:500]
-    # Done before refreshing, so the planner sees this item completed and plans the next one.
-    session.add(item)
-    session.flush()
-    refresh = care.refresh_patient(session, patient=patient, settings=settings, today=today)
-    fired = [t.kind for t in refresh.new_triggers]
-    result = _changed(session, item, actor, "item.done", f"{_what(item)} done on {day}")
-    if fired:
-        audit(
-            session,
-            actor=actor,
-            action="trigger.fired",
-            patient_id=patient.id,
-            detail="new trigger: " + ", ".join(trigger_label(k) for k in fired),
+    with session_scope(engine) as session:
+        item, patient = _open_item(session, item_id, actor)
+        kind = ItemKind(item.kind)
+        check = Checker(today=today, what="result")
+        day = check.date(
+            "completed_on", data.completed_on or today.isoformat(), not_before=patient.birth_date
         )
-    return Result(result.message, result.patient_id, tuple(fired))
+        _check_result(check, kind, data)
+        check.raise_if_problems()
+        assert day is not None
+        try:
+            _record_result(session, actor, patient, kind, day, data, today)
+        except InvalidInput as error:
+            raise InvalidInput(error.problems, what="result") from error
+        before = _snapshot(item)
+        item.state = m.ItemState.DONE
+        item.completed_on = day
+        item.snoozed_until = None
+        item.outcome_note = data.note.strip()[:500]
+        message = f"{_what(item)} done on {day}"
+        # Done before refreshing, so the planner sees this item completed and plans the next one.
+        result = _changed(session, item, actor, "item.done", message, before)
+        refresh = care.refresh_patient(
+            session, patient=patient, settings=settings, today=today, channel=actor.channel
+        )
+        fired = tuple(t.kind for t in refresh.new_triggers)
+        return Result(result.message, result.patient_id, fired)
 
 
+@change("item.declined")
 def mark_declined(
-    session: Session, *, item_id: int, actor: Actor, reason: str | None, today: dt.date
+    engine: sa.Engine, *, item_id: int, actor: Actor, reason: str | None, today: dt.date
 ) -> Result:
-    return _close(session, item_id, actor, m.ItemState.DECLINED, reason, "declined by patient")
+    return _close(engine, item_id, actor, m.ItemState.DECLINED, reason, "declined by patient")
 
 
+@change("item.not_needed")
 def mark_not_needed(
-    session: Session, *, item_id: int, actor: Actor, reason: str | None, today: dt.date
+    engine: sa.Engine, *, item_id: int, actor: Actor, reason: str | None, today: dt.date
 ) -> Result:
-    return _close(session, item_id, actor, m.ItemState.NOT_NEEDED, reason, "not needed")
+    return _close(engine, item_id, actor, m.ItemState.NOT_NEEDED, reason, "not needed")
 
 
+@change("item.snoozed")
 def snooze(
-    session: Session,
+    engine: sa.Engine,
     *,
     item_id: int,
     actor: Actor,
@@ -174,40 +179,47 @@ def snooze(
 ) -> Result:
     """Hide an item from the daily sections until ``until`` (at most ``snooze_max_days`` ahead).
     It stays on the lost-to-follow-up list whatever the snooze says."""
-    item, _ = _open_item(session, item_id, actor)
     limit = settings.worklist.snooze_max_days
-    check = Checker(today=today, what="snooze")
-    day = check.date("until", until, not_future=False)
-    why = check.text("reason", reason, max_length=300)
-    if day is not None and day <= today:
-        check.fail("until", f"{day} is not after today ({today})")
-    elif day is not None and day > today + dt.timedelta(days=limit):
-        check.fail("until", f"{day} is more than {limit} days ahead (the most a snooze may last)")
-    check.raise_if_problems()
-    assert day and why
-    item.snoozed_until = day
-    item.snooze_reason = why
-    message = f"{_what(item)} snoozed until {day}: {why}"
-    return _changed(session, item, actor, "item.snoozed", message)
+    with session_scope(engine) as session:
+        item, _ = _open_item(session, item_id, actor)
+        check = Checker(today=today, what="snooze")
+        day = check.date("until", until, not_future=False)
+        why = check.text("reason", reason, max_length=300)
+        if day is not None and day <= today:
+            check.fail("until", f"{day} is not after today ({today})")
+        elif day is not None and day > today + dt.timedelta(days=limit):
+            check.fail(
+                "until", f"{day} is more than {limit} days ahead (the most a snooze may last)"
+            )
+        check.raise_if_problems()
+        assert day and why
+        before = _snapshot(item)
+        item.snoozed_until = day
+        item.snooze_reason = why
+        message = f"{_what(item)} snoozed until {day}: {why}"
+        return _changed(session, item, actor, "item.snoozed", message, before)
 
 
 def _close(
-    session: Session,
+    engine: sa.Engine,
     item_id: int,
     actor: Actor,
     state: m.ItemState,
     reason: str | None,
     words: str,
 ) -> Result:
-    item, _ = _open_item(session, item_id, actor)
-    check = Checker(today=dt.date.min, what="reason")
-    why = check.text("reason", reason, max_length=500)
-    check.raise_if_problems()
-    assert why
-    item.state = state
-    item.outcome_note = why
-    item.snoozed_until = None
-    return _changed(session, item, actor, f"item.{state.value}", f"{_what(item)} {words}: {why}")
+    with session_scope(engine) as session:
+        item, _ = _open_item(session, item_id, actor)
+        check = Checker(today=dt.date.min, what="reason")
+        why = check.text("reason", reason, max_length=500)
+        check.raise_if_problems()
+        assert why
+        before = _snapshot(item)
+        item.state = state
+        item.outcome_note = why
+        item.snoozed_until = None
+        message = f"{_what(item)} {words}: {why}"
+        return _changed(session, item, actor, f"item.{state.value}", message, before)
 
 
 def _open_item(session: Session, item_id: int, actor: Actor) -> tuple[m.FollowUpItem, m.Patient]:
@@ -220,17 +232,39 @@ def _open_item(session: Session, item_id: int, actor: Actor) -> tuple[m.FollowUp
     return item, patient
 
 
+def _snapshot(item: m.FollowUpItem) -> dict[str, object]:
+    """The fields an action may change, as the audit shows them before and after."""
+    return {
+        "state": item.state,
+        "booked_at": item.booked_at,
+        "snoozed_until": item.snoozed_until,
+        "completed_on": item.completed_on,
+        "outcome_note": item.outcome_note,
+        "snooze_reason": item.snooze_reason,
+    }
+
+
 def _changed(
-    session: Session, item: m.FollowUpItem, actor: Actor, action: str, message: str
+    session: Session,
+    item: m.FollowUpItem,
+    actor: Actor,
+    action: str,
+    message: str,
+    before: dict[str, object],
 ) -> Result:
     item.sequence += 1
     item.updated_at = utcnow()
     session.add(item)
+    after = _snapshot(item)
+    keys = [k for k in after if after[k] != before[k]]
     audit(
         session,
         actor=actor,
         action=action,
         patient_id=item.patient_id,
+        subject=f"item:{item.id}",
+        before={k: before[k] for k in keys},
+        after={k: after[k] for k in keys},
         detail=f"item {item.id}: {message}",
     )
     session.flush()
@@ -258,6 +292,7 @@ def _check_result(check: Checker, kind: ItemKind, data: DoneInput) -> None:
 
 def _record_result(
     session: Session,
+    actor: Actor,
     patient: m.Patient,
     kind: ItemKind,
     day: dt.date,
@@ -265,7 +300,7 @@ def _record_result(
     today: dt.date,
 ) -> None:
     if kind in MARKER_KINDS:
-        registry.add_marker(
+        marker = registry.add_marker(
             session,
             patient=patient,
             name=kind.value,
@@ -276,8 +311,9 @@ def _record_result(
             on_ppi=data.on_ppi,
             today=today,
         )
+        audit_marker(session, actor=actor, row=marker)
     elif (data.lesion or "").strip():
-        registry.add_measurement(
+        measurement = registry.add_measurement(
             session,
             patient=patient,
             lesion=data.lesion,
@@ -286,64 +322,7 @@ def _record_result(
             modality=data.modality or DEFAULT_MODALITY.get(kind, "mri"),
             today=today,
         )
-
-
-# --------------------------------------------------------------------------- triggers
-
-
-def acknowledge_trigger(
-    session: Session, *, trigger_id: int, actor: Actor, now: dt.datetime
-) -> Result:
-    trigger = _trigger(session, trigger_id, actor)
-    if trigger.state != m.TriggerState.OPEN:
-        raise Conflict(f"trigger {trigger_id} is already {trigger.state}")
-    trigger.state = m.TriggerState.ACKNOWLEDGED
-    trigger.acknowledged_by = actor.username
-    trigger.acknowledged_at = now
-    return _trigger_changed(session, trigger, actor, "trigger.acknowledged", "acknowledged")
-
-
-def resolve_trigger(
-    session: Session, *, trigger_id: int, actor: Actor, outcome: str | None, now: dt.datetime
-) -> Result:
-    """Close a trigger with its outcome (e.g. 'tumour board: continue surveillance')."""
-    trigger = _trigger(session, trigger_id, actor)
-    if trigger.state == m.TriggerState.RESOLVED:
-        raise Conflict(f"trigger {trigger_id} is already resolved")
-    check = Checker(today=dt.date.min, what="outcome")
-    text = check.text("outcome", outcome, max_length=300)
-    check.raise_if_problems()
-    if trigger.acknowledged_at is None:
-        trigger.acknowledged_by, trigger.acknowledged_at = actor.username, now
-    trigger.state = m.TriggerState.RESOLVED
-    trigger.resolved_by = actor.username
-    trigger.resolved_at = now
-    trigger.outcome = text
-    return _trigger_changed(session, trigger, actor, "trigger.resolved", f"resolved: {text}")
-
-
-def _trigger(session: Session, trigger_id: int, actor: Actor) -> m.Trigger:
-    trigger = session.get(m.Trigger, trigger_id)
-    if trigger is None:
-        raise NotFound(f"no trigger with id {trigger_id}")
-    visible_patient(session, actor=actor, patient_id=trigger.patient_id)
-    return trigger
-
-
-def _trigger_changed(
-    session: Session, trigger: m.Trigger, actor: Actor, action: str, words: str
-) -> Result:
-    session.add(trigger)
-    message = f"Trigger {trigger.kind.replace('_', ' ')} {words}"
-    audit(
-        session,
-        actor=actor,
-        action=action,
-        patient_id=trigger.patient_id,
-        detail=f"trigger {trigger.id}: {message}",
-    )
-    session.flush()
-    return Result(message=message, patient_id=trigger.patient_id)
+        audit_measurement(session, actor=actor, patient=patient, row=measurement)
 
 
 # --------------------------------------------------------------------------- time

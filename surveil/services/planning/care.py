@@ -1,7 +1,10 @@
 """What happens whenever a patient's facts change: re-grade, re-evaluate triggers, re-plan.
 
 All of it runs inside the caller's transaction, so a recorded result and its consequences are
-committed together or not at all.
+committed together or not at all. Triggers come first, because their consequences (a shorter
+scan interval, leaving the surveillance pathway) shape the plan. ``channel`` is the channel of
+the change that caused the refresh: the automatic consequences are audited as surveil itself on
+that channel (``services.triggers.escalation``).
 """
 
 import datetime as dt
@@ -10,8 +13,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from surveil.config import Settings
+from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.queries import facts_for_patient
+from surveil.db.queries import facts_for_patient, facts_for_patients
 from surveil.services.planning.plans import ReplanResult, replan_patients
 from surveil.services.triggers.escalation import evaluate_and_escalate
 
@@ -23,13 +27,38 @@ class Refresh:
 
 
 def refresh_patient(
-    session: Session, *, patient: m.Patient, settings: Settings, today: dt.date
+    session: Session, *, patient: m.Patient, settings: Settings, today: dt.date, channel: Channel
 ) -> Refresh:
     session.flush()
     _regrade(session, patient)
-    triggers = evaluate_and_escalate(session, patients=[patient], settings=settings, today=today)
+    triggers = evaluate_and_escalate(
+        session, patients=[patient], settings=settings, today=today, channel=channel
+    )
     result = replan_patients(session, patients=[patient], settings=settings, today=today)
     return Refresh(new_triggers=triggers, plan=result)
+
+
+def refresh_patients(
+    session: Session,
+    *,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    channel: Channel,
+) -> Refresh:
+    """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``); the facts
+    are read once for the batch and again only for patients a new trigger moved."""
+    facts = facts_for_patients(session, patients)
+    created = evaluate_and_escalate(
+        session, patients=patients, settings=settings, today=today, facts=facts, channel=channel
+    )
+    moved = {t.patient_id for t in created}
+    if moved:
+        facts.update(facts_for_patients(session, [p for p in patients if p.id in moved]))
+    result = replan_patients(
+        session, patients=patients, settings=settings, today=today, facts=facts
+    )
+    return Refresh(new_triggers=created, plan=result)
 
 
 def _regrade(session: Session, patient: m.Patient) -> None:

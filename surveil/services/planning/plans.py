@@ -13,7 +13,7 @@ Running it twice changes nothing the second time.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -45,12 +45,14 @@ class ReplanResult:
     kept: int = 0
     superseded: int = 0
     changes: list[str] = field(default_factory=list)
+    changed: dict[int, "ReplanResult"] = field(default_factory=dict)  # patients whose plan moved
 
     def add(self, other: "ReplanResult") -> None:
         self.patients += other.patients
         self.created += other.created
         self.kept += other.kept
         self.superseded += other.superseded
+        self.changed.update(other.changed)
 
 
 @lru_cache(maxsize=8)
@@ -344,51 +346,9 @@ def replan_patients(
         new_plan = compute_plan(
             facts[pid], pack=pack, profile=profile, overrides=overrides.get(pid, []), today=today
         )
-        total.add(
-            reconcile(session, patient=patient, new_plan=new_plan, open_rows=rows.get(pid, []))
-        )
+        one = reconcile(session, patient=patient, new_plan=new_plan, open_rows=rows.get(pid, []))
+        if one.created or one.superseded:
+            total.changed[pid] = one
+        total.add(one)
     session.flush()
-    return total
-
-
-def replan_all(
-    engine: sa.Engine,
-    *,
-    settings: Settings,
-    today: dt.date,
-    chunk: int = 500,
-    progress: Callable[[int, int], None] | None = None,
-) -> ReplanResult:
-    """Replan every patient, ``chunk`` patients per transaction; ``progress(done, total)``.
-
-    Triggers are evaluated first for each chunk, so that their consequences shape the plan.
-    """
-    from surveil.services.triggers.escalation import evaluate_and_escalate
-
-    with Session(engine) as session:
-        ids = list(session.exec(select(m.Patient.id).order_by(col(m.Patient.id))).all())
-    total = ReplanResult()
-    for start in range(0, len(ids), chunk):
-        with Session(engine, expire_on_commit=False) as session:
-            patients = list(
-                session.exec(
-                    select(m.Patient).where(col(m.Patient.id).in_(ids[start : start + chunk]))
-                ).all()
-            )
-            facts = facts_for_patients(session, patients)
-            created = evaluate_and_escalate(
-                session, patients=patients, settings=settings, today=today, facts=facts
-            )
-            # A new trigger may have moved a patient out of a pathway: re-read only those.
-            changed = [p for p in patients if p.id in {t.patient_id for t in created}]
-            if changed:
-                facts.update(facts_for_patients(session, changed))
-            total.add(
-                replan_patients(
-                    session, patients=patients, settings=settings, today=today, facts=facts
-                )
-            )
-            session.commit()
-        if progress is not None:
-            progress(min(start + chunk, len(ids)), len(ids))
     return total

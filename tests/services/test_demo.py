@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel, select
 from surveil.cli import _register, cli
 from surveil.config import Settings
 from surveil.core.facts import Completed, facts_to_json, parse_facts
-from surveil.core.vocab import ItemKind
+from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
 from surveil.db.queries import facts_for_patient
 from surveil.db.session import make_engine
@@ -26,7 +26,8 @@ from surveil.demo.patients import SCENARIOS, synthesise
 from surveil.demo.people import DEMO_USERS, NORTHERN_CLINIC
 from surveil.demo.story import Draft
 from surveil.errors import InvalidInput
-from surveil.services.planning.plans import replan_all
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)
@@ -208,7 +209,9 @@ def test_demo_worklist_shows_a_realistic_handful_overdue(engine: sa.Engine, db_u
 
     settings = Settings(database=DatabaseSettings(url=db_url))
     make(engine, 500)
-    replan_all(engine, settings=settings, today=TODAY)
+    replan_every_patient(
+        engine, actor=Actor.system(channel=Channel.CLI), settings=settings, today=TODAY
+    )
     lost_before = TODAY - dt.timedelta(days=settings.worklist.lost_after_days)
     item = demo.TABLES["followup"].c
 

@@ -5,6 +5,7 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
+from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.services.planning.care import refresh_patient
 from surveil.services.planning.plans import replan_patients
@@ -64,7 +65,9 @@ def test_new_result_supersedes_with_reason_and_keeps_done(
     old_cga = _open(session, small_pnet)["cga"]
     session.add(old_mri)
     session.commit()
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
     session.commit()
     new = _open(session, small_pnet)
     assert new["mri"].anchor_date == dt.date(2026, 1, 10)  # anchored on the last done MRI
@@ -92,7 +95,9 @@ def test_booked_items_are_left_alone(
         date="2026-02-01",
         today=TODAY,
     )
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
     session.refresh(mri)
     assert mri.state == m.ItemState.BOOKED
     assert not [

@@ -112,7 +112,7 @@ def mark_booked(
         return _changed(session, item, actor, "item.booked", message, before)
 
 
-@change("item.done", "measurement.recorded", "marker.recorded")
+@change("item.done", "measurement.recorded", "marker.recorded", *care.CONSEQUENCES)
 def mark_done(
     engine: sa.Engine,
     *,

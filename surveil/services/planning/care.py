@@ -19,6 +19,10 @@ from surveil.db.queries import facts_for_patient, facts_for_patients
 from surveil.services.planning.plans import ReplanResult, replan_patients
 from surveil.services.triggers.escalation import evaluate_and_escalate
 
+# What a refresh may add to the audit, as surveil itself (``triggers.escalation``): entry points
+# that refresh declare these beside their own action.
+CONSEQUENCES = ("trigger.fired", "state.set")
+
 
 @dataclass
 class Refresh:

@@ -29,7 +29,7 @@ _EVERY = re.compile(r"^\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*$")
 UNITS = ("days", "weeks", "months")
 
 
-@change("override.added")
+@change("override.added", *care.CONSEQUENCES)
 def add_override(
     engine: sa.Engine,
     *,
@@ -150,7 +150,7 @@ def show_overrides(
         return [row.model_dump(exclude={"patient_id"}) for row in rows]
 
 
-@change("override.ended")
+@change("override.ended", *care.CONSEQUENCES)
 def end_override(
     engine: sa.Engine,
     *,

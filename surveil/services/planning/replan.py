@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.db.session import read_scope, session_scope
+from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
@@ -36,7 +37,7 @@ from surveil.services.planning.plans import ReplanResult
 from surveil.services.registry.access import patient_by_mrn
 
 
-@change("plan.replanned", "trigger.fired", "state.set")
+@change("plan.replanned", *care.CONSEQUENCES)
 def replan_patient(
     engine: sa.Engine,
     *,
@@ -56,7 +57,7 @@ def replan_patient(
         return result
 
 
-@change("plan.replanned_all", "plan.replanned", "trigger.fired", "state.set")
+@change("plan.replanned_all", "plan.replanned", *care.CONSEQUENCES)
 def replan_every_patient(
     engine: sa.Engine,
     *,
@@ -68,6 +69,8 @@ def replan_every_patient(
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
     ``progress(done, total)`` after each."""
+    if chunk < 1:
+        raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
     ids = _visible_patient_ids(engine, actor)
     parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
     total = ReplanResult()

@@ -59,7 +59,7 @@ TUMOUR_FIELDS = frozenset(
 )
 
 
-@change("patient.enrolled")
+@change("patient.enrolled", *care.CONSEQUENCES)
 def enrol_patient(
     engine: sa.Engine,
     *,
@@ -101,7 +101,7 @@ def enrol_patient(
         return summarise(session, patient)
 
 
-@change("patient.updated", "tumour.updated")
+@change("patient.updated", "tumour.updated", *care.CONSEQUENCES)
 def update_patient(
     engine: sa.Engine,
     *,
@@ -152,7 +152,7 @@ def _update_tumour(
     )
 
 
-@change("state.set")
+@change("state.set", *care.CONSEQUENCES)
 def set_disease_state(
     engine: sa.Engine,
     *,

@@ -24,7 +24,7 @@ from surveil.services.registry.access import patient_by_mrn
 Recorder = Callable[[Session, Actor, m.Patient], str]
 
 
-@change("measurement.recorded")
+@change("measurement.recorded", *care.CONSEQUENCES)
 def record_measurement(
     engine: sa.Engine,
     *,
@@ -53,7 +53,7 @@ def record_measurement(
     return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
 
 
-@change("marker.recorded")
+@change("marker.recorded", *care.CONSEQUENCES)
 def record_marker(
     engine: sa.Engine,
     *,
@@ -86,7 +86,7 @@ def record_marker(
     return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
 
 
-@change("pathology.recorded")
+@change("pathology.recorded", *care.CONSEQUENCES)
 def record_pathology(
     engine: sa.Engine,
     *,
@@ -118,7 +118,7 @@ def record_pathology(
     return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
 
 
-@change("therapy.recorded")
+@change("therapy.recorded", *care.CONSEQUENCES)
 def record_therapy(
     engine: sa.Engine,
     *,
@@ -154,7 +154,7 @@ def record_therapy(
     return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
 
 
-@change("symptom.recorded")
+@change("symptom.recorded", *care.CONSEQUENCES)
 def record_symptom(
     engine: sa.Engine,
     *,

@@ -287,18 +287,19 @@ def demo_registry(engine: sa.Engine, settings: Settings, count: int = 50) -> lis
             )
         plans.replan_patients(session, patients=patients, settings=settings, today=TODAY)
         items = session.exec(select(m.FollowUpItem).order_by(m.FollowUpItem.id)).all()
-        for n, item in enumerate(items):
-            if item.state != "planned" or item.id is None:
-                continue
-            if n % 5 == 0:
-                day = max(item.target, TODAY + DAY)
-                actions.mark_booked(
-                    session, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
-                )
-            elif n % 7 == 0:
-                actions.mark_declined(
-                    session, item_id=item.id, actor=nav, reason="on holiday", today=TODAY
-                )
+    # The navigators' actions are entry points: each one its own transaction.
+    for n, item in enumerate(items):
+        if item.state != "planned" or item.id is None:
+            continue
+        if n % 5 == 0:
+            day = max(item.target, TODAY + DAY)
+            actions.mark_booked(
+                engine, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
+            )
+        elif n % 7 == 0:
+            actions.mark_declined(
+                engine, item_id=item.id, actor=nav, reason="on holiday", today=TODAY
+            )
     return patients
 
 

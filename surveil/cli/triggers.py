@@ -100,7 +100,12 @@ def resolve(ctx: click.Context, trigger_id: int, by: str | None, outcome: str) -
 
 @click.command()
 @click.option("--patient", "mrn", help="Replan one patient.")
-@click.option("--all", "all_", is_flag=True, help="Replan every patient (with a progress bar).")
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Replan every patient you may see (an administrator: every clinic), with a progress bar.",
+)
 @click.option("--chunk", default=500, show_default=True, help="Patients per transaction.")
 @json_option
 @click.pass_context

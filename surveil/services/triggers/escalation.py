@@ -246,7 +246,8 @@ def _leave_pathway(
         subject=f"state:{episode.id}",
         before={"kind": current.kind, "since": current.start_date} if current else None,
         after={"kind": episode.kind, "since": start},
-        detail=f"on_trigger.{record.kind}.set_state after trigger #{record.id}: now {to.value}",
+        detail=f"now {to.value.replace('_', ' ')}: trigger #{record.id} "
+        f"({trigger_label(record.kind)}), as on_trigger.{record.kind}.set_state says",
     )
 
 

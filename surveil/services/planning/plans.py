@@ -206,6 +206,8 @@ def _key(kind: str, region: str | None) -> tuple[str, str]:
 
 
 def _same(row: m.FollowUpItem, item: PlannedItem) -> bool:
+    # Compared as stored (``_row_for`` cuts the text to the columns' sizes): a reason longer
+    # than its column would otherwise never match, and every replan would supersede the item.
     return (
         row.earliest,
         row.target,
@@ -221,8 +223,8 @@ def _same(row: m.FollowUpItem, item: PlannedItem) -> bool:
         item.target,
         item.latest,
         item.rule,
-        item.source,
-        item.reason,
+        item.source[:200],
+        item.reason[:500],
         item.anchor.date,
         item.pack_version,
         item.profile,

@@ -4,7 +4,7 @@
 
 The registry is a SQLite file under ``.bench/``, keyed by seed and size
 (``.bench/registry-seed7-100000.db``), made with ``surveil demo``'s generator and then planned
-(``replan_all``), so every benchmark sees follow-up items and triggers. It is built into a
+(``replan_every_patient``), so every benchmark sees follow-up items and triggers. It is built into a
 temporary file and renamed when complete: an interrupted build is never reused. Its build
 figures (time, patients/s, size) are kept next to it in a ``.json`` file.
 
@@ -36,11 +36,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from surveil.config import DatabaseSettings, Settings
+from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
 from surveil.db import migrate
 from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
-from surveil.services.planning import care
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
@@ -90,8 +92,12 @@ def build(path: Path, *, patients: int, seed: int) -> None:
     with _bar("planning follow-up") as update:
         started = time.perf_counter()
         settings = Settings(database=DatabaseSettings(url=url))
-        care.replan_all(
-            engine, settings=settings, today=today, progress=lambda d, t: update(d, t, False)
+        replan_every_patient(
+            engine,
+            actor=Actor.system(channel=Channel.CLI),
+            settings=settings,
+            today=today,
+            progress=lambda d, t: update(d, t, False),
         )
         planned = time.perf_counter() - started
     figures = {

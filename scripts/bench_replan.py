@@ -1,7 +1,7 @@
 """Replanning speed on the benchmark registry (issue 4: how long `surveil replan --all` takes).
 
 Measures a steady-state replan (triggers evaluated, plans reconciled, nothing to change) of
-``SAMPLE`` patients in transactions of 500, the way `replan_all` works, and compares it with the
+``SAMPLE`` patients in transactions of 500, the way `replan --all` works, and compares it with the
 bare work inside it: the pure planner on facts already in memory. The ratio is what the database
 round trips and reconciliation cost on top of the clinical logic.
 """
@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from surveil.config import DatabaseSettings, Settings
+from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.engine import make_engine
@@ -43,7 +44,12 @@ def run(db_url: str) -> dict[str, Any]:
             began = time.perf_counter()
             facts = facts_for_patients(session, patients)
             evaluate_and_escalate(
-                session, patients=patients, settings=settings, today=today, facts=facts
+                session,
+                patients=patients,
+                settings=settings,
+                today=today,
+                facts=facts,
+                channel=Channel.CLI,
             )
             replan_patients(session, patients=patients, settings=settings, today=today, facts=facts)
             session.commit()

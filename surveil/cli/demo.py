@@ -21,12 +21,14 @@ from rich.table import Table
 from rich.text import Text
 
 from surveil.cli._common import console, get_app, json_option, print_json
+from surveil.core.vocab import Channel
 from surveil.db import migrate
 from surveil.demo import generate as demo
 from surveil.demo.people import NORTHERN_CLINIC
 from surveil.demo.settle import settle_past_triggers
 from surveil.services import protocols
-from surveil.services.planning import care
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
 
 
 class RateColumn(ProgressColumn):
@@ -136,8 +138,11 @@ def demo_command(
         _report(result, seconds, clinic or app.clinic)
     if replan and result.created:
         with _progress("planning follow-up", None, quiet=as_json) as advance:
-            care.replan_all(
+            # The demo's logins do not exist until the generator has made them: its first
+            # plans are surveil's own job, audited as the system on the command line's channel.
+            replan_every_patient(
                 app.engine,
+                actor=Actor.system(channel=Channel.CLI),
                 settings=app.settings,
                 today=day,
                 progress=advance,

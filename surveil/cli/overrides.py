@@ -4,10 +4,7 @@ import click
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
-from surveil.cli.patients import _after_change
-from surveil.db.session import session_scope
 from surveil.services.planning import overrides as service
-from surveil.services.registry import patients as registry
 
 
 @click.group()
@@ -54,22 +51,22 @@ def add(
         --author dr.okafor
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        row = service.add_override(
-            session,
-            patient=patient,
-            kind=kind,
-            every=every,
-            unit=unit,
-            modality=modality,
-            paused_until=paused_until,
-            reason=reason,
-            author=author,
-            today=app.today(),
-        )
-        _after_change(app, session, patient)
-    console.print(f"override #{row.id} added for {mrn}; the plan was redone")
+    override_id = service.add_override(
+        app.engine,
+        actor=app.actor(),
+        mrn=mrn,
+        clinic=app.clinic,
+        kind=kind,
+        every=every,
+        unit=unit,
+        modality=modality,
+        paused_until=paused_until,
+        reason=reason,
+        author=author,
+        settings=app.settings,
+        today=app.today(),
+    )
+    console.print(f"override #{override_id} added for {mrn}; the plan was redone")
 
 
 @override.command("list")
@@ -86,14 +83,13 @@ def list_(ctx: click.Context, mrn: str, include_inactive: bool, as_json: bool) -
       surveil override list 100234 --all --json
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        rows = [
-            r.model_dump(exclude={"patient_id"})
-            for r in service.list_overrides(
-                session, patient=patient, include_inactive=include_inactive
-            )
-        ]
+    rows = service.show_overrides(
+        app.engine,
+        actor=app.actor(),
+        mrn=mrn,
+        clinic=app.clinic,
+        include_inactive=include_inactive,
+    )
     if as_json:
         print_json(rows)
         return
@@ -129,10 +125,15 @@ def end(ctx: click.Context, mrn: str, override_id: int) -> None:
       surveil override end 100234 7      (7: the id shown by surveil override list)
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        service.end_override(session, patient=patient, override_id=override_id)
-        _after_change(app, session, patient)
+    service.end_override(
+        app.engine,
+        actor=app.actor(),
+        mrn=mrn,
+        clinic=app.clinic,
+        override_id=override_id,
+        settings=app.settings,
+        today=app.today(),
+    )
     console.print(f"override #{override_id} ended; the plan was redone")
 
 

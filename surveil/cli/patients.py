@@ -5,14 +5,11 @@ from typing import Any, TypeVar
 
 import click
 from rich.table import Table
-from sqlmodel import Session, col, select
 
 from surveil.cli._common import console, get_app, json_option, print_json
-from surveil.db import models as m
-from surveil.db.session import session_scope
-from surveil.services.planning import care
-from surveil.services.registry import patients as registry
+from surveil.services.records import enrolment
 from surveil.services.registry.patients import PatientInput, TumourInput
+from surveil.services.registry.summaries import find_patients, show_patient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,20 +115,18 @@ def add(
     """
     app = get_app(ctx)
     tumour = _tumour_input(kwargs)
-    today = app.today()
-    with session_scope(app.engine) as session:
-        row = registry.enrol_patient(
-            session,
-            clinic=app.clinic,
-            data=PatientInput(mrn=mrn, **kwargs),
-            tumour=tumour,
-            state_kind=state_kind,
-            since=since,
-            resection=resection,
-            today=today,
-        )
-        _after_change(app, session, row)
-        summary = _summary(session, row)
+    summary = enrolment.enrol_patient(
+        app.engine,
+        actor=app.actor(),
+        clinic=app.clinic,
+        data=PatientInput(mrn=mrn, **kwargs),
+        tumour=tumour,
+        state_kind=state_kind,
+        since=since,
+        resection=resection,
+        settings=app.settings,
+        today=app.today(),
+    )
     if as_json:
         print_json(summary)
     else:
@@ -154,15 +149,16 @@ def update(ctx: click.Context, /, mrn: str, as_json: bool, **kwargs: Any) -> Non
     """
     app = get_app(ctx)
     tumour = _tumour_input(kwargs)
-    with session_scope(app.engine) as session:
-        row = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.update_patient(
-            session, patient=row, data=PatientInput(**kwargs), today=app.today()
-        )
-        if tumour is not None:
-            registry.set_tumour(session, patient=row, data=tumour, today=app.today())
-        _after_change(app, session, row)
-        summary = _summary(session, row)
+    summary = enrolment.update_patient(
+        app.engine,
+        actor=app.actor(),
+        mrn=mrn,
+        clinic=app.clinic,
+        data=PatientInput(**kwargs),
+        tumour=tumour,
+        settings=app.settings,
+        today=app.today(),
+    )
     if as_json:
         print_json(summary)
     else:
@@ -182,9 +178,7 @@ def show(ctx: click.Context, mrn: str, as_json: bool) -> None:
       surveil patient show 100234 --json
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        row = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        summary = _summary(session, row, full=True)
+    summary = show_patient(app.engine, actor=app.actor(), mrn=mrn, clinic=app.clinic)
     if as_json:
         print_json(summary)
         return
@@ -225,9 +219,9 @@ def list_(ctx: click.Context, search: str | None, limit: int, as_json: bool) -> 
       surveil patient list --search lovelace --limit 10
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        rows = registry.list_patients(session, clinic=app.clinic, search=search, limit=limit)
-        summaries = [_summary(session, r) for r in rows]
+    summaries = find_patients(
+        app.engine, actor=app.actor(), clinic=app.clinic, search=search, limit=limit
+    )
     if as_json:
         print_json(summaries)
         return
@@ -269,58 +263,19 @@ def state_set(
         --reason "distal pancreatectomy"
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        row = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        registry.set_state(
-            session,
-            patient=row,
-            kind=kind,
-            since=since,
-            resection=resection,
-            reason=reason,
-            today=app.today(),
-        )
-        _after_change(app, session, row)
+    enrolment.set_disease_state(
+        app.engine,
+        actor=app.actor(),
+        mrn=mrn,
+        clinic=app.clinic,
+        kind=kind,
+        since=since,
+        resection=resection,
+        reason=reason,
+        settings=app.settings,
+        today=app.today(),
+    )
     console.print(f"[green]{mrn}[/] is now {kind} since {since}")
-
-
-def _after_change(app: Any, session: Session, row: m.Patient) -> None:
-    """Facts changed: re-plan and re-evaluate triggers in the same transaction."""
-    care.refresh_patient(session, patient=row, settings=app.settings, today=app.today())
-
-
-def _summary(session: Session, row: m.Patient, *, full: bool = False) -> dict[str, Any]:
-    tumour = session.exec(select(m.Tumour).where(m.Tumour.patient_id == row.id)).first()
-    current = registry.current_state(session, patient_id=row.id)
-    out: dict[str, Any] = {
-        "mrn": row.mrn,
-        "name": f"{row.given_name} {row.family_name}",
-        "birth_date": row.birth_date,
-        "clinic": row.clinic,
-        "timezone": row.timezone,
-        "site": tumour.site if tumour else None,
-        "grade": tumour.grade if tumour else None,
-        "state": current.kind if current else None,
-    }
-    if full:
-        out["contact"] = {
-            "email": row.email,
-            "phone": row.phone,
-            "channel": row.preferred_channel,
-            "opted_out": row.opted_out,
-        }
-        out["deceased_on"] = row.deceased_on
-        out["hereditary"] = row.hereditary
-        out["tumour"] = tumour.model_dump(exclude={"id", "patient_id"}) if tumour else None
-        out["states"] = [
-            s.model_dump(include={"kind", "start_date", "end_date", "resection", "reason"})
-            for s in session.exec(
-                select(m.DiseaseState)
-                .where(m.DiseaseState.patient_id == row.id)
-                .order_by(col(m.DiseaseState.start_date))
-            )
-        ]
-    return out
 
 
 COMMANDS = [patient, state]

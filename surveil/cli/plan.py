@@ -14,11 +14,9 @@ from surveil.core.facts import parse_facts
 from surveil.core.plan import Plan, plan, plan_to_json
 from surveil.core.triggers import board_deadlines, evaluate_triggers, finding_to_json
 from surveil.core.vocab import ItemStatus
-from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
-from surveil.services.planning import plans
-from surveil.services.registry import patients as registry
+from surveil.services.planning.patient_plan import show_plan
 
 _STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.UPCOMING: "dim"}
 
@@ -76,11 +74,15 @@ def plan_command(
         )
         triggers = [finding_to_json(f) for f in findings]
     else:
-        with session_scope(app.engine) as session:
-            patient = registry.get_patient(session, mrn=mrn or "", clinic=clinic.name)
-            result, triggers = plans.plan_for_patient(
-                session, patient=patient, pack=pack, profile=chosen, today=day
-            )
+        result, triggers = show_plan(
+            app.engine,
+            actor=app.actor(),
+            mrn=mrn or "",
+            clinic=clinic.name,
+            pack=pack,
+            profile=chosen,
+            today=day,
+        )
     if as_json:
         print_json({**plan_to_json(result), "triggers": triggers})
     else:

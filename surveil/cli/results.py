@@ -1,31 +1,18 @@
 """Recording results: measurements, markers, pathology, therapies, symptoms.
 
-Each one re-evaluates the patient's triggers and plan in the same transaction.
+Each one re-evaluates the patient's triggers and plan in the same transaction
+(``services.registry.results``).
 """
 
-import datetime as dt
-from collections.abc import Callable
-
 import click
-from sqlmodel import Session
 
 from surveil.cli._common import console, get_app
-from surveil.cli.patients import _after_change
-from surveil.db import models as m
-from surveil.db.session import session_scope
-from surveil.services.registry import patients as registry
-
-Recorder = Callable[[Session, m.Patient, dt.date], object]
+from surveil.services.outcome import Outcome
+from surveil.services.records import results
 
 
-def _record(ctx: click.Context, mrn: str, add: Recorder, done: str) -> None:
-    """Record one result for a patient, then re-evaluate and re-plan, all in one transaction."""
-    app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        add(session, patient, app.today())
-        _after_change(app, session, patient)
-    console.print(f"[green]recorded[/] {done}")
+def _show(outcome: Outcome) -> None:
+    console.print(f"[green]recorded[/] {outcome.message.removeprefix('recorded ')}")
 
 
 @click.group()
@@ -54,20 +41,20 @@ def measurement_add(
     Example:
       surveil measurement add 100234 --lesion L1 --date 2026-05-02 --mm 14 --modality mri
     """
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_measurement(
-            s,
-            patient=p,
-            lesion=lesion,
-            date=date,
-            diameter_mm=diameter_mm,
-            modality=modality,
-            today=today,
-        ),
-        f"{lesion} {diameter_mm} mm on {date} ({modality})",
+    app = get_app(ctx)
+    outcome = results.record_measurement(
+        app.engine,
+        mrn=mrn,
+        lesion=lesion,
+        date=date,
+        diameter_mm=diameter_mm,
+        modality=modality,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -106,22 +93,22 @@ def marker_add(
       surveil marker add 100234 --name cga --value 240 --uln 100 --unit ng/mL --date 2026-05-02
       surveil marker add 100234 --name cga --value 310 --uln 100 --date 2026-06-01 --on-ppi
     """
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_marker(
-            s,
-            patient=p,
-            name=name,
-            value=value,
-            date=date,
-            unit=unit,
-            uln=uln,
-            on_ppi=on_ppi,
-            today=today,
-        ),
-        f"{name} {value} {unit} on {date}",
+    app = get_app(ctx)
+    outcome = results.record_marker(
+        app.engine,
+        mrn=mrn,
+        name=name,
+        value=value,
+        date=date,
+        unit=unit,
+        uln=uln,
+        on_ppi=on_ppi,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -150,20 +137,20 @@ def pathology_add(
     Example:
       surveil pathology add 100234 --date 2026-04-28 --ki67 6 --mitoses 1
     """
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_pathology(
-            s,
-            patient=p,
-            date=date,
-            ki67=ki67,
-            mitoses=mitoses,
-            differentiation=differentiation,
-            today=today,
-        ),
-        f"pathology on {date}",
+    app = get_app(ctx)
+    outcome = results.record_pathology(
+        app.engine,
+        mrn=mrn,
+        date=date,
+        ki67=ki67,
+        mitoses=mitoses,
+        differentiation=differentiation,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -202,22 +189,22 @@ def therapy_add(
       surveil therapy add 100234 --kind prrt --started-on 2026-02-01 --cycles-given 2 \\
         --last-given-on 2026-04-01
     """
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_therapy(
-            s,
-            patient=p,
-            kind=kind,
-            started_on=started_on,
-            agent=agent,
-            ended_on=ended_on,
-            cycles_given=cycles_given,
-            last_given_on=last_given_on,
-            today=today,
-        ),
-        f"{kind} from {started_on}",
+    app = get_app(ctx)
+    outcome = results.record_therapy(
+        app.engine,
+        mrn=mrn,
+        kind=kind,
+        started_on=started_on,
+        agent=agent,
+        ended_on=ended_on,
+        cycles_given=cycles_given,
+        last_given_on=last_given_on,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 @click.group()
@@ -237,14 +224,18 @@ def symptom_add(ctx: click.Context, mrn: str, date: str, description: str) -> No
     Example:
       surveil symptom add 100234 --date 2026-05-20 --description "flushing and diarrhoea"
     """
-    _record(
-        ctx,
-        mrn,
-        lambda s, p, today: registry.add_symptom(
-            s, patient=p, date=date, description=description, today=today
-        ),
-        f"symptom on {date}",
+    app = get_app(ctx)
+    outcome = results.record_symptom(
+        app.engine,
+        mrn=mrn,
+        date=date,
+        description=description,
+        actor=app.actor(),
+        clinic=app.clinic,
+        settings=app.settings,
+        today=app.today(),
     )
+    _show(outcome)
 
 
 COMMANDS = [measurement, marker, pathology, therapy, symptom]

@@ -7,10 +7,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
-from surveil.db.session import session_scope
-from surveil.services.planning import care
-from surveil.services.registry import patients as registry
-from surveil.services.triggers import escalation as service
+from surveil.errors import InvalidInput, Problem
+from surveil.services.actor import Actor
+from surveil.services.planning import replan as replanning
+from surveil.services.triggers import review
 
 
 @click.group()
@@ -40,12 +40,9 @@ def list_(ctx: click.Context, open_only: bool, mrn: str | None, as_json: bool) -
       surveil triggers list --patient 100234 --json
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient_id = registry.get_patient(session, mrn=mrn, clinic=app.clinic).id if mrn else None
-        rows = service.list_triggers(
-            session, clinic=app.clinic, open_only=open_only, patient_id=patient_id
-        )
-        data = [_as_dict(t, p.mrn) for t, p in rows]
+    data = review.show_triggers(
+        app.engine, actor=app.actor(), clinic=app.clinic, open_only=open_only, mrn=mrn
+    )
     if as_json:
         print_json(data)
         return
@@ -65,35 +62,22 @@ def list_(ctx: click.Context, open_only: bool, mrn: str | None, as_json: bool) -
     console.print(table)
 
 
-def _as_dict(t: object, mrn: str) -> dict[str, object]:
-    fields = (
-        "id",
-        "kind",
-        "lesion",
-        "value",
-        "threshold",
-        "unit",
-        "confounded",
-        "urgent",
-        "action",
-        "detected_on",
-        "explanation",
-        "state",
-        "acknowledged_by",
-        "acknowledged_at",
-        "resolved_by",
-        "resolved_at",
-        "outcome",
-        "item_id",
-    )
-    return {"mrn": mrn, **{f: getattr(t, f) for f in fields}}
+def _acting(app_actor: Actor, by: str | None) -> Actor:
+    """``--by`` is kept for old scripts, but it may only name the acting user (``--as``): who
+    acknowledged or resolved a trigger is recorded from the account, never typed in."""
+    if by is not None and by.strip().lower() != app_actor.username:
+        raise InvalidInput(
+            Problem("--by", f"you act as {app_actor.username!r} (--as); {by!r} cannot act here"),
+            what="trigger review",
+        )
+    return app_actor
 
 
 @triggers.command("ack")
 @click.argument("trigger_id", type=int)
-@click.option("--by", required=True, help="Who acknowledges (username).")
+@click.option("--by", help="Who acknowledges: must be the acting user (--as), who is recorded.")
 @click.pass_context
-def ack(ctx: click.Context, trigger_id: int, by: str) -> None:
+def ack(ctx: click.Context, trigger_id: int, by: str | None) -> None:
     """Acknowledge a trigger: someone has seen it (it stays listed until resolved).
 
     \b
@@ -101,21 +85,21 @@ def ack(ctx: click.Context, trigger_id: int, by: str) -> None:
       surveil triggers ack 12 --by nurse.jones     (12: the id shown by surveil triggers list)
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        service.acknowledge(session, trigger_id=trigger_id, by=by, clinic=app.clinic)
-    console.print(f"trigger #{trigger_id} acknowledged by {by}")
+    actor = _acting(app.actor(), by)
+    review.acknowledge_trigger(app.engine, trigger_id=trigger_id, actor=actor, now=app.now())
+    console.print(f"trigger #{trigger_id} acknowledged by {actor.username}")
 
 
 @triggers.command("resolve")
 @click.argument("trigger_id", type=int)
-@click.option("--by", required=True, help="Who resolves (username).")
+@click.option("--by", help="Who resolves: must be the acting user (--as), who is recorded.")
 @click.option(
     "--outcome",
     required=True,
     help='What was decided, e.g. "referred to surgery" or "false alarm: measurement error".',
 )
 @click.pass_context
-def resolve(ctx: click.Context, trigger_id: int, by: str, outcome: str) -> None:
+def resolve(ctx: click.Context, trigger_id: int, by: str | None, outcome: str) -> None:
     """Resolve a trigger with its outcome.
 
     \b
@@ -123,14 +107,21 @@ def resolve(ctx: click.Context, trigger_id: int, by: str, outcome: str) -> None:
       surveil triggers resolve 12 --by dr.okafor --outcome "tumour board: continue surveillance"
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        service.resolve(session, trigger_id=trigger_id, by=by, outcome=outcome, clinic=app.clinic)
+    actor = _acting(app.actor(), by)
+    review.resolve_trigger(
+        app.engine, trigger_id=trigger_id, actor=actor, outcome=outcome, now=app.now()
+    )
     console.print(f"trigger #{trigger_id} resolved: {outcome}")
 
 
 @click.command()
 @click.option("--patient", "mrn", help="Replan one patient.")
-@click.option("--all", "all_", is_flag=True, help="Replan every patient (with a progress bar).")
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Replan every patient you may see (an administrator: every clinic), with a progress bar.",
+)
 @click.option("--chunk", default=500, show_default=True, help="Patients per transaction.")
 @json_option
 @click.pass_context
@@ -148,13 +139,17 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
     if bool(mrn) == all_:
         raise click.UsageError("give either --patient MRN or --all")
     app = get_app(ctx)
+    actor = app.actor()
     started = time.perf_counter()
     if mrn:
-        with session_scope(app.engine) as session:
-            patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-            result = care.refresh_patient(
-                session, patient=patient, settings=app.settings, today=app.today()
-            ).plan
+        result = replanning.replan_patient(
+            app.engine,
+            actor=actor,
+            mrn=mrn,
+            clinic=app.clinic,
+            settings=app.settings,
+            today=app.today(),
+        )
     else:
         columns = (
             TextColumn("replanning"),
@@ -170,8 +165,13 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
                 rate = done / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
-            result = care.replan_all(
-                app.engine, settings=app.settings, today=app.today(), chunk=chunk, progress=report
+            result = replanning.replan_every_patient(
+                app.engine,
+                actor=actor,
+                settings=app.settings,
+                today=app.today(),
+                chunk=chunk,
+                progress=report,
             )
     seconds = time.perf_counter() - started
     summary = {

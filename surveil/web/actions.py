@@ -1,34 +1,40 @@
-"""Form posts that change an item or a trigger. Each one commits, leaves a message saying what it
-did, and redirects back (post/redirect/get) so the page shows the effect at once."""
+"""Form posts that change an item or a trigger. Each one calls its service entry point (which
+owns the transaction and the audit), leaves a message saying what it did, and redirects back
+(post/redirect/get) so the page shows the effect at once.
+
+The acting user is read on the read-only session (``ReaderActorDep``): a route that writes holds
+no transaction of its own, so on SQLite it never waits behind itself for the write lock."""
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from surveil.errors import Conflict, InvalidInput
 from surveil.services.labels import trigger_label
-from surveil.services.planning import actions
-from surveil.services.planning.actions import DoneInput, Result
-from surveil.web.deps import ActorDep, DbDep, SettingsDep, clinic_today, flash, utc_now
+from surveil.services.outcome import Outcome
+from surveil.services.records import actions
+from surveil.services.records.actions import DoneInput
+from surveil.services.triggers import review
+from surveil.web.deps import ReaderActorDep, SettingsDep, clinic_today, flash, get_engine, utc_now
 from surveil.web.security import safe_next
 
 router = APIRouter()
 
 Text = Annotated[str, Form(max_length=500)]
+EngineDep = Annotated[sa.Engine, Depends(get_engine)]
 
 
-def _act(request: Request, db: DbDep, next_url: str, action: Callable[[], Result]) -> Response:
+def _act(request: Request, next_url: str, action: Callable[[], Outcome]) -> Response:
     try:
         result = action()
     except (InvalidInput, Conflict) as error:
-        db.rollback()
         problems = [str(p) for p in error.problems] if isinstance(error, InvalidInput) else []
         text = "Nothing was changed." if problems else f"Nothing was changed: {error}"
         flash(request, text, kind="error", problems=problems)
         return RedirectResponse(safe_next(next_url), status_code=303)
-    db.commit()
     flash(request, result.message + ".")
     for kind in result.new_triggers:
         flash(request, f"New trigger: {trigger_label(kind)}. See Open triggers.", kind="alert")
@@ -39,16 +45,15 @@ def _act(request: Request, db: DbDep, next_url: str, action: Callable[[], Result
 def ordered(
     request: Request,
     item_id: int,
-    db: DbDep,
-    actor: ActorDep,
+    engine: EngineDep,
+    actor: ReaderActorDep,
     next: Text = "",
     note: Text = "",
 ) -> Response:
     return _act(
         request,
-        db,
         next,
-        lambda: actions.mark_ordered(db, item_id=item_id, actor=actor, note=note),
+        lambda: actions.mark_ordered(engine, item_id=item_id, actor=actor, note=note),
     )
 
 
@@ -56,9 +61,9 @@ def ordered(
 def booked(
     request: Request,
     item_id: int,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
-    actor: ActorDep,
+    actor: ReaderActorDep,
     next: Text = "",
     date: Text = "",
     time: Text = "",
@@ -66,10 +71,9 @@ def booked(
     today = clinic_today(settings)
     return _act(
         request,
-        db,
         next,
         lambda: actions.mark_booked(
-            db, item_id=item_id, actor=actor, date=date, time=time, today=today
+            engine, item_id=item_id, actor=actor, date=date, time=time, today=today
         ),
     )
 
@@ -78,9 +82,9 @@ def booked(
 def done(
     request: Request,
     item_id: int,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
-    actor: ActorDep,
+    actor: ReaderActorDep,
     next: Text = "",
     completed_on: Text = "",
     lesion: Text = "",
@@ -106,10 +110,9 @@ def done(
     today = clinic_today(settings)
     return _act(
         request,
-        db,
         next,
         lambda: actions.mark_done(
-            db, item_id=item_id, actor=actor, data=data, settings=settings, today=today
+            engine, item_id=item_id, actor=actor, data=data, settings=settings, today=today
         ),
     )
 
@@ -118,16 +121,15 @@ def done(
 def declined(
     request: Request,
     item_id: int,
-    db: DbDep,
-    actor: ActorDep,
+    engine: EngineDep,
+    actor: ReaderActorDep,
     next: Text = "",
     reason: Text = "",
 ) -> Response:
     return _act(
         request,
-        db,
         next,
-        lambda: actions.mark_declined(db, item_id=item_id, actor=actor, reason=reason),
+        lambda: actions.mark_declined(engine, item_id=item_id, actor=actor, reason=reason),
     )
 
 
@@ -135,16 +137,15 @@ def declined(
 def not_needed(
     request: Request,
     item_id: int,
-    db: DbDep,
-    actor: ActorDep,
+    engine: EngineDep,
+    actor: ReaderActorDep,
     next: Text = "",
     reason: Text = "",
 ) -> Response:
     return _act(
         request,
-        db,
         next,
-        lambda: actions.mark_not_needed(db, item_id=item_id, actor=actor, reason=reason),
+        lambda: actions.mark_not_needed(engine, item_id=item_id, actor=actor, reason=reason),
     )
 
 
@@ -152,9 +153,9 @@ def not_needed(
 def snooze(
     request: Request,
     item_id: int,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
-    actor: ActorDep,
+    actor: ReaderActorDep,
     next: Text = "",
     until: Text = "",
     reason: Text = "",
@@ -162,10 +163,9 @@ def snooze(
     today = clinic_today(settings)
     return _act(
         request,
-        db,
         next,
         lambda: actions.snooze(
-            db,
+            engine,
             item_id=item_id,
             actor=actor,
             until=until,
@@ -178,13 +178,14 @@ def snooze(
 
 @router.post("/triggers/{trigger_id}/acknowledge", name="triggers.acknowledge")
 def acknowledge(
-    request: Request, trigger_id: int, db: DbDep, actor: ActorDep, next: Text = ""
+    request: Request, trigger_id: int, engine: EngineDep, actor: ReaderActorDep, next: Text = ""
 ) -> Response:
     return _act(
         request,
-        db,
         next,
-        lambda: actions.acknowledge_trigger(db, trigger_id=trigger_id, actor=actor, now=utc_now()),
+        lambda: review.acknowledge_trigger(
+            engine, trigger_id=trigger_id, actor=actor, now=utc_now()
+        ),
     )
 
 
@@ -192,16 +193,15 @@ def acknowledge(
 def resolve(
     request: Request,
     trigger_id: int,
-    db: DbDep,
-    actor: ActorDep,
+    engine: EngineDep,
+    actor: ReaderActorDep,
     next: Text = "",
     outcome: Text = "",
 ) -> Response:
     return _act(
         request,
-        db,
         next,
-        lambda: actions.resolve_trigger(
-            db, trigger_id=trigger_id, actor=actor, outcome=outcome, now=utc_now()
+        lambda: review.resolve_trigger(
+            engine, trigger_id=trigger_id, actor=actor, outcome=outcome, now=utc_now()
         ),
     )

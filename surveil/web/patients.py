@@ -1,10 +1,14 @@
 """The patient page (``/patients/{id}``): facts, state, plan with its reasons, triggers, charts,
-timeline. Opening it is audited as a view of PHI."""
+timeline. Opening it is audited as a view of PHI (``registry.record.open_record``, which commits
+the audit event in its own transaction before the page renders); the rest of the page reads on
+the request's read-only session."""
 
 import datetime as dt
+from typing import Annotated
 
+import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from surveil.config import Settings
@@ -12,12 +16,21 @@ from surveil.core.thresholds import DEFAULT_THRESHOLDS
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
 from surveil.db import models as m
 from surveil.services.labels import kind_label
-from surveil.services.planning.actions import DEFAULT_MODALITY
+from surveil.services.records.actions import DEFAULT_MODALITY
 from surveil.services.registry.patients import MODALITIES
 from surveil.services.registry.record import open_record
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
-from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render
+from surveil.web.deps import (
+    ReadDbDep,
+    ReaderActorDep,
+    ReaderDep,
+    SettingsDep,
+    clinic_today,
+    frame,
+    get_engine,
+    render,
+)
 from surveil.web.feed_controls import feed_panel
 
 router = APIRouter()
@@ -27,13 +40,13 @@ router = APIRouter()
 def patient_page(
     request: Request,
     patient_id: int,
-    db: DbDep,
+    engine: Annotated[sa.Engine, Depends(get_engine)],
+    db: ReadDbDep,
     settings: SettingsDep,
-    user: UserDep,
-    actor: ActorDep,
+    user: ReaderDep,
+    actor: ReaderActorDep,
 ) -> Response:
-    record = open_record(db, actor=actor, patient_id=patient_id)
-    db.commit()  # the view is audited even if rendering fails later
+    record = open_record(engine, actor=actor, patient_id=patient_id)
     today = clinic_today(settings)
     limit = settings.worklist.snooze_max_days
     # The default thresholds; a pack may set others per profile (they are explained on triggers).

@@ -30,3 +30,43 @@ def surveil_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
+
+
+CLI_USER = "nurse"  # the navigator the clinical-record commands act as (SURVEIL_USER)
+
+
+def add_cli_user(
+    db_url: str, username: str, *, role: str = "navigator", clinic: str | None = None
+) -> None:
+    """A surveil account for commands to act as (``--as``). It never logs in to the web, so
+    its password hash is a placeholder that no password matches."""
+    from sqlmodel import Session
+
+    from surveil.config import ClinicSettings
+    from surveil.db import models as m
+
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        session.add(
+            m.User(
+                username=username,
+                display_name=username.title(),
+                role=role,
+                clinic=clinic or ClinicSettings().name,
+                password_hash="!",
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture
+def cli_user(
+    surveil_cli: Invoke,  # noqa: ARG001 - migrates the database before the user is added
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """Commands act as the navigator ``nurse`` of the configured clinic (SURVEIL_USER)."""
+    add_cli_user(db_url, CLI_USER)
+    monkeypatch.setenv("SURVEIL_USER", CLI_USER)
+    return CLI_USER

@@ -25,10 +25,10 @@ def clinic(surveil_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     patient 900 is at another clinic."""
     secret = tmp_path / "password"
     secret.write_text("a long enough passphrase\n", encoding="utf-8")
-    added = surveil_cli(
-        "user", "add", "nina", "--role", "navigator", "--password-file", str(secret)
-    )
-    assert added.exit_code == 0, added.output
+    for name, role in (("root", "admin"), ("nina", "navigator")):
+        added = surveil_cli("user", "add", name, "--role", role, "--password-file", str(secret))
+        assert added.exit_code == 0, added.output
+    monkeypatch.setenv("SURVEIL_USER", "root")  # the administrator enrols in both clinics
     for mrn in ("100", "101"):
         assert surveil_cli("patient", "add", *_with_mrn(mrn), "--navigator", "nina").exit_code == 0
     for day, mm in [("2025-03-10", "12"), ("2026-03-10", "18")]:
@@ -39,6 +39,7 @@ def clinic(surveil_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SURVEIL_CLINIC_NAME", "South Clinic")
     assert surveil_cli("patient", "add", *_with_mrn("900")).exit_code == 0
     monkeypatch.delenv("SURVEIL_CLINIC_NAME")
+    monkeypatch.delenv("SURVEIL_USER")
     return surveil_cli
 
 

@@ -3,7 +3,12 @@
 import json
 import re
 
+import pytest
+
 from tests.cli.conftest import Invoke
+
+# `patient add` acts as a surveil user (SURVEIL_USER, see tests/cli/conftest.py).
+pytestmark = pytest.mark.usefixtures("cli_user")
 
 ADA = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace", "--birth-date", "1962-03-14"]
 URL = re.compile(r"(webcal|https?)://\S+/feeds/([A-Za-z0-9_-]{43})\.ics")

@@ -2,7 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.cli.conftest import SMALL_PNET, Invoke
+
+# Every command here acts as the clinic's navigator (SURVEIL_USER, see tests/cli/conftest.py).
+pytestmark = pytest.mark.usefixtures("cli_user")
 
 ADA = SMALL_PNET
 

@@ -2,7 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.cli.conftest import SMALL_PNET, Invoke
+
+# Every command here acts as the clinic's navigator (SURVEIL_USER, see tests/cli/conftest.py).
+pytestmark = pytest.mark.usefixtures("cli_user")
 
 ADA = SMALL_PNET
 
@@ -27,9 +32,9 @@ def test_growth_shows_in_plan_and_trigger_lifecycle(surveil_cli: Invoke) -> None
     tid = str(trigger["id"])
     assert surveil_cli("triggers", "ack", tid, "--by", "nurse").exit_code == 0
     assert json.loads(surveil_cli("triggers", "list", "--open", "--json").output)
-    missing = surveil_cli("triggers", "resolve", tid, "--by", "dr", "--outcome", "")
+    missing = surveil_cli("triggers", "resolve", tid, "--outcome", "")
     assert missing.exit_code == 2 and "outcome:" in missing.output
-    done = surveil_cli("triggers", "resolve", tid, "--by", "dr", "--outcome", "referred to surgery")
+    done = surveil_cli("triggers", "resolve", tid, "--outcome", "referred to surgery")
     assert done.exit_code == 0
     assert json.loads(surveil_cli("triggers", "list", "--open", "--json").output) == []
 

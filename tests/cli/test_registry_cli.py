@@ -6,6 +6,9 @@ import pytest
 
 from tests.cli.conftest import Invoke
 
+# Every command here acts as the clinic's navigator (SURVEIL_USER, see tests/cli/conftest.py).
+pytestmark = pytest.mark.usefixtures("cli_user")
+
 ADA = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace", "--birth-date", "1962-03-14"]
 TUMOUR = [
     "--site",

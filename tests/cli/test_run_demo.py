@@ -15,10 +15,12 @@ from pathlib import Path
 import httpx
 
 from surveil.config import DatabaseSettings, Settings
+from surveil.core.vocab import Channel
 from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
 from surveil.demo.people import DEMO_USERS
-from surveil.services.planning.care import replan_all
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
 
 BANNER_END = "Ctrl-C stops everything"
 
@@ -76,7 +78,12 @@ def test_banner_follows_the_start_up_lines_and_names_every_demo_login(
         today=today,
         now=now,
     )
-    replan_all(engine, settings=Settings(database=DatabaseSettings(url=sqlite_url)), today=today)
+    replan_every_patient(
+        engine,
+        actor=Actor.system(channel=Channel.CLI),
+        settings=Settings(database=DatabaseSettings(url=sqlite_url)),
+        today=today,
+    )
     engine.dispose()
     port = free_port()
     env = {**os.environ, "SURVEIL_DATABASE_URL": sqlite_url}

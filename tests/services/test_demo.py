@@ -6,6 +6,7 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from sqlmodel import Session, SQLModel, col, select
 from surveil.cli import _register, cli
 from surveil.config import Settings
 from surveil.core.facts import Completed, facts_to_json, parse_facts
-from surveil.core.vocab import ItemKind
+from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
 from surveil.db.engine import make_engine
 from surveil.db.queries import facts_for_patient
@@ -28,7 +29,8 @@ from surveil.demo.people import DEMO_USERS, NORTHERN_CLINIC
 from surveil.demo.settle import DECISION_DAYS, STILL_TRUE, WRITE_UP_DAYS, settle_past_triggers
 from surveil.demo.story import Draft
 from surveil.errors import InvalidInput
-from surveil.services.planning.care import replan_all
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)
@@ -210,7 +212,9 @@ def test_demo_worklist_shows_a_realistic_handful_overdue(engine: sa.Engine, db_u
 
     settings = Settings(database=DatabaseSettings(url=db_url))
     make(engine, 500)
-    replan_all(engine, settings=settings, today=TODAY)
+    replan_every_patient(
+        engine, actor=Actor.system(channel=Channel.CLI), settings=settings, today=TODAY
+    )
     settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
     lost_before = TODAY - dt.timedelta(days=settings.worklist.lost_after_days)
     item = demo.TABLES["followup"].c
@@ -247,7 +251,9 @@ def test_past_triggers_are_resolved_as_the_clinic_would_have(
     """Planning the demo finds years of past findings; the clinic acted on each soon after it
     was found. What stays open is a handful, recent, or a dose still missed today."""
     make(engine, 500)
-    replan_all(engine, settings=settings, today=TODAY)
+    replan_every_patient(
+        engine, actor=Actor.system(channel=Channel.CLI), settings=settings, today=TODAY
+    )
     before = open_triggers(engine)
     oldest = min(t.detected_on for t in before)
     assert len(before) > 50 and (TODAY - oldest).days > 3 * 365  # the problem being solved
@@ -322,13 +328,17 @@ def test_settling_is_reproducible_and_replanning_reopens_nothing(
     engine: sa.Engine, settings: Settings, sqlite_template: Path, tmp_path: Path
 ) -> None:
     make(engine, 120)
-    replan_all(engine, settings=settings, today=TODAY)
+    replan_every_patient(
+        engine, actor=Actor.system(channel=Channel.CLI), settings=settings, today=TODAY
+    )
     settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
     again_path = tmp_path / "again.db"
     shutil.copyfile(sqlite_template, again_path)
     again = make_engine(f"sqlite:///{again_path}")
     make(again, 120)
-    replan_all(again, settings=settings, today=TODAY)
+    replan_every_patient(
+        again, actor=Actor.system(channel=Channel.CLI), settings=settings, today=TODAY
+    )
     settle_past_triggers(again, settings=settings, today=TODAY, now=NOW, seed=7)
     tables = ("trigger", "audit_event", "diseasestate")
     first, second = dump(engine), dump(again)
@@ -338,15 +348,28 @@ def test_settling_is_reproducible_and_replanning_reopens_nothing(
         keep = [i for i, c in enumerate(columns) if c not in ("created_at", "at")]
         if name == "audit_event":  # the demo's own events carry their historical time
             keep = [i for i, c in enumerate(columns) if c != "created_at"]
-        rows = [[r[i] for i in keep] for r in first[name]]
-        other = [[r[i] for i in keep] for r in second[name]]
+        rows = [[r[i] for i in keep] for r in _untimed_system_rows(name, columns, first[name])]
+        other = [[r[i] for i in keep] for r in _untimed_system_rows(name, columns, second[name])]
         assert _naive(rows) == _naive(other), name
     # Settled findings stay settled: the same facts give the same fingerprints.
     count = len(first["trigger"])
-    replan_all(engine, settings=settings, today=TODAY)
+    replan_every_patient(
+        engine, actor=Actor.system(channel=Channel.CLI), settings=settings, today=TODAY
+    )
     assert len(dump(engine)["trigger"]) == count
     rerun = settle_past_triggers(engine, settings=settings, today=TODAY, now=NOW, seed=7)
     assert rerun.resolved == rerun.acknowledged == rerun.items_done == 0
+
+
+def _untimed_system_rows(name: str, columns: list[str], rows: list[Any]) -> list[list[object]]:
+    """The replan's own audit rows (actor ``system``) are stamped when the replan ran, unlike
+    the settled history: compare everything of them but that time."""
+    if name != "audit_event":
+        return [list(r) for r in rows]
+    at, actor = columns.index("at"), columns.index("actor")
+    return [
+        [None if i == at and r[actor] == "system" else v for i, v in enumerate(r)] for r in rows
+    ]
 
 
 def _naive(rows: list[list[object]]) -> list[list[object]]:

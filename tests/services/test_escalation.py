@@ -6,15 +6,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
+from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
 from surveil.resources import resource_dir
+from surveil.services.actor import Actor
 from surveil.services.planning.care import refresh_patient
 from surveil.services.registry import patients as registry
 from surveil.services.triggers import escalation as service
+from surveil.services.triggers import review
 from tests.services.conftest import TODAY
 
 
@@ -29,7 +33,9 @@ def _grow(session: Session, patient: m.Patient, settings: Settings) -> None:
             modality="mri",
             today=TODAY,
         )
-        refresh_patient(session, patient=patient, settings=settings, today=TODAY)
+        refresh_patient(
+            session, patient=patient, settings=settings, today=TODAY, channel=Channel.CLI
+        )
     session.commit()
 
 
@@ -63,9 +69,15 @@ def test_growth_escalates_once(session: Session, small_pnet: m.Patient, settings
     ]
     assert scans and all("trigger #" in s.reason for s in scans)
     # Re-evaluating, on this day or later, opens nothing new.
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
     refresh_patient(
-        session, patient=small_pnet, settings=settings, today=TODAY + dt.timedelta(days=30)
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
+    refresh_patient(
+        session,
+        patient=small_pnet,
+        settings=settings,
+        today=TODAY + dt.timedelta(days=30),
+        channel=Channel.CLI,
     )
     assert len(_triggers(session, small_pnet)) == 1
 
@@ -85,7 +97,9 @@ def test_two_findings_at_once_move_the_patient_out_of_surveillance_once(
             modality="mri",
             today=TODAY,
         )
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.WEB
+    )
     session.commit()
     assert {t.kind for t in _triggers(session, small_pnet)} == {"growth_rate", "size"}
     states = session.exec(
@@ -100,24 +114,35 @@ def test_two_findings_at_once_move_the_patient_out_of_surveillance_once(
 
 
 def test_lifecycle_ack_then_resolve(
-    session: Session, small_pnet: m.Patient, settings: Settings
+    engine: sa.Engine, session: Session, small_pnet: m.Patient, settings: Settings
 ) -> None:
     _grow(session, small_pnet, settings)
     (trigger,) = _triggers(session, small_pnet)
-    service.acknowledge(session, trigger_id=trigger.id or 0, by="nurse")
+    session.commit()  # the entry points open their own transactions
+    tid = trigger.id or 0
+    nurse, doctor = (Actor(name, "navigator", small_pnet.clinic) for name in ("nurse", "dr"))
+    now = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    review.acknowledge_trigger(engine, trigger_id=tid, actor=nurse, now=now)
     with pytest.raises(Conflict):
-        service.acknowledge(session, trigger_id=trigger.id or 0, by="nurse")
-    open_now = service.list_triggers(session, open_only=True)
-    assert [t.id for t, _ in open_now] == [trigger.id]  # acknowledged stays visible
+        review.acknowledge_trigger(engine, trigger_id=tid, actor=nurse, now=now)
+    with Session(engine) as fresh:
+        open_now = service.list_triggers(fresh, open_only=True)
+        assert [t.id for t, _ in open_now] == [tid]  # acknowledged stays visible
     with pytest.raises(InvalidInput, match="outcome"):
-        service.resolve(session, trigger_id=trigger.id or 0, by="dr", outcome=" ")
-    service.resolve(
-        session, trigger_id=trigger.id or 0, by="dr", outcome="tumour board: continue surveillance"
-    )
+        review.resolve_trigger(engine, trigger_id=tid, actor=doctor, outcome=" ", now=now)
+    outcome = "tumour board: continue surveillance"
+    review.resolve_trigger(engine, trigger_id=tid, actor=doctor, outcome=outcome, now=now)
+    session.refresh(trigger)
     assert service.list_triggers(session, open_only=True) == []
-    assert trigger.resolved_by == "dr" and trigger.outcome
+    assert (trigger.acknowledged_by, trigger.resolved_by, trigger.outcome) == (
+        "nurse",
+        "dr",
+        outcome,
+    )
     # The same finding never reopens once resolved.
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
     assert len(_triggers(session, small_pnet)) == 1
 
 
@@ -144,7 +169,9 @@ def test_confounded_marker_asks_for_repeat_only(
         on_ppi=True,
         today=TODAY,
     )
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
     (trigger,) = _triggers(session, small_pnet)
     assert trigger.kind == "marker_rise" and trigger.confounded
     assert "PPI" in trigger.action or "proton" in trigger.action.lower()
@@ -168,7 +195,9 @@ def test_failed_recording_leaves_no_trace(
             modality="mri",
             today=TODAY,
         )
-        refresh_patient(session, patient=patient, settings=settings, today=TODAY)
+        refresh_patient(
+            session, patient=patient, settings=settings, today=TODAY, channel=Channel.CLI
+        )
         registry.add_measurement(
             session,
             patient=patient,

@@ -5,7 +5,9 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
+from surveil.core.vocab import Channel
 from surveil.db import models as m
+from surveil.services.planning import overrides
 from surveil.services.planning.care import refresh_patient
 from surveil.services.planning.plans import replan_patients
 from surveil.services.registry import patients as registry
@@ -53,6 +55,25 @@ def test_replanning_twice_changes_nothing(
     assert [(i.id, i.state, i.target) for i in _items(session, small_pnet)] == before
 
 
+def test_replanning_twice_changes_nothing_when_the_reason_outgrows_its_column(
+    session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    """Two overrides of the MRI, each with a long reason: the item's reason is longer than the
+    500 characters stored. The second replan must still see the stored item as the same one
+    (it once superseded it on every run, and so changed the plan of such patients forever)."""
+    for every in ("3", "4"):
+        overrides._new_override(
+            session, patient=small_pnet, kind="mri", every=every, unit="months", modality=None,
+            paused_until=None, reason=f"every {every} months: " + "anxious " * 35,
+            author="dr.okafor", today=TODAY,
+        )  # fmt: skip
+    replan_patients(session, patients=[small_pnet], settings=settings, today=TODAY)
+    (mri,) = [i for i in _items(session, small_pnet) if i.kind == "mri"]
+    assert len(mri.reason) == 500  # cut to the column
+    again = replan_patients(session, patients=[small_pnet], settings=settings, today=TODAY)
+    assert (again.created, again.superseded, again.changed) == (0, 0, {})
+
+
 def test_new_result_supersedes_with_reason_and_keeps_done(
     session: Session, small_pnet: m.Patient, settings: Settings
 ) -> None:
@@ -64,7 +85,9 @@ def test_new_result_supersedes_with_reason_and_keeps_done(
     old_cga = _open(session, small_pnet)["cga"]
     session.add(old_mri)
     session.commit()
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
     session.commit()
     new = _open(session, small_pnet)
     assert new["mri"].anchor_date == dt.date(2026, 1, 10)  # anchored on the last done MRI
@@ -92,7 +115,9 @@ def test_booked_items_are_left_alone(
         date="2026-02-01",
         today=TODAY,
     )
-    refresh_patient(session, patient=small_pnet, settings=settings, today=TODAY)
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
     session.refresh(mri)
     assert mri.state == m.ItemState.BOOKED
     assert not [

@@ -28,7 +28,8 @@ from surveil.db.engine import make_engine
 from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
-from surveil.services.planning import actions, plans
+from surveil.services.planning import plans
+from surveil.services.records import actions
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.web import feeds as feed_web
@@ -288,16 +289,17 @@ def demo_registry(engine: sa.Engine, settings: Settings, count: int = 50) -> lis
             )
         plans.replan_patients(session, patients=patients, settings=settings, today=TODAY)
         items = session.exec(select(m.FollowUpItem).order_by(m.FollowUpItem.id)).all()
-        for n, item in enumerate(items):
-            if item.state != "planned" or item.id is None:
-                continue
-            if n % 5 == 0:
-                day = max(item.target, TODAY + DAY)
-                actions.mark_booked(
-                    session, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
-                )
-            elif n % 7 == 0:
-                actions.mark_declined(session, item_id=item.id, actor=nav, reason="on holiday")
+    # The navigators' actions are entry points: each one its own transaction.
+    for n, item in enumerate(items):
+        if item.state != "planned" or item.id is None:
+            continue
+        if n % 5 == 0:
+            day = max(item.target, TODAY + DAY)
+            actions.mark_booked(
+                engine, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
+            )
+        elif n % 7 == 0:
+            actions.mark_declined(engine, item_id=item.id, actor=nav, reason="on holiday")
     return patients
 
 

@@ -1,23 +1,29 @@
 """What happens whenever a patient's facts change: re-grade, re-evaluate triggers, re-plan.
 
-This is the one place that runs "triggers, then plans" (a new trigger's consequences shape the
-plan), for one patient (:func:`refresh_patient`) or the whole registry (:func:`replan_all`).
-``refresh_patient`` runs inside the caller's transaction, so a recorded result and its
-consequences are committed together or not at all.
+This is the one place that runs "triggers, then plans", for one patient (:func:`refresh_patient`)
+or a batch (:func:`refresh_patients`, a chunk of ``replan --all``, driven by
+``services.planning.replan``). All of it runs inside the caller's transaction, so a recorded
+result and its consequences are committed together or not at all. Triggers come first, because
+their consequences (a shorter scan interval, leaving the surveillance pathway) shape the plan.
+``channel`` is the channel of the change that caused the refresh: the automatic consequences are
+audited as surveil itself on that channel (``services.triggers.escalation``).
 """
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from surveil.config import Settings
+from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.db.queries import facts_for_patient, facts_for_patients
 from surveil.services.planning.plans import ReplanResult, replan_patients
 from surveil.services.triggers.escalation import evaluate_and_escalate
+
+# What a refresh may add to the audit, as surveil itself (``triggers.escalation``): entry points
+# that refresh declare these beside their own action.
+CONSEQUENCES = ("trigger.fired", "state.set")
 
 
 @dataclass
@@ -27,13 +33,38 @@ class Refresh:
 
 
 def refresh_patient(
-    session: Session, *, patient: m.Patient, settings: Settings, today: dt.date
+    session: Session, *, patient: m.Patient, settings: Settings, today: dt.date, channel: Channel
 ) -> Refresh:
     session.flush()
     _regrade(session, patient)
-    triggers = evaluate_and_escalate(session, patients=[patient], settings=settings, today=today)
+    triggers = evaluate_and_escalate(
+        session, patients=[patient], settings=settings, today=today, channel=channel
+    )
     result = replan_patients(session, patients=[patient], settings=settings, today=today)
     return Refresh(new_triggers=triggers, plan=result)
+
+
+def refresh_patients(
+    session: Session,
+    *,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    channel: Channel,
+) -> Refresh:
+    """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``); the facts
+    are read once for the batch and again only for patients a new trigger moved."""
+    facts = facts_for_patients(session, patients)
+    created = evaluate_and_escalate(
+        session, patients=patients, settings=settings, today=today, facts=facts, channel=channel
+    )
+    moved = {t.patient_id for t in created}
+    if moved:
+        facts.update(facts_for_patients(session, [p for p in patients if p.id in moved]))
+    result = replan_patients(
+        session, patients=patients, settings=settings, today=today, facts=facts
+    )
+    return Refresh(new_triggers=created, plan=result)
 
 
 def _regrade(session: Session, patient: m.Patient) -> None:
@@ -44,44 +75,3 @@ def _regrade(session: Session, patient: m.Patient) -> None:
         tumour.grade = facts.grade
         session.add(tumour)
         session.flush()
-
-
-def replan_all(
-    engine: sa.Engine,
-    *,
-    settings: Settings,
-    today: dt.date,
-    chunk: int = 500,
-    progress: Callable[[int, int], None] | None = None,
-) -> ReplanResult:
-    """Replan every patient, ``chunk`` patients per transaction; ``progress(done, total)``.
-
-    Triggers are evaluated first for each chunk, so that their consequences shape the plan.
-    """
-    with Session(engine) as session:
-        ids = list(session.exec(select(m.Patient.id).order_by(col(m.Patient.id))).all())
-    total = ReplanResult()
-    for start in range(0, len(ids), chunk):
-        with Session(engine, expire_on_commit=False) as session:
-            patients = list(
-                session.exec(
-                    select(m.Patient).where(col(m.Patient.id).in_(ids[start : start + chunk]))
-                ).all()
-            )
-            facts = facts_for_patients(session, patients)
-            created = evaluate_and_escalate(
-                session, patients=patients, settings=settings, today=today, facts=facts
-            )
-            # A new trigger may have moved a patient out of a pathway: re-read only those.
-            changed = [p for p in patients if p.id in {t.patient_id for t in created}]
-            if changed:
-                facts.update(facts_for_patients(session, changed))
-            total.add(
-                replan_patients(
-                    session, patients=patients, settings=settings, today=today, facts=facts
-                )
-            )
-            session.commit()
-        if progress is not None:
-            progress(min(start + chunk, len(ids)), len(ids))
-    return total

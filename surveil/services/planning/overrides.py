@@ -1,24 +1,82 @@
 """Per-patient overrides: a clinician's exception to the protocol for one kind of item.
 
 An override changes the interval or the modality of one kind, or pauses it until a date. It
-needs a reason and an author, wins over the pack, and every item it shapes says so.
+needs a reason and an author (the clinician who decided, who may not be the person typing it in:
+the audit records that one), wins over the pack, and every item it shapes says so. Adding or
+ending one re-plans the patient in the same transaction.
 """
 
 import datetime as dt
 import re
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from surveil.config import Settings
 from surveil.core.vocab import IMAGING_KINDS, ItemKind
 from surveil.db import models as m
+from surveil.db.session import session_scope
 from surveil.errors import NotFound
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.entry import audited_read, change
+from surveil.services.planning import care
+from surveil.services.registry.access import patient_by_mrn
 from surveil.services.validate import Checker
 
 _EVERY = re.compile(r"^\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*$")
 UNITS = ("days", "weeks", "months")
 
 
+@change("override.added", *care.CONSEQUENCES)
 def add_override(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    mrn: str,
+    clinic: str,
+    kind: str | None,
+    every: str | None,
+    unit: str | None,
+    modality: str | None,
+    paused_until: str | None,
+    reason: str | None,
+    author: str | None,
+    settings: Settings,
+    today: dt.date,
+) -> int:
+    """Add an override and re-plan the patient; returns the override's id."""
+    with session_scope(engine) as session:
+        patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+        row = _new_override(
+            session,
+            patient=patient,
+            kind=kind,
+            every=every,
+            unit=unit,
+            modality=modality,
+            paused_until=paused_until,
+            reason=reason,
+            author=author,
+            today=today,
+        )
+        audit(
+            session,
+            actor=actor,
+            action="override.added",
+            patient_id=patient.id,
+            subject=f"override:{row.id}",
+            after=_shown(row),
+            detail=f"override #{row.id} of {row.kind} by {row.author}: {row.reason}",
+        )
+        care.refresh_patient(
+            session, patient=patient, settings=settings, today=today, channel=actor.channel
+        )
+        return row.id or 0
+
+
+def _new_override(
     session: Session,
     *,
     patient: m.Patient,
@@ -70,20 +128,64 @@ def add_override(
     return row
 
 
-def list_overrides(
-    session: Session, *, patient: m.Patient, include_inactive: bool = False
-) -> list[m.PlanOverride]:
-    query = select(m.PlanOverride).where(m.PlanOverride.patient_id == patient.id)
-    if not include_inactive:
-        query = query.where(col(m.PlanOverride.active))
-    return list(session.exec(query.order_by(col(m.PlanOverride.id))).all())
+@audited_read("overrides.viewed")
+def show_overrides(
+    engine: sa.Engine, *, actor: Actor, mrn: str, clinic: str, include_inactive: bool = False
+) -> list[dict[str, Any]]:
+    """A patient's overrides (the active ones, or all), oldest first."""
+    with session_scope(engine) as session:
+        patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+        query = select(m.PlanOverride).where(m.PlanOverride.patient_id == patient.id)
+        if not include_inactive:
+            query = query.where(col(m.PlanOverride.active))
+        rows = session.exec(query.order_by(col(m.PlanOverride.id))).all()
+        audit(
+            session,
+            actor=actor,
+            action="overrides.viewed",
+            patient_id=patient.id,
+            subject=f"patient:{patient.id}",
+            detail=f"override list: {len(rows)} shown",
+        )
+        return [row.model_dump(exclude={"patient_id"}) for row in rows]
 
 
-def end_override(session: Session, *, patient: m.Patient, override_id: int) -> m.PlanOverride:
-    row = session.get(m.PlanOverride, override_id)
-    if row is None or row.patient_id != patient.id or not row.active:
-        raise NotFound(f"no active override #{override_id} for this patient")
-    row.active = False
-    session.add(row)
-    session.flush()
-    return row
+@change("override.ended", *care.CONSEQUENCES)
+def end_override(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    mrn: str,
+    clinic: str,
+    override_id: int,
+    settings: Settings,
+    today: dt.date,
+) -> None:
+    """End an override (it is kept, inactive) and re-plan: the pack's schedule applies again."""
+    with session_scope(engine) as session:
+        patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+        row = session.get(m.PlanOverride, override_id)
+        if row is None or row.patient_id != patient.id or not row.active:
+            raise NotFound(f"no active override #{override_id} for this patient")
+        row.active = False
+        session.add(row)
+        audit(
+            session,
+            actor=actor,
+            action="override.ended",
+            patient_id=patient.id,
+            subject=f"override:{row.id}",
+            before={"active": True},
+            after={"active": False},
+            detail=f"override #{row.id} of {row.kind} ended",
+        )
+        care.refresh_patient(
+            session, patient=patient, settings=settings, today=today, channel=actor.channel
+        )
+
+
+def _shown(row: m.PlanOverride) -> dict[str, object]:
+    return row.model_dump(
+        include={"kind", "interval_min", "interval_max", "interval_unit", "modality"}
+        | {"paused_until", "reason", "author"}
+    )

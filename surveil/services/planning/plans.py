@@ -43,12 +43,14 @@ class ReplanResult:
     kept: int = 0
     superseded: int = 0
     changes: list[str] = field(default_factory=list)
+    changed: dict[int, "ReplanResult"] = field(default_factory=dict)  # patients whose plan moved
 
     def add(self, other: "ReplanResult") -> None:
         self.patients += other.patients
         self.created += other.created
         self.kept += other.kept
         self.superseded += other.superseded
+        self.changed.update(other.changed)
 
 
 def compute_plan(
@@ -188,6 +190,8 @@ def _key(kind: str, region: str | None) -> tuple[str, str]:
 
 
 def _same(row: m.FollowUpItem, item: PlannedItem) -> bool:
+    # Compared as stored (``_row_for`` cuts the text to the columns' sizes): a reason longer
+    # than its column would otherwise never match, and every replan would supersede the item.
     return (
         row.earliest,
         row.target,
@@ -203,8 +207,8 @@ def _same(row: m.FollowUpItem, item: PlannedItem) -> bool:
         item.target,
         item.latest,
         item.rule,
-        item.source,
-        item.reason,
+        item.source[:200],
+        item.reason[:500],
         item.anchor.date,
         item.pack_version,
         item.profile,
@@ -328,8 +332,9 @@ def replan_patients(
         new_plan = compute_plan(
             facts[pid], pack=pack, profile=profile, overrides=overrides.get(pid, []), today=today
         )
-        total.add(
-            reconcile(session, patient=patient, new_plan=new_plan, open_rows=rows.get(pid, []))
-        )
+        one = reconcile(session, patient=patient, new_plan=new_plan, open_rows=rows.get(pid, []))
+        if one.created or one.superseded:
+            total.changed[pid] = one
+        total.add(one)
     session.flush()
     return total

@@ -1,7 +1,9 @@
 """Registry use-cases: enrol and update patients, record tumours, states and results.
 
 Every function validates all of its input first (``Checker``) and raises InvalidInput before it
-writes anything; callers own the transaction (``session_scope``), so a failure leaves no trace.
+writes anything. These are building blocks inside a transaction someone else opened: the entry
+points (``registry.enrolment``, ``registry.results``) own the transaction and the audit, so a
+failure leaves no trace.
 """
 
 import datetime as dt

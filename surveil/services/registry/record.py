@@ -8,11 +8,14 @@ happened (results and actions, newest first).
 import datetime as dt
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.db import models as m
+from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
+from surveil.services.entry import audited_read
 from surveil.services.users.accounts import visible_patient
 
 CLOSED_ITEMS_SHOWN = 20
@@ -58,11 +61,20 @@ class PatientRecord:
     timeline: tuple[TimelineEntry, ...]
 
 
-def open_record(session: Session, *, actor: Actor, patient_id: int) -> PatientRecord:
-    """Read a patient's record for ``actor`` and audit the view (HIPAA §164.312(b))."""
-    patient = visible_patient(session, actor=actor, patient_id=patient_id)
-    audit(session, actor=actor, action="patient.viewed", patient_id=patient.id, ip=actor.ip)
-    return read_record(session, patient)
+@audited_read("patient.viewed")
+def open_record(engine: sa.Engine, *, actor: Actor, patient_id: int) -> PatientRecord:
+    """Read a patient's record for ``actor`` and audit the view (HIPAA §164.312(b)). The rows
+    come back loaded and detached: the page renders them after the transaction has closed."""
+    with session_scope(engine) as session:
+        patient = visible_patient(session, actor=actor, patient_id=patient_id)
+        audit(
+            session,
+            actor=actor,
+            action="patient.viewed",
+            patient_id=patient.id,
+            subject=f"patient:{patient.id}",
+        )
+        return read_record(session, patient)
 
 
 def read_record(session: Session, patient: m.Patient) -> PatientRecord:
@@ -187,7 +199,11 @@ def _timeline(
     ]
     actions = session.exec(
         select(m.AuditEvent)
-        .where(m.AuditEvent.patient_id == pid, m.AuditEvent.action != "patient.viewed")
+        .where(
+            m.AuditEvent.patient_id == pid,
+            # Reads of the record ("patient.viewed", "plan.viewed"...) are not events in it.
+            col(m.AuditEvent.action).not_like("%.viewed"),
+        )
         .order_by(col(m.AuditEvent.at).desc())
         .limit(TIMELINE_LIMIT)
     ).all()

@@ -6,7 +6,12 @@
   one-off orders (an SSTR PET after a confirmed marker rise), and may move the patient out of the
   surveillance pathway, as the clinic's profile says (``on_trigger`` in schedules/).
 * A confounded finding (a CgA rise on a proton-pump inhibitor) only asks for a repeat test.
-* Records move open → acknowledged → resolved, with who, when and the outcome.
+* Records move open → acknowledged → resolved, with who, when and the outcome
+  (``services.triggers.review``).
+
+A new record and the state change it causes are automatic consequences of whatever change made
+the finding true; both are audited, in that change's transaction, as surveil itself (``system``)
+on the channel of the change that caused them, so the patient's audit trail explains every row.
 """
 
 import datetime as dt
@@ -19,11 +24,12 @@ from surveil.core.facts import Facts
 from surveil.core.findings import Finding
 from surveil.core.protocol import Pack, Profile, TriggerConsequence
 from surveil.core.triggers import board_deadlines, evaluate_triggers
-from surveil.core.vocab import ItemKind, StateKind
+from surveil.core.vocab import Channel, ItemKind, StateKind
 from surveil.db import models as m
-from surveil.db.base import utcnow
 from surveil.db.queries import facts_for_patients
-from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.labels import trigger_label
 from surveil.services.protocols import active_profile
 
 TRIGGER_RULE = "trigger:{id}:{kind}"
@@ -35,9 +41,11 @@ def evaluate_and_escalate(
     patients: list[m.Patient],
     settings: Settings,
     today: dt.date,
+    channel: Channel,
     facts: dict[int, Facts] | None = None,
 ) -> list[m.Trigger]:
-    """Evaluate every patient's triggers and store what is new; returns the new records."""
+    """Evaluate every patient's triggers and store what is new; returns the new records.
+    ``channel`` is the channel of the change that caused the evaluation (for the audit)."""
     pack, profile = active_profile(settings)
     facts = facts if facts is not None else facts_for_patients(session, patients)
     ids = [p.id for p in patients if p.id is not None]
@@ -65,6 +73,7 @@ def evaluate_and_escalate(
                 profile=profile,
                 facts=facts[pid],
                 today=today,
+                system=Actor.system(channel=channel, clinic=patient.clinic),
             )
             open_keys.add(finding.key)
             fingerprints.add(finding.fingerprint)
@@ -99,6 +108,7 @@ def _store(
     profile: Profile,
     facts: Facts,
     today: dt.date,
+    system: Actor,
 ) -> m.Trigger:
     record = m.Trigger(
         patient_id=patient.id or 0,
@@ -117,6 +127,15 @@ def _store(
     )
     session.add(record)
     session.flush()
+    audit(
+        session,
+        actor=system,
+        action="trigger.fired",
+        patient_id=record.patient_id,
+        subject=f"trigger:{record.id}",
+        after={"kind": record.kind, "value": record.value, "confounded": record.confounded},
+        detail=f"new trigger #{record.id}: {trigger_label(record.kind)}",
+    )
     consequence = profile.on_trigger.get(finding.kind.value)
     if finding.confounded or consequence is None:
         return record
@@ -151,7 +170,12 @@ def _store(
         )
     if consequence.set_state is not None and facts.state.kind is not consequence.set_state:
         _leave_pathway(
-            session, patient=patient, to=consequence.set_state, record=record, today=today
+            session,
+            patient=patient,
+            to=consequence.set_state,
+            record=record,
+            today=today,
+            system=system,
         )
     return record
 
@@ -188,7 +212,13 @@ def _escalation_item(
 
 
 def _leave_pathway(
-    session: Session, *, patient: m.Patient, to: StateKind, record: m.Trigger, today: dt.date
+    session: Session,
+    *,
+    patient: m.Patient,
+    to: StateKind,
+    record: m.Trigger,
+    today: dt.date,
+    system: Actor,
 ) -> None:
     current = session.exec(
         select(m.DiseaseState).where(
@@ -201,13 +231,24 @@ def _leave_pathway(
     if current is not None:
         current.end_date = start
         session.add(current)
-    session.add(
-        m.DiseaseState(
-            patient_id=patient.id or 0,
-            kind=to.value,
-            start_date=start,
-            reason=f"trigger #{record.id} ({record.kind}): {record.explanation}"[:500],
-        )
+    episode = m.DiseaseState(
+        patient_id=patient.id or 0,
+        kind=to.value,
+        start_date=start,
+        reason=f"trigger #{record.id} ({record.kind}): {record.explanation}"[:500],
+    )
+    session.add(episode)
+    session.flush()
+    audit(
+        session,
+        actor=system,
+        action="state.set",
+        patient_id=episode.patient_id,
+        subject=f"state:{episode.id}",
+        before={"kind": current.kind, "since": current.start_date} if current else None,
+        after={"kind": episode.kind, "since": start},
+        detail=f"now {to.value.replace('_', ' ')}: trigger #{record.id} "
+        f"({trigger_label(record.kind)}), as on_trigger.{record.kind}.set_state says",
     )
 
 
@@ -232,57 +273,3 @@ def list_triggers(
         col(m.Trigger.urgent).desc(), col(m.Trigger.detected_on), col(m.Trigger.id)
     )
     return session.exec(query).all()
-
-
-def _get(session: Session, trigger_id: int, clinic: str | None) -> m.Trigger:
-    record = session.get(m.Trigger, trigger_id)
-    if record is None:
-        raise NotFound(f"no trigger #{trigger_id}")
-    if clinic is not None:
-        patient = session.get(m.Patient, record.patient_id)
-        if patient is None or patient.clinic != clinic:
-            raise NotFound(f"no trigger #{trigger_id}")
-    return record
-
-
-def acknowledge(
-    session: Session, *, trigger_id: int, by: str, clinic: str | None = None
-) -> m.Trigger:
-    record = _get(session, trigger_id, clinic)
-    if record.state != m.TriggerState.OPEN:
-        raise Conflict(f"trigger #{trigger_id} is {record.state}, not open")
-    record.state = m.TriggerState.ACKNOWLEDGED
-    record.acknowledged_by = by
-    record.acknowledged_at = utcnow()
-    session.add(record)
-    session.flush()
-    return record
-
-
-def resolve(
-    session: Session, *, trigger_id: int, by: str, outcome: str | None, clinic: str | None = None
-) -> m.Trigger:
-    """Close a trigger with what was decided; an acknowledged one stays visible until this."""
-    if outcome is None or not outcome.strip():
-        raise InvalidInput(
-            Problem(
-                "outcome",
-                "say what was decided, e.g. 'referred to surgery', "
-                "'tumour board: continue surveillance', "
-                "'false alarm: measurement error'",
-            ),
-            what="resolution",
-        )
-    record = _get(session, trigger_id, clinic)
-    if record.state == m.TriggerState.RESOLVED:
-        raise Conflict(f"trigger #{trigger_id} is already resolved ({record.outcome})")
-    now = utcnow()
-    if record.acknowledged_at is None:
-        record.acknowledged_by, record.acknowledged_at = by, now
-    record.state = m.TriggerState.RESOLVED
-    record.resolved_by = by
-    record.resolved_at = now
-    record.outcome = outcome.strip()[:300]
-    session.add(record)
-    session.flush()
-    return record

@@ -59,7 +59,9 @@ def registry_rows(engine: sa.Engine, settings: Settings) -> Registry:
             session, patient=growing, name="5hiaa", value=40, unit="umol/24h", uln=50,
             date="2026-03-02", today=TODAY,
         )  # fmt: skip
-        refresh_patient(session, patient=growing, settings=settings, today=TODAY)
+        refresh_patient(
+            session, patient=growing, settings=settings, today=TODAY, channel=Channel.WEB
+        )
         unplanned = make_patient(session, "N-2", clinic="north", family="Byron", given="Ada")
         session.commit()
         assert growing.id and unplanned.id

@@ -1,0 +1,139 @@
+"""``surveil replan``: re-derive stored plans from the facts and the clinic's protocol profile, for
+one patient or for every patient the actor may see (triggers first, then plans: ``care``).
+
+How a batch replan is audited, chosen for a HIPAA 164.312(b) review without flooding the table:
+
+* one ``plan.replanned`` event for each patient whose stored plan changed (items created or
+  superseded), in the transaction that changed it: a patient's own audit trail must explain every
+  change to their record without the reviewer matching timestamps against a batch;
+* one ``plan.replanned_all`` event for the run, with its counts, in the last transaction: who ran
+  it, from which OS account, and how much it touched;
+* nothing for a patient whose plan came out the same (most of them, on a routine run): nothing
+  of theirs changed but the time it was last derived (``planned_at``), which the batch event
+  accounts for. A run of 100,000 patients after a pack update writes one row plus one per patient
+  whose items moved, not 100,000;
+* new triggers and the state changes they cause are audited where they happen
+  (``triggers.escalation``), as surveil itself on the runner's channel.
+
+A run that fails part-way keeps the chunks already committed, each with its per-patient events,
+and has no batch event: the absence says the run did not finish.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.db import models as m
+from surveil.db.session import read_scope, session_scope
+from surveil.errors import InvalidInput, Problem
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.entry import change
+from surveil.services.planning import care
+from surveil.services.planning.plans import ReplanResult
+from surveil.services.registry.access import patient_by_mrn
+
+
+@change("plan.replanned", *care.CONSEQUENCES)
+def replan_patient(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    mrn: str,
+    clinic: str,
+    settings: Settings,
+    today: dt.date,
+) -> ReplanResult:
+    """Replan one patient. Audited even when nothing changed: someone chose to act on them."""
+    with session_scope(engine) as session:
+        patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+        result = care.refresh_patient(
+            session, patient=patient, settings=settings, today=today, channel=actor.channel
+        ).plan
+        _audit_patient(session, actor, patient.id or 0, result, why="replan")
+        return result
+
+
+@change("plan.replanned_all", "plan.replanned", *care.CONSEQUENCES)
+def replan_every_patient(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    settings: Settings,
+    today: dt.date,
+    chunk: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplanResult:
+    """Replan every patient the actor may see, ``chunk`` patients per transaction;
+    ``progress(done, total)`` after each."""
+    if chunk < 1:
+        raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
+    ids = _visible_patient_ids(engine, actor)
+    parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
+    total = ReplanResult()
+    for number, part in enumerate(parts, start=1):
+        with session_scope(engine) as session:
+            result = _replan_part(session, actor, part, settings=settings, today=today)
+            total.add(result)
+            if number == len(parts):
+                _audit_run(session, actor, total)
+        if progress is not None:
+            progress(min(number * chunk, len(ids)), len(ids))
+    return total
+
+
+def _replan_part(
+    session: Session, actor: Actor, ids: list[int], *, settings: Settings, today: dt.date
+) -> ReplanResult:
+    if not ids:
+        return ReplanResult()
+    patients = list(session.exec(select(m.Patient).where(col(m.Patient.id).in_(ids))).all())
+    result = care.refresh_patients(
+        session, patients=patients, settings=settings, today=today, channel=actor.channel
+    ).plan
+    for patient_id, changed in sorted(result.changed.items()):
+        _audit_patient(session, actor, patient_id, changed, why="replan --all")
+    return result
+
+
+def _visible_patient_ids(engine: sa.Engine, actor: Actor) -> list[int]:
+    query = select(m.Patient.id).order_by(col(m.Patient.id))
+    if not actor.is_admin:
+        query = query.where(m.Patient.clinic == actor.clinic)
+    with read_scope(engine) as session:
+        return [pid for pid in session.exec(query).all() if pid is not None]
+
+
+def _counts(result: ReplanResult) -> dict[str, int]:
+    return {"created": result.created, "kept": result.kept, "superseded": result.superseded}
+
+
+def _audit_patient(
+    session: Session, actor: Actor, patient_id: int, result: ReplanResult, *, why: str
+) -> None:
+    counts = _counts(result)
+    audit(
+        session,
+        actor=actor,
+        action="plan.replanned",
+        patient_id=patient_id,
+        subject=f"plan:{patient_id}",
+        after=counts,
+        detail=f"{why}: {counts['created']} item(s) created, {counts['superseded']} superseded"
+        + "".join(f"; {change}" for change in result.changes),
+    )
+
+
+def _audit_run(session: Session, actor: Actor, total: ReplanResult) -> None:
+    counts = _counts(total)
+    audit(
+        session,
+        actor=actor,
+        action="plan.replanned_all",
+        subject="plan:all" if actor.is_admin else f"plan:clinic:{actor.clinic}",
+        after={"patients": total.patients, "changed": len(total.changed), **counts},
+        detail=f"replan --all: {total.patients} patient(s), {len(total.changed)} changed",
+    )

@@ -2,6 +2,8 @@
 
 The access log never shows a calendar-feed token: ``/feeds/<token>.ics`` is logged as
 ``/feeds/<redacted>.ics`` (a token in a log file is a key to a patient's schedule; ASVS 16.2.5).
+Nor what a nurse searched for: ``?q=okafor`` is logged as ``?q=<redacted>`` (a name or birth
+date is PHI), and so is ``next=`` on the login page, which may carry a search address.
 """
 
 import copy
@@ -15,22 +17,25 @@ from surveil.cli._common import console, get_app
 from surveil.errors import ConfigError, Problem
 
 _FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
+_PHI_PARAMETER = re.compile(r"([?&](?:q|next)=)[^&#\s\"]*")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PLACEHOLDER_SECRET = "dev-only-change-me"
 
 
 def redact(text: str) -> str:
-    """``/feeds/abc123.ics?x`` -> ``/feeds/<redacted>.ics?x``."""
-    return _FEED_TOKEN.sub(lambda m: f"{m.group(1)}<redacted>{m.group(2) or ''}", text)
+    """``/feeds/abc.ics?x`` -> ``/feeds/<redacted>.ics?x``; ``?q=okafor`` -> ``?q=<redacted>``."""
+    text = _FEED_TOKEN.sub(lambda m: f"{m.group(1)}<redacted>{m.group(2) or ''}", text)
+    return _PHI_PARAMETER.sub(lambda m: f"{m.group(1)}<redacted>", text)
 
 
 class RedactFeedTokens(logging.Filter):
-    """Rewrites uvicorn's access records (and any message) before a handler formats them."""
+    """Rewrites uvicorn's access records (and any message) before a handler formats them: feed
+    tokens and searched-for text never reach a log file."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str) and "/feeds/" in record.msg:
+        if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         return True
 

@@ -28,7 +28,7 @@ from surveil.resources import resource_dir
 from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.users.accounts import AccessDenied
-from surveil.web import actions, admin, auth, feeds, patients, security, worklist
+from surveil.web import actions, admin, auth, feeds, patient_list, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     worklist.router,
+    patient_list.router,
     patients.router,
     actions.router,
     admin.router,

@@ -63,7 +63,7 @@ def patient_page(
 
 def item_view(item: m.FollowUpItem, today: dt.date, settings: Settings) -> ItemView:
     kind = ItemKind(item.kind)
-    status, tone = _status(item, today, settings.worklist.soon_days)
+    status, tone = item_status(item, today, settings.worklist.soon_days)
     return ItemView(
         item=item,
         label=kind_label(item.kind),
@@ -75,7 +75,8 @@ def item_view(item: m.FollowUpItem, today: dt.date, settings: Settings) -> ItemV
     )
 
 
-def _status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[str, str]:
+def item_status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[str, str]:
+    """How an item stands today, in words, and its tone (a CSS class)."""
     open_states = {s.value for s in m.OPEN_ITEM_STATES}
     if item.state not in open_states:
         when = f" on {item.completed_on}" if item.completed_on else ""

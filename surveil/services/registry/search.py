@@ -1,0 +1,166 @@
+"""Finding a patient in the registry: by MRN, by the start of a name, or by birth date.
+
+What a nurse types is matched three ways at once: the MRN exactly, and the start of the name
+folded for search (``core.names``: case, accents and punctuation ignored), family name first
+("okafor a") or given name first ("ada ok"). A birth date typed as YYYY-MM-DD is looked up as a
+birth date instead. Each way is one range over an index (``ix_patient_search_name``,
+``ix_patient_search_given``, the MRN and birth-date indexes), so a search costs the matches it
+finds, not the size of the registry.
+
+Navigators and clinicians find their own clinic's patients; admins find every clinic's. A search
+is not audited as a view of PHI (opening a record is, ``patient.viewed``), and the text searched
+for is never written to a log or an audit row: a name typed into a search box is itself PHI.
+"""
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from surveil.core.names import fold, prefix_end
+from surveil.db import models as m
+from surveil.errors import InvalidInput, Problem
+from surveil.services.actor import Actor
+
+PAGE_SIZE = 50
+MAX_TEXT = 100
+_BIRTH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PATIENT: sa.Table = m.Patient.__table__  # type: ignore[attr-defined]
+P = _PATIENT.c
+
+
+@dataclass(frozen=True)
+class FoundPatient:
+    """One row of the patient list: who, how bad, where in the disease, who owns them, and the
+    next thing planned (the open item with the earliest target date)."""
+
+    id: int
+    mrn: str
+    clinic: str
+    family_name: str
+    given_name: str
+    birth_date: dt.date
+    deceased_on: dt.date | None
+    grade: str | None
+    state: str | None
+    navigator: str | None
+    next_item: m.FollowUpItem | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name}"
+
+
+@dataclass(frozen=True)
+class PatientList:
+    text: str  # what was searched for ("" lists everyone)
+    matched_by: str  # "MRN or name", "birth date", or "" for the whole list
+    rows: tuple[FoundPatient, ...]
+    total: int
+    page: int
+    pages: int
+
+
+def find_patients(
+    session: Session, *, actor: Actor, text: str = "", page: int = 1, page_size: int = PAGE_SIZE
+) -> PatientList:
+    """The patients ``actor`` may see that match ``text``, by name, one page at a time."""
+    text = " ".join(text.split())[:MAX_TEXT]
+    where, matched_by = _conditions(text)
+    if not actor.is_admin:
+        where.append(P.clinic == actor.clinic)
+    db = session.connection()
+    total = int(db.execute(sa.select(sa.func.count()).select_from(_PATIENT).where(*where)).one()[0])
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(page, 1), pages)
+    ids = list(
+        db.execute(
+            sa.select(P.id)
+            .where(*where)
+            .order_by(P.search_name, P.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).scalars()
+    )
+    return PatientList(text, matched_by, _rows(session, ids), total, page, pages)
+
+
+def _conditions(text: str) -> tuple[list[Any], str]:
+    if not text:
+        return [], ""
+    if _BIRTH_DATE.match(text):
+        try:
+            born = dt.date.fromisoformat(text)
+        except ValueError:
+            problem = Problem("q", f"{text!r} looks like a birth date but is not a real date")
+            raise InvalidInput(problem, what="patient search") from None
+        return [P.birth_date == born], "birth date"
+    terms = [P.mrn == text]
+    key = fold(text)
+    if key:
+        terms += [_starts_with(P.search_name, key), _starts_with(P.search_given, key)]
+    return [sa.or_(*terms)], "MRN or name"
+
+
+def _starts_with(column: Any, key: str) -> Any:
+    # The range is what an index can seek; the LIKE keeps the answer exact on a database whose
+    # collation does not order text by code point (the range alone is exact on SQLite and C).
+    return sa.and_(column >= key, column < prefix_end(key), column.startswith(key, autoescape=True))
+
+
+def _rows(session: Session, ids: Sequence[int]) -> tuple[FoundPatient, ...]:
+    """The page's patients with their grade, current state, navigator and next open item."""
+    if not ids:
+        return ()
+    tumour: sa.Table = m.Tumour.__table__  # type: ignore[attr-defined]
+    user: sa.Table = m.User.__table__  # type: ignore[attr-defined]
+    people = session.execute(
+        sa.select(
+            *(P.id, P.mrn, P.clinic, P.family_name, P.given_name, P.birth_date, P.deceased_on),
+            tumour.c.grade,
+            user.c.display_name,
+        )
+        .select_from(_PATIENT)
+        .outerjoin(tumour, tumour.c.patient_id == P.id)
+        .outerjoin(user, user.c.id == P.navigator_id)
+        .where(P.id.in_(ids))
+    ).all()
+    states = dict(
+        session.execute(
+            select(m.DiseaseState.patient_id, m.DiseaseState.kind).where(
+                col(m.DiseaseState.patient_id).in_(ids), col(m.DiseaseState.end_date).is_(None)
+            )
+        ).all()
+    )
+    next_items: dict[int, m.FollowUpItem] = {}
+    for item in session.exec(
+        select(m.FollowUpItem)
+        .where(
+            col(m.FollowUpItem.patient_id).in_(ids),
+            col(m.FollowUpItem.state).in_(m.OPEN_ITEM_STATES),
+        )
+        .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
+    ):
+        next_items.setdefault(item.patient_id, item)
+    found = {
+        row.id: FoundPatient(
+            id=row.id,
+            mrn=row.mrn,
+            clinic=row.clinic,
+            family_name=row.family_name,
+            given_name=row.given_name,
+            birth_date=row.birth_date,
+            deceased_on=row.deceased_on,
+            grade=row.grade,
+            state=states.get(row.id),
+            navigator=row.display_name,
+            next_item=next_items.get(row.id),
+        )
+        for row in people
+    }
+    return tuple(found[i] for i in ids)

@@ -106,6 +106,8 @@ class PatientPage:
     snooze_default: dt.date
     modalities: tuple[str, ...]
     feeds: Any = None  # filled by the calendar-feed extension (templates/web/patients/_feeds.html)
+    channel: str = ""  # the preferred channel in words
+    reminders: str = ""  # whether reminders go to the patient now, and if not, why
 
 
 @dataclass(frozen=True)

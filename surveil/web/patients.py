@@ -8,19 +8,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from surveil.config import Settings
-from surveil.core.thresholds import DEFAULT_THRESHOLDS
-from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
+from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind, StateKind
 from surveil.db import models as m
 from surveil.services.labels import kind_label
 from surveil.services.planning.actions import DEFAULT_MODALITY
+from surveil.services.planning.plans import active_profile
 from surveil.services.registry.patients import MODALITIES
-from surveil.services.registry.record import open_record
+from surveil.services.registry.record import PatientRecord, open_record
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
 from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, clinic_today, frame, render
 from surveil.web.feed_controls import feed_panel
 
 router = APIRouter()
+
+CHANNEL_WORDS: dict[str, str] = {
+    m.Channel.EMAIL: "e-mail",
+    m.Channel.SMS: "text message (SMS)",
+    m.Channel.NONE: "no messages",
+}
 
 
 @router.get("/patients/{patient_id}", name="patients.detail")
@@ -36,8 +42,9 @@ def patient_page(
     db.commit()  # the view is audited even if rendering fails later
     today = clinic_today(settings)
     limit = settings.worklist.snooze_max_days
-    # The default thresholds; a pack may set others per profile (they are explained on triggers).
-    rules = DEFAULT_THRESHOLDS
+    # The thresholds the triggers use: the clinic profile's, from its pack.
+    rules = active_profile(settings)[1].thresholds
+    patient = record.patient
     page = PatientPage(
         frame=frame(request, user, section="patients", settings=settings),
         record=record,
@@ -47,7 +54,11 @@ def patient_page(
         closed_items=tuple(item_view(i, today, settings) for i in record.closed_items),
         growth_charts=tuple(
             growth_chart(
-                s, rate_mm_per_year=rules.growth_mm_per_year, size_mm=rules.size_mm, today=today
+                s,
+                rate_mm_per_year=rules.growth_mm_per_year,
+                size_mm=rules.size_mm,
+                today=today,
+                min_spacing_days=rules.min_spacing_days,
             )
             for s in record.lesions
         ),
@@ -57,6 +68,8 @@ def patient_page(
         snooze_default=today + dt.timedelta(days=min(7, limit)),
         modalities=MODALITIES,
         feeds=feed_panel(db, patient_id=patient_id, settings=settings),
+        channel=CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel),
+        reminders=reminders_note(patient, discharged=_discharged(record)),
     )
     return render(request, "web/patients/detail.html", page)
 
@@ -92,3 +105,25 @@ def item_status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[s
         return f"due now, window closes in {(item.latest - today).days} days{snoozed}", "due"
     days = (item.earliest - today).days
     return f"window opens in {days} days{snoozed}", "soon" if days <= soon_days else "later"
+
+
+def reminders_note(patient: m.Patient, *, discharged: bool) -> str:
+    """Whether reminders go to this patient now, and if not, why (the first reason that holds,
+    as the reminder planner would find it)."""
+    reasons = (
+        (patient.deceased_on is not None, "died"),
+        (discharged, "discharged"),
+        (patient.opted_out, "opted out"),
+        (not patient.consent_reminders, "no consent to reminders"),
+        (patient.preferred_channel == m.Channel.NONE, "asked for no messages"),
+    )
+    off = next((why for holds, why in reasons if holds), None)
+    if off is not None:
+        return f"off: {off}"
+    channel = CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel)
+    address = patient.email if patient.preferred_channel == m.Channel.EMAIL else patient.phone
+    return f"on, by {channel}" if address else f"on, but no {channel} address is recorded"
+
+
+def _discharged(record: PatientRecord) -> bool:
+    return record.state is not None and record.state.kind == StateKind.DISCHARGED

@@ -72,7 +72,8 @@ def test_contact_consent_navigator_and_reminders_in_words(
 def test_the_message_history_lists_every_reminder_with_why_it_was_not_sent(
     nina: TestClient, world: World, web_engine: sa.Engine
 ) -> None:
-    assert "No reminder has been sent or planned" in nina.get(f"/patients/{world.north_patient}").text
+    empty = nina.get(f"/patients/{world.north_patient}").text
+    assert "No reminder has been sent or planned" in empty
     with Session(web_engine) as session:
         patient = session.get(m.Patient, world.north_patient)
         item = session.get(m.FollowUpItem, world.overdue_item)
@@ -83,7 +84,7 @@ def test_the_message_history_lists_every_reminder_with_why_it_was_not_sent(
         held.send_after = dt.datetime(2026, 1, 12, 9, 0, tzinfo=dt.UTC)
         session.commit()
     messages = section(nina.get(f"/patients/{world.north_patient}").text, "messages")
-    assert messages.count("<tr class=\"message-") == 2
+    assert messages.count('<tr class="message-') == 2
     assert "2026-06-10 09:00 BST (Europe/London)" in messages  # 08:00 UTC, in summer
     assert "2026-01-12 09:00 GMT (Europe/London)" in messages
     assert "MRI" in messages and "550 mailbox unavailable" in messages

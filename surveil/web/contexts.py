@@ -78,6 +78,8 @@ class WorklistPage:
     overview_url: str
     snooze_max: dt.date
     snooze_default: dt.date
+    mine: bool = False  # the page shows the user's own patients
+    scope_url: str = ""  # the same page for the whole clinic (or back to "my patients")
 
 
 @dataclass(frozen=True)

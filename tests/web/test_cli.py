@@ -80,6 +80,7 @@ def test_worklist_cli_prints_the_same_sections(
         "soon": 0,
         "reminders": 0,
         "no_plan": 0,
+        "no_owner": 1,  # enrolled without a navigator
         "lost": 0,
     }
     assert data["sections"][1]["rows"][0]["timing"] == "3 days overdue"

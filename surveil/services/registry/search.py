@@ -93,18 +93,25 @@ def find_patients(
 def _conditions(text: str) -> tuple[list[Any], str]:
     if not text:
         return [], ""
+    by = "birth date" if _BIRTH_DATE.match(text) else "MRN or name"
+    return [patient_matches(text, P)], by
+
+
+def patient_matches(text: str, patient: Any) -> Any:
+    """The condition "this patient matches ``text``" on the columns ``patient`` (a patient table
+    or alias's ``.c``): the birth date for a YYYY-MM-DD date, else the MRN exactly or the start
+    of the folded name. Shared with the worklist's own search box."""
     if _BIRTH_DATE.match(text):
         try:
-            born = dt.date.fromisoformat(text)
+            return patient.birth_date == dt.date.fromisoformat(text)
         except ValueError:
             problem = Problem("q", f"{text!r} looks like a birth date but is not a real date")
             raise InvalidInput(problem, what="patient search") from None
-        return [P.birth_date == born], "birth date"
-    terms = [P.mrn == text]
+    terms = [patient.mrn == text]
     key = fold(text)
     if key:
-        terms += [_starts_with(P.search_name, key), _starts_with(P.search_given, key)]
-    return [sa.or_(*terms)], "MRN or name"
+        terms += [_starts_with(patient.search_name, key), _starts_with(patient.search_given, key)]
+    return sa.or_(*terms)
 
 
 def _starts_with(column: Any, key: str) -> Any:

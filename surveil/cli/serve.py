@@ -7,6 +7,7 @@ date is PHI), and so is ``next=`` on the login page, which may carry a search ad
 """
 
 import copy
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from surveil.cli._common import console, get_app
+from surveil.config import Settings
 from surveil.errors import ConfigError, Problem
 
 _FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
@@ -51,6 +53,15 @@ def log_config() -> dict[str, Any]:
     return config
 
 
+def served_settings(settings: Settings, *, host: str | None, port: int | None) -> Settings:
+    """The settings as served: ``--host``/``--port`` replace the configured ones, so links given
+    to patients (``web.public_url``) follow them unless ``web.base_url`` names another address."""
+    web = dataclasses.replace(
+        settings.web, host=host or settings.web.host, port=port or settings.web.port
+    )
+    return dataclasses.replace(settings, web=web)
+
+
 @click.command("serve")
 @click.option("--host", help="Address to listen on (default: web.host).")
 @click.option("--port", type=int, help="Port (default: web.port).")
@@ -67,17 +78,19 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from surveil.web.app import create_app
 
     app = get_app(ctx)
-    web = app.settings.web
-    host, port = host or web.host, port or web.port
-    if web.secret_key == PLACEHOLDER_SECRET and host not in LOOPBACK:
+    settings = served_settings(app.settings, host=host, port=port)
+    web = settings.web
+    if web.secret_key == PLACEHOLDER_SECRET and web.host not in LOOPBACK:
         raise ConfigError(
             Problem("web.secret_key", "set a real secret before listening beyond this machine")
         )
-    console.print(f"[green]surveil web[/] on http://{host}:{port}/ (Ctrl-C to stop)")
+    console.print(f"[green]surveil web[/] on http://{web.host}:{web.port}/ (Ctrl-C to stop)")
+    if not web.base_url:
+        console.print(f"links given to patients point at {web.public_url} (web.base_url)")
     uvicorn.run(
-        create_app(app.settings),
-        host=host,
-        port=port,
+        create_app(settings),
+        host=web.host,
+        port=web.port,
         log_config=log_config(),
         server_header=False,
     )

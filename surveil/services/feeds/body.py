@@ -247,7 +247,7 @@ class FeedRenderer:
         self.settings = settings
         self.env = _environment(settings.paths.templates)
         self.retention = dt.timedelta(days=settings.feeds.cancelled_retention_days)
-        self.host = uid_host(settings.web.base_url)
+        self.host = uid_host(settings.web.public_url)
         self._cache: OrderedDict[tuple[object, ...], FeedBody] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()

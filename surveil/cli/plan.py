@@ -17,6 +17,7 @@ from surveil.core.vocab import ItemStatus
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
+from surveil.services.labels import trigger_label
 from surveil.services.planning import plans
 from surveil.services.registry import patients as registry
 
@@ -141,7 +142,7 @@ def _show_triggers(triggers: list[dict[str, Any]]) -> None:
     for t in triggers:
         flag = "[yellow]confounded[/]" if t["confounded"] else "[bold red]trigger[/]"
         console.print(
-            f"{flag} {t['kind']}: {t['explanation']} → {t['action']}",
+            f"{flag} {trigger_label(t['kind'])}: {t['explanation']} → {t['action']}",
             highlight=False,
             soft_wrap=True,
         )

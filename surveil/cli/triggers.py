@@ -8,6 +8,7 @@ from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.db.session import session_scope
+from surveil.services.labels import trigger_label
 from surveil.services.planning import plans
 from surveil.services.registry import patients as registry
 from surveil.services.triggers import escalation as service
@@ -49,7 +50,7 @@ def list_(ctx: click.Context, open_only: bool, mrn: str | None, as_json: bool) -
         table.add_row(
             str(t["id"]),
             str(t["mrn"]),
-            str(t["kind"]),
+            trigger_label(str(t["kind"])),
             str(t["state"]),
             str(t["detected_on"]),
             str(t["explanation"]),

@@ -6,6 +6,7 @@ inherits the app-wide CSRF dependency and the security headers. The calendar fee
 plain route matched first (a read-only GET polled by every calendar app; see ``web/feeds.py``).
 """
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -106,7 +107,7 @@ def _environment(root: Any, clinic_zone: str) -> jinja2.Environment:
     # patient's zone, a staff action in the clinic's, each with the zone named (core.zones).
     env.globals.update(
         wall_clock=wall_clock,
-        clinic_time=lambda instant: wall_clock(instant, clinic_zone),
+        clinic_time=functools.partial(wall_clock, timezone=clinic_zone),
         kind_label=kind_label,
         trigger_label=trigger_label,
         state_label=state_label,

@@ -152,6 +152,8 @@ class AuditPage:
     patient_id: str
     prev_url: str | None
     next_url: str | None
+    mrn: str = ""
+    mrns: dict[int, str] = field(default_factory=dict)  # patient id -> MRN, for the rows
 
 
 @dataclass(frozen=True)

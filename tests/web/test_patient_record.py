@@ -7,13 +7,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from surveil.core.findings import TriggerKind
 from surveil.db import models as m
+from surveil.services.labels import TRIGGER_LABELS, trigger_label
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput
 from surveil.services.registry.record import LesionSeries
 from surveil.web.charts import growth_chart
 from tests.web.conftest import World
-from tests.web.seed import TODAY, make_item, make_reminder
+from tests.web.seed import TODAY, make_item, make_reminder, make_trigger
 
 
 def section(html: str, anchor: str) -> str:
@@ -140,3 +142,22 @@ def test_the_growth_guide_starts_at_the_scan_the_growth_rule_compares_with() -> 
     )
     # 30 days between its two scans: no growth is measured yet, so the line starts at the first.
     assert next(g for g in lonely.guides if "rate" in g.css).x1 == lonely.dots[0].x
+
+
+def test_trigger_kinds_read_as_words_on_the_patient_page_and_the_worklist(
+    nina: TestClient, world: World, web_engine: sa.Engine
+) -> None:
+    with Session(web_engine) as session:
+        patient = session.get(m.Patient, world.north_patient)
+        assert patient is not None
+        make_trigger(session, patient, kind="recist")
+        make_trigger(session, patient, kind="ssa_overdue")
+        session.commit()
+    for path in (f"/patients/{world.north_patient}", "/worklist"):
+        html = nina.get(path).text
+        assert "RECIST progression" in html and "SSA injection overdue" in html, path
+        assert "Recist" not in html and "Ssa overdue" not in html, path
+
+
+def test_every_trigger_kind_has_its_own_words() -> None:
+    assert {trigger_label(k) for k in TriggerKind} == set(TRIGGER_LABELS.values())

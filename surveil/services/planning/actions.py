@@ -334,7 +334,7 @@ def _trigger_changed(
     session: Session, trigger: m.Trigger, actor: Actor, action: str, words: str
 ) -> Result:
     session.add(trigger)
-    message = f"Trigger {trigger.kind.replace('_', ' ')} {words}"
+    message = f"Trigger {trigger_label(trigger.kind)} {words}"
     audit(
         session,
         actor=actor,

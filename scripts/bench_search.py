@@ -55,7 +55,7 @@ def run(db_url: str, *, rounds: int = ROUNDS) -> dict[str, Any]:
     settings = Settings(database=DatabaseSettings(url=db_url))
     try:
         actor, mrns, prefixes, pages, in_clinic = _queries(engine)
-        matches = [len(_ids(engine, p, actor.clinic)) for p in prefixes]
+        matches = [_count(engine, p, actor.clinic) for p in prefixes]
         bare = {
             name: [_bare_statements(engine, q, actor.clinic, page) for q, page in texts]
             for name, texts in (
@@ -116,6 +116,12 @@ def _queries(engine: sa.Engine) -> tuple[Actor, list[str], list[str], list[int],
     last_page = max(1, -(-len(rows) // PAGE_SIZE))
     pages = [random.Random(17).randint(1, last_page) for _ in range(QUERIES)]
     return actor, [mrn for mrn, _ in picks], prefixes, pages, len(rows)
+
+
+def _count(engine: sa.Engine, text: str, clinic: str) -> int:
+    count, _ = search_statements(text, clinic=clinic)
+    with engine.connect() as connection:
+        return int(connection.execute(count).scalar_one())
 
 
 def _ids(engine: sa.Engine, text: str, clinic: str, page: int = 1) -> list[int]:

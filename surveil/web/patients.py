@@ -2,6 +2,7 @@
 timeline. Opening it is audited as a view of PHI."""
 
 import datetime as dt
+from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, Request
@@ -88,7 +89,22 @@ def item_view(item: m.FollowUpItem, today: dt.date, settings: Settings) -> ItemV
     )
 
 
-def item_status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[str, str]:
+class Timed(Protocol):
+    """What telling how an item stands needs of it (a stored item, or a found patient's next)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def earliest(self) -> dt.date: ...
+    @property
+    def latest(self) -> dt.date: ...
+    @property
+    def completed_on(self) -> dt.date | None: ...
+    @property
+    def snoozed_until(self) -> dt.date | None: ...
+
+
+def item_status(item: Timed, today: dt.date, soon_days: int) -> tuple[str, str]:
     """How an item stands today, in words, and its tone (a CSS class)."""
     open_states = {s.value for s in m.OPEN_ITEM_STATES}
     if item.state not in open_states:

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import Session
 
 from surveil.core.names import fold, prefix_end
 from surveil.db import models as m
@@ -41,6 +40,19 @@ _BY_BIRTH = indexed_alias(_PATIENT, "p", "ix_patient_birth_date")
 
 
 @dataclass(frozen=True)
+class NextItem:
+    """The next open item of a found patient: what the list shows of it."""
+
+    kind: str
+    state: str
+    earliest: dt.date
+    target: dt.date
+    latest: dt.date
+    snoozed_until: dt.date | None
+    completed_on: dt.date | None = None  # open items have none; here for item_status
+
+
+@dataclass(frozen=True)
 class FoundPatient:
     """One row of the patient list: who, how bad, where in the disease, who owns them, and the
     next thing planned (the open item with the earliest target date)."""
@@ -55,7 +67,7 @@ class FoundPatient:
     grade: str | None
     state: str | None
     navigator: str | None
-    next_item: m.FollowUpItem | None
+    next_item: NextItem | None
 
     @property
     def name(self) -> str:
@@ -153,13 +165,12 @@ def _starts_with(column: Any, key: str) -> Any:
     return sa.and_(column >= key, column < prefix_end(key), column.startswith(key, autoescape=True))
 
 
-def detail_statements(
-    ids: Sequence[int],
-) -> tuple[sa.Select[Any], sa.Select[Any], SelectOfScalar[m.FollowUpItem]]:
+def detail_statements(ids: Sequence[int]) -> tuple[sa.Select[Any], ...]:
     """What a page of found patients shows: (who, with grade and navigator), (current states),
-    (open items, earliest target first)."""
+    (each one's next open item: the earliest target)."""
     tumour: sa.Table = m.Tumour.__table__  # type: ignore[attr-defined]
     user: sa.Table = m.User.__table__  # type: ignore[attr-defined]
+    state: sa.Table = m.DiseaseState.__table__  # type: ignore[attr-defined]
     shown: tuple[Any, ...] = (
         *(P.id, P.mrn, P.clinic, P.family_name, P.given_name, P.birth_date, P.deceased_on),
         tumour.c.grade,
@@ -172,19 +183,26 @@ def detail_statements(
         .outerjoin(user, user.c.id == P.navigator_id)
         .where(P.id.in_(ids))
     )
-    current: tuple[Any, ...] = (m.DiseaseState.patient_id, m.DiseaseState.kind)
-    states = sa.select(*current).where(
-        col(m.DiseaseState.patient_id).in_(ids), col(m.DiseaseState.end_date).is_(None)
+    states = sa.select(state.c.patient_id, state.c.kind).where(
+        state.c.patient_id.in_(ids), state.c.end_date.is_(None)
     )
-    items = (
-        select(m.FollowUpItem)
-        .where(
-            col(m.FollowUpItem.patient_id).in_(ids),
-            col(m.FollowUpItem.state).in_(m.OPEN_ITEM_STATES),
-        )
-        .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
+    return people, states, _next_items(ids)
+
+
+def _next_items(ids: Sequence[int]) -> sa.Select[Any]:
+    # One row per patient, numbered in the database: a patient on a long plan has a dozen open
+    # items, and only the first is shown.
+    item: sa.Table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
+    columns = ("patient_id", "kind", "state", "earliest", "target", "latest", "snoozed_until")
+    rank = sa.func.row_number().over(
+        partition_by=item.c.patient_id, order_by=(item.c.target, item.c.id)
     )
-    return people, states, items
+    ranked = (
+        sa.select(*(item.c[name] for name in columns), rank.label("rank"))
+        .where(item.c.patient_id.in_(ids), item.c.state.in_([s.value for s in m.OPEN_ITEM_STATES]))
+        .subquery("ranked")
+    )
+    return sa.select(*(ranked.c[name] for name in columns)).where(ranked.c.rank == 1)
 
 
 def _rows(session: Session, ids: Sequence[int]) -> tuple[FoundPatient, ...]:
@@ -192,10 +210,9 @@ def _rows(session: Session, ids: Sequence[int]) -> tuple[FoundPatient, ...]:
     if not ids:
         return ()
     people, states, items = detail_statements(ids)
-    current = {pid: kind for pid, kind in session.execute(states)}
-    next_items: dict[int, m.FollowUpItem] = {}
-    for item in session.scalars(items):
-        next_items.setdefault(item.patient_id, item)
+    db = session.connection()
+    current = {pid: kind for pid, kind in db.execute(states)}
+    next_items = {pid: NextItem(*rest) for pid, *rest in db.execute(items)}
     found = {
         row.id: FoundPatient(
             id=row.id,
@@ -210,6 +227,6 @@ def _rows(session: Session, ids: Sequence[int]) -> tuple[FoundPatient, ...]:
             navigator=row.display_name,
             next_item=next_items.get(row.id),
         )
-        for row in session.execute(people)
+        for row in db.execute(people)
     }
     return tuple(found[i] for i in ids)

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import World, login
@@ -29,9 +30,8 @@ def test_the_admin_filters_the_log_by_mrn(client: TestClient, world: World) -> N
     assert patients_shown(by_id) == {"MRN N-100"}
 
 
-def test_a_patient_filter_that_is_not_an_id_is_refused_not_ignored(
-    client: TestClient, world: World
-) -> None:
+@pytest.mark.usefixtures("world")
+def test_a_patient_filter_that_is_not_an_id_is_refused_not_ignored(client: TestClient) -> None:
     login(client, "ada")
     refused = client.get("/admin/audit?patient=N-100")
     assert refused.status_code == 400 and "patient: " in refused.text

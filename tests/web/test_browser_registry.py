@@ -98,8 +98,9 @@ def pages(live: str, world: World, quiet: int) -> dict[str, str]:
     }
 
 
+@pytest.mark.usefixtures("world")
 def test_a_patient_not_on_todays_list_is_found_from_the_header(
-    page: Page, live_server: str, world: World, web_engine: sa.Engine
+    page: Page, live_server: str, web_engine: sa.Engine
 ) -> None:
     quiet_patient(web_engine)
     log_in(page, live_server)

@@ -28,7 +28,7 @@ def test_every_page_has_the_patient_search_in_its_header(nina: TestClient, world
 
 
 def test_a_patient_not_on_the_worklist_is_found_by_name_mrn_or_birth_date(
-    nina: TestClient, world: World, web_engine: sa.Engine
+    nina: TestClient, web_engine: sa.Engine
 ) -> None:
     today = dt.datetime.now(dt.UTC).date()
     with Session(web_engine) as session:
@@ -47,9 +47,7 @@ def test_a_patient_not_on_the_worklist_is_found_by_name_mrn_or_birth_date(
     assert audit_rows(web_engine) == before  # a search is not audited; opening a patient is
 
 
-def test_a_row_shows_grade_state_navigator_and_the_next_item(
-    nina: TestClient, world: World
-) -> None:
+def test_a_row_shows_grade_state_navigator_and_the_next_item(nina: TestClient) -> None:
     html = nina.get("/patients?q=okafor").text
     row = html[html.index('data-patient="') :]
     assert "OKAFOR, Ada" in row and "MRN N-100" in row
@@ -58,25 +56,23 @@ def test_a_row_shows_grade_state_navigator_and_the_next_item(
     assert "MRI, target" in row and "overdue by 12 days" in row
 
 
-def test_no_match_says_so_plainly(nina: TestClient, world: World) -> None:
+def test_no_match_says_so_plainly(nina: TestClient) -> None:
     html = nina.get("/patients?q=zzzz").text
     assert "No patient matches “zzzz”" in html
     assert "good" not in html.split('id="no-match"')[1].split("</p>")[0]
 
 
-def test_another_clinics_patient_is_never_found(nina: TestClient, world: World) -> None:
+def test_another_clinics_patient_is_never_found(nina: TestClient) -> None:
     for typed in ("lindqvist", "S-200", "1960-02-29"):
         assert "LINDQVIST" not in nina.get("/patients", params={"q": typed}).text
 
 
-def test_an_impossible_birth_date_is_refused_naming_the_field(
-    nina: TestClient, world: World
-) -> None:
+def test_an_impossible_birth_date_is_refused_naming_the_field(nina: TestClient) -> None:
     page = nina.get("/patients?q=1960-02-30")
     assert page.status_code == 400 and "q: " in page.text
 
 
-def test_the_list_pages(nina: TestClient, world: World, web_engine: sa.Engine) -> None:
+def test_the_list_pages(nina: TestClient, web_engine: sa.Engine) -> None:
     with Session(web_engine) as session:
         for n in range(60):
             make_patient(session, f"P-{n:03d}", family=f"Zed{n:03d}", given="Al")

@@ -3,11 +3,12 @@ asking; patients with no navigator are on everyone's page, in their own section.
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.web.conftest import World, login
+from tests.web.conftest import login
 from tests.web.seed import make_item, make_patient, make_user
 
 DAY = dt.timedelta(days=1)
@@ -30,7 +31,7 @@ def seed_colleague_and_orphan(engine: sa.Engine) -> None:
 
 
 def test_a_navigator_sees_her_own_patients_then_the_whole_clinic(
-    nina: TestClient, world: World, web_engine: sa.Engine
+    nina: TestClient, web_engine: sa.Engine
 ) -> None:
     seed_colleague_and_orphan(web_engine)
     mine = nina.get("/worklist").text
@@ -47,17 +48,14 @@ def test_a_navigator_sees_her_own_patients_then_the_whole_clinic(
     assert "QUILL, Rosa" in section(nina.get("/worklist?navigator=noor").text, "overdue")
 
 
-def test_the_export_follows_the_same_default(
-    nina: TestClient, world: World, web_engine: sa.Engine
-) -> None:
+def test_the_export_follows_the_same_default(nina: TestClient, web_engine: sa.Engine) -> None:
     seed_colleague_and_orphan(web_engine)
     assert "N-300" not in nina.get("/worklist.csv").text
     assert "N-300" in nina.get("/worklist.csv?navigator=all").text
 
 
-def test_an_admin_sees_everyone_by_default(
-    client: TestClient, world: World, web_engine: sa.Engine
-) -> None:
+@pytest.mark.usefixtures("world")
+def test_an_admin_sees_everyone_by_default(client: TestClient, web_engine: sa.Engine) -> None:
     seed_colleague_and_orphan(web_engine)
     login(client, "ada")
     html = client.get("/worklist").text

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from surveil.db.session import make_engine
 from surveil.errors import InvalidInput
 from surveil.services.actor import Actor
 from surveil.services.audit import list_audit
@@ -145,7 +144,7 @@ def test_each_way_of_matching_reads_its_own_index(
     """SQLite plans without statistics (nobody runs ANALYZE): left to itself it would read every
     patient of the clinic through ``clinic = ?``. The plans checked here are the plans it runs
     on the 100,000-patient benchmark registry."""
-    engine = make_engine(sqlite_url)
+    engine = sa.create_engine(sqlite_url)  # plans only: no pragmas needed
     count, in_order = search_statements(typed, clinic="north")
     page = in_order.offset(50).limit(50)
     with engine.connect() as connection:

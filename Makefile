@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_DB := var/demo.db
+# axe-core, the accessibility checker the browser tests inject into pages (from npm, pinned by
+# tests/e2e/package-lock.json; node_modules stays out of git). The file is its own stamp.
+AXE := tests/e2e/node_modules/axe-core/axe.min.js
 export SURVEIL_DATABASE_URL ?= sqlite:///$(DEMO_DB)
 
 .PHONY: run test bench lint venv install install-dev clean
@@ -36,8 +39,12 @@ run: install
 	$(BIN)/surveil demo --patients 200 --seed 7 --if-empty
 	$(BIN)/surveil run-demo
 
-## make test: install dev dependencies, then the whole suite (SQLite and PostgreSQL)
-test: install-dev
+$(AXE): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+	touch $@
+
+## make test: install dev dependencies and axe-core, then the whole suite (SQLite and PostgreSQL)
+test: install-dev $(AXE)
 	$(BIN)/ruff check surveil tests scripts
 	$(BIN)/ruff format --check surveil tests scripts
 	$(BIN)/mypy surveil

@@ -54,13 +54,22 @@ class PathSettings:
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    base_url: str = "http://127.0.0.1:8000"
+    # The address patients and e-mails are given (calendar links, QR codes, the digest's link).
+    # Empty: the address surveil serves on (http://host:port). Set it behind a proxy or TLS.
+    base_url: str = ""
     secret_key: str = "dev-only-change-me"
     session_minutes: int = 480
     https_only: bool = False
     login_attempts: int = 5
     login_window_minutes: int = 15
     feed_requests_per_minute: int = 30
+
+    @property
+    def public_url(self) -> str:
+        """The configured public address, or the one served on: never a request's own host and
+        port (a page served through a tunnel or on another port would hand out dead links)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return (self.base_url or f"http://{host}:{self.port}").rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -297,6 +306,9 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
             problems.append(
                 Problem("database.url", f"{url!r}: use sqlite:///path or postgresql://...")
             )
+    base_url = values.get("base_url", "") if section == "web" else ""
+    if base_url and not base_url.startswith(("http://", "https://")):
+        problems.append(Problem("web.base_url", "use http://… or https://… (or leave empty)"))
     if section == "daemon" and "digest_time" in values:
         hh, _, mm = values["digest_time"].partition(":")
         if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):

@@ -96,3 +96,20 @@ def test_default_patient_facing_name_does_not_disclose_the_diagnosis() -> None:
     name = clinic(Settings()).name.lower()
     for word in ("neuroendocrine", "tumour", "tumor", "cancer", "oncology", "net "):
         assert word not in f"{name} ", word
+
+
+def test_the_public_url_is_configured_or_the_address_served_on() -> None:
+    from surveil.cli.serve import served_settings
+
+    default = load_settings(None, environ={})
+    assert default.web.public_url == "http://127.0.0.1:8000"
+    moved = load_settings(None, environ={"SURVEIL_WEB_PORT": "8123"})
+    assert moved.web.public_url == "http://127.0.0.1:8123"
+    assert served_settings(default, host=None, port=9001).web.public_url == "http://127.0.0.1:9001"
+    assert served_settings(default, host="::1", port=9001).web.public_url == "http://[::1]:9001"
+    proxied = load_settings(None, environ={"SURVEIL_WEB_BASE_URL": "https://fu.example.org/"})
+    # Behind a proxy the configured address stands, whatever port surveil itself listens on.
+    assert served_settings(proxied, host=None, port=9001).web.public_url == "https://fu.example.org"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(None, environ={"SURVEIL_WEB_BASE_URL": "fu.example.org"})
+    assert "web.base_url" in str(refused.value)

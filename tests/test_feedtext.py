@@ -231,3 +231,19 @@ def test_dates_are_written_in_english_whatever_the_servers_locale() -> None:
             assert format_day(dt.date(2024, 12, 31)) == "31 December 2024"
     finally:
         locale.setlocale(locale.LC_TIME, before)
+
+
+def test_a_review_is_never_called_the_patients_appointment(env: jinja2.Environment) -> None:
+    """Even handed a booking time, a tumour board's text asks nothing of the patient."""
+    summary, description = render_event_text(
+        env,
+        ItemKind.TUMOUR_BOARD,
+        detailed=False,
+        clinic_phone=PHONE,
+        window=WINDOW,
+        booked_at_local="Tuesday 28 April 2026 at 14:00 (Europe/London time)",
+        status=FeedItemStatus.BOOKED,
+    )
+    assert summary == "Care team review"
+    assert "appointment" not in description.lower() and "14:00" not in description
+    assert "You do not need to come in." in description

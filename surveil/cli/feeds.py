@@ -64,7 +64,7 @@ def issue(
             patient_id=patient.id,
             label=label,
             actor=_actor(app, by),
-            base_url=app.settings.web.base_url,
+            base_url=app.settings.web.public_url,
         )
     if as_json:
         print_json({**_as_dict(issued.feed, mrn), **_urls(issued)})
@@ -146,7 +146,7 @@ def rotate(ctx: click.Context, feed_id: str, qr: bool, by: str | None) -> None:
     app = get_app(ctx)
     with session_scope(app.engine) as session:
         issued = feeds.rotate_feed(
-            session, public_id=feed_id, actor=_actor(app, by), base_url=app.settings.web.base_url
+            session, public_id=feed_id, actor=_actor(app, by), base_url=app.settings.web.public_url
         )
         mrn = _mrn(session, issued.feed.patient_id)
     console.print(f"[green]rotated[/] feed {feed_id} → {issued.feed.public_id} (old URL revoked)")
@@ -167,7 +167,7 @@ def _print_issued(app: App, issued: IssuedFeed, mrn: str, *, qr: bool) -> None:
     console.print("[bold]These URLs are shown only now[/]; give them to the patient only.")
     console.print(f"  Apple, Outlook desktop:     {issued.urls.webcal}", soft_wrap=True)
     console.print(f"  Google and other apps:     {issued.urls.https}", soft_wrap=True)
-    if not app.settings.web.base_url.startswith("https://"):
+    if not app.settings.web.public_url.startswith("https://"):
         err_console.print(
             "[yellow]warning:[/] web.base_url is not https. Some apps fetch webcal:// links "
             "over plain http, sending the secret in clear: serve feeds over https only."

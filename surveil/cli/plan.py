@@ -16,6 +16,7 @@ from surveil.core.triggers import board_deadlines, evaluate_triggers, finding_to
 from surveil.core.vocab import ItemStatus
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
+from surveil.services.labels import trigger_label
 from surveil.services.planning.patient_plan import show_plan
 
 _STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.UPCOMING: "dim"}
@@ -144,7 +145,7 @@ def _show_triggers(triggers: list[dict[str, Any]]) -> None:
     for t in triggers:
         flag = "[yellow]confounded[/]" if t["confounded"] else "[bold red]trigger[/]"
         console.print(
-            f"{flag} {t['kind']}: {t['explanation']} → {t['action']}",
+            f"{flag} {trigger_label(t['kind'])}: {t['explanation']} → {t['action']}",
             highlight=False,
             soft_wrap=True,
         )

@@ -129,6 +129,9 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")  # lines through the pipe as they are written
     env.setdefault("SURVEIL_DAEMON_EMAIL_CHANNEL", "log")
     env.setdefault("SURVEIL_DAEMON_SMS_CHANNEL", "log")
+    # Both children read the address from the environment, so the daemon's e-mails link to the
+    # port the web app really listens on (web.public_url), like the calendar links do.
+    env["SURVEIL_WEB_HOST"], env["SURVEIL_WEB_PORT"] = host, str(port)
     config = ctx.find_root().obj.get("config_path")
     prefix = [sys.executable, "-m", "surveil", *(["--config", config] if config else [])]
     children = [

@@ -9,6 +9,7 @@ from rich.table import Table
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
+from surveil.services.labels import trigger_label
 from surveil.services.planning import replan as replanning
 from surveil.services.triggers import review
 
@@ -52,7 +53,7 @@ def list_(ctx: click.Context, open_only: bool, mrn: str | None, as_json: bool) -
         table.add_row(
             str(t["id"]),
             str(t["mrn"]),
-            str(t["kind"]),
+            trigger_label(str(t["kind"])),
             str(t["state"]),
             str(t["detected_on"]),
             str(t["explanation"]),

@@ -20,6 +20,7 @@ STYLE = {
     "soon": "blue",
     "reminders": "red",
     "no_plan": "white",
+    "no_owner": "white",
     "lost": "red",
 }
 

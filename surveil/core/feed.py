@@ -12,11 +12,11 @@ period, because several calendar apps never notice an event that simply disappea
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
+from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, STAFF_MEETING_KINDS, ItemKind
 from surveil.errors import InvalidInput, Problem
 
 DEFAULT_RETENTION = dt.timedelta(days=30)
@@ -160,15 +160,27 @@ def is_withdrawn(item: FeedItem) -> bool:
 def select_feed_items(
     items: Iterable[FeedItem], *, today: dt.date, retention: dt.timedelta = DEFAULT_RETENTION
 ) -> list[FeedItem]:
-    """The items a feed shows today, in the order given.
+    """The items a feed shows today, in the order given, as the patient is to see them.
 
     Planned and booked items always show (an overdue one included). Withdrawn and done items
     show until ``retention`` after their date, counted from the cancellation instead if that is
     later: a client must get at least one chance to see the cancellation before the event goes.
+    A care-team meeting (``STAFF_MEETING_KINDS``) shows as a review around its date, never at
+    the meeting's time: the patient has no appointment to keep.
     """
     if retention < dt.timedelta(0):
         raise ValueError(f"retention must not be negative, got {retention}")
-    return [item for item in items if _is_retained(item, today, retention)]
+    shown = (as_patient_sees(item) for item in items)
+    return [item for item in shown if _is_retained(item, today, retention)]
+
+
+def as_patient_sees(item: FeedItem) -> FeedItem:
+    """``item`` without the booking of a meeting the patient does not attend (a tumour board
+    booked for 14:00 is a review "around this date", not "Your appointment: 14:00")."""
+    if item.kind not in STAFF_MEETING_KINDS or item.booked_at is None:
+        return item
+    status = FeedItemStatus.PLANNED if item.status is FeedItemStatus.BOOKED else item.status
+    return replace(item, booked_at=None, status=status)
 
 
 def _is_retained(item: FeedItem, today: dt.date, retention: dt.timedelta) -> bool:

@@ -27,7 +27,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from surveil.core.reminder_policy import PATIENT_CHANNELS, Channel, ReminderPolicy, parse_policy
-from surveil.core.vocab import ItemKind, ItemState
+from surveil.core.vocab import STAFF_MEETING_KINDS, ItemKind, ItemState
 
 __all__ = [
     "CLOSED_STATES",
@@ -90,7 +90,7 @@ CLOSED_STATES: dict[ItemState, Suppression] = {
 }
 
 # A tumour board is a meeting of clinicians: the patient has nothing to attend.
-NAVIGATOR_ONLY_KINDS = frozenset({ItemKind.TUMOUR_BOARD})
+NAVIGATOR_ONLY_KINDS = STAFF_MEETING_KINDS
 
 # Bump when the recipe below changes, so old and new keys can never collide.
 _KEY_SCHEME = "surveil-reminder-v1"

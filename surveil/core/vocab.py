@@ -146,6 +146,10 @@ MARKER_KINDS = frozenset(
     }
 )
 
+# Meetings of the care team about a patient (a tumour board, the MDT): the patient attends
+# nothing, so no reminder or calendar entry ever calls one their appointment.
+STAFF_MEETING_KINDS = frozenset({ItemKind.TUMOUR_BOARD})
+
 # What a completed item of one kind satisfies besides itself.
 SATISFIES: dict[ItemKind, frozenset[ItemKind]] = {
     ItemKind.MRI: frozenset({ItemKind.CT_OR_MRI}),

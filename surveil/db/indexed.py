@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Alias, FromClause, Join
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -80,3 +81,31 @@ def _sqlite_join(element: OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
     # The left side is a single table (see ordered_join), so the first JOIN keyword is ours.
     text = str(compiler.visit_join(element, **kw))  # type: ignore[no-untyped-call]
     return text.replace(" JOIN ", " CROSS JOIN ", 1)
+
+
+class unindexed(FunctionElement[Any]):
+    """A column whose equality SQLite must not treat as an index constraint: ``+column``.
+
+    ``WHERE clinic = ? ORDER BY search_name, clinic, id`` down an index on exactly those columns
+    should need no sort, yet SQLite 3.40 sorts "the right part of the ORDER BY" once ``clinic``
+    is constrained. Written ``+clinic`` (SQLite's documented way to disqualify a term), the
+    term is still tested from the index and the walk stays in index order. Other backends get
+    the plain column.
+    """
+
+    inherit_cache = True
+    name = "unindexed"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _plain_column(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _sqlite_plus(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))

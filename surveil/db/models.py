@@ -117,6 +117,21 @@ class Patient(SQLModel, table=True):
             "id",
             where="deceased_on IS NULL",
         ),
+        # Finding a patient (services.registry.search): a prefix of the folded name is one range
+        # over one of these, in order; the clinic rides along so a navigator's search filters
+        # inside the index. A birth date is looked up the same way.
+        sa.Index("ix_patient_search_name", "search_name", "clinic", "id"),
+        sa.Index("ix_patient_search_given", "search_given", "clinic", "id"),
+        sa.Index("ix_patient_birth_date", "birth_date", "clinic"),
+        # The worklist's "no owner" safety net: living patients nobody is assigned to, by name.
+        partial_index(
+            "ix_patient_no_owner",
+            "clinic",
+            "family_name",
+            "given_name",
+            "id",
+            where="deceased_on IS NULL AND navigator_id IS NULL",
+        ),
         one_of("sex", Sex),
         one_of("preferred_channel", Channel),
         one_of("hereditary", Hereditary),
@@ -136,6 +151,7 @@ class Patient(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     preferred_channel: str = Field(default=Channel.EMAIL, max_length=8)
+    language: str | None = Field(default=None, max_length=35)  # BCP 47, e.g. "en", "cy", "pt-BR"
     consent_reminders: bool = True
     opted_out: bool = False
     deceased_on: dt.date | None = None
@@ -145,6 +161,10 @@ class Patient(SQLModel, table=True):
     no_follow_up_rule: str | None = Field(default=None, max_length=64)
     plan_note: str = Field(default="", max_length=300)
     planned_at: dt.datetime | None = None
+    # The name folded for search (core.names.search_keys): family then given, and given then
+    # family. Written with the name by the registry service; nobody types it.
+    search_name: str = Field(default="", max_length=255)
+    search_given: str = Field(default="", max_length=255)
     created_at: dt.datetime = created_field()
     updated_at: dt.datetime = created_field()
 

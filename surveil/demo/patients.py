@@ -17,6 +17,7 @@ import random
 from dateutil.relativedelta import relativedelta
 
 from surveil.core.grading import highest_grade, who_grade
+from surveil.core.names import search_keys
 from surveil.core.vocab import Differentiation, Functional, Grade, Hereditary, Site, Sstr, Stage
 from surveil.demo import people
 from surveil.demo.courses import BUILDERS
@@ -156,10 +157,13 @@ def _patient(
     sex = people.pick_sex(rng)
     given, family = people.pick_name(rng, sex)
     adult = (today - born).days >= 18 * 365.25
+    search_name, search_given = search_keys(family, given)
     return {
         "mrn": f"D{number:06d}",
         "given_name": given,
         "family_name": family,
+        "search_name": search_name,
+        "search_given": search_given,
         "birth_date": born,
         "sex": sex.value,
         "timezone": people.pick_timezone(rng, timezone),

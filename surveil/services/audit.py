@@ -70,16 +70,21 @@ def list_audit(
     *,
     actor: str | None = None,
     patient_id: int | None = None,
+    mrn: str | None = None,
     action: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[m.AuditEvent], int]:
-    """Newest first, with the total count for pagination."""
+    """Newest first, with the total count for pagination. ``mrn`` keeps the events of the
+    patients with that MRN (one per clinic): an MRN nobody has matches no event."""
     query = select(m.AuditEvent)
     if actor:
         query = query.where(m.AuditEvent.actor == actor)
     if patient_id is not None:
         query = query.where(m.AuditEvent.patient_id == patient_id)
+    if mrn:
+        with_mrn = select(m.Patient.id).where(m.Patient.mrn == mrn)
+        query = query.where(col(m.AuditEvent.patient_id).in_(with_mrn))
     if action:
         query = query.where(col(m.AuditEvent.action).startswith(action))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
@@ -89,3 +94,12 @@ def list_audit(
         .limit(limit)
     ).all()
     return list(rows), total
+
+
+def patient_mrns(session: Session, events: list[m.AuditEvent]) -> dict[int, str]:
+    """The MRN of each patient the events name, so the log reads in MRNs as nurses do."""
+    ids = {e.patient_id for e in events if e.patient_id is not None}
+    if not ids:
+        return {}
+    rows = session.exec(select(m.Patient.id, m.Patient.mrn).where(col(m.Patient.id).in_(ids)))
+    return {pid: mrn for pid, mrn in rows if pid is not None}

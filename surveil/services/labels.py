@@ -1,6 +1,8 @@
-"""Short words a nurse reads on screen for item and trigger kinds (web pages, CLI, CSV)."""
+"""Short words a nurse reads on screen for item and trigger kinds and disease states (web pages,
+CLI, CSV): "RECIST progression", never "Recist"; "SSA injection overdue", never "Ssa overdue"."""
 
-from surveil.core.vocab import ItemKind
+from surveil.core.findings import TriggerKind
+from surveil.core.vocab import ItemKind, StateKind
 
 ITEM_LABELS: dict[str, str] = {
     ItemKind.MRI: "MRI",
@@ -34,13 +36,20 @@ ITEM_LABELS: dict[str, str] = {
 }
 
 TRIGGER_LABELS: dict[str, str] = {
-    "growth_rate": "Growth rate",
-    "size": "Size threshold",
-    "recist": "RECIST progression",
-    "marker_rise": "Marker rise",
-    "grade_change": "Grade change",
-    "symptoms": "New symptoms",
-    "ssa_overdue": "SSA overdue",
+    TriggerKind.GROWTH_RATE: "Growth rate",
+    TriggerKind.SIZE: "Size threshold",
+    TriggerKind.RECIST: "RECIST progression",
+    TriggerKind.MARKER_RISE: "Marker rise",
+    TriggerKind.GRADE_CHANGE: "Grade change",
+    TriggerKind.SYMPTOMS: "New symptoms",
+    TriggerKind.SSA_OVERDUE: "SSA injection overdue",
+}
+
+STATE_LABELS: dict[str, str] = {
+    StateKind.ACTIVE_SURVEILLANCE: "active surveillance",
+    StateKind.RESECTED: "resected",
+    StateKind.ADVANCED: "advanced disease",
+    StateKind.DISCHARGED: "discharged",
 }
 
 
@@ -50,3 +59,9 @@ def kind_label(kind: str) -> str:
 
 def trigger_label(kind: str) -> str:
     return TRIGGER_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def state_label(kind: str | None) -> str:
+    if not kind:
+        return "no state recorded"
+    return STATE_LABELS.get(kind, kind.replace("_", " "))

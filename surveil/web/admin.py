@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from surveil.db import models as m
-from surveil.errors import Conflict, InvalidInput
+from surveil.errors import Conflict, InvalidInput, Problem
 from surveil.services.actor import Actor
-from surveil.services.audit import list_audit
+from surveil.services.audit import list_audit, patient_mrns
 from surveil.services.users import accounts as users
 from surveil.web.contexts import AuditPage, UsersPage
 from surveil.web.deps import AdminDep, DbDep, SettingsDep, client_ip, flash, frame, render
@@ -98,19 +98,25 @@ def audit_page(
     actor: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
     patient: Annotated[str, Query(max_length=12)] = "",
+    mrn: Annotated[str, Query(max_length=32)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    patient_id = int(patient) if patient.isdigit() else None
+    patient, mrn = patient.strip(), mrn.strip()
+    if patient and not patient.isdigit():
+        # Never silently ignored: a filter that filters nothing would show every patient's log.
+        problem = Problem("patient", f"{patient!r} is not a patient id (to find an MRN use MRN)")
+        raise InvalidInput(problem, what="audit filter")
     events, total = list_audit(
         db,
         actor=actor or None,
         action=action or None,
-        patient_id=patient_id,
+        patient_id=int(patient) if patient else None,
+        mrn=mrn or None,
         limit=AUDIT_PAGE,
         offset=(page - 1) * AUDIT_PAGE,
     )
     pages = max(1, math.ceil(total / AUDIT_PAGE))
-    base = {"actor": actor, "action": action, "patient": patient}
+    base = {"actor": actor, "action": action, "patient": patient, "mrn": mrn}
     ctx = AuditPage(
         frame=frame(request, admin, section="audit", settings=settings),
         events=tuple(events),
@@ -120,6 +126,8 @@ def audit_page(
         actor=actor,
         action=action,
         patient_id=patient,
+        mrn=mrn,
+        mrns=patient_mrns(db, events),
         prev_url=_url(base, page - 1) if page > 1 else None,
         next_url=_url(base, page + 1) if page < pages else None,
     )

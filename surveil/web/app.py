@@ -6,6 +6,7 @@ inherits the app-wide CSRF dependency and the security headers. The calendar fee
 plain route matched first (a read-only GET polled by every calendar app; see ``web/feeds.py``).
 """
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
+from surveil.core.zones import wall_clock
 from surveil.db import models as m
 from surveil.db.engine import make_engine
 from surveil.db.session import session_scope
@@ -28,10 +30,21 @@ from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
+from surveil.services.labels import kind_label, state_label, trigger_label
 from surveil.services.protocols import check_clinic_protocol
 from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
-from surveil.web import actions, admin, auth, feeds, fhir, patients, security, worklist
+from surveil.web import (
+    actions,
+    admin,
+    auth,
+    feeds,
+    fhir,
+    patient_list,
+    patients,
+    security,
+    worklist,
+)
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
@@ -40,6 +53,7 @@ logger = logging.getLogger(__name__)
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     worklist.router,
+    patient_list.router,
     patients.router,
     actions.router,
     admin.router,
@@ -85,7 +99,9 @@ def create_app(
     if engine is not None:
         app.state.engine = engine
     templates_root = resource_dir("templates", settings.paths.templates)
-    app.state.templates = Jinja2Templates(env=_environment(templates_root))
+    app.state.templates = Jinja2Templates(
+        env=_environment(templates_root, settings.clinic.timezone)
+    )
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
     app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
     for router in (*ROUTERS, *extra_routers):
@@ -95,15 +111,25 @@ def create_app(
     return app
 
 
-def _environment(root: Any) -> jinja2.Environment:
+def _environment(root: Any, clinic_zone: str) -> jinja2.Environment:
     # Autoescape by extension: every page template is *.html, so every value is escaped.
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(root),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg")),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Words and times as people read them, the same on every page: an appointment in the
+    # patient's zone, a staff action in the clinic's, each with the zone named (core.zones).
+    env.globals.update(
+        wall_clock=wall_clock,
+        clinic_time=functools.partial(wall_clock, timezone=clinic_zone),
+        kind_label=kind_label,
+        trigger_label=trigger_label,
+        state_label=state_label,
+    )
+    return env
 
 
 def _add_error_handlers(app: FastAPI) -> None:

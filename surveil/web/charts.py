@@ -6,7 +6,9 @@ a table for screen readers and for anyone who wants the numbers.
 
 - Growth chart per lesion: diameter over time, the size threshold (default 20 mm) as a
   horizontal line, and a dashed line rising at the growth threshold (default 5 mm/year) from the
-  first measurement: points above the dashed line grew faster than the threshold.
+  scan the growth rule compares the latest one with (``core.growth.growth_of``: the most recent
+  scan at least ``min_spacing_days`` earlier), so the latest point sits above the dashed line
+  exactly when the rule fires. Before two scans are far enough apart it starts at the first.
 - Marker chart per marker: value over time with the upper limit of normal (ULN); results taken
   on a proton-pump inhibitor are drawn hollow, because a PPI raises chromogranin A.
 """
@@ -16,6 +18,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from surveil.core.facts import Measurement
+from surveil.core.growth import growth_of, lesion_readings
 from surveil.services.registry.record import LesionSeries, MarkerSeries
 
 WIDTH, HEIGHT = 560, 260
@@ -84,14 +88,19 @@ class _Scale:
 
 
 def growth_chart(
-    series: LesionSeries, *, rate_mm_per_year: float, size_mm: float, today: dt.date
+    series: LesionSeries,
+    *,
+    rate_mm_per_year: float,
+    size_mm: float,
+    today: dt.date,
+    min_spacing_days: int = 60,
 ) -> Chart:
     days = [d for d, _, _ in series.points]
     sizes = [mm for _, mm, _ in series.points]
     start, end = _date_range(days, today)
     scale = _Scale(start, end, _nice_ceiling(max([*sizes, size_mm * 1.2])))
-    first_day, first_mm = days[0], sizes[0]
-    # Where the 5 mm/year line from the first scan leaves the plot (its end, or the top edge).
+    first_day, first_mm = _rate_baseline(series, min_spacing_days)
+    # Where the 5 mm/year line from the baseline scan leaves the plot (its end, or the top edge).
     years = (end - first_day).days / DAYS_PER_YEAR
     rate_end_mm = first_mm + rate_mm_per_year * years
     rate_end_day = end
@@ -133,7 +142,8 @@ def growth_chart(
         description=(
             f"{len(dots)} measurements from {days[0]} to {days[-1]}, "
             f"{sizes[0]:g} mm to {sizes[-1]:g} mm. Dashed line: growth of "
-            f"{rate_mm_per_year:g} mm/year from the first scan; solid line: {size_mm:g} mm."
+            f"{rate_mm_per_year:g} mm/year from the scan of {first_day} ({first_mm:g} mm), the one "
+            f"the growth rule compares the latest with; solid line: {size_mm:g} mm."
         ),
         unit="mm",
         line=" ".join(f"{d.x},{d.y}" for d in dots),
@@ -143,6 +153,17 @@ def growth_chart(
         y_ticks=_value_ticks(scale),
         table=tuple((str(d), f"{mm:g} mm", mod) for d, mm, mod in series.points),
     )
+
+
+def _rate_baseline(series: LesionSeries, min_spacing_days: int) -> tuple[dt.date, float]:
+    """The (date, mm) the growth rule measures the latest scan's growth from, read the rule's way
+    (one reading a day, the larger); the first scan while no earlier one is far enough back."""
+    readings = lesion_readings(
+        Measurement(series.label, day, mm, modality) for day, mm, modality in series.points
+    )[series.label]
+    growth = growth_of(series.label, readings, min_spacing_days)
+    baseline = growth.earlier if growth is not None else readings[0]
+    return baseline.date, float(baseline.mm)
 
 
 def marker_chart(series: MarkerSeries, *, today: dt.date) -> Chart:

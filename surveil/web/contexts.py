@@ -10,6 +10,7 @@ from typing import Any
 
 from surveil.db import models as m
 from surveil.services.registry.record import PatientRecord
+from surveil.services.registry.search import FoundPatient, PatientList
 from surveil.services.worklist.sections import Section, Worklist
 from surveil.web.charts import Chart
 
@@ -31,6 +32,7 @@ class Frame:
     section: str  # which navigation entry is current
     clinic_name: str
     path: str  # this page, for forms to come back to
+    search: str = ""  # what the header's patient search box holds
 
     @property
     def is_admin(self) -> bool:
@@ -76,6 +78,8 @@ class WorklistPage:
     overview_url: str
     snooze_max: dt.date
     snooze_default: dt.date
+    mine: bool = False  # the page shows the user's own patients
+    scope_url: str = ""  # the same page for the whole clinic (or back to "my patients")
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,28 @@ class PatientPage:
     snooze_default: dt.date
     modalities: tuple[str, ...]
     feeds: Any = None  # filled by the calendar-feed extension (templates/web/patients/_feeds.html)
+    channel: str = ""  # the preferred channel in words
+    reminders: str = ""  # whether reminders go to the patient now, and if not, why
+
+
+@dataclass(frozen=True)
+class FoundRow:
+    """A patient-list row with its words worked out: state, next item and how it stands."""
+
+    patient: FoundPatient
+    state: str
+    next_item: str
+    next_status: str
+    tone: str  # css: overdue / due / soon / later / closed / none
+
+
+@dataclass(frozen=True)
+class PatientListPage:
+    frame: Frame
+    found: PatientList
+    rows: tuple[FoundRow, ...]
+    prev_url: str | None
+    next_url: str | None
 
 
 @dataclass(frozen=True)
@@ -126,6 +152,8 @@ class AuditPage:
     patient_id: str
     prev_url: str | None
     next_url: str | None
+    mrn: str = ""
+    mrns: dict[int, str] = field(default_factory=dict)  # patient id -> MRN, for the rows
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,9 @@ def take_flashes(request: Request) -> tuple[Flash, ...]:
     return tuple(Flash(m["kind"], m["text"], tuple(m["problems"])) for m in messages)
 
 
-def frame(request: Request, user: m.User | None, *, section: str, settings: Settings) -> Frame:
+def frame(
+    request: Request, user: m.User | None, *, section: str, settings: Settings, search: str = ""
+) -> Frame:
     return Frame(
         user=user,
         csrf=security.csrf_token(request),
@@ -130,6 +132,7 @@ def frame(request: Request, user: m.User | None, *, section: str, settings: Sett
         section=section,
         clinic_name=settings.clinic.name,
         path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        search=search,
     )
 
 

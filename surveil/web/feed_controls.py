@@ -85,7 +85,7 @@ def issue(
     patient = visible_patient(db, actor=actor, patient_id=patient_id)
     try:
         issued = feeds.issue_feed(
-            db, patient_id=patient_id, label=label, actor=actor, base_url=settings.web.base_url
+            db, patient_id=patient_id, label=label, actor=actor, base_url=settings.web.public_url
         )
     except InvalidInput as error:
         db.rollback()
@@ -114,7 +114,7 @@ def rotate(
             public_id=public_id,
             patient_id=patient_id,
             actor=actor,
-            base_url=settings.web.base_url,
+            base_url=settings.web.public_url,
         )
     except Conflict as error:
         db.rollback()
@@ -168,4 +168,4 @@ def _back(patient_id: int) -> Response:
 
 
 def _https(settings: Settings) -> bool:
-    return settings.web.base_url.startswith("https://")
+    return settings.web.public_url.startswith("https://")

@@ -4,7 +4,7 @@ the audit event in its own transaction before the page renders); the rest of the
 the request's read-only session."""
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from surveil.config import Settings
-from surveil.core.thresholds import DEFAULT_THRESHOLDS
-from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
+from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind, StateKind
 from surveil.db import models as m
 from surveil.services.labels import kind_label
+from surveil.services.protocols import active_profile
 from surveil.services.records.actions import DEFAULT_MODALITY
 from surveil.services.registry.patients import MODALITIES
-from surveil.services.registry.record import open_record
+from surveil.services.registry.record import PatientRecord, open_record
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
 from surveil.web.deps import (
@@ -35,6 +35,12 @@ from surveil.web.feed_controls import feed_panel
 
 router = APIRouter()
 
+CHANNEL_WORDS: dict[str, str] = {
+    m.Channel.EMAIL: "e-mail",
+    m.Channel.SMS: "text message (SMS)",
+    m.Channel.NONE: "no messages",
+}
+
 
 @router.get("/patients/{patient_id}", name="patients.detail")
 def patient_page(
@@ -49,8 +55,9 @@ def patient_page(
     record = open_record(engine, actor=actor, patient_id=patient_id)
     today = clinic_today(settings)
     limit = settings.worklist.snooze_max_days
-    # The default thresholds; a pack may set others per profile (they are explained on triggers).
-    rules = DEFAULT_THRESHOLDS
+    # The thresholds the triggers use: the clinic profile's, from its pack.
+    rules = active_profile(settings)[1].thresholds
+    patient = record.patient
     page = PatientPage(
         frame=frame(request, user, section="patients", settings=settings),
         record=record,
@@ -60,7 +67,11 @@ def patient_page(
         closed_items=tuple(item_view(i, today, settings) for i in record.closed_items),
         growth_charts=tuple(
             growth_chart(
-                s, rate_mm_per_year=rules.growth_mm_per_year, size_mm=rules.size_mm, today=today
+                s,
+                rate_mm_per_year=rules.growth_mm_per_year,
+                size_mm=rules.size_mm,
+                today=today,
+                min_spacing_days=rules.min_spacing_days,
             )
             for s in record.lesions
         ),
@@ -70,13 +81,15 @@ def patient_page(
         snooze_default=today + dt.timedelta(days=min(7, limit)),
         modalities=MODALITIES,
         feeds=feed_panel(db, patient_id=patient_id, settings=settings),
+        channel=CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel),
+        reminders=reminders_note(patient, discharged=_discharged(record)),
     )
     return render(request, "web/patients/detail.html", page)
 
 
 def item_view(item: m.FollowUpItem, today: dt.date, settings: Settings) -> ItemView:
     kind = ItemKind(item.kind)
-    status, tone = _status(item, today, settings.worklist.soon_days)
+    status, tone = item_status(item, today, settings.worklist.soon_days)
     return ItemView(
         item=item,
         label=kind_label(item.kind),
@@ -88,7 +101,23 @@ def item_view(item: m.FollowUpItem, today: dt.date, settings: Settings) -> ItemV
     )
 
 
-def _status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[str, str]:
+class Timed(Protocol):
+    """What telling how an item stands needs of it (a stored item, or a found patient's next)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def earliest(self) -> dt.date: ...
+    @property
+    def latest(self) -> dt.date: ...
+    @property
+    def completed_on(self) -> dt.date | None: ...
+    @property
+    def snoozed_until(self) -> dt.date | None: ...
+
+
+def item_status(item: Timed, today: dt.date, soon_days: int) -> tuple[str, str]:
+    """How an item stands today, in words, and its tone (a CSS class)."""
     open_states = {s.value for s in m.OPEN_ITEM_STATES}
     if item.state not in open_states:
         when = f" on {item.completed_on}" if item.completed_on else ""
@@ -104,3 +133,25 @@ def _status(item: m.FollowUpItem, today: dt.date, soon_days: int) -> tuple[str, 
         return f"due now, window closes in {(item.latest - today).days} days{snoozed}", "due"
     days = (item.earliest - today).days
     return f"window opens in {days} days{snoozed}", "soon" if days <= soon_days else "later"
+
+
+def reminders_note(patient: m.Patient, *, discharged: bool) -> str:
+    """Whether reminders go to this patient now, and if not, why (the first reason that holds,
+    as the reminder planner would find it)."""
+    reasons = (
+        (patient.deceased_on is not None, "died"),
+        (discharged, "discharged"),
+        (patient.opted_out, "opted out"),
+        (not patient.consent_reminders, "no consent to reminders"),
+        (patient.preferred_channel == m.Channel.NONE, "asked for no messages"),
+    )
+    off = next((why for holds, why in reasons if holds), None)
+    if off is not None:
+        return f"off: {off}"
+    channel = CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel)
+    address = patient.email if patient.preferred_channel == m.Channel.EMAIL else patient.phone
+    return f"on, by {channel}" if address else f"on, but no {channel} address is recorded"
+
+
+def _discharged(record: PatientRecord) -> bool:
+    return record.state is not None and record.state.kind == StateKind.DISCHARGED

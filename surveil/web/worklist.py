@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from surveil.core.vocab import ItemKind, Site
+from surveil.db import models as m
 from surveil.errors import InvalidInput, Problem
 from surveil.services.audit import audit
 from surveil.services.labels import kind_label
@@ -37,6 +38,7 @@ from surveil.web.deps import (
 router = APIRouter()
 
 Param = Annotated[str, Query(max_length=100)]
+EVERYONE = "all"  # the navigator filter's value for "every navigator's patients"
 
 
 @router.get("/", include_in_schema=False)
@@ -62,7 +64,7 @@ def worklist_page(
 ) -> Response:
     today = clinic_today(settings)
     params = _params(date, navigator, site, kind, clinic, q, section, page)
-    query = _query(params, today=today, username=user.username)
+    query = _query(params, today=today, user=user)
     result = build_worklist(db, query=query, actor=actor, settings=settings, count_cap=COUNT_CAP)
     navigators, clinics = filter_choices(db, actor=actor)
     limit = settings.worklist.snooze_max_days
@@ -72,11 +74,9 @@ def worklist_page(
         sections=tuple(_section_views(result, params)),
         today=query.today,
         is_today=query.today == today,
-        navigators=(
-            Option("", "Everyone", not navigator),
-            Option("me", "My patients", navigator == "me"),
-            *(Option(u, n, navigator == u) for u, n in navigators if u != user.username),
-        ),
+        navigators=_navigator_options(navigator, user, navigators),
+        mine=query.navigator == user.username,
+        scope_url=_scope_url(params, user),
         sites=_options(params["site"], [(s.value, s.value.replace("_", " ")) for s in Site]),
         kinds=_options(params["kind"], [(k.value, kind_label(k)) for k in ItemKind]),
         clinics=_options(params["clinic"], [(c, c) for c in clinics]) if clinics else (),
@@ -106,7 +106,7 @@ def worklist_export(
 ) -> Response:
     """Exactly the rows the page shows for the same address, as CSV. Exports are audited."""
     params = _params(date, navigator, site, kind, clinic, q, section, page)
-    query = _query(params, today=clinic_today(settings), username=user.username)
+    query = _query(params, today=clinic_today(settings), user=user)
     result = build_worklist(db, query=query, actor=actor, settings=settings)
     rows = sum(len(s.rows) for s in result.sections)
     audit(db, actor=actor, action="worklist.exported", detail=f"{rows} rows")
@@ -141,7 +141,36 @@ def _params(
     }
 
 
-def _query(params: dict[str, str], *, today: dt.date, username: str) -> WorklistQuery:
+def _navigator_options(
+    chosen: str, user: m.User, navigators: list[tuple[str, str]]
+) -> tuple[Option, ...]:
+    """A navigator's page shows their own patients unless they ask for everyone's; anyone
+    else's shows everyone unless they ask for one navigator's."""
+    others = tuple(Option(u, n, chosen == u) for u, n in navigators if u != user.username)
+    if user.role == m.Role.NAVIGATOR:
+        mine = Option("", "My patients", chosen in ("", "me"))
+        return mine, Option(EVERYONE, "Whole clinic", chosen == EVERYONE), *others
+    return Option("", "Everyone", not chosen), Option("me", "My patients", chosen == "me"), *others
+
+
+def _scope_url(params: dict[str, str], user: m.User) -> str:
+    """The same page for the other scope: the whole clinic from "my patients", and back."""
+    chosen = params["navigator"]
+    if user.role == m.Role.NAVIGATOR:
+        other = "" if chosen == EVERYONE else EVERYONE
+    else:
+        other = "" if chosen == "me" else "me"
+    return _url("/worklist", {**params, "navigator": other, "page": ""})
+
+
+def _navigator(chosen: str, user: m.User) -> str | None:
+    """The navigator whose patients the page shows (None: everyone's)."""
+    if chosen == "me" or (not chosen and user.role == m.Role.NAVIGATOR):
+        return user.username
+    return None if chosen in ("", EVERYONE) else chosen
+
+
+def _query(params: dict[str, str], *, today: dt.date, user: m.User) -> WorklistQuery:
     day = today
     if params["date"]:
         try:
@@ -152,11 +181,10 @@ def _query(params: dict[str, str], *, today: dt.date, username: str) -> Worklist
                 site=params["site"], kind=params["kind"], section=params["section"]
             )
             raise InvalidInput(problems, what="worklist filter") from None
-    navigator = username if params["navigator"] == "me" else params["navigator"]
     return WorklistQuery(
         today=day,
         clinic=params["clinic"] or None,
-        navigator=navigator or None,
+        navigator=_navigator(params["navigator"], user),
         site=params["site"] or None,
         kind=params["kind"] or None,
         search=params["q"] or None,

@@ -1,4 +1,5 @@
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -269,3 +270,29 @@ def test_a_time_in_the_spring_gap_is_refused() -> None:
 def test_an_unknown_zone_is_refused() -> None:
     with pytest.raises(InvalidInput, match="time zone"):
         appointment_instant(dt.date(2026, 3, 29), dt.time(9, 30), "Mars/Olympus")
+
+
+def test_a_booked_tumour_board_is_a_review_around_its_date_never_an_appointment() -> None:
+    """The care team meets about the patient at 14:00; the patient attends nothing."""
+    meeting = dt.datetime(2026, 4, 28, 13, 0, tzinfo=dt.UTC)
+    board = FeedItem(
+        id=7,
+        kind=ItemKind.TUMOUR_BOARD,
+        earliest=dt.date(2026, 4, 20),
+        target=dt.date(2026, 4, 27),
+        latest=dt.date(2026, 5, 4),
+        status=FeedItemStatus.BOOKED,
+        sequence=1,
+        updated_at=STAMP,
+        booked_at=meeting,
+    )
+    scan = item(FeedItemStatus.BOOKED, booked_at=meeting, id=8)
+    shown_board, shown_scan = select_feed_items([board, scan], today=TODAY)
+    assert (shown_board.status, shown_board.booked_at) == (FeedItemStatus.PLANNED, None)
+    assert shown_scan == scan  # a scan's booking is the patient's own appointment
+    event = event_for(shown_board)
+    assert not event.is_timed and event.start == dt.date(2026, 4, 27)
+    done = select_feed_items(
+        [replace(board, status=FeedItemStatus.DONE, cancelled_on=TODAY)], today=TODAY
+    )
+    assert done[0].booked_at is None and done[0].status is FeedItemStatus.DONE

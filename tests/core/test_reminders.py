@@ -137,6 +137,12 @@ def test_tumour_board_reaches_only_the_navigator() -> None:
     ]
 
 
+def test_a_booked_tumour_board_still_reaches_only_the_navigator() -> None:
+    board = {"kind": ItemKind.TUMOUR_BOARD, "state": ItemState.BOOKED}
+    for day in (1, 15, 30):
+        assert stages(local(LONDON, 2024, 6, day, 12), **board) == []
+
+
 def test_stages_can_be_turned_off() -> None:
     off = ReminderPolicy(window_open=False, before_target_days=0, overdue_navigator=False)
     for day in (D(2024, 6, 1), D(2024, 6, 15), D(2024, 7, 5)):

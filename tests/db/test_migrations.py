@@ -139,3 +139,32 @@ def test_a_migration_leaves_planner_statistics_behind(db_url: str) -> None:
                 assert analysed == 1
     finally:
         engine.dispose()
+
+
+def test_upgrade_fills_the_search_keys_of_patients_already_there(engine: sa.Engine) -> None:
+    """0003 folds the names of patients enrolled before it, as the registry folds new ones."""
+    migrate.downgrade(engine, "0002")
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO patient (clinic, mrn, given_name, family_name, birth_date, sex,"
+                " timezone, preferred_channel, consent_reminders, opted_out, hereditary,"
+                " plan_note, created_at, updated_at) VALUES (:clinic, :mrn, :given, :family,"
+                " '1970-01-01', 'unknown', 'UTC', 'email', true, false, 'none', '',"
+                " :at, :at)"
+            ),
+            [
+                {"clinic": "A", "mrn": "M1", "given": "Zoë", "family": "Ørsted-Núñez", "at": at},
+                {"clinic": "A", "mrn": "M2", "given": "Seán", "family": "O’Brien", "at": at},
+            ],
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        keys = connection.execute(
+            sa.text("SELECT mrn, search_name, search_given, language FROM patient ORDER BY mrn")
+        ).all()
+    assert [tuple(k) for k in keys] == [
+        ("M1", "orsted nunez zoe", "zoe orsted nunez", None),
+        ("M2", "obrien sean", "sean obrien", None),
+    ]

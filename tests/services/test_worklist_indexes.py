@@ -91,6 +91,13 @@ def test_each_section_walks_its_index_in_page_order(
     for plan in (count, rows):
         assert any("ix_followup_item_open_by_patient (patient_id=?)" in line for line in plan)
         assert any("ix_diseasestate_discharged (patient_id=?)" in line for line in plan)
+    # Nobody's patients: read off their own small partial index, in page order, no sort.
+    no_owner = specs["no_owner"]
+    for stmt in (no_owner.count(COUNT_CAP), no_owner.rows(0, OVERVIEW_ROWS)):
+        plan = _plan(sqlite_session, stmt)
+        assert any("INDEX ix_patient_no_owner (clinic=?)" in line for line in plan), plan
+        assert any("ix_diseasestate_discharged (patient_id=?)" in line for line in plan), plan
+        assert not any("TEMP B-TREE" in line for line in plan), plan
 
 
 @pytest.mark.parametrize("filters", [{"search": "smi"}, {"navigator": "nina"}])

@@ -53,15 +53,20 @@ def web_engine(web_settings: Settings) -> Iterator[sa.Engine]:
 @pytest.fixture
 def world(web_engine: sa.Engine) -> World:
     """Two clinics, a navigator each, an admin; a north patient with an overdue MRI, a due CgA
-    and an open growth trigger; a south patient with a due MRI."""
+    and an open growth trigger; a south patient with a due MRI. Each patient's navigator is their
+    clinic's (nina, sam)."""
     today = dt.datetime.now(dt.UTC).date()
     day = dt.timedelta(days=1)
     with Session(web_engine, expire_on_commit=False) as session:
         make_user(session, "nina", role="navigator", clinic="north")
         make_user(session, "sam", role="navigator", clinic="south")
         make_user(session, "ada", role="admin", clinic="north")
-        north = make_patient(session, "N-100", clinic="north", family="Okafor", given="Ada")
-        south = make_patient(session, "S-200", clinic="south", family="Lindqvist", given="Bo")
+        north = make_patient(
+            session, "N-100", clinic="north", family="Okafor", given="Ada", navigator="nina"
+        )
+        south = make_patient(
+            session, "S-200", clinic="south", family="Lindqvist", given="Bo", navigator="sam"
+        )
         overdue = make_item(session, north, earliest=today - 90 * day, latest=today - 12 * day)
         marker = make_item(
             session, north, kind="cga", earliest=today - 5 * day, latest=today + 20 * day
@@ -69,7 +74,9 @@ def world(web_engine: sa.Engine) -> World:
         due = make_item(session, south, earliest=today - 5 * day, latest=today + 20 * day)
         trigger = make_trigger(session, north, detected_on=today - 2 * day)
         # A small G1 pancreatic NET on surveillance, 10 mm a year ago, with its MRI due now.
-        growing = make_patient(session, "N-101", clinic="north", family="Petrov", given="Ivan")
+        growing = make_patient(
+            session, "N-101", clinic="north", family="Petrov", given="Ivan", navigator="nina"
+        )
         registry.add_measurement(
             session,
             patient=growing,

@@ -80,6 +80,7 @@ def test_worklist_cli_prints_the_same_sections(
         "soon": 0,
         "reminders": 0,
         "no_plan": 0,
+        "no_owner": 1,  # enrolled without a navigator
         "lost": 0,
     }
     assert data["sections"][1]["rows"][0]["timing"] == "3 days overdue"
@@ -95,10 +96,14 @@ def test_worklist_cli_prints_the_same_sections(
         ("/feeds/AbC-123_x.ics", "/feeds/<redacted>.ics"),
         ("/feeds/AbC-123_x.ics?v=2", "/feeds/<redacted>.ics?v=2"),
         ("/feeds/AbC-123_x", "/feeds/<redacted>"),
-        ("/worklist?q=feeds", "/worklist?q=feeds"),
+        ("/worklist?q=feeds", "/worklist?q=<redacted>"),  # what was searched for is PHI
+        ("/patients?q=Okafor%20Ada&page=2", "/patients?q=<redacted>&page=2"),
+        ("/patients?page=2&q=1960-02-29", "/patients?page=2&q=<redacted>"),
+        ("/login?next=/patients%3Fq%3Dokafor", "/login?next=<redacted>"),
+        ("/worklist?section=overdue", "/worklist?section=overdue"),
     ],
 )
-def test_feed_tokens_are_redacted(path: str, logged: str) -> None:
+def test_feed_tokens_and_searches_are_redacted(path: str, logged: str) -> None:
     assert redact(path) == logged
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
@@ -125,9 +130,14 @@ def test_a_real_uvicorn_access_log_never_shows_the_token(
         time.sleep(0.05)
     token = "s3cr3t-T0ken-value"
     httpx.get(f"http://127.0.0.1:{port}/feeds/{token}.ics")
+    searched = "Zebedee-Quillfield"
+    httpx.get(f"http://127.0.0.1:{port}/patients?q={searched}")
+    httpx.get(f"http://127.0.0.1:{port}/login?next=/patients%3Fq%3D{searched}")
     server.should_exit = True
     thread.join(5)
     output = capfd.readouterr()
     logs = output.out + output.err
     assert "/feeds/<redacted>.ics" in logs
     assert token not in logs
+    assert "/patients?q=<redacted>" in logs and "/login?next=<redacted>" in logs
+    assert searched not in logs

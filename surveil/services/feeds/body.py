@@ -247,7 +247,7 @@ class FeedRenderer:
         self.settings = settings
         self.env = _environment(settings.paths.templates)
         self.retention = dt.timedelta(days=settings.feeds.cancelled_retention_days)
-        self.host = uid_host(settings.web.base_url)
+        self.host = uid_host(settings.web.public_url)
         self._cache: OrderedDict[tuple[object, ...], FeedBody] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -280,7 +280,7 @@ class FeedRenderer:
         return rendered
 
     def _zone(self, session: Session, patient_id: int) -> str:
-        # Appointments are booked in the patient's zone (services.planning.actions), so their
+        # Appointments are booked in the patient's zone (services.records.actions), so their
         # wall time is written in it too; the clinic's zone is the fallback.
         zone: str | None = (
             session.connection().execute(_ZONE, {"patient_id": patient_id}).scalar_one_or_none()

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from surveil.core.grading import who_grade
+from surveil.core.names import search_keys
 from surveil.core.vocab import (
     MARKER_KINDS,
     Differentiation,
@@ -87,6 +88,7 @@ def add_patient(session: Session, *, clinic: str, data: PatientInput, today: dt.
         navigator_id=navigator_id,
         **fields,
     )
+    patient.search_name, patient.search_given = search_keys(family, given)
     session.add(patient)
     session.flush()
     return patient
@@ -107,6 +109,7 @@ def update_patient(
     navigator_id = _navigator_id(session, check, data.navigator)
     check.raise_if_problems()
     patient.birth_date = born
+    patient.search_name, patient.search_given = search_keys(patient.family_name, patient.given_name)
     for name, value in fields.items():
         setattr(patient, name, value)
     if data.navigator is not None:

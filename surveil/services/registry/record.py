@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from surveil.core.grading import who_grade
+from surveil.core.vocab import Differentiation
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.services.actor import Actor
@@ -20,6 +22,7 @@ from surveil.services.users.accounts import visible_patient
 
 CLOSED_ITEMS_SHOWN = 20
 TIMELINE_LIMIT = 200
+MESSAGES_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,32 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class Ki67Reading:
+    """The most recent Ki-67 and the WHO grade that reading alone gives: the card shows it beside
+    the grade that stands (the highest ever recorded), so a nurse sees both."""
+
+    value: float
+    date: dt.date | None
+    grade: str
+    source: str  # "pathology result" or "at enrolment"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One reminder to the patient, whatever became of it."""
+
+    at: dt.datetime  # when it went, or when it was due to go
+    sent: bool
+    channel: str
+    state: str
+    stage: str
+    about: str  # the item kind it was about ("" for none)
+    suppressed_reason: str | None
+    last_error: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class PatientRecord:
     patient: m.Patient
     navigator: str | None
@@ -59,6 +88,8 @@ class PatientRecord:
     lesions: tuple[LesionSeries, ...]
     markers: tuple[MarkerSeries, ...]
     timeline: tuple[TimelineEntry, ...]
+    latest_ki67: Ki67Reading | None = None
+    messages: tuple[Message, ...] = ()
 
 
 @audited_read("patient.viewed")
@@ -102,10 +133,11 @@ def read_record(session: Session, patient: m.Patient) -> PatientRecord:
     )
     lesions = _lesions(session, pid)
     markers = _markers(session, pid)
+    tumour = session.exec(select(m.Tumour).where(m.Tumour.patient_id == pid)).first()
     return PatientRecord(
         patient=patient,
         navigator=navigator,
-        tumour=session.exec(select(m.Tumour).where(m.Tumour.patient_id == pid)).first(),
+        tumour=tumour,
         state=next((s for s in states if s.end_date is None), None),
         states=states,
         open_items=tuple(i for i in items if i.state in open_states),
@@ -123,6 +155,51 @@ def read_record(session: Session, patient: m.Patient) -> PatientRecord:
         lesions=lesions,
         markers=markers,
         timeline=_timeline(session, pid, states, lesions, markers),
+        latest_ki67=_latest_ki67(session, pid, tumour),
+        messages=_messages(session, pid),
+    )
+
+
+def _latest_ki67(session: Session, pid: int | None, tumour: m.Tumour | None) -> Ki67Reading | None:
+    """The newest pathology result with a Ki-67, or the one recorded at enrolment."""
+    latest = session.exec(
+        select(m.PathologyResult)
+        .where(m.PathologyResult.patient_id == pid, col(m.PathologyResult.ki67).is_not(None))
+        .order_by(col(m.PathologyResult.date).desc(), col(m.PathologyResult.id).desc())
+    ).first()
+    base = Differentiation(tumour.differentiation) if tumour else None
+    if latest is not None and latest.ki67 is not None:
+        seen = Differentiation(latest.differentiation) if latest.differentiation else base
+        grade = who_grade(seen, latest.ki67, latest.mitoses)
+        return Ki67Reading(latest.ki67, latest.date, grade.value, "pathology result")
+    if tumour is not None and tumour.ki67 is not None:
+        grade = who_grade(base, tumour.ki67, tumour.mitoses)
+        return Ki67Reading(tumour.ki67, tumour.diagnosed_on, grade.value, "at enrolment")
+    return None
+
+
+def _messages(session: Session, pid: int | None) -> tuple[Message, ...]:
+    """Every reminder to the patient, newest first: sent, pending, failed or suppressed."""
+    rows = session.exec(
+        select(m.Reminder, m.FollowUpItem.kind)
+        .outerjoin(m.FollowUpItem, col(m.FollowUpItem.id) == m.Reminder.item_id)
+        .where(m.Reminder.patient_id == pid)
+        .order_by(col(m.Reminder.send_after).desc(), col(m.Reminder.id).desc())
+        .limit(MESSAGES_SHOWN)
+    ).all()
+    return tuple(
+        Message(
+            at=r.sent_at or r.send_after,
+            sent=r.sent_at is not None,
+            channel=r.channel,
+            state=r.state,
+            stage=r.stage,
+            about=kind or "",
+            suppressed_reason=r.suppressed_reason,
+            last_error=r.last_error,
+            attempts=r.attempts,
+        )
+        for r, kind in rows
     )
 
 

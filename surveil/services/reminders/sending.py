@@ -142,6 +142,6 @@ def _prepare_digest(
         clinic=clinic(settings),
         day=digest_day(settings, row),
         lines=digest_lines(session, settings, user, now),
-        worklist_url=settings.web.base_url.rstrip("/") + "/",
+        worklist_url=settings.web.public_url.rstrip("/") + "/",
     )
     return user.email, render_message(env, row.template, context)

@@ -17,6 +17,7 @@ from surveil.errors import Conflict, InvalidInput, NotFound, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read, change
+from surveil.services.labels import trigger_label
 from surveil.services.outcome import Outcome
 from surveil.services.registry.access import patient_by_mrn, require_clinic
 from surveil.services.triggers.escalation import list_triggers
@@ -126,7 +127,7 @@ def _reviewed(
     session: Session, trigger: m.Trigger, actor: Actor, action: str, words: str, before: str
 ) -> Outcome:
     session.add(trigger)
-    message = f"Trigger {trigger.kind.replace('_', ' ')} {words}"
+    message = f"Trigger {trigger_label(trigger.kind)} {words}"
     audit(
         session,
         actor=actor,

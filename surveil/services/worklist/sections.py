@@ -8,6 +8,8 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``soon``       planned or ordered items whose window opens within ``soon_days``;
 - ``reminders``  reminders that failed (or whose fate is unknown after a crash);
 - ``no_plan``    living, not-discharged patients with no open item at all: the safety net;
+- ``no_owner``   living, not-discharged patients with no navigator: nobody's, so everybody's
+  (shown whichever navigator the page is filtered to);
 - ``lost``       open items overdue beyond ``lost_after_days``: lost to follow-up.
 
 "Open" means planned, ordered or booked; a booked item only needs attention once its
@@ -32,7 +34,19 @@ from surveil.db import models as m
 from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
-from surveil.services.labels import kind_label, trigger_label
+from surveil.services.registry.search import patient_matches
+from surveil.services.worklist.rows import (
+    WorkRow,
+    closes_in,
+    item_row,
+    no_owner_row,
+    no_plan_row,
+    opens_in,
+    reminder_row,
+    trigger_row,
+)
+
+__all__ = ["Section", "WorkRow", "Worklist", "WorklistQuery", "build_worklist"]
 
 OVERVIEW_ROWS = 10  # rows per section on the overview; "show all" pages through the rest
 # The overview counts up to this many rows per section and then says "1000+": on a large
@@ -70,6 +84,7 @@ TRIGGERS_BY_URGENCY = _table(m.Trigger, "t", "ix_trigger_open_by_urgency")
 ITEMS_OF_PATIENT = _table(m.FollowUpItem, "i", "ix_followup_item_patient_state")
 TRIGGERS_OF_PATIENT = _table(m.Trigger, "t", "ix_trigger_patient_id")
 DISCHARGED = _table(m.DiseaseState, "s", "ix_diseasestate_discharged")
+NO_OWNER = _table(m.Patient, "p", "ix_patient_no_owner")
 
 
 def _one_of(column: Any, values: Sequence[StrEnum]) -> Any:
@@ -91,25 +106,6 @@ class WorklistQuery:
     search: str | None = None
     section: str | None = None
     page: int = 1
-
-
-@dataclass(frozen=True)
-class WorkRow:
-    section: str
-    patient_id: int
-    mrn: str
-    patient: str
-    what: str
-    state: str
-    urgent: bool
-    timing: str
-    detail: str
-    earliest: dt.date | None = None
-    target: dt.date | None = None
-    latest: dt.date | None = None
-    item_id: int | None = None
-    trigger_id: int | None = None
-    reminder_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +163,7 @@ class _Spec:
         return self.stmt.order_by(*self.order).offset(offset).limit(limit)
 
 
-SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "lost")
+SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "no_owner", "lost")
 
 
 def build_worklist(
@@ -281,7 +277,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             .where(_one_of(t.state, m.OPEN_TRIGGER_STATES), *patients),
             # Open before acknowledged: of the two, 'open' sorts last.
             (t.urgent.desc(), t.state.desc(), t.detected_on, t.id),
-            lambda r: _trigger_row(r, today),
+            lambda r: trigger_row(r, today),
         ),
         _Spec(
             "overdue",
@@ -296,7 +292,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 awake(iu),
             ),
             (iu.urgent.desc(), iu.latest, iu.id),
-            lambda r: _item_row("overdue", r, f"{(today - r.latest).days} days overdue"),
+            lambda r: item_row("overdue", r, f"{(today - r.latest).days} days overdue"),
         ),
         _Spec(
             "due",
@@ -311,7 +307,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 awake(iu),
             ),
             (iu.urgent.desc(), iu.latest, iu.id),
-            lambda r: _item_row("due", r, _closes(r.latest, today)),
+            lambda r: item_row("due", r, closes_in(r.latest, today)),
         ),
         _Spec(
             "soon",
@@ -325,7 +321,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 awake(ie),
             ),
             (ie.earliest, ie.id),
-            lambda r: _item_row("soon", r, _opens(r.earliest, today)),
+            lambda r: item_row("soon", r, opens_in(r.earliest, today)),
         ),
         _Spec(
             "reminders",
@@ -333,7 +329,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             "The patient may not know: call them, or fix the address.",
             _reminders(query, patients),
             (R.send_after, R.id),
-            _reminder_row,
+            reminder_row,
         ),
         _Spec(
             "no_plan",
@@ -341,8 +337,16 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             "Nobody is following these patients up: plan or discharge them.",
             _no_plan(patients),
             (P.family_name, P.given_name, P.id),
-            _no_plan_row,
+            no_plan_row,
             count_in_order=False,
+        ),
+        _Spec(
+            "no_owner",
+            "Active patients with no navigator",
+            "Nobody is named to follow these patients up: assign a navigator.",
+            _no_owner(session, query),
+            (NO_OWNER.c.clinic, NO_OWNER.c.family_name, NO_OWNER.c.given_name, NO_OWNER.c.id),
+            no_owner_row,
         ),
         _Spec(
             "lost",
@@ -350,7 +354,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             "Overdue for so long the patient may have left care: trace them.",
             items(by_latest, il.latest < lost_before, unattended(il)),
             (il.latest, il.id),
-            lambda r: _item_row("lost", r, f"{(today - r.latest).days} days overdue"),
+            lambda r: item_row("lost", r, f"{(today - r.latest).days} days overdue"),
         ),
     ]
 
@@ -371,6 +375,7 @@ def _item_columns(i: Any) -> tuple[Any, ...]:
         i.rule_id,
         i.booked_at,
         i.snoozed_until,
+        P.timezone,  # a booking is shown in the patient's zone
     )
 
 
@@ -392,26 +397,7 @@ def _patient_filter(session: Session, query: WorklistQuery) -> tuple[list[Any], 
 
     A few patients are looked up once and named by id, so each section starts from them and
     their own items; a crowd is left to each section's walk down its index."""
-    where: list[Any] = [P.deceased_on.is_(None)]
-    if query.clinic:
-        where.append(P.clinic == query.clinic)
-    if query.navigator:
-        nav = session.exec(select(m.User.id).where(m.User.username == query.navigator)).first()
-        # An unknown navigator matches nobody (not, via "= NULL", the unassigned patients).
-        where.append(P.navigator_id == nav if nav is not None else sa.false())
-    if query.site:
-        # A probe per patient into the tumour's (unique) patient index, not an IN list built
-        # from every tumour at the site for each of the page's statements.
-        where.append(sa.exists().where(U.patient_id == P.id, U.site == query.site))
-    if query.search:
-        like = _like_prefix(query.search.lower())
-        where.append(
-            sa.or_(
-                P.mrn == query.search,
-                sa.func.lower(P.family_name).like(like, escape="\\"),
-                sa.func.lower(P.given_name).like(like, escape="\\"),
-            )
-        )
+    where = _patient_conditions(session, query)
     # One pass (a search has to read every name): a crowd costs fetching 2,001 ids.
     found = session.execute(sa.select(P.id).where(*where).limit(FEW_PATIENTS + 1)).scalars()
     ids = list(found)
@@ -421,8 +407,23 @@ def _patient_filter(session: Session, query: WorklistQuery) -> tuple[list[Any], 
     return [*where, P.id.in_(ids)], True
 
 
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _patient_conditions(session: Session, query: WorklistQuery, p: Any = P) -> list[Any]:
+    """Living patients, narrowed by the query's clinic, navigator, tumour site and search, on the
+    patient columns ``p`` (the patient table's alias in the statement)."""
+    where: list[Any] = [p.deceased_on.is_(None)]
+    if query.clinic:
+        where.append(p.clinic == query.clinic)
+    if query.navigator:
+        nav = session.exec(select(m.User.id).where(m.User.username == query.navigator)).first()
+        # An unknown navigator matches nobody (not, via "= NULL", the unassigned patients).
+        where.append(p.navigator_id == nav if nav is not None else sa.false())
+    if query.site:
+        # A probe per patient into the tumour's (unique) patient index, not an IN list built
+        # from every tumour at the site for each of the page's statements.
+        where.append(sa.exists().where(U.patient_id == p.id, U.site == query.site))
+    if query.search:
+        where.append(patient_matches(query.search, p))
+    return where
 
 
 def _reminders(query: WorklistQuery, patients: list[Any]) -> sa.Select[Any]:
@@ -437,6 +438,7 @@ def _reminders(query: WorklistQuery, patients: list[Any]) -> sa.Select[Any]:
             R.send_after,
             R.attempts,
             I.kind,
+            P.timezone,
         )
         .select_from(REMINDER)
         .join(PATIENT, P.id == R.patient_id)
@@ -444,6 +446,25 @@ def _reminders(query: WorklistQuery, patients: list[Any]) -> sa.Select[Any]:
         .where((R.state).in_([m.ReminderState.FAILED, m.ReminderState.UNKNOWN]), *patients)
     )
     return stmt.where(I.kind == query.kind) if query.kind else stmt
+
+
+def _no_owner(session: Session, query: WorklistQuery) -> sa.Select[Any]:
+    """Living, not-discharged patients without a navigator, whichever navigator the page is
+    filtered to. Read off the small partial index of such patients (db/models.py), then one
+    probe each into the discharged index."""
+    o, s = NO_OWNER.c, DISCHARGED.c
+    discharged = sa.exists().where(
+        s.patient_id == o.id,
+        s.end_date.is_(None),
+        s.kind == sa.literal(StateKind.DISCHARGED.value, literal_execute=True),
+    )
+    patients = _patient_conditions(session, replace(query, navigator=None), o)
+    columns = (o.id.label("patient_id"), o.mrn, o.family_name, o.given_name)
+    return (
+        sa.select(*columns)
+        .select_from(NO_OWNER)
+        .where(o.navigator_id.is_(None), ~discharged, *patients)
+    )
 
 
 def _no_plan(patients: list[Any]) -> sa.Select[Any]:
@@ -458,93 +479,6 @@ def _no_plan(patients: list[Any]) -> sa.Select[Any]:
     return (
         sa.select(*_PATIENT_COLUMNS).select_from(PATIENT).where(~has_open, ~discharged, *patients)
     )
-
-
-# --------------------------------------------------------------------------- rows
-
-
-def _name(r: Any) -> str:
-    return f"{r.family_name.upper()}, {r.given_name}"
-
-
-def _item_row(section: str, r: Any, timing: str) -> WorkRow:
-    detail = f"rule {r.rule_id}"
-    if r.state == ItemState.BOOKED and r.booked_at is not None:
-        detail = f"booked for {r.booked_at:%Y-%m-%d %H:%M} UTC, no result yet; {detail}"
-    if r.snoozed_until is not None:
-        detail += f"; snoozed until {r.snoozed_until}"
-    return WorkRow(
-        section=section,
-        patient_id=r.patient_id,
-        mrn=r.mrn,
-        patient=_name(r),
-        what=kind_label(r.kind),
-        state=r.state,
-        urgent=bool(r.urgent),
-        timing=timing,
-        detail=detail,
-        earliest=r.earliest,
-        target=r.target,
-        latest=r.latest,
-        item_id=r.item_id,
-    )
-
-
-def _trigger_row(r: Any, today: dt.date) -> WorkRow:
-    days = (today - r.detected_on).days
-    return WorkRow(
-        section="triggers",
-        patient_id=r.patient_id,
-        mrn=r.mrn,
-        patient=_name(r),
-        what=trigger_label(r.kind) + (" (confounded)" if r.confounded else ""),
-        state=r.state,
-        urgent=bool(r.urgent),
-        timing=f"found {r.detected_on}" + (f", {days} days ago" if days > 0 else " (today)"),
-        detail=r.explanation,
-        trigger_id=r.trigger_id,
-    )
-
-
-def _reminder_row(r: Any) -> WorkRow:
-    about = kind_label(r.kind) if r.kind else "no item"
-    error = f": {r.last_error}" if r.last_error else ""
-    return WorkRow(
-        section="reminders",
-        patient_id=r.patient_id,
-        mrn=r.mrn,
-        patient=_name(r),
-        what=f"{r.stage} by {r.channel} ({about})",
-        state=r.state,
-        urgent=False,
-        timing=f"due to send {r.send_after:%Y-%m-%d %H:%M} UTC",
-        detail=f"{r.attempts} attempt(s){error}",
-        reminder_id=r.reminder_id,
-    )
-
-
-def _no_plan_row(r: Any) -> WorkRow:
-    return WorkRow(
-        section="no_plan",
-        patient_id=r.patient_id,
-        mrn=r.mrn,
-        patient=_name(r),
-        what="no open item",
-        state="",
-        urgent=False,
-        timing="",
-        detail="No planned, ordered or booked follow-up.",
-    )
-
-
-def _closes(latest: dt.date, today: dt.date) -> str:
-    days = (latest - today).days
-    return "window closes today" if days == 0 else f"window closes in {days} days"
-
-
-def _opens(earliest: dt.date, today: dt.date) -> str:
-    days = (earliest - today).days
-    return "window opens tomorrow" if days == 1 else f"window opens in {days} days"
 
 
 def filter_choices(session: Session, *, actor: Actor) -> tuple[list[tuple[str, str]], list[str]]:

@@ -33,8 +33,14 @@ def analyze(engine: sa.Engine) -> None:
     """Refresh the query planner's statistics after a bulk step (a migration, a demo load, an
     import, a full replan). Without them PostgreSQL plans a freshly loaded registry as if it
     were empty: the worklist took 8.2 s on the 100k registry until one ANALYZE made it 135 ms.
-    Autovacuum gets there eventually; a clinic should not have to wait for it."""
-    with engine.begin() as connection:  # ANALYZE may run in a transaction on both backends
+    Autovacuum gets there eventually; a clinic should not have to wait for it.
+
+    PostgreSQL only: surveil's SQLite statements are written for SQLite's planner *without*
+    statistics (``db/indexed.py``), and statistics taken on a near-empty database would steer it
+    away from the partial indexes the worklist is built on."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
 
 

@@ -3,7 +3,7 @@
 import click
 
 from surveil.cli._common import console, get_app
-from surveil.db import migrate
+from surveil.services import schema
 
 
 @click.command()
@@ -11,11 +11,8 @@ from surveil.db import migrate
 def init(ctx: click.Context) -> None:
     """Create the database (or bring it up to date). Safe to run twice."""
     app = get_app(ctx)
-    migrate.upgrade(app.engine)
-    console.print(
-        f"[green]database ready[/] at {app.settings.database.url} "
-        f"(schema {migrate.current_revision(app.engine)})"
-    )
+    revision = schema.upgrade_schema(app.engine)
+    console.print(f"[green]database ready[/] at {app.settings.database.url} (schema {revision})")
 
 
 @click.group()
@@ -29,8 +26,7 @@ def db() -> None:
 def upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     app = get_app(ctx)
-    migrate.upgrade(app.engine, revision)
-    console.print(f"schema at {migrate.current_revision(app.engine)}")
+    console.print(f"schema at {schema.upgrade_schema(app.engine, revision)}")
 
 
 @db.command()
@@ -38,12 +34,12 @@ def upgrade(ctx: click.Context, revision: str) -> None:
 def check(ctx: click.Context) -> None:
     """Fail (exit 1) when the schema is behind the code or differs from the models."""
     app = get_app(ctx)
-    current, head = migrate.current_revision(app.engine), migrate.head_revision()
+    current, head = schema.schema_revision(app.engine), schema.code_revision()
     if current != head:
         raise click.ClickException(
             f"schema is at {current}, code expects {head}: run surveil db upgrade"
         )
-    diff = migrate.pending_changes(app.engine)
+    diff = schema.schema_differences(app.engine)
     if diff:
         raise click.ClickException(f"schema differs from the models: {diff}")
     console.print(f"[green]schema up to date[/] ({head})")

@@ -17,17 +17,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.session import make_engine, session_scope
+from surveil.db.session import make_engine
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
-from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.users.accounts import AccessDenied
+from surveil.services.users.sessions import record_refusal, signed_in_user
 from surveil.web import actions, admin, auth, feeds, patients, security, worklist
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
@@ -182,11 +181,7 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
 def _session_user(request: Request) -> m.User | None:
     """The logged-in user, so an error page keeps the navigation (and the way to log out)."""
     uid = security.session_user_id(request, now=utc_now())
-    if uid is None:
-        return None
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        user = session.get(m.User, uid)
-        return user if user is not None and user.active else None
+    return signed_in_user(request.app.state.engine, user_id=uid)
 
 
 def _audit_refusal(request: Request, action: str, patient_id: int | None, detail: str) -> None:
@@ -194,15 +189,13 @@ def _audit_refusal(request: Request, action: str, patient_id: int | None, detail
     transaction was rolled back with the error."""
     uid = request.session.get("uid")
     try:
-        with session_scope(request.app.state.engine) as session:
-            user = session.get(m.User, uid) if isinstance(uid, int) else None
-            audit(
-                session,
-                actor=user.username if user else "-",
-                action=action,
-                patient_id=patient_id,
-                detail=detail,
-                ip=client_ip(request),
-            )
+        record_refusal(
+            request.app.state.engine,
+            action=action,
+            user_id=uid if isinstance(uid, int) else None,
+            ip=client_ip(request),
+            patient_id=patient_id,
+            detail=detail,
+        )
     except Exception:  # a failed audit write must not turn a 403 into a 500
         logger.exception("could not audit %s", action)

@@ -2,6 +2,7 @@
 one-daemon rule, a clean stop on SIGTERM, and the ``surveil daemon``/``reminders`` commands."""
 
 import datetime as dt
+import functools
 import json
 import os
 import signal
@@ -26,8 +27,9 @@ from surveil.db import claims
 from surveil.db import models as m
 from surveil.db.session import make_engine
 from surveil.errors import Conflict
+from surveil.services.users import accounts
 from surveil.transports import LogTransport
-from tests.daemon.seed import add_item, add_patient, many_due, settings_for
+from tests.daemon.seed import CLINIC, add_item, add_patient, many_due, settings_for
 from tests.daemon.sink import Sink
 
 NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
@@ -166,12 +168,18 @@ def surveil(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Inv
 def test_reminders_commands(surveil: Invoke, engine: sa.Engine, db_url: str) -> None:
     now = dt.datetime.now(dt.UTC)
     assert many_due(engine, settings_for(db_url), 2, now) == 2
+    with Session(engine) as session:  # the commands that touch the outbox act as a user
+        accounts.add_user(session, username="ops", display_name=None, role="admin",
+                          clinic=CLINIC, password="a long enough passphrase")  # fmt: skip
+        session.commit()
     dry = surveil("reminders", "send-due", "--once", "--dry-run")
     assert dry.exit_code == 0 and "Time to book" in dry.output and "@" not in dry.output
     assert states(engine) == ["pending", "pending"]
 
-    sent = surveil("reminders", "send-due", "--once")
+    assert surveil("reminders", "send-due", "--once").exit_code == 2  # nobody named
+    sent = surveil("--as", "ops", "reminders", "send-due", "--once")
     assert sent.exit_code == 0 and "handled 2" in sent.output
+    surveil = functools.partial(surveil, "--as", "ops")
     listed = json.loads(surveil("reminders", "list", "--status", "sent", "--json").output)
     assert [r["state"] for r in listed] == ["sent", "sent"]
     assert listed[0]["to"].startswith("MRN K") and "@" not in json.dumps(listed)

@@ -1,0 +1,47 @@
+"""The command line on an empty registry, and the accounts commands act as.
+
+``fresh_cli`` runs ``surveil ...`` in-process against a migrated, empty database on both
+backends, with ``SURVEIL_USER`` unset, so a test says who acts (``--as``) or proves that
+nobody named is refused. ``add_account`` makes a user through the accounts service."""
+
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlmodel import Session
+
+from surveil.cli import _register, cli
+from surveil.db.session import make_engine
+from surveil.services.users import accounts
+
+Invoke = Callable[..., Result]
+PASSPHRASE = "a long enough passphrase"
+
+
+@pytest.fixture
+def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    _register()
+    monkeypatch.setenv("SURVEIL_DATABASE_URL", db_url)
+    for name in ("SURVEIL_CONFIG", "SURVEIL_USER"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def add_account(db_url: str, username: str, *, role: str, clinic: str) -> None:
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        accounts.add_user(
+            session,
+            username=username,
+            display_name=None,
+            role=role,
+            clinic=clinic,
+            password=PASSPHRASE,
+        )
+        session.commit()
+    engine.dispose()

@@ -2,8 +2,11 @@
 
 ``fresh_cli`` runs ``surveil ...`` in-process against a migrated, empty database on both
 backends, with ``SURVEIL_USER`` unset, so a test says who acts (``--as``) or proves that
-nobody named is refused. ``add_account`` makes a user through the accounts service."""
+nobody named is refused. ``add_account`` makes a user through the accounts service;
+``nina_cli`` is ``fresh_cli`` acting as the navigator nina of the configured clinic.
+(Registered for tests/cli by its conftest.)"""
 
+import functools
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +19,7 @@ from surveil.services.users import accounts
 
 Invoke = Callable[..., Result]
 PASSPHRASE = "a long enough passphrase"
+CLINIC = "Neuroendocrine Tumour Clinic"  # the default clinic.name
 
 
 @pytest.fixture
@@ -45,3 +49,9 @@ def add_account(db_url: str, username: str, *, role: str, clinic: str) -> None:
         )
         session.commit()
     engine.dispose()
+
+
+@pytest.fixture
+def nina_cli(fresh_cli: Invoke, db_url: str) -> Invoke:
+    add_account(db_url, "nina", role="navigator", clinic=CLINIC)
+    return functools.partial(fresh_cli, "--as", "nina")

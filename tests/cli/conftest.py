@@ -6,6 +6,7 @@ from click.testing import CliRunner, Result
 from surveil.cli import _register, cli
 from surveil.db import migrate
 from surveil.db.session import make_engine
+from tests.cli.acting import fresh_cli, nina_cli  # noqa: F401 - fixtures for tests/cli
 
 Invoke = Callable[..., Result]
 

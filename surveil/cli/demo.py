@@ -24,11 +24,11 @@ from rich.text import Text
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.core.vocab import Channel
+from surveil.db import migrate
 from surveil.demo import generate as demo
 from surveil.demo.people import NORTHERN_CLINIC
 from surveil.services.actor import Actor
 from surveil.services.planning import plans
-from surveil.services.schema import schema_revision
 
 
 class RateColumn(ProgressColumn):
@@ -108,7 +108,7 @@ def demo_command(
       surveil demo --patients 100000 --no-replan   (then: surveil replan --all)
     """
     app = get_app(ctx)
-    if schema_revision(app.engine) is None:
+    if migrate.current_revision(app.engine) is None:
         raise click.ClickException("the database has no tables yet: run `surveil init` first")
     if if_empty and demo.count_patients(app.engine) > 0:
         if as_json:

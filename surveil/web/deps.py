@@ -14,13 +14,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
+from sqlmodel import Session  # for get_db alone (transitional)
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.session import read_scope, session_scope
+from surveil.db.session import session_scope  # for get_db alone (transitional)
 from surveil.errors import PermissionDenied
+from surveil.services import reading
 from surveil.services.actor import Actor
+from surveil.services.reading import ReadSession
 from surveil.services.users.accounts import get_user
 from surveil.web import security
 from surveil.web.contexts import Flash, Frame
@@ -41,26 +43,27 @@ def get_engine(request: Request) -> sa.Engine:
 
 
 def get_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """A request-wide write session, committed when the request ends. Only for routes not yet
-    moved to service entry points: a route that changes data calls an entry point instead,
-    which opens, audits and commits its own transaction."""
+    """A request-wide write session, committed when the request ends. Transitional: only the
+    item and patient routes of the clinical-record half still use it until their move to entry
+    points lands; then it goes, with this module's imports of ``db.session`` and ``sqlmodel``.
+    A route that changes data calls an entry point, which opens, audits and commits its own
+    transaction."""
     with session_scope(engine) as session:
         yield session
 
 
-def get_read_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """The request's read-only snapshot: on SQLite it never waits behind a writer (the daemon,
-    a long ``replan --all``), and it is always rolled back, so nothing written through it is
-    kept (``db.session.read_scope``). The signed-in user and the page's data are read on it."""
-    with read_scope(engine) as session:
-        yield session
+def get_read_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[ReadSession]:
+    """The request's read-only snapshot (``services.reading``): on SQLite it never waits behind
+    a writer (the daemon, a long ``replan --all``), and nothing written through it is kept.
+    The signed-in user and the page's data are read on it."""
+    yield from reading.snapshot(engine)
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def current_user(request: Request, db: Annotated[Session, Depends(get_read_db)]) -> m.User:
+def current_user(request: Request, db: Annotated[ReadSession, Depends(get_read_db)]) -> m.User:
     """The signed-in, active account, read on the request's read-only session: every request
     re-reads it, so a deactivated user is signed out at their next click."""
     uid = security.session_user_id(request, now=utc_now())
@@ -79,7 +82,9 @@ def current_actor(request: Request, user: Annotated[m.User, Depends(current_user
     return Actor.of(user, ip=client_ip(request))
 
 
-def session_actor(request: Request, db: Annotated[Session, Depends(get_read_db)]) -> Actor | None:
+def session_actor(
+    request: Request, db: Annotated[ReadSession, Depends(get_read_db)]
+) -> Actor | None:
     """The account named by the session cookie, active or not, without requiring a login
     (logging out must work for a session that has just been deactivated)."""
     uid = request.session.get("uid")
@@ -104,7 +109,7 @@ DbDep = Annotated[Session, Depends(get_db)]
 UserDep = Annotated[m.User, Depends(current_user)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
 SessionActorDep = Annotated[Actor | None, Depends(session_actor)]
-ReadDbDep = Annotated[Session, Depends(get_read_db)]
+ReadDbDep = Annotated[ReadSession, Depends(get_read_db)]
 ReaderDep = UserDep
 ReaderActorDep = ActorDep
 AdminDep = Annotated[m.User, Depends(require_admin)]

@@ -15,7 +15,6 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
-from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.db import models as m
@@ -24,6 +23,7 @@ from surveil.services.feeds import manage
 from surveil.services.feeds import tokens as feeds
 from surveil.services.feeds.manage import FeedIssued, FeedPatient
 from surveil.services.feeds.tokens import FeedSummary, FeedUrls
+from surveil.services.reading import ReadSession
 from surveil.web.contexts import Frame
 from surveil.web.deps import (
     ActorDep,
@@ -67,7 +67,7 @@ class IssuedPage:
     replaced: str | None = None  # the public id of the feed this one replaced (rotation)
 
 
-def feed_panel(session: Session, *, patient_id: int, settings: Settings) -> FeedPanel:
+def feed_panel(session: ReadSession, *, patient_id: int, settings: Settings) -> FeedPanel:
     """The patient page's feed section: every feed of the patient, never a token."""
     return FeedPanel(
         patient_id=patient_id,

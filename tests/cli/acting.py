@@ -10,11 +10,11 @@ import functools
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from sqlmodel import Session
 
 from surveil.cli import _register, cli
-from surveil.db.session import make_engine
 from surveil.services.users import accounts
 
 Invoke = Callable[..., Result]
@@ -36,8 +36,7 @@ def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     return invoke
 
 
-def add_account(db_url: str, username: str, *, role: str, clinic: str) -> None:
-    engine = make_engine(db_url)
+def add_account(engine: sa.Engine, username: str, *, role: str, clinic: str) -> None:
     with Session(engine) as session:
         accounts.add_user(
             session,
@@ -48,10 +47,9 @@ def add_account(db_url: str, username: str, *, role: str, clinic: str) -> None:
             password=PASSPHRASE,
         )
         session.commit()
-    engine.dispose()
 
 
 @pytest.fixture
-def nina_cli(fresh_cli: Invoke, db_url: str) -> Invoke:
-    add_account(db_url, "nina", role="navigator", clinic=CLINIC)
+def nina_cli(fresh_cli: Invoke, engine: sa.Engine) -> Invoke:
+    add_account(engine, "nina", role="navigator", clinic=CLINIC)
     return functools.partial(fresh_cli, "--as", "nina")

@@ -73,8 +73,8 @@ def test_worklist_cli_prints_the_same_sections(fresh_cli: Invoke, db_url: str) -
         )
         make_trigger(session, patient)
         session.commit()
+    add_account(engine, "nell", role="navigator", clinic="Neuroendocrine Tumour Clinic")
     engine.dispose()
-    add_account(db_url, "nell", role="navigator", clinic="Neuroendocrine Tumour Clinic")
     day = ("--date", TODAY.isoformat())
     assert fresh_cli("worklist", *day).exit_code == 2  # it shows patients: say who you are
     data = json.loads(fresh_cli("--as", "nell", "worklist", *day, "--json").output)

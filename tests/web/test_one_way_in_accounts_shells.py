@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db import models as m
-from surveil.db.session import make_engine
 from surveil.web import admin, auth, feed_controls, worklist
 from surveil.web.app import create_app
 from surveil.web.deps import get_db
@@ -43,14 +42,13 @@ Row = tuple[str, str, str, int | None]  # action, actor, channel, patient
 
 
 @pytest.fixture
-def web(db_url: str) -> Iterator[tuple[TestClient, sa.Engine, dict[str, int]]]:
+def web(db_url: str, engine: sa.Engine) -> Iterator[tuple[TestClient, sa.Engine, dict[str, int]]]:
     """The app on a registry with an admin and a navigator of the north clinic, a navigator of
     the south, and a patient of each clinic (the north one with an overdue MRI)."""
     settings = Settings(
         database=DatabaseSettings(url=db_url),
         web=WebSettings(secret_key="test-secret-" + "x" * 32, login_attempts=3),
     )
-    engine = make_engine(db_url)
     with Session(engine) as session:
         make_user(session, "ada", role="admin", clinic="north")
         nina = make_user(session, "nina", role="navigator", clinic="north")
@@ -64,7 +62,6 @@ def web(db_url: str) -> Iterator[tuple[TestClient, sa.Engine, dict[str, int]]]:
         ids = {"nina": nina.id or 0, "north": north.id or 0, "south": south.id or 0}
     with TestClient(create_app(settings, engine=engine), base_url=BASE) as client:
         yield client, engine, ids
-    engine.dispose()
 
 
 def last_audit(engine: sa.Engine) -> int:

@@ -28,6 +28,7 @@ from surveil.core.vocab import StateKind
 from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.session import read_connection
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -55,6 +56,7 @@ __all__ = [
     "list_feeds",
     "lookup",
     "open_feed",
+    "read_feed",
     "retire_due_feeds",
     "retire_feeds",
     "revoke_feed",
@@ -256,6 +258,17 @@ def lookup(session: Session, token: str) -> m.FeedToken | None:
     preimages of tokens they do not know.
     """
     return session.exec(_LOOKUP, params={"digest": hash_token(token)}).first()
+
+
+def read_feed(
+    engine: sa.Engine, token: str, *, today: dt.date, retention: dt.timedelta
+) -> OpenFeed | None:
+    """The feed ``token`` opens, with its items, read on a read-only connection that is back
+    in the pool before the caller renders; None for an unknown or revoked token alike. The
+    calendar endpoint's one database read (a poll is not audited: an app polls every few
+    hours, and the fetch is counted on the feed instead)."""
+    with read_connection(engine) as connection:
+        return open_feed(connection, hash_token(token), today=today, retention=retention)
 
 
 def retire_feeds(

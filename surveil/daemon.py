@@ -90,12 +90,12 @@ class Daemon:
     ) -> None:
         effective_policy(settings)  # a bad [reminders] table stops the start, loudly
         self.settings = settings
-        self.actor = actor or Actor.system()
         self.engine = engine or make_engine(settings.database.url)
         self.transports = dict(transports if transports is not None else
                                delivery.build_transports(settings))  # fmt: skip
         self.worker = worker or leases.new_worker_id()
         self.clock = clock
+        self.actor = actor or Actor.system()
         self.stop = threading.Event()
         self.epoch: int | None = None
         self.lease_seconds = settings.daemon.lease_seconds

@@ -1,6 +1,5 @@
 """``surveil demo``: synthetic patients and demo logins, with a progress bar."""
 
-import dataclasses
 import datetime as dt
 import getpass
 import time
@@ -23,11 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from surveil.cli._common import console, get_app, json_option, print_json
-from surveil.core.vocab import Channel
 from surveil.db import migrate
 from surveil.demo import generate as demo
 from surveil.demo.people import NORTHERN_CLINIC
-from surveil.services.actor import Actor
 from surveil.services.planning import plans
 
 
@@ -123,15 +120,15 @@ def demo_command(
             app.engine,
             patients=patients,
             seed=seed,
+            # A bulk loader, not an entry point (surveil/demo/generate.py says why): it needs no
+            # --as, as it makes the demo logins, and is audited with the OS account.
+            actor=demo.command_line_loader(getpass.getuser()),
             clinic=clinic or app.clinic,
             timezone=app.settings.clinic.timezone,
             today=day,
             now=app.now(),
             on_progress=lambda count: advance(count, None),
             protocol=plans.active_profile(app.settings),
-            # A bulk loader, not an entry point (surveil/demo/generate.py says why); it needs
-            # no --as, as it makes the demo logins, and is audited with the OS account.
-            actor=dataclasses.replace(Actor.system(Channel.CLI), os_user=getpass.getuser()),
         )
     seconds = time.perf_counter() - started
     if as_json:

@@ -20,6 +20,7 @@ chunk of patients one ``demo.loaded`` event naming the MRNs, all as ``actor`` (b
 surveil itself; ``surveil demo`` adds the operating-system account that ran it).
 """
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from surveil.core.protocol import Pack, Profile
+from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.demo.history import Protocol, done_row, history
@@ -129,6 +131,12 @@ def generate_demo(
         if on_progress is not None:
             on_progress(len(numbers))
     return DemoResult(ids, DEMO_USERS)
+
+
+def command_line_loader(os_user: str) -> Actor:
+    """Who ``surveil demo`` loads as: surveil itself on the command line, with the operating-
+    system account that ran it (there may be no surveil user yet)."""
+    return dataclasses.replace(Actor.system(Channel.CLI), os_user=os_user)
 
 
 def _check(*, patients: int, chunk_size: int, first: int) -> None:

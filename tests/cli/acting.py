@@ -1,12 +1,11 @@
 """The command line on an empty registry, and the accounts commands act as.
 
-``fresh_cli`` runs ``surveil ...`` in-process against a migrated, empty database on both
+``fresh_invoke`` runs ``surveil ...`` in-process against a migrated, empty database on both
 backends, with ``SURVEIL_USER`` unset, so a test says who acts (``--as``) or proves that
-nobody named is refused. ``add_account`` makes a user through the accounts service;
-``nina_cli`` is ``fresh_cli`` acting as the navigator nina of the configured clinic.
-(Registered for tests/cli by its conftest.)"""
+nobody named is refused; ``add_account`` makes a user through the accounts service. The
+fixtures ``fresh_cli`` and ``nina_cli`` (acting as the navigator nina of the configured
+clinic) are made from them in tests/cli/conftest.py."""
 
-import functools
 from collections.abc import Callable
 
 import pytest
@@ -22,8 +21,7 @@ PASSPHRASE = "a long enough passphrase"
 CLINIC = "Neuroendocrine Tumour Clinic"  # the default clinic.name
 
 
-@pytest.fixture
-def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def fresh_invoke(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     _register()
     monkeypatch.setenv("SURVEIL_DATABASE_URL", db_url)
     for name in ("SURVEIL_CONFIG", "SURVEIL_USER"):
@@ -47,9 +45,3 @@ def add_account(engine: sa.Engine, username: str, *, role: str, clinic: str) -> 
             password=PASSPHRASE,
         )
         session.commit()
-
-
-@pytest.fixture
-def nina_cli(fresh_cli: Invoke, engine: sa.Engine) -> Invoke:
-    add_account(engine, "nina", role="navigator", clinic=CLINIC)
-    return functools.partial(fresh_cli, "--as", "nina")

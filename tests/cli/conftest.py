@@ -1,12 +1,12 @@
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from surveil.cli import _register, cli
 from surveil.db import migrate
 from surveil.db.session import make_engine
-from tests.cli.acting import fresh_cli, nina_cli  # noqa: F401 - fixtures for tests/cli
 
 Invoke = Callable[..., Result]
 
@@ -14,6 +14,25 @@ Invoke = Callable[..., Result]
 SMALL_PNET = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace",
               "--birth-date", "1962-03-14", "--site", "pancreas", "--ki67", "2", "--size-mm", "12",
               "--diagnosed-on", "2025-03-02", "--state", "active_surveillance"]  # fmt: skip
+
+
+@pytest.fixture
+def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """`surveil ...` on an empty registry, nobody named to act as (tests/cli/acting.py)."""
+    from tests.cli.acting import fresh_invoke
+
+    return fresh_invoke(db_url, monkeypatch)
+
+
+@pytest.fixture
+def nina_cli(fresh_cli: Invoke, engine: sa.Engine) -> Invoke:
+    """``fresh_cli`` acting as nina, a navigator of the configured clinic (``--as nina``)."""
+    import functools
+
+    from tests.cli.acting import CLINIC, add_account
+
+    add_account(engine, "nina", role="navigator", clinic=CLINIC)
+    return functools.partial(fresh_cli, "--as", "nina")
 
 
 @pytest.fixture

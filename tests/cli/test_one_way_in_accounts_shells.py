@@ -169,8 +169,9 @@ def test_reminders_and_worklist_commands(
     assert audit_rows(engine, start) == []
 
 
+@pytest.mark.usefixtures("patient")  # whose MRI window opened yesterday: a reminder is due
 def test_the_daemon_acts_as_surveil_itself(
-    fresh_cli: Invoke, engine: sa.Engine, patient: int, monkeypatch: pytest.MonkeyPatch
+    fresh_cli: Invoke, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SURVEIL_DAEMON_EMAIL_CHANNEL", "log")
     monkeypatch.setenv("SURVEIL_DAEMON_SMS_CHANNEL", "log")

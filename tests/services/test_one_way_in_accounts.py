@@ -139,7 +139,8 @@ def test_every_entry_point_of_these_services_is_covered_here() -> None:
 # --------------------------------------------------------------------------- accounts
 
 
-def test_add_account(engine: sa.Engine, world: World) -> None:
+@pytest.mark.usefixtures("world")
+def test_add_account(engine: sa.Engine) -> None:
     with audited(engine, [("user.added", "ada", "cli", None, "user:4")]) as rows:
         added = admin.add_account(engine, actor=ADA, username="Tom", display_name="Tom T",
                                   role="clinician", clinic="north", password=PASSWORD)  # fmt: skip
@@ -211,7 +212,8 @@ def test_log_in_and_a_refusal_that_is_recorded_on_purpose(engine: sa.Engine, wor
         assert list(attempts) == [True, False]
 
 
-def test_log_out(engine: sa.Engine, world: World) -> None:
+@pytest.mark.usefixtures("world")
+def test_log_out(engine: sa.Engine) -> None:
     with audited(engine, [("logout", "nina", "web", None, None)]) as rows:
         sessions.log_out(engine, actor=NINA)
     assert rows[0].ip == "10.0.0.7"

@@ -21,7 +21,10 @@ from tests.cli import acting
 from tests.cli.acting import Invoke, add_account
 from tests.web.seed import TODAY, make_item, make_patient, make_trigger
 
-fresh_cli = acting.fresh_cli  # the fixture, under its name here
+
+@pytest.fixture
+def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    return acting.fresh_invoke(db_url, monkeypatch)
 
 
 def test_user_add_list_and_refusals(fresh_cli: Invoke, tmp_path: Path) -> None:

@@ -10,11 +10,6 @@ from surveil.db.session import make_engine
 
 Invoke = Callable[..., Result]
 
-# `surveil patient add` arguments for a small G1 pancreatic NET on surveillance since 2025-03-02.
-SMALL_PNET = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace",
-              "--birth-date", "1962-03-14", "--site", "pancreas", "--ki67", "2", "--size-mm", "12",
-              "--diagnosed-on", "2025-03-02", "--state", "active_surveillance"]  # fmt: skip
-
 
 @pytest.fixture
 def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
@@ -33,6 +28,12 @@ def nina_cli(fresh_cli: Invoke, engine: sa.Engine) -> Invoke:
 
     add_account(engine, "nina", role="navigator", clinic=CLINIC)
     return functools.partial(fresh_cli, "--as", "nina")
+
+
+# `surveil patient add` arguments for a small G1 pancreatic NET on surveillance since 2025-03-02.
+SMALL_PNET = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace",
+              "--birth-date", "1962-03-14", "--site", "pancreas", "--ki67", "2", "--size-mm", "12",
+              "--diagnosed-on", "2025-03-02", "--state", "active_surveillance"]  # fmt: skip
 
 
 @pytest.fixture

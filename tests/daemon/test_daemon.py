@@ -27,10 +27,10 @@ from surveil.db import claims
 from surveil.db import models as m
 from surveil.db.session import make_engine
 from surveil.errors import Conflict
-from surveil.services.users import accounts
 from surveil.transports import LogTransport
-from tests.daemon.seed import CLINIC, add_item, add_patient, many_due, settings_for
+from tests.daemon.seed import add_item, add_patient, many_due, settings_for
 from tests.daemon.sink import Sink
+from tests.web.seed import make_user
 
 NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]
@@ -169,8 +169,7 @@ def test_reminders_commands(surveil: Invoke, engine: sa.Engine, db_url: str) -> 
     now = dt.datetime.now(dt.UTC)
     assert many_due(engine, settings_for(db_url), 2, now) == 2
     with Session(engine) as session:  # the commands that touch the outbox act as a user
-        accounts.add_user(session, username="ops", display_name=None, role="admin",
-                          clinic=CLINIC, password="a long enough passphrase")  # fmt: skip
+        make_user(session, "ops", role="admin")
         session.commit()
     dry = surveil("reminders", "send-due", "--once", "--dry-run")
     assert dry.exit_code == 0 and "Time to book" in dry.output and "@" not in dry.output

@@ -23,12 +23,11 @@ import datetime as dt
 import fcntl
 import logging
 import os
-import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -38,13 +37,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import make_url
 
 from surveil.config import Settings
-from surveil.db import claims
 from surveil.db.engine import make_engine, normalise_url
-from surveil.db.session import session_scope
 from surveil.errors import Conflict
-from surveil.services.feeds import tokens as feeds
+from surveil.services import leases
+from surveil.services.actor import Actor
+from surveil.services.feeds.manage import retire_unneeded_feeds
+from surveil.services.leases import Fence
 from surveil.services.protocols import check_clinic_protocol
 from surveil.services.reminders import delivery
+from surveil.services.reminders.jobs import plan_due_reminders, queue_digests
 from surveil.services.reminders.planning import effective_policy
 from surveil.transports import Transport
 
@@ -58,13 +59,25 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def new_worker_id() -> str:
-    """Unique per process start: host, pid and a random tag (a pid can be reused)."""
-    return f"{claims.HOSTNAME[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+class LeaderJob(Protocol):
+    """A leader's job: an entry point that checks ``fence`` in its own transaction."""
+
+    def __call__(
+        self,
+        engine: sa.Engine,
+        *,
+        actor: Actor,
+        fence: Fence,
+        settings: Settings,
+        now: dt.datetime,
+    ) -> int: ...
 
 
 class Daemon:
-    """What the scheduled jobs do. Each job reads the clock once and never raises."""
+    """What the scheduled jobs do. Each job reads the clock once and never raises.
+
+    The daemon changes the registry only through service entry points, acting as ``actor``:
+    surveil itself on the daemon channel, unless a command runs a round for a named user."""
 
     def __init__(
         self,
@@ -74,6 +87,7 @@ class Daemon:
         transports: Mapping[str, Transport] | None = None,
         worker: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        actor: Actor | None = None,
     ) -> None:
         # A bad [reminders] table or an unknown clinic pack or profile stops the start, loudly.
         effective_policy(settings)
@@ -82,8 +96,9 @@ class Daemon:
         self.engine = engine or make_engine(settings.database.url)
         self.transports = dict(transports if transports is not None else
                                delivery.build_transports(settings))  # fmt: skip
-        self.worker = worker or new_worker_id()
+        self.worker = worker or leases.new_worker_id()
         self.clock = clock
+        self.actor = actor or Actor.system()
         self.stop = threading.Event()
         self.epoch: int | None = None
         self.lease_seconds = settings.daemon.lease_seconds
@@ -95,7 +110,7 @@ class Daemon:
 
     # ----------------------------------------------------------------- jobs
 
-    def sweep_job(self) -> claims.SweepResult:
+    def sweep_job(self) -> leases.SweepResult:
         return delivery.sweep(self.engine, self.clock())
 
     def dispatch_job(self) -> int:
@@ -117,22 +132,24 @@ class Daemon:
         return handled
 
     def plan_job(self) -> int:
-        return self._as_leader("plan", delivery.plan_reminders)
+        return self._as_leader("plan", plan_due_reminders)
 
     def digest_job(self) -> int:
-        return self._as_leader("digest", delivery.send_digest)
+        return self._as_leader("digest", queue_digests)
 
     def feeds_job(self) -> int:
-        return self._as_leader("feeds", feeds.retire_due_feeds)
+        return self._as_leader("feeds", retire_unneeded_feeds)
 
     def heartbeat_job(self) -> None:
         now = self.clock()
-        claims.heartbeat(self.engine, self.worker, now)
+        leases.beat(self.engine, worker=self.worker, now=now)
         self.lead(now)
 
     def lead(self, now: dt.datetime) -> bool:
         """Take or renew the leader lease; whether this daemon leads now."""
-        epoch = claims.acquire_leader(self.engine, self.worker, now, self.lease_seconds)
+        epoch = leases.take_lead(
+            self.engine, worker=self.worker, now=now, ttl_seconds=self.lease_seconds
+        )
         if epoch != self.epoch:
             if epoch is None:
                 logger.info("no longer the leader (epoch %s)", self.epoch)
@@ -141,15 +158,14 @@ class Daemon:
         self.epoch = epoch
         return epoch is not None
 
-    def _as_leader(self, job: str, work: Callable[[Any, Settings, dt.datetime], int]) -> int:
+    def _as_leader(self, job: str, work: LeaderJob) -> int:
         now = self.clock()
         if not self.lead(now) or self.epoch is None:
             return 0
-        with session_scope(self.engine) as session:
-            # Fencing: a daemon that lost the lease while paused must not write as leader.
-            if not claims.still_leader(session.connection(), self.worker, self.epoch, now):
-                return 0
-            added = work(session, self.settings, now)
+        # Fencing: the job re-checks the lease in its own transaction, so a daemon that lost it
+        # while paused does not write as leader.
+        fence = Fence(self.worker, self.epoch)
+        added = work(self.engine, actor=self.actor, fence=fence, settings=self.settings, now=now)
         if added:
             logger.info("%s: %d new reminder row(s)", job, added)
             self._again.set()
@@ -172,12 +188,12 @@ class Daemon:
         """Hand back unstarted claims, give up leadership, close the channels."""
         now = self.clock()
         try:
-            released = claims.release_all(self.engine, self.worker)
+            released = leases.release_claims(self.engine, worker=self.worker)
             if released:
                 logger.info("handed back %d claimed reminder(s)", released)
             if self.epoch is not None:
-                claims.resign(self.engine, self.worker, now)
-            claims.heartbeat(self.engine, self.worker, now, "stopped")
+                leases.resign(self.engine, worker=self.worker, now=now)
+            leases.beat(self.engine, worker=self.worker, now=now, job="stopped")
         finally:
             for transport in self.transports.values():
                 transport.close()

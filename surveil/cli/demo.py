@@ -1,6 +1,7 @@
 """``surveil demo``: synthetic patients and demo logins, with a progress bar."""
 
 import datetime as dt
+import getpass
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,6 +125,9 @@ def demo_command(
             app.engine,
             patients=patients,
             seed=seed,
+            # A bulk loader, not an entry point (surveil/demo/generate.py says why): it needs no
+            # --as, as it makes the demo logins, and is audited with the OS account.
+            actor=demo.command_line_loader(getpass.getuser()),
             clinic=clinic or app.clinic,
             timezone=app.settings.clinic.timezone,
             today=day,

@@ -1,6 +1,6 @@
 """``surveil feed ...``: issue, list, revoke and rotate a patient's private calendar feeds."""
 
-import getpass
+import dataclasses
 from typing import Any
 
 import click
@@ -8,15 +8,16 @@ import segno
 from rich.table import Table
 
 from surveil.cli._common import App, console, err_console, get_app, json_option, print_json
-from surveil.db import models as m
-from surveil.db.session import session_scope
 from surveil.services.actor import Actor
-from surveil.services.feeds import tokens as feeds
-from surveil.services.feeds.tokens import FeedSummary, IssuedFeed
-from surveil.services.registry import patients as registry
+from surveil.services.feeds import manage
+from surveil.services.feeds.manage import FeedIssued
+from surveil.services.feeds.tokens import FeedSummary
 
 by_option = click.option(
-    "--by", "by", help="Who is doing this, for the audit trail (default: cli:<your login>)."
+    "--by",
+    "by",
+    metavar="USER",
+    help="The surveil user doing this: the same as the global --as USER, for older scripts.",
 )
 
 
@@ -56,20 +57,19 @@ def issue(
       surveil feed issue 100234 --label "iPhone"
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        assert patient.id is not None
-        issued = feeds.issue_feed(
-            session,
-            patient_id=patient.id,
-            label=label,
-            actor=_actor(app, by),
-            base_url=app.settings.web.public_url,
-        )
+    actor = _actor(app, by)
+    patient_id = manage.find_patient(app.engine, actor=actor, mrn=mrn, clinic=app.clinic)
+    issued = manage.issue_patient_feed(
+        app.engine,
+        actor=actor,
+        patient_id=patient_id,
+        label=label,
+        base_url=app.settings.web.public_url,
+    )
     if as_json:
         print_json({**_as_dict(issued.feed, mrn), **_urls(issued)})
         return
-    _print_issued(app, issued, mrn, qr=qr)
+    _print_issued(app, issued, qr=qr)
 
 
 @feed.command("list")
@@ -84,9 +84,9 @@ def list_(ctx: click.Context, mrn: str, as_json: bool) -> None:
       surveil feed list 100234
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        patient = registry.get_patient(session, mrn=mrn, clinic=app.clinic)
-        rows = feeds.list_feeds(session, patient_id=patient.id or 0)
+    actor = app.actor()
+    patient_id = manage.find_patient(app.engine, actor=actor, mrn=mrn, clinic=app.clinic)
+    _, rows = manage.list_patient_feeds(app.engine, actor=actor, patient_id=patient_id)
     data = [_as_dict(row, mrn) for row in rows]
     if as_json:
         print_json(data)
@@ -121,11 +121,12 @@ def revoke(ctx: click.Context, feed_id: str, by: str | None) -> None:
       surveil feed revoke 3f9c0a1b2d4e5f60
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        row = feeds.revoke_feed(session, public_id=feed_id, actor=_actor(app, by))
-        mrn = _mrn(session, row.patient_id)
+    revoked = manage.revoke_patient_feed(
+        app.engine, actor=_actor(app, by), public_id=feed_id, now=app.now()
+    )
+    row = revoked.feed
     console.print(
-        f"[green]revoked[/] feed {row.public_id} of {mrn} "
+        f"[green]revoked[/] feed {row.public_id} of {revoked.patient.mrn} "
         f"(at {row.revoked_at:%Y-%m-%d %H:%M} UTC). A calendar subscribed to it stops "
         "updating and keeps its last copy until the patient removes it."
     )
@@ -144,26 +145,26 @@ def rotate(ctx: click.Context, feed_id: str, qr: bool, by: str | None) -> None:
       surveil feed rotate 3f9c0a1b2d4e5f60 --no-qr
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        issued = feeds.rotate_feed(
-            session, public_id=feed_id, actor=_actor(app, by), base_url=app.settings.web.public_url
-        )
-        mrn = _mrn(session, issued.feed.patient_id)
+    issued = manage.rotate_patient_feed(
+        app.engine,
+        actor=_actor(app, by),
+        public_id=feed_id,
+        base_url=app.settings.web.public_url,
+        now=app.now(),
+    )
     console.print(f"[green]rotated[/] feed {feed_id} → {issued.feed.public_id} (old URL revoked)")
-    _print_issued(app, issued, mrn, qr=qr)
+    _print_issued(app, issued, qr=qr)
 
 
 def _actor(app: App, by: str | None) -> Actor:
-    return Actor(username=by or f"cli:{getpass.getuser()}", role="admin", clinic=app.clinic)
+    """The --as user, or the one --by names (checked the same way: known and active)."""
+    return dataclasses.replace(app, as_user=by).actor() if by else app.actor()
 
 
-def _mrn(session: Any, patient_id: int) -> str:
-    patient = session.get(m.Patient, patient_id)
-    return patient.mrn if patient else "?"
-
-
-def _print_issued(app: App, issued: IssuedFeed, mrn: str, *, qr: bool) -> None:
-    console.print(f"[green]issued[/] feed {issued.feed.public_id} for {mrn}. ", end="")
+def _print_issued(app: App, issued: FeedIssued, *, qr: bool) -> None:
+    console.print(
+        f"[green]issued[/] feed {issued.feed.public_id} for {issued.patient.mrn}. ", end=""
+    )
     console.print("[bold]These URLs are shown only now[/]; give them to the patient only.")
     console.print(f"  Apple, Outlook desktop:     {issued.urls.webcal}", soft_wrap=True)
     console.print(f"  Google and other apps:     {issued.urls.https}", soft_wrap=True)
@@ -176,7 +177,7 @@ def _print_issued(app: App, issued: IssuedFeed, mrn: str, *, qr: bool) -> None:
         segno.make(issued.urls.webcal, error="m").terminal(compact=True)
 
 
-def _urls(issued: IssuedFeed) -> dict[str, str]:
+def _urls(issued: FeedIssued) -> dict[str, str]:
     return {"https": issued.urls.https, "webcal": issued.urls.webcal}
 
 

@@ -10,9 +10,9 @@ from surveil.cli.daemon import configure_logging
 from surveil.services.reminders.outbox import (
     STATES,
     ReminderView,
-    list_reminders,
+    list_outbox,
     preview_due,
-    retry,
+    retry_reminder,
 )
 
 
@@ -45,7 +45,8 @@ def list_(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
       surveil reminders list --status failed
       surveil reminders list --limit 20 --json
     """
-    rows = list_reminders(get_app(ctx).engine, status, limit=limit)
+    app = get_app(ctx)
+    rows = list_outbox(app.engine, actor=app.actor(), status=status, limit=limit)
     if as_json:
         print_json([dataclasses.asdict(row) for row in rows])
         return
@@ -101,10 +102,11 @@ def send_due(ctx: click.Context, once: bool, dry_run: bool) -> None:  # noqa: AR
             table.add_row(str(line.id), line.channel, line.template, line.outcome, line.detail)
         console.print(table)
         return
+    actor = app.actor()  # the round's changes are audited under the user who ran it
     configure_logging()
     from surveil.daemon import Daemon  # APScheduler is imported only when a round is run
 
-    daemon = Daemon(app.settings, engine=app.engine)
+    daemon = Daemon(app.settings, engine=app.engine, actor=actor)
     try:
         summary = daemon.run_once()
     finally:
@@ -126,7 +128,7 @@ def retry_(ctx: click.Context, reminder_id: int) -> None:
       surveil reminders retry 42      (42: the id shown by surveil reminders list)
     """
     app = get_app(ctx)
-    row = retry(app.engine, reminder_id, app.now())
+    row = retry_reminder(app.engine, actor=app.actor(), reminder_id=reminder_id, now=app.now())
     console.print(
         f"Reminder {row.id} ({row.channel}, {row.stage}, {row.to}) is pending again; "
         "the daemon sends it at its next round, or run: surveil reminders send-due --once"

@@ -3,7 +3,7 @@
 import click
 
 from surveil.cli._common import console, get_app
-from surveil.db import migrate
+from surveil.services import schema
 
 
 @click.command()
@@ -16,11 +16,8 @@ def init(ctx: click.Context) -> None:
       surveil init
     """
     app = get_app(ctx)
-    migrate.upgrade(app.engine)
-    console.print(
-        f"[green]database ready[/] at {app.settings.database.url} "
-        f"(schema {migrate.current_revision(app.engine)})"
-    )
+    revision = schema.upgrade_schema(app.engine)
+    console.print(f"[green]database ready[/] at {app.settings.database.url} (schema {revision})")
 
 
 @click.group()
@@ -46,8 +43,7 @@ def upgrade(ctx: click.Context, revision: str) -> None:
       surveil db upgrade --revision 0001
     """
     app = get_app(ctx)
-    migrate.upgrade(app.engine, revision)
-    console.print(f"schema at {migrate.current_revision(app.engine)}")
+    console.print(f"schema at {schema.upgrade_schema(app.engine, revision)}")
 
 
 @db.command()
@@ -60,12 +56,12 @@ def check(ctx: click.Context) -> None:
       surveil db check
     """
     app = get_app(ctx)
-    current, head = migrate.current_revision(app.engine), migrate.head_revision()
+    current, head = schema.schema_revision(app.engine), schema.code_revision()
     if current != head:
         raise click.ClickException(
             f"schema is at {current}, code expects {head}: run surveil db upgrade"
         )
-    diff = migrate.pending_changes(app.engine)
+    diff = schema.schema_differences(app.engine)
     if diff:
         raise click.ClickException(f"schema differs from the models: {diff}")
     console.print(f"[green]schema up to date[/] ({head})")

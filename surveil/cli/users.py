@@ -8,16 +8,9 @@ import click
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
+from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.session import session_scope
-from surveil.errors import NotFound
-from surveil.services.actor import Actor
-from surveil.services.users import accounts as users
-
-
-def _cli_actor(clinic: str) -> Actor:
-    # The audit trail names the operating-system account that ran the command.
-    return Actor(username=f"cli:{getpass.getuser()}"[:64], role=m.Role.ADMIN, clinic=clinic)
+from surveil.services.users import admin
 
 
 @click.group("user")
@@ -61,25 +54,28 @@ def user_add(
       surveil user add ada --role admin --password-file /run/secrets/ada
     """
     app = get_app(ctx)
+    # Who acts is settled before the password is asked for: a refusal should not come after it.
+    actor = app.actor() if app.as_user or admin.has_accounts(app.engine) else None
     if password_file is not None:
         lines = password_file.read_text(encoding="utf-8").splitlines()
         password = lines[0] if lines else ""
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    clinic = clinic or app.clinic
-    with session_scope(app.engine) as session:
-        created = users.add_user(
-            session,
-            username=username,
-            display_name=display_name,
-            role=role,
-            clinic=clinic,
-            password=password,
-            actor=_cli_actor(clinic),
-            email=email,
+    fields: dict[str, Any] = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "clinic": clinic or app.clinic,
+        "password": password,
+        "email": email,
+    }
+    if actor is not None:
+        created = admin.add_account(app.engine, actor=actor, **fields)
+    else:  # nobody to act as: allowed only for the first account of an empty registry
+        created = admin.add_first_admin(
+            app.engine, os_user=getpass.getuser(), channel=Channel.CLI, **fields
         )
-        summary = f"{created.username} ({created.role}, {created.clinic})"
-    console.print(f"[green]added[/] {summary}")
+    console.print(f"[green]added[/] {created.username} ({created.role}, {created.clinic})")
 
 
 @user.command("list")
@@ -95,19 +91,18 @@ def user_list(ctx: click.Context, clinic: str | None, as_json: bool) -> None:
       surveil user list --clinic "Northern NET Centre" --json
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "username": u.username,
-                "name": u.display_name,
-                "role": u.role,
-                "clinic": u.clinic,
-                "email": u.email,
-                "active": u.active,
-                "created_at": u.created_at,
-            }
-            for u in users.list_users(session, clinic=clinic)
-        ]
+    rows: list[dict[str, Any]] = [
+        {
+            "username": u.username,
+            "name": u.display_name,
+            "role": u.role,
+            "clinic": u.clinic,
+            "email": u.email,
+            "active": u.active,
+            "created_at": u.created_at,
+        }
+        for u in admin.list_accounts(app.engine, clinic=clinic)
+    ]
     if as_json:
         print_json(rows)
         return
@@ -131,11 +126,7 @@ def user_deactivate(ctx: click.Context, username: str) -> None:
       surveil user deactivate nina
     """
     app = get_app(ctx)
-    with session_scope(app.engine) as session:
-        found = next((u for u in users.list_users(session) if u.username == username), None)
-        if found is None or found.id is None:
-            raise NotFound(f"no user called {username!r}")
-        users.set_active(session, user_id=found.id, active=False, actor=_cli_actor(app.clinic))
+    admin.set_account_active(app.engine, actor=app.actor(), username=username, active=False)
     console.print(f"[yellow]deactivated[/] {username}")
 
 

@@ -6,12 +6,10 @@ import click
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
-from surveil.db import models as m
-from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
-from surveil.services.actor import Actor
 from surveil.services.worklist.export import worklist_json as to_json
-from surveil.services.worklist.sections import SECTION_KEYS, Section, WorklistQuery, build_worklist
+from surveil.services.worklist.sections import SECTION_KEYS, Section, WorklistQuery
+from surveil.services.worklist.views import export_worklist, show_worklist
 
 STYLE = {
     "triggers": "magenta",
@@ -70,13 +68,14 @@ def worklist_command(
         section=section,
         page=page,
     )
-    actor = Actor(username="cli", role=m.Role.ADMIN, clinic=query.clinic or app.clinic)
-    with session_scope(app.engine) as session:
-        result = build_worklist(session, query=query, actor=actor, settings=app.settings)
-    if as_json:
-        print_json(to_json(result))
+    actor = app.actor()
+    if as_json:  # an export: audited
+        exported = export_worklist(app.engine, actor=actor, query=query, settings=app.settings)
+        print_json(to_json(exported))
         return
-    console.print(f"[bold]Worklist for {query.today:%A %-d %B %Y}[/] ({query.clinic})")
+    result = show_worklist(app.engine, actor=actor, query=query, settings=app.settings)
+    shown = result.query  # as checked: a navigator sees their own clinic whatever --clinic says
+    console.print(f"[bold]Worklist for {shown.today:%A %-d %B %Y}[/] ({shown.clinic})")
     console.print(
         "  ".join(f"[{STYLE[s.key]}]{s.count}[/] {s.title.lower()}" for s in result.sections)
     )

@@ -10,8 +10,17 @@ Each patient also gets the follow-ups already done, replayed against the real pl
 (history.py), so that today's plan is mostly in the future, as in a clinic whose patients
 attend. The same seed, ``today`` and ``now`` give the same registry, row for row. Open items are
 not made here: ``surveil replan --all`` derives them from these facts.
+
+A classified exception to "one way in": the loader writes synthetic patients straight into
+the tables instead of through the registry's entry points, which would validate, plan and audit
+each patient one by one (hours instead of minutes at 100,000 patients). It needs no named user
+either: it is what creates the demo logins on an empty registry. It is still audited, in the
+same transactions as its writes: each demo login it creates is a ``user.added`` event, and each
+chunk of patients one ``demo.loaded`` event naming the MRNs, all as ``actor`` (by default
+surveil itself; ``surveil demo`` adds the operating-system account that ran it).
 """
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -21,7 +30,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from surveil.core.protocol import Pack, Profile
+from surveil.core.vocab import Channel
 from surveil.db import models as m
+from surveil.db.session import session_scope
 from surveil.demo.history import Protocol, done_row, history
 from surveil.demo.patients import synthesise
 from surveil.demo.people import (
@@ -34,6 +45,8 @@ from surveil.demo.people import (
 from surveil.demo.story import Draft, Row
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
 from surveil.services.users.accounts import hash_password
 
 CHUNK_SIZE = 2000  # patients per transaction: big enough to be fast, small enough to show progress
@@ -87,19 +100,21 @@ def generate_demo(
     on_progress: Progress | None = None,
     protocol: tuple[Pack, Profile] | None = None,
     with_history: bool = True,
+    actor: Actor | None = None,
 ) -> DemoResult:
     """Create the demo users and ``patients`` synthetic patients; return the new patient ids.
 
     Runs again add more patients (numbered after the last demo MRN) unless ``if_empty``, which does
     nothing when the registry already holds any patient. The follow-ups already done are replayed
     against ``protocol`` (the clinic's pack and profile; default: the bundled default profile)
-    unless ``with_history`` is false.
+    unless ``with_history`` is false. Audited as ``actor`` (see the module docstring).
     """
     if if_empty and count_patients(engine) > 0:
         return DemoResult([], DEMO_USERS, skipped=True)
+    loader = actor or Actor.system()
     first = next_demo_number(engine, clinic=clinic)
     _check(patients=patients, chunk_size=chunk_size, first=first)
-    navigators = ensure_demo_users(engine, clinic=clinic, now=now)
+    navigators = ensure_demo_users(engine, clinic=clinic, now=now, actor=loader)
     replay = None
     if with_history:
         pack, profile = protocol or get_profile(load_packs())
@@ -112,9 +127,16 @@ def generate_demo(
             ids += write_drafts(
                 connection, drafts, clinic=clinic, navigators=navigators, now=now, replay=replay
             )
+            _audit_chunk(connection, loader, numbers)
         if on_progress is not None:
             on_progress(len(numbers))
     return DemoResult(ids, DEMO_USERS)
+
+
+def command_line_loader(os_user: str) -> Actor:
+    """Who ``surveil demo`` loads as: surveil itself on the command line, with the operating-
+    system account that ran it (there may be no surveil user yet)."""
+    return dataclasses.replace(Actor.system(Channel.CLI), os_user=os_user)
 
 
 def _check(*, patients: int, chunk_size: int, first: int) -> None:
@@ -155,11 +177,22 @@ def next_demo_number(engine: sa.Engine, *, clinic: str) -> int:
 # --------------------------------------------------------------------------- users
 
 
-def ensure_demo_users(engine: sa.Engine, *, clinic: str, now: dt.datetime) -> dict[str, int]:
-    """Create the demo logins that are missing (argon2id hashes, as for any user); return every
-    demo username's id."""
+def _audit_chunk(connection: sa.Connection, actor: Actor, numbers: range) -> None:
+    """One event for a chunk of synthetic patients, in the chunk's own transaction."""
+    span = f"D{numbers[0]:06d}–D{numbers[-1]:06d}" if numbers else "none"
+    with Session(bind=connection) as session:
+        detail = f"{len(numbers)} synthetic demo patients ({span})"
+        audit(session, actor=actor, action="demo.loaded", detail=detail)
+        session.flush()
+
+
+def ensure_demo_users(
+    engine: sa.Engine, *, clinic: str, now: dt.datetime, actor: Actor | None = None
+) -> dict[str, int]:
+    """Create the demo logins that are missing (argon2id hashes, as for any user), each audited
+    as ``actor`` (default: surveil itself); return every demo username's id."""
     ids: dict[str, int] = {}
-    with Session(engine) as session:
+    with session_scope(engine) as session:
         for spec in DEMO_USERS:
             user = session.exec(select(m.User).where(m.User.username == spec.username)).first()
             if user is None:
@@ -173,9 +206,21 @@ def ensure_demo_users(engine: sa.Engine, *, clinic: str, now: dt.datetime) -> di
                 )
                 session.add(user)
                 session.flush()
+                audit(
+                    session,
+                    actor=actor or Actor.system(),
+                    action="user.added",
+                    subject=f"user:{user.id}",
+                    after={
+                        "username": user.username,
+                        "role": user.role,
+                        "clinic": user.clinic,
+                        "active": True,
+                    },
+                    detail=f"demo login {user.username} ({user.role}, {user.clinic})",
+                )
             assert user.id is not None
             ids[spec.username] = user.id
-        session.commit()
     return ids
 
 

@@ -4,58 +4,67 @@ import math
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, Problem
-from surveil.services.actor import Actor
 from surveil.services.audit import list_audit, patient_mrns
-from surveil.services.users import accounts as users
+from surveil.services.users.accounts import list_users
+from surveil.services.users.admin import add_account, set_account_active
 from surveil.web.contexts import AuditPage, UsersPage
-from surveil.web.deps import AdminDep, DbDep, SettingsDep, client_ip, flash, frame, render
+from surveil.web.deps import (
+    ActorDep,
+    AdminDep,
+    EngineDep,
+    ReadDbDep,
+    SettingsDep,
+    flash,
+    frame,
+    render,
+    require_admin,
+)
 
 router = APIRouter(prefix="/admin")
 
 AUDIT_PAGE = 100
+AdminOnly = Depends(require_admin)  # for forms: the check, without the unused user
 Text = Annotated[str, Form(max_length=300)]
 
 
 @router.get("/users", name="admin.users")
-def users_page(request: Request, db: DbDep, settings: SettingsDep, admin: AdminDep) -> Response:
+def users_page(request: Request, db: ReadDbDep, settings: SettingsDep, admin: AdminDep) -> Response:
     page = UsersPage(
         frame=frame(request, admin, section="users", settings=settings),
-        users=tuple(users.list_users(db)),
+        users=tuple(list_users(db)),
         roles=tuple(r.value for r in m.Role),
         form={"clinic": admin.clinic, "role": m.Role.NAVIGATOR.value},
     )
     return render(request, "web/admin/users.html", page)
 
 
-@router.post("/users", name="admin.users_add")
+@router.post("/users", name="admin.users_add", dependencies=[AdminOnly])
 def add_user(
     request: Request,
-    db: DbDep,
-    admin: AdminDep,
+    engine: EngineDep,
+    actor: ActorDep,
     username: Text = "",
     display_name: Text = "",
     role: Text = "",
     clinic: Text = "",
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
-    actor = Actor.of(admin, ip=client_ip(request))
     try:
-        user = users.add_user(
-            db,
+        added = add_account(
+            engine,
+            actor=actor,
             username=username,
             display_name=display_name,
             role=role,
             clinic=clinic,
             password=password,
-            actor=actor,
         )
     except InvalidInput as error:
-        db.rollback()
         flash(
             request,
             "The user was not added.",
@@ -63,36 +72,36 @@ def add_user(
             problems=[str(p) for p in error.problems],
         )
     except Conflict as error:
-        db.rollback()
         flash(request, f"The user was not added: {error}", kind="error")
     else:
-        db.commit()
-        flash(request, f"Added {user.username} ({user.role}, {user.clinic}).")
+        flash(request, f"Added {added.username} ({added.role}, {added.clinic}).")
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@router.post("/users/{user_id}/active", name="admin.users_active")
+@router.post("/users/{user_id}/active", name="admin.users_active", dependencies=[AdminOnly])
 def set_active(
-    request: Request, user_id: int, db: DbDep, admin: AdminDep, active: Text = ""
+    request: Request,
+    user_id: int,
+    engine: EngineDep,
+    actor: ActorDep,
+    active: Text = "",
 ) -> Response:
-    actor = Actor.of(admin, ip=client_ip(request))
     try:
-        user = users.set_active(db, user_id=user_id, active=active == "yes", actor=actor)
+        account = set_account_active(engine, actor=actor, user_id=user_id, active=active == "yes")
     except InvalidInput as error:
-        db.rollback()
         flash(
             request, "Nothing was changed.", kind="error", problems=[str(p) for p in error.problems]
         )
     else:
-        db.commit()
-        flash(request, f"{user.username} is now {'active' if user.active else 'deactivated'}.")
+        state = "active" if account.active else "deactivated"
+        flash(request, f"{account.username} is now {state}.")
     return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.get("/audit", name="admin.audit")
 def audit_page(
     request: Request,
-    db: DbDep,
+    db: ReadDbDep,
     settings: SettingsDep,
     admin: AdminDep,
     actor: Annotated[str, Query(max_length=64)] = "",

@@ -18,22 +18,20 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
 from surveil.core.zones import wall_clock
 from surveil.db import models as m
 from surveil.db.engine import make_engine
-from surveil.db.session import session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
-from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.labels import kind_label, state_label, trigger_label
 from surveil.services.protocols import check_clinic_protocol
 from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
+from surveil.services.users.sessions import record_refusal, signed_in_user
 from surveil.web import (
     actions,
     admin,
@@ -215,11 +213,7 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
 def _session_user(request: Request) -> m.User | None:
     """The logged-in user, so an error page keeps the navigation (and the way to log out)."""
     uid = security.session_user_id(request, now=utc_now())
-    if uid is None:
-        return None
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        user = session.get(m.User, uid)
-        return user if user is not None and user.active else None
+    return signed_in_user(request.app.state.engine, user_id=uid)
 
 
 def _audit_refusal(request: Request, action: str, patient_id: int | None, detail: str) -> None:
@@ -227,15 +221,13 @@ def _audit_refusal(request: Request, action: str, patient_id: int | None, detail
     transaction was rolled back with the error."""
     uid = request.session.get("uid")
     try:
-        with session_scope(request.app.state.engine) as session:
-            user = session.get(m.User, uid) if isinstance(uid, int) else None
-            audit(
-                session,
-                actor=user.username if user else "-",
-                action=action,
-                patient_id=patient_id,
-                detail=detail,
-                ip=client_ip(request),
-            )
+        record_refusal(
+            request.app.state.engine,
+            action=action,
+            user_id=uid if isinstance(uid, int) else None,
+            ip=client_ip(request),
+            patient_id=patient_id,
+            detail=detail,
+        )
     except Exception:  # a failed audit write must not turn a 403 into a 500
         logger.exception("could not audit %s", action)

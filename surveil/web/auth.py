@@ -5,11 +5,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from surveil.services.audit import audit
-from surveil.services.users import accounts as users
+from surveil.services.users import accounts, sessions
 from surveil.web import security
 from surveil.web.contexts import LoginPage
-from surveil.web.deps import DbDep, SettingsDep, client_ip, flash, frame, render, utc_now
+from surveil.web.deps import (
+    EngineDep,
+    SessionActorDep,
+    SettingsDep,
+    client_ip,
+    flash,
+    frame,
+    render,
+    utc_now,
+)
 
 router = APIRouter()
 
@@ -26,7 +34,7 @@ def login_form(request: Request, settings: SettingsDep, next: str = "/worklist")
 @router.post("/login", name="auth.login_submit")
 def login(
     request: Request,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -35,16 +43,15 @@ def login(
     target = security.safe_next(next)
     now = utc_now()
     try:
-        user = users.authenticate(
-            db,
+        account = sessions.log_in(
+            engine,
             username=username,
             password=password,
             ip=client_ip(request),
             now=now,
             settings=settings.web,
         )
-    except users.LoginRefused as refused:
-        db.commit()  # the failed attempt must be counted even though we answer with an error
+    except accounts.LoginRefused as refused:  # the attempt is stored and counted already
         page = LoginPage(
             frame=frame(request, None, section="login", settings=settings),
             next=target,
@@ -54,19 +61,14 @@ def login(
         return render(
             request, "web/auth/login.html", page, status_code=429 if refused.throttled else 401
         )
-    db.commit()
-    assert user.id is not None
-    security.start_session(request, user_id=user.id, now=now)
-    flash(request, f"Welcome, {user.display_name}.")
+    security.start_session(request, user_id=account.id, now=now)
+    flash(request, f"Welcome, {account.display_name}.")
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout", name="auth.logout")
-def logout(request: Request, db: DbDep) -> Response:
-    uid = request.session.get("uid")
-    user = users.get_user(db, user_id=uid if isinstance(uid, int) else None)
-    if user is not None:
-        audit(db, actor=user.username, action="logout", ip=client_ip(request))
-        db.commit()
+def logout(request: Request, engine: EngineDep, actor: SessionActorDep) -> Response:
+    if actor is not None:
+        sessions.log_out(engine, actor=actor)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

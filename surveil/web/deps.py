@@ -1,4 +1,10 @@
-"""What routes receive: settings, a database session, the logged-in user, flashes and templates."""
+"""What routes receive: settings, the engine, a read-only session, the logged-in user, flashes
+and templates.
+
+Routes that change something call a service entry point with the engine and the actor; the
+entry point owns the transaction and its audit. The request-wide session routes get here is
+read-only (``ReadDbDep``): the signed-in user is read on it, and pages read their data from it.
+"""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -8,13 +14,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.db import models as m
-from surveil.db.session import read_scope, session_scope
 from surveil.errors import PermissionDenied
+from surveil.services import reading
 from surveil.services.actor import Actor
+from surveil.services.reading import ReadSession
 from surveil.services.users.accounts import get_user
 from surveil.web import security
 from surveil.web.contexts import Flash, Frame
@@ -34,35 +40,20 @@ def get_engine(request: Request) -> sa.Engine:
     return engine
 
 
-def get_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """One unit of work per request. Routes that change data commit explicitly before they
-    redirect, so the effect is visible on the next page whatever order FastAPI closes things."""
-    with session_scope(engine) as session:
-        yield session
-
-
-def get_read_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """For pages that only show data (the worklist): a read-only snapshot that, on SQLite,
-    never waits behind a writer (the daemon, a long ``replan --all``) and is always rolled
-    back, so nothing written through it is kept (``db.session.read_scope``)."""
-    with read_scope(engine) as session:
-        yield session
+def get_read_db(engine: Annotated[sa.Engine, Depends(get_engine)]) -> Iterator[ReadSession]:
+    """The request's read-only snapshot (``services.reading``): on SQLite it never waits behind
+    a writer (the daemon, a long ``replan --all``), and nothing written through it is kept.
+    The signed-in user and the page's data are read on it."""
+    yield from reading.snapshot(engine)
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> m.User:
-    return _signed_in(request, db)
-
-
-def current_reader(request: Request, db: Annotated[Session, Depends(get_read_db)]) -> m.User:
-    """``current_user`` for read-only pages: the same checks, on the page's read-only session."""
-    return _signed_in(request, db)
-
-
-def _signed_in(request: Request, db: Session) -> m.User:
+def current_user(request: Request, db: Annotated[ReadSession, Depends(get_read_db)]) -> m.User:
+    """The signed-in, active account, read on the request's read-only session: every request
+    re-reads it, so a deactivated user is signed out at their next click."""
     uid = security.session_user_id(request, now=utc_now())
     user = get_user(db, user_id=uid)
     if user is None or not user.active:
@@ -79,8 +70,14 @@ def current_actor(request: Request, user: Annotated[m.User, Depends(current_user
     return Actor.of(user, ip=client_ip(request))
 
 
-def reader_actor(request: Request, user: Annotated[m.User, Depends(current_reader)]) -> Actor:
-    return Actor.of(user, ip=client_ip(request))
+def session_actor(
+    request: Request, db: Annotated[ReadSession, Depends(get_read_db)]
+) -> Actor | None:
+    """The account named by the session cookie, active or not, without requiring a login
+    (logging out must work for a session that has just been deactivated)."""
+    uid = request.session.get("uid")
+    user = get_user(db, user_id=uid if isinstance(uid, int) else None)
+    return Actor.of(user, ip=client_ip(request)) if user is not None else None
 
 
 def require_admin(user: Annotated[m.User, Depends(current_user)]) -> m.User:
@@ -89,14 +86,19 @@ def require_admin(user: Annotated[m.User, Depends(current_user)]) -> m.User:
     return user
 
 
+# Pages and forms alike read the user on the read-only session; both names are kept for the
+# routes that used the read-only variants before every route did.
+current_reader = current_user
+reader_actor = current_actor
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DbDep = Annotated[Session, Depends(get_db)]
+EngineDep = Annotated[sa.Engine, Depends(get_engine)]
 UserDep = Annotated[m.User, Depends(current_user)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
-# The same three for pages that only read: one read-only session for the whole request.
-ReadDbDep = Annotated[Session, Depends(get_read_db)]
-ReaderDep = Annotated[m.User, Depends(current_reader)]
-ReaderActorDep = Annotated[Actor, Depends(reader_actor)]
+SessionActorDep = Annotated[Actor | None, Depends(session_actor)]
+ReadDbDep = Annotated[ReadSession, Depends(get_read_db)]
+ReaderDep = UserDep
+ReaderActorDep = ActorDep
 AdminDep = Annotated[m.User, Depends(require_admin)]
 
 

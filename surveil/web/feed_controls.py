@@ -4,7 +4,8 @@ The patient page shows ``page.feeds`` (a ``FeedPanel``) through
 ``templates/web/patients/_feeds.html``. Issuing or rotating answers with a page of its own that
 shows the new URLs and a QR code once, rather than redirecting: the token must not travel in a
 redirect URL (browser history, logs) or sit in the signed-but-readable session cookie. Every
-change is audited by the service, inside the same transaction.
+change goes through an entry point of ``services.feeds.manage``, which checks the patient is
+the user's to see and audits the change in its own transaction.
 """
 
 from dataclasses import dataclass
@@ -14,16 +15,26 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
-from sqlmodel import Session
 
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput
+from surveil.services.feeds import manage
 from surveil.services.feeds import tokens as feeds
-from surveil.services.feeds.tokens import FeedSummary, FeedUrls, IssuedFeed
-from surveil.services.users.accounts import visible_patient
+from surveil.services.feeds.manage import FeedIssued, FeedPatient
+from surveil.services.feeds.tokens import FeedSummary, FeedUrls
+from surveil.services.reading import ReadSession
 from surveil.web.contexts import Frame
-from surveil.web.deps import ActorDep, DbDep, SettingsDep, UserDep, flash, frame, render
+from surveil.web.deps import (
+    ActorDep,
+    EngineDep,
+    SettingsDep,
+    UserDep,
+    flash,
+    frame,
+    render,
+    utc_now,
+)
 
 router = APIRouter()
 
@@ -48,7 +59,7 @@ class IssuedPage:
     """The one page that ever shows a feed's URLs."""
 
     frame: Frame
-    patient: m.Patient
+    patient: FeedPatient
     feed: FeedSummary
     urls: FeedUrls
     qr_svg: Markup
@@ -56,7 +67,7 @@ class IssuedPage:
     replaced: str | None = None  # the public id of the feed this one replaced (rotation)
 
 
-def feed_panel(session: Session, *, patient_id: int, settings: Settings) -> FeedPanel:
+def feed_panel(session: ReadSession, *, patient_id: int, settings: Settings) -> FeedPanel:
     """The patient page's feed section: every feed of the patient, never a token."""
     return FeedPanel(
         patient_id=patient_id,
@@ -76,25 +87,26 @@ def qr_svg(url: str) -> Markup:
 def issue(
     request: Request,
     patient_id: int,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
     user: UserDep,
     actor: ActorDep,
     label: Label = "",
 ) -> Response:
-    patient = visible_patient(db, actor=actor, patient_id=patient_id)
     try:
-        issued = feeds.issue_feed(
-            db, patient_id=patient_id, label=label, actor=actor, base_url=settings.web.public_url
+        issued = manage.issue_patient_feed(
+            engine,
+            actor=actor,
+            patient_id=patient_id,
+            label=label,
+            base_url=settings.web.public_url,
         )
     except InvalidInput as error:
-        db.rollback()
         flash(
             request, "No feed was issued.", kind="error", problems=[str(p) for p in error.problems]
         )
         return _back(patient_id)
-    db.commit()
-    return _issued_page(request, settings, user, patient, issued)
+    return _issued_page(request, settings, user, issued)
 
 
 @router.post("/patients/{patient_id}/feeds/{public_id}/rotate", name="feeds.rotate")
@@ -102,35 +114,34 @@ def rotate(
     request: Request,
     patient_id: int,
     public_id: str,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
     user: UserDep,
     actor: ActorDep,
 ) -> Response:
-    patient = visible_patient(db, actor=actor, patient_id=patient_id)
     try:
-        issued = feeds.rotate_feed(
-            db,
+        issued = manage.rotate_patient_feed(
+            engine,
+            actor=actor,
             public_id=public_id,
             patient_id=patient_id,
-            actor=actor,
             base_url=settings.web.public_url,
+            now=utc_now(),
         )
     except Conflict as error:
-        db.rollback()
         flash(request, f"Nothing was changed: {error}", kind="error")
         return _back(patient_id)
-    db.commit()
-    return _issued_page(request, settings, user, patient, issued, replaced=public_id)
+    return _issued_page(request, settings, user, issued, replaced=public_id)
 
 
 @router.post("/patients/{patient_id}/feeds/{public_id}/revoke", name="feeds.revoke")
 def revoke(
-    request: Request, patient_id: int, public_id: str, db: DbDep, actor: ActorDep
+    request: Request, patient_id: int, public_id: str, engine: EngineDep, actor: ActorDep
 ) -> Response:
-    visible_patient(db, actor=actor, patient_id=patient_id)
-    row = feeds.revoke_feed(db, public_id=public_id, patient_id=patient_id, actor=actor)
-    db.commit()
+    revoked = manage.revoke_patient_feed(
+        engine, actor=actor, public_id=public_id, patient_id=patient_id, now=utc_now()
+    )
+    row = revoked.feed
     name = f"“{row.label}”" if row.label else row.public_id
     flash(
         request,
@@ -144,14 +155,13 @@ def _issued_page(
     request: Request,
     settings: Settings,
     user: m.User,
-    patient: m.Patient,
-    issued: IssuedFeed,
+    issued: FeedIssued,
     *,
     replaced: str | None = None,
 ) -> Response:
     page = IssuedPage(
         frame=frame(request, user, section="patients", settings=settings),
-        patient=patient,
+        patient=issued.patient,
         feed=issued.feed,
         urls=issued.urls,
         qr_svg=qr_svg(issued.urls.webcal),

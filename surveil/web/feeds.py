@@ -32,9 +32,8 @@ from starlette.routing import Route
 
 from surveil.config import Settings
 from surveil.core.zones import today_in
-from surveil.db.session import read_connection
 from surveil.services.feeds.fetches import FetchTally
-from surveil.services.feeds.tokens import FeedBody, FeedRenderer, hash_token, open_feed
+from surveil.services.feeds.tokens import FeedBody, FeedRenderer, read_feed
 from surveil.web import feed_controls
 
 log = logging.getLogger(__name__)
@@ -205,13 +204,12 @@ def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
     now = rt.clock()
     # Read-only: a poll never takes the write lock (its count is written in batches), and the
     # connection goes back to the pool before the rendering starts.
-    with read_connection(rt.engine) as connection:
-        opened = open_feed(
-            connection,
-            hash_token(token),
-            today=today_in(rt.settings.clinic.timezone, now),
-            retention=rt.renderer.retention,
-        )
+    opened = read_feed(
+        rt.engine,
+        token,
+        today=today_in(rt.settings.clinic.timezone, now),
+        retention=rt.renderer.retention,
+    )
     if opened is None:
         rt.limits.misses.hit(client, tick)
         return _not_found()

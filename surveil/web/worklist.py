@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 from surveil.core.vocab import ItemKind, Site
 from surveil.db import models as m
 from surveil.errors import InvalidInput, Problem
-from surveil.services.audit import audit
 from surveil.services.labels import kind_label
 from surveil.services.worklist.export import worklist_csv
 from surveil.services.worklist.sections import (
@@ -21,10 +20,11 @@ from surveil.services.worklist.sections import (
     filter_choices,
     filter_problems,
 )
+from surveil.services.worklist.views import export_worklist
 from surveil.web.contexts import Option, SectionView, WorklistPage
 from surveil.web.deps import (
     ActorDep,
-    DbDep,
+    EngineDep,
     ReadDbDep,
     ReaderActorDep,
     ReaderDep,
@@ -91,7 +91,7 @@ def worklist_page(
 
 @router.get("/worklist.csv", name="worklist.csv")
 def worklist_export(
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
     user: UserDep,
     actor: ActorDep,
@@ -107,10 +107,7 @@ def worklist_export(
     """Exactly the rows the page shows for the same address, as CSV. Exports are audited."""
     params = _params(date, navigator, site, kind, clinic, q, section, page)
     query = _query(params, today=clinic_today(settings), user=user)
-    result = build_worklist(db, query=query, actor=actor, settings=settings)
-    rows = sum(len(s.rows) for s in result.sections)
-    audit(db, actor=actor, action="worklist.exported", detail=f"{rows} rows")
-    db.commit()
+    result = export_worklist(engine, actor=actor, query=query, settings=settings)
     name = f"worklist-{query.today.isoformat()}.csv"
     return Response(
         worklist_csv(result),

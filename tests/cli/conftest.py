@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from surveil.cli import _register, cli
@@ -8,6 +9,26 @@ from surveil.db import migrate
 from surveil.db.engine import make_engine
 
 Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """`surveil ...` on an empty registry, nobody named to act as (tests/cli/acting.py)."""
+    from tests.cli.acting import fresh_invoke
+
+    return fresh_invoke(db_url, monkeypatch)
+
+
+@pytest.fixture
+def nina_cli(fresh_cli: Invoke, engine: sa.Engine) -> Invoke:
+    """``fresh_cli`` acting as nina, a navigator of the configured clinic (``--as nina``)."""
+    import functools
+
+    from tests.cli.acting import CLINIC, add_account
+
+    add_account(engine, "nina", role="navigator", clinic=CLINIC)
+    return functools.partial(fresh_cli, "--as", "nina")
+
 
 # `surveil patient add` arguments for a small G1 pancreatic NET on surveillance since 2025-03-02.
 SMALL_PNET = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace",

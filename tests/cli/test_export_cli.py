@@ -28,7 +28,8 @@ def clinic(surveil_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for name, role in (("root", "admin"), ("nina", "navigator")):
         added = surveil_cli("user", "add", name, "--role", role, "--password-file", str(secret))
         assert added.exit_code == 0, added.output
-    monkeypatch.setenv("SURVEIL_USER", "root")  # the administrator enrols in both clinics
+        # The first administrator needs no --as; then she adds nina and enrols in both clinics.
+        monkeypatch.setenv("SURVEIL_USER", "root")
     for mrn in ("100", "101"):
         assert surveil_cli("patient", "add", *_with_mrn(mrn), "--navigator", "nina").exit_code == 0
     for day, mm in [("2025-03-10", "12"), ("2026-03-10", "18")]:
@@ -158,3 +159,7 @@ def test_a_folder_that_cannot_be_made_is_a_clear_error(
     assert result.exit_code == 1
     assert f"cannot write to {out}" in result.output
     assert export_events(db_url) == []
+
+
+# The one-way-in register (tests/test_one_way_in.py): the command's audit row is asserted above.
+SHELL_COVERED = frozenset({"export fhir"})

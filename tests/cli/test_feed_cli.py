@@ -14,9 +14,10 @@ ADA = ["--mrn", "100", "--given", "Ada", "--family", "Lovelace", "--birth-date",
 URL = re.compile(r"(webcal|https?)://\S+/feeds/([A-Za-z0-9_-]{43})\.ics")
 
 
-def test_issue_list_rotate_revoke(surveil_cli: Invoke) -> None:
+def test_issue_list_rotate_revoke(nina_cli: Invoke) -> None:
+    surveil_cli = nina_cli  # every command acts as the navigator nina (--as nina)
     assert surveil_cli("patient", "add", *ADA).exit_code == 0
-    issued = surveil_cli("feed", "issue", "100", "--label", "iPhone", "--no-qr", "--by", "nina")
+    issued = surveil_cli("feed", "issue", "100", "--label", "iPhone", "--no-qr")
     assert issued.exit_code == 0, issued.output
     tokens = {match[1] for match in URL.findall(issued.output)}
     schemes = {match[0] for match in URL.findall(issued.output)}
@@ -40,7 +41,8 @@ def test_issue_list_rotate_revoke(surveil_cli: Invoke) -> None:
     assert not any(r["active"] for r in rows)
 
 
-def test_clear_errors_for_unknown_patient_and_feed(surveil_cli: Invoke) -> None:
+def test_clear_errors_for_unknown_patient_and_feed(nina_cli: Invoke) -> None:
+    surveil_cli = nina_cli
     unknown = surveil_cli("feed", "issue", "nobody")
     assert unknown.exit_code == 2 and "no patient with MRN 'nobody'" in unknown.output
     assert surveil_cli("patient", "add", *ADA).exit_code == 0

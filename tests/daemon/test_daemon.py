@@ -2,6 +2,7 @@
 one-daemon rule, a clean stop on SIGTERM, and the ``surveil daemon``/``reminders`` commands."""
 
 import datetime as dt
+import functools
 import json
 import os
 import signal
@@ -30,6 +31,7 @@ from surveil.errors import ConfigError, Conflict
 from surveil.transports import LogTransport
 from tests.daemon.seed import add_item, add_patient, many_due, settings_for
 from tests.daemon.sink import Sink
+from tests.web.seed import make_user
 
 NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]
@@ -183,12 +185,17 @@ def surveil(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Inv
 def test_reminders_commands(surveil: Invoke, engine: sa.Engine, db_url: str) -> None:
     now = dt.datetime.now(dt.UTC)
     assert many_due(engine, settings_for(db_url), 2, now) == 2
+    with Session(engine) as session:  # the commands that touch the outbox act as a user
+        make_user(session, "ops", role="admin")
+        session.commit()
     dry = surveil("reminders", "send-due", "--once", "--dry-run")
     assert dry.exit_code == 0 and "Time to book" in dry.output and "@" not in dry.output
     assert states(engine) == ["pending", "pending"]
 
-    sent = surveil("reminders", "send-due", "--once")
+    assert surveil("reminders", "send-due", "--once").exit_code == 2  # nobody named
+    sent = surveil("--as", "ops", "reminders", "send-due", "--once")
     assert sent.exit_code == 0 and "handled 2" in sent.output
+    surveil = functools.partial(surveil, "--as", "ops")
     listed = json.loads(surveil("reminders", "list", "--status", "sent", "--json").output)
     assert [r["state"] for r in listed] == ["sent", "sent"]
     assert listed[0]["to"].startswith("MRN K") and "@" not in json.dumps(listed)

@@ -26,6 +26,7 @@ from tests.daemon.sink import Sink
 
 NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)  # 13:00 in London: not quiet hours
 TODAY = NOW.date()
+OPERATOR = Actor(username="ops", role="navigator", clinic=CLINIC)
 
 
 def rows(engine: sa.Engine, **where: Any) -> list[m.Reminder]:
@@ -291,15 +292,15 @@ def test_retry_requeues_a_failed_reminder_and_refuses_a_sent_one(
         assert [r.id for r in delivery.list_reminders(engine, "failed")] == [row.id]
         patient.email = "ann@example.org"  # the navigator fixed the address
         session.commit()
-    view = delivery.retry(engine, row.id or 0, NOW)
+    view = delivery.retry_reminder(engine, actor=OPERATOR, reminder_id=row.id or 0, now=NOW)
     assert (view.state, view.attempts, view.last_error) == ("pending", 0, "")
     assert dispatch_due(engine, transports, settings, NOW, "w1") == 1
     transports["email"].close()
     assert rows(engine)[0].state == "sent" and sink.received == 1
     with pytest.raises(Conflict, match="already sent"):
-        delivery.retry(engine, row.id or 0, NOW)
+        delivery.retry_reminder(engine, actor=OPERATOR, reminder_id=row.id or 0, now=NOW)
     with pytest.raises(NotFound):
-        delivery.retry(engine, 999_999, NOW)
+        delivery.retry_reminder(engine, actor=OPERATOR, reminder_id=999_999, now=NOW)
 
 
 def test_dry_run_preview_changes_nothing_and_shows_no_address(

@@ -455,3 +455,9 @@ def test_cli_explains_bad_options(db_url: str, monkeypatch: pytest.MonkeyPatch) 
     assert negative.exit_code == 2 and "--patients" in negative.output
     bad_day = runner.invoke(cli, ["demo", "--today", "2026-13-01"])
     assert bad_day.exit_code == 2 and "--today" in bad_day.output
+
+
+# The one-way-in register (tests/test_one_way_in.py): settling the demo's past is an entry
+# point whose audit rows (each step as the person who took it, when it happened) are asserted
+# above.
+COVERED = frozenset({"surveil.demo.settle.settle_past_triggers"})

@@ -17,48 +17,54 @@ from surveil.cli.serve import RedactFeedTokens, log_config, redact
 from surveil.config import DatabaseSettings, Settings
 from surveil.db.engine import make_engine
 from surveil.web.app import create_app
-from tests.cli.conftest import Invoke, surveil_cli  # noqa: F401 - the fixture
+from tests.cli import acting
+from tests.cli.acting import Invoke, add_account
 from tests.web.seed import TODAY, make_item, make_patient, make_trigger
 
 
-def test_user_add_list_and_refusals(surveil_cli: Invoke, tmp_path: Path) -> None:  # noqa: F811
+@pytest.fixture
+def fresh_cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    return acting.fresh_invoke(db_url, monkeypatch)
+
+
+def test_user_add_list_and_refusals(fresh_cli: Invoke, tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("a long enough passphrase\n")
-    added = surveil_cli(
-        "user", "add", "Nina", "--role", "navigator", "--clinic", "north",
+    first = ["--password-file", str(secret)]
+    # On an empty registry the first account needs no --as, and must be an administrator.
+    navigator = fresh_cli("user", "add", "nina", "--role", "navigator", *first)
+    assert navigator.exit_code == 2 and "must be an administrator" in navigator.output
+    boss = fresh_cli("user", "add", "ada", "--role", "admin", "--clinic", "north", *first)
+    assert boss.exit_code == 0 and "added ada (admin, north)" in boss.output
+    nobody = fresh_cli("user", "add", "tom", "--role", "navigator", *first)
+    assert nobody.exit_code == 2 and "--as USER" in nobody.output
+    added = fresh_cli(
+        "--as", "ada", "user", "add", "Nina", "--role", "navigator", "--clinic", "north",
         "--name", "Nina Patel", "--password-file", str(secret), "--email", "nina@example.org",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
-    bad_email = surveil_cli(
-        "user",
-        "add",
-        "tom",
-        "--role",
-        "navigator",
-        "--email",
-        "tom at x",
-        "--password-file",
-        str(secret),
-    )
-    assert bad_email.exit_code == 2 and "email:" in bad_email.output
     assert "added nina (navigator, north)" in added.output
-    again = surveil_cli("user", "add", "nina", "--role", "admin", "--password-file", str(secret))
+    as_ada = ("--as", "ada", "user", "add")
+    bad_email = fresh_cli(*as_ada, "tom", "--role", "navigator", "--email", "tom at x", *first)
+    assert bad_email.exit_code == 2 and "email:" in bad_email.output
+    again = fresh_cli(*as_ada, "nina", "--role", "admin", *first)
     assert again.exit_code == 2 and "already exists" in again.output
+    not_admin = fresh_cli("--as", "nina", "user", "add", "tim", "--role", "navigator", *first)
+    assert not_admin.exit_code == 2 and "only an administrator" in not_admin.output
     secret.write_text("short")
-    weak = surveil_cli("user", "add", "tim", "--role", "admin", "--password-file", str(secret))
+    weak = fresh_cli(*as_ada, "tim", "--role", "admin", "--password-file", str(secret))
     assert weak.exit_code == 2 and "password: must be at least 8 characters" in weak.output
-    listed = json.loads(surveil_cli("user", "list", "--json").output)
+    listed = json.loads(fresh_cli("user", "list", "--json").output)  # no --as: no patient data
     assert [(u["username"], u["role"], u["clinic"], u["email"]) for u in listed] == [
-        ("nina", "navigator", "north", "nina@example.org")
+        ("ada", "admin", "north", None),
+        ("nina", "navigator", "north", "nina@example.org"),
     ]
-    assert surveil_cli("user", "deactivate", "nina").exit_code == 0
-    assert json.loads(surveil_cli("user", "list", "--json").output)[0]["active"] is False
+    assert fresh_cli("user", "deactivate", "nina").exit_code == 2  # nobody named
+    assert fresh_cli("--as", "ada", "user", "deactivate", "nina").exit_code == 0
+    assert json.loads(fresh_cli("user", "list", "--json").output)[1]["active"] is False
 
 
-def test_worklist_cli_prints_the_same_sections(
-    surveil_cli: Invoke,  # noqa: F811
-    db_url: str,
-) -> None:
+def test_worklist_cli_prints_the_same_sections(fresh_cli: Invoke, db_url: str) -> None:
     engine = make_engine(db_url)
     with Session(engine) as session:
         patient = make_patient(session, "N-1", clinic="Neuroendocrine Tumour Clinic")
@@ -70,8 +76,11 @@ def test_worklist_cli_prints_the_same_sections(
         )
         make_trigger(session, patient)
         session.commit()
+    add_account(engine, "nell", role="navigator", clinic="Neuroendocrine Tumour Clinic")
     engine.dispose()
-    data = json.loads(surveil_cli("worklist", "--date", TODAY.isoformat(), "--json").output)
+    day = ("--date", TODAY.isoformat())
+    assert fresh_cli("worklist", *day).exit_code == 2  # it shows patients: say who you are
+    data = json.loads(fresh_cli("--as", "nell", "worklist", *day, "--json").output)
     counts = {s["key"]: s["count"] for s in data["sections"]}
     assert counts == {
         "triggers": 1,
@@ -84,9 +93,9 @@ def test_worklist_cli_prints_the_same_sections(
         "lost": 0,
     }
     assert data["sections"][1]["rows"][0]["timing"] == "3 days overdue"
-    text = surveil_cli("worklist", "--date", TODAY.isoformat()).output
+    text = fresh_cli("--as", "nell", "worklist", *day).output
     assert "Overdue (1)" in text and "OKAFOR, Ada" in text and "3 days overdue" in text
-    bad = surveil_cli("worklist", "--date", "tomorrow")
+    bad = fresh_cli("--as", "nell", "worklist", "--date", "tomorrow")
     assert bad.exit_code == 2 and "--date" in bad.output
 
 

@@ -45,7 +45,7 @@ def test_a_navigator_reads_her_patient_as_a_valid_bundle(
     resources = validate_bundle(bundle)
     [patient] = by_type(resources, "Patient")
     assert patient["identifier"][0]["value"] == "N-100"
-    base = web_settings.web.base_url.rstrip("/") + "/fhir/"
+    base = web_settings.web.public_url.rstrip("/") + "/fhir/"
     assert all(entry["fullUrl"].startswith(base) for entry in bundle["entry"])
     # The world's overdue MRI and due CgA are the open items.
     requests = {r["id"] for r in by_type(resources, "ServiceRequest")}

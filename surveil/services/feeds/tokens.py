@@ -28,6 +28,7 @@ from surveil.core.vocab import StateKind
 from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.session import read_connection
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -55,6 +56,7 @@ __all__ = [
     "list_feeds",
     "lookup",
     "open_feed",
+    "read_feed",
     "retire_due_feeds",
     "retire_feeds",
     "revoke_feed",
@@ -258,8 +260,24 @@ def lookup(session: Session, token: str) -> m.FeedToken | None:
     return session.exec(_LOOKUP, params={"digest": hash_token(token)}).first()
 
 
+def read_feed(
+    engine: sa.Engine, token: str, *, today: dt.date, retention: dt.timedelta
+) -> OpenFeed | None:
+    """The feed ``token`` opens, with its items, read on a read-only connection that is back
+    in the pool before the caller renders; None for an unknown or revoked token alike. The
+    calendar endpoint's one database read (a poll is not audited: an app polls every few
+    hours, and the fetch is counted on the feed instead)."""
+    with read_connection(engine) as connection:
+        return open_feed(connection, hash_token(token), today=today, retention=retention)
+
+
 def retire_feeds(
-    session: Session, *, today: dt.date, retention: dt.timedelta, now: dt.datetime | None = None
+    session: Session,
+    *,
+    today: dt.date,
+    retention: dt.timedelta,
+    now: dt.datetime | None = None,
+    actor: Actor | None = None,
 ) -> list[FeedSummary]:
     """Revoke the feeds of patients who no longer have follow-up here: those who died, or
     were discharged, more than ``retention`` ago, once their feed shows nothing. Returns what
@@ -268,7 +286,8 @@ def retire_feeds(
     Not at once, on purpose: a calendar app that gets a 404 keeps its last copy, planned dates
     and all. So the feed goes on answering until every remaining date has been shown as
     cancelled for the retention period and has dropped out; ending the link then leaves no
-    stale copy behind. Run by the daemon's leader (``surveil daemon``).
+    stale copy behind. Run by the daemon's leader (``surveil daemon``), as ``actor`` (default:
+    surveil itself).
     """
     cutoff = today - retention - dt.timedelta(days=1)  # gone for more than ``retention``
     discharged = (
@@ -301,19 +320,22 @@ def retire_feeds(
         session.add(row)
         why = "died" if deceased_on is not None and deceased_on <= cutoff else "was discharged"
         detail = f"feed {row.public_id}: the patient {why} over {retention.days} days ago"
-        _audit(session, None, "feed.retired", row, detail)
+        _audit(session, actor, "feed.retired", row, detail)
         retired.append(FeedSummary.of(row))
     session.flush()
     return retired
 
 
-def retire_due_feeds(session: Session, settings: Settings, now: dt.datetime) -> int:
+def retire_due_feeds(
+    session: Session, settings: Settings, now: dt.datetime, *, actor: Actor | None = None
+) -> int:
     """``retire_feeds`` for the deployment's settings (the daemon's job); how many it retired."""
     retired = retire_feeds(
         session,
         today=today_in(settings.clinic.timezone, now),
         retention=dt.timedelta(days=settings.feeds.cancelled_retention_days),
         now=now,
+        actor=actor,
     )
     if retired:
         log.info("retired %d calendar feeds of patients no longer followed up", len(retired))
@@ -328,5 +350,6 @@ def _audit(
         actor=actor or Actor.system(),
         action=action,
         patient_id=row.patient_id,
+        subject=f"feed:{row.public_id}",
         detail=detail,
     )

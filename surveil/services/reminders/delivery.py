@@ -44,7 +44,7 @@ from surveil.errors import TransportError
 from surveil.services.reminders import ledger
 from surveil.services.reminders.digest import send_digest
 from surveil.services.reminders.ledger import Accepted, Outgoing
-from surveil.services.reminders.outbox import list_reminders, preview_due, retry
+from surveil.services.reminders.outbox import list_reminders, preview_due, retry_reminder
 from surveil.services.reminders.planning import effective_policy, plan_reminders
 from surveil.services.reminders.sending import Loaded, Prepared, environment, load_many, prepare
 from surveil.transports import LogTransport, SmtpTransport, Transport, WebhookSmsTransport
@@ -58,7 +58,7 @@ __all__ = [
     "list_reminders",
     "plan_reminders",
     "preview_due",
-    "retry",
+    "retry_reminder",
     "send_digest",
     "sweep",
 ]

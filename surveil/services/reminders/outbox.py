@@ -1,8 +1,14 @@
 """What people do with the outbox: list it, put a failed reminder back in the queue, and see
-what a send would do without sending (``--dry-run``)."""
+what a send would do without sending (``--dry-run``).
+
+Listing (it names patients by MRN) and retrying are entry points: each opens its own
+transaction, holds a navigator or clinician to their own clinic's reminders, and records its
+audit event in that transaction. The dry run reads and renders, shows subjects only (no name,
+no address) and changes nothing, so it is not audited."""
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -12,9 +18,12 @@ from surveil.db import claims
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.actor import Actor
 from surveil.services.audit import audit
+from surveil.services.entry import audited_read, change
 from surveil.services.reminders.planning import effective_policy
 from surveil.services.reminders.sending import environment, load, prepare
+from surveil.services.users.accounts import may_see
 from surveil.transports import LogTransport, OutgoingMessage
 
 R = claims.R
@@ -54,7 +63,27 @@ class PreviewLine:
 def list_reminders(
     engine: sa.Engine, status: str | None = None, *, limit: int = 200
 ) -> list[ReminderView]:
-    """Outbox rows, oldest send time first, optionally in one state."""
+    """Outbox rows, oldest send time first, optionally in one state (every clinic's: for the
+    daemon's tests and tools; people list through ``list_outbox``)."""
+    with engine.connect() as connection:
+        return [_view(row) for row in connection.execute(_listing(status, limit, None))]
+
+
+@audited_read("reminders.listed")
+def list_outbox(
+    engine: sa.Engine, *, actor: Actor, status: str | None = None, limit: int = 200
+) -> list[ReminderView]:
+    """The reminders ``actor`` may see (an admin every clinic's, others their own clinic's),
+    oldest send time first. They name patients by MRN, so the look is audited."""
+    query = _listing(status, limit, actor)
+    with session_scope(engine) as session:
+        rows = [_view(row) for row in session.connection().execute(query)]
+        shown = f" in state {status}" if status else ""
+        audit(session, actor=actor, action="reminders.listed", detail=f"{len(rows)} rows{shown}")
+        return rows
+
+
+def _listing(status: str | None, limit: int, actor: Actor | None) -> sa.Select[Any]:
     if status is not None and status not in STATES:
         raise InvalidInput(Problem("--status", f"{status!r} is not one of {', '.join(STATES)}"))
     query = (
@@ -65,12 +94,15 @@ def list_reminders(
     )
     if status is not None:
         query = query.where(R.c.state == status)
-    with engine.connect() as connection:
-        return [_view(row) for row in connection.execute(query)]
+    if actor is not None and not actor.is_admin:
+        # A patient's reminders belong to the patient's clinic, a digest to its navigator's.
+        query = query.where(sa.func.coalesce(P.c.clinic, U.c.clinic) == actor.clinic)
+    return query
 
 
-def retry(
-    engine: sa.Engine, reminder_id: int, now: dt.datetime, *, actor: str = "cli"
+@change("reminder.retry")
+def retry_reminder(
+    engine: sa.Engine, *, actor: Actor, reminder_id: int, now: dt.datetime
 ) -> ReminderView:
     """Queue a failed, unknown or suppressed reminder again, with a fresh attempt budget.
 
@@ -79,7 +111,7 @@ def retry(
     """
     with session_scope(engine) as session:
         row = session.get(m.Reminder, reminder_id, with_for_update=True)
-        if row is None:
+        if row is None or not _may_touch(session, actor, row):
             raise NotFound(f"no reminder with id {reminder_id} (see: surveil reminders list)")
         if row.state == m.ReminderState.SENT:
             raise Conflict(
@@ -99,22 +131,33 @@ def retry(
             actor=actor,
             action="reminder.retry",
             patient_id=row.patient_id,
+            subject=f"reminder:{reminder_id}",
+            before={"state": previous},
+            after={"state": m.ReminderState.PENDING.value},
             detail=f"reminder {reminder_id} ({row.channel}, {row.stage}) was {previous}",
         )
-    return list_one(engine, reminder_id)
+        session.flush()
+        return _view(session.connection().execute(_one(reminder_id)).one())
 
 
-def list_one(engine: sa.Engine, reminder_id: int) -> ReminderView:
-    query = (
+def _may_touch(session: Session, actor: Actor, row: m.Reminder) -> bool:
+    """A patient's reminder is for whoever may see the patient; a navigator's digest for an
+    admin or someone of that navigator's clinic."""
+    if actor.is_admin:
+        return True
+    owner = session.get(m.Patient, row.patient_id) if row.patient_id is not None else None
+    if owner is not None:
+        return may_see(actor, owner)
+    user = session.get(m.User, row.user_id) if row.user_id is not None else None
+    return user is not None and user.clinic == actor.clinic
+
+
+def _one(reminder_id: int) -> sa.Select[Any]:
+    return (
         sa.select(R, P.c.mrn, U.c.username)
         .select_from(R.outerjoin(P, P.c.id == R.c.patient_id).outerjoin(U, U.c.id == R.c.user_id))
         .where(R.c.id == reminder_id)
     )
-    with engine.connect() as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        raise NotFound(f"no reminder with id {reminder_id}")
-    return _view(row)
 
 
 def preview_due(

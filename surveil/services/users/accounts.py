@@ -126,6 +126,8 @@ def add_user(
         session,
         actor=actor or Actor.system(),
         action="user.added",
+        subject=f"user:{user.id}",
+        after={"username": name, "role": user_role, "clinic": user_clinic, "active": True},
         detail=f"{name} ({user_role}, {user_clinic})",
     )
     return user
@@ -150,12 +152,16 @@ def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) ->
         raise NotFound(f"no user with id {user_id}")
     if user.username == actor.username and not active:
         raise InvalidInput(Problem("user", "you cannot deactivate your own account"), what="user")
+    before = user.active
     user.active = active
     session.add(user)
     audit(
         session,
         actor=actor,
         action="user.activated" if active else "user.deactivated",
+        subject=f"user:{user.id}",
+        before={"active": before},
+        after={"active": active},
         detail=user.username,
     )
     return user

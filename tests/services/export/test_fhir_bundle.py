@@ -289,3 +289,13 @@ def test_an_administrator_exports_any_clinic(
 ) -> None:
     resources = validate_bundle(export(engine, settings, registry_rows.growing, actor=ADA))
     assert by_type(resources, "Patient")[0]["identifier"][0]["value"] == "N-1"
+
+
+# The one-way-in register (tests/test_one_way_in.py): both exports are audited reads whose row
+# (actor, channel, patient or count) is asserted here and in tests/cli/test_export_cli.py.
+COVERED = frozenset(
+    {
+        "surveil.services.export.fhir.bundle.export_patient_bundle",
+        "surveil.services.export.fhir.bulk.export_ndjson",
+    }
+)

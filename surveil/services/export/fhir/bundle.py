@@ -65,8 +65,8 @@ def _audit_refusal(engine: sa.Engine, *, actor: Actor, patient_id: int) -> None:
 
 
 def fhir_base(settings: Settings) -> str:
-    """Where the FHIR endpoints live, from the configured public address (``web.base_url``)."""
-    return settings.web.base_url.rstrip("/") + "/fhir"
+    """Where the FHIR endpoints live: the public address (``web.public_url``)."""
+    return settings.web.public_url.rstrip("/") + "/fhir"
 
 
 def everything_bundle(

@@ -1,0 +1,90 @@
+"""Signing in and out of the web app, and the requests it turns away: the entry points that
+record them.
+
+A failed login is a write on purpose: the attempt is counted (login throttling reads the
+``login_attempt`` table) and audited, and both are committed before the refusal reaches the
+caller. A refusal of access (another clinic's patient, a forged form) is audited in a
+transaction of its own, because the request's own work was rolled back with the error.
+"""
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from surveil.config import WebSettings
+from surveil.db import models as m
+from surveil.db.session import read_scope, session_scope
+from surveil.errors import InvalidInput, Problem
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.entry import change
+from surveil.services.users import accounts
+from surveil.services.users.admin import Account
+
+REFUSALS = ("access.denied", "csrf.rejected")
+
+
+@change("login.succeeded", "login.failed")
+def log_in(
+    engine: sa.Engine,
+    *,
+    username: str,
+    password: str,
+    ip: str,
+    now: dt.datetime,
+    settings: WebSettings,
+) -> Account:
+    """The account these credentials open, or ``accounts.LoginRefused`` once the failed
+    attempt is stored: a refusal must still count towards the throttle."""
+    refused: accounts.LoginRefused | None = None
+    with session_scope(engine) as session:
+        try:
+            user = accounts.authenticate(
+                session, username=username, password=password, ip=ip, now=now, settings=settings
+            )
+        except accounts.LoginRefused as error:
+            refused = error  # leave the block normally, so the attempt is committed
+        else:
+            return Account.of(user)
+    assert refused is not None
+    raise refused
+
+
+@change("logout")
+def log_out(engine: sa.Engine, *, actor: Actor) -> None:
+    """Record that ``actor`` signed out (the shell clears the session cookie)."""
+    with session_scope(engine) as session:
+        audit(session, actor=actor, action="logout")
+
+
+@change(*REFUSALS)
+def record_refusal(
+    engine: sa.Engine,
+    *,
+    action: str,
+    user_id: int | None,
+    ip: str,
+    patient_id: int | None = None,
+    detail: str = "",
+) -> None:
+    """Audit a refused request (ASVS 16.3.2) under the signed-in user's name, or "-" when
+    nobody is signed in."""
+    if action not in REFUSALS:
+        raise InvalidInput(Problem("action", f"{action!r} is not one of {', '.join(REFUSALS)}"))
+    with session_scope(engine) as session:
+        user = accounts.get_user(session, user_id=user_id)
+        who: Actor | str = Actor.of(user, ip=ip) if user is not None else "-"
+        audit(session, actor=who, action=action, patient_id=patient_id, detail=detail, ip=ip)
+
+
+def signed_in_user(engine: sa.Engine, *, user_id: int | None) -> m.User | None:
+    """The active account behind a session, detached so it can be shown after its read-only
+    transaction has ended (an error page keeps its navigation)."""
+    if user_id is None:
+        return None
+    with read_scope(engine) as session:
+        user = accounts.get_user(session, user_id=user_id)
+        if user is None or not user.active:
+            return None
+        session.expunge(user)  # the rollback that ends a read scope would expire it
+        return user

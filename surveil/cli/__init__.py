@@ -91,6 +91,7 @@ _AREAS = (
     "reminders",
     "serve",
     "daemon",
+    "secret",
     "rundemo",
 )
 

@@ -6,17 +6,42 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import click
 
 from surveil.cli._common import console, get_app
+from surveil.cli.secret import write_secret_file
+from surveil.config_rules import secret_key_problems
+from surveil.errors import ConfigError
 
 DEMO_LOGINS = (("nurse", "nurse-demo", "navigator"), ("admin", "admin-demo", "admin"))
+# The demo's own cookie-signing key, made on the first run and kept beside the demo database,
+# so a restart does not sign everyone out. Never a key shipped in the repository.
+DEMO_SECRET_KEY_FILE = Path("var/demo-secret.key")
+
+
+def demo_secret_key_file(configured: str) -> Path | None:
+    """The key file the demo's web worklist should read, or None when the configuration names
+    a good key of its own. A weak configured key is refused, as ``surveil serve`` would."""
+    if configured:
+        if problems := secret_key_problems(configured):
+            raise ConfigError(problems)
+        return None
+    if not DEMO_SECRET_KEY_FILE.exists():
+        write_secret_file(DEMO_SECRET_KEY_FILE)
+        console.print(f"made a cookie-signing key for the demo in {DEMO_SECRET_KEY_FILE}")
+    return DEMO_SECRET_KEY_FILE
 
 
 @click.command("run-demo")
 @click.option("--host", default=None, help="Address for the web worklist (default: config).")
-@click.option("--port", default=None, type=int, help="Port for the web worklist (default: config).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Port for the web worklist (default: config).",
+)
 @click.pass_context
 def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the web worklist and the reminder daemon together (Ctrl-C stops both).
@@ -30,6 +55,9 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     env = dict(os.environ)
     env.setdefault("SURVEIL_DAEMON_EMAIL_CHANNEL", "log")
     env.setdefault("SURVEIL_DAEMON_SMS_CHANNEL", "log")
+    key_file = demo_secret_key_file(web.secret_key)
+    if key_file is not None:
+        env["SURVEIL_WEB_SECRET_KEY_FILE"] = str(key_file.resolve())
     config = ctx.find_root().obj.get("config_path")
     prefix = [sys.executable, "-m", "surveil", *(["--config", config] if config else [])]
     children = [

@@ -12,11 +12,8 @@ from typing import Any
 import click
 
 from surveil.cli._common import console, get_app
-from surveil.errors import ConfigError, Problem
 
 _FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-PLACEHOLDER_SECRET = "dev-only-change-me"
 
 
 def redact(text: str) -> str:
@@ -48,26 +45,24 @@ def log_config() -> dict[str, Any]:
 
 @click.command("serve")
 @click.option("--host", help="Address to listen on (default: web.host).")
-@click.option("--port", type=int, help="Port (default: web.port).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: web.port).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the navigators' web worklist.
 
     \b
     Create a first account with:  surveil user add ada --role admin
+    It needs a cookie-signing key:  surveil secret generate --out /etc/surveil/secret_key
+    and web.secret_key_file = "/etc/surveil/secret_key" (it refuses to start without one).
     Behind HTTPS set web.https_only = true (Secure __Host- cookie and HSTS).
     """
     import uvicorn
 
     from surveil.web.app import create_app
 
-    app = get_app(ctx)
+    app = get_app(ctx, signs_cookies=True)
     web = app.settings.web
     host, port = host or web.host, port or web.port
-    if web.secret_key == PLACEHOLDER_SECRET and host not in LOOPBACK:
-        raise ConfigError(
-            Problem("web.secret_key", "set a real secret before listening beyond this machine")
-        )
     console.print(f"[green]surveil web[/] on http://{host}:{port}/ (Ctrl-C to stop)")
     uvicorn.run(
         create_app(app.settings),

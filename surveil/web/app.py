@@ -21,9 +21,10 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
+from surveil.config_rules import secret_key_problems
 from surveil.db import models as m
 from surveil.db.session import make_engine, session_scope
-from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from surveil.errors import ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied
 from surveil.resources import resource_dir
 from surveil.services.audit import audit
 from surveil.services.feeds.fetches import FetchTally
@@ -51,7 +52,10 @@ def create_app(
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The app for ``settings``. Pass ``engine`` to share one (tests, benchmarks); otherwise the
-    lifespan makes one and disposes of it at shutdown."""
+    lifespan makes one and disposes of it at shutdown. A missing, placeholder or short
+    ``web.secret_key`` is refused (ConfigError): with it anyone could sign an admin's cookie."""
+    if problems := secret_key_problems(settings.web.secret_key):
+        raise ConfigError(problems)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -14,11 +14,11 @@ import uvicorn
 from sqlmodel import Session
 
 from surveil.cli.serve import RedactFeedTokens, log_config, redact
-from surveil.config import DatabaseSettings, Settings
+from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db.session import make_engine
 from surveil.web.app import create_app
 from tests.cli.conftest import Invoke, surveil_cli  # noqa: F401 - the fixture
-from tests.web.seed import TODAY, make_item, make_patient, make_trigger
+from tests.web.seed import SECRET_KEY, TODAY, make_item, make_patient, make_trigger
 
 
 def test_user_add_list_and_refusals(surveil_cli: Invoke, tmp_path: Path) -> None:  # noqa: F811
@@ -111,7 +111,9 @@ def test_feed_tokens_are_redacted(path: str, logged: str) -> None:
 def test_a_real_uvicorn_access_log_never_shows_the_token(
     sqlite_url: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings(database=DatabaseSettings(url=sqlite_url))
+    settings = Settings(
+        database=DatabaseSettings(url=sqlite_url), web=WebSettings(secret_key=SECRET_KEY)
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

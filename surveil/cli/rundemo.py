@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from surveil import logs
 from surveil.cli._common import console, get_app
 from surveil.cli.secret import write_secret_file
 from surveil.config_rules import secret_key_problems
@@ -49,6 +50,7 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     Reminders go to the dry-run log channel unless the configuration names a real one, so the
     demo never emails anybody.
     """
+    logs.configure_logging()
     app = get_app(ctx)
     web = app.settings.web
     host, port = host or web.host, port or web.port

@@ -1,46 +1,14 @@
 """``surveil serve``: the web worklist under uvicorn.
 
-The access log never shows a calendar-feed token: ``/feeds/<token>.ics`` is logged as
-``/feeds/<redacted>.ics`` (a token in a log file is a key to a patient's schedule; ASVS 16.2.5).
+Its logs carry no patient data: every handler, uvicorn's access and error logs and surveil's
+own, goes through ``surveil.logs.RedactPatientData`` (query values, calendar-feed tokens,
+database details and control characters; ASVS 16.2.5).
 """
-
-import copy
-import logging
-import re
-from typing import Any
 
 import click
 
 from surveil.cli._common import console, get_app
-
-_FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
-
-
-def redact(text: str) -> str:
-    """``/feeds/abc123.ics?x`` -> ``/feeds/<redacted>.ics?x``."""
-    return _FEED_TOKEN.sub(lambda m: f"{m.group(1)}<redacted>{m.group(2) or ''}", text)
-
-
-class RedactFeedTokens(logging.Filter):
-    """Rewrites uvicorn's access records (and any message) before a handler formats them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str) and "/feeds/" in record.msg:
-            record.msg = redact(record.msg)
-        return True
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration with the redacting filter on every handler."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_feed_tokens"] = {"()": RedactFeedTokens}
-    for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact_feed_tokens")
-    return config
+from surveil.logs import uvicorn_log_config
 
 
 @click.command("serve")
@@ -68,7 +36,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         create_app(app.settings),
         host=host,
         port=port,
-        log_config=log_config(),
+        log_config=uvicorn_log_config(),
         server_header=False,
     )
 

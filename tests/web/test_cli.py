@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from sqlmodel import Session
 
-from surveil.cli.serve import RedactFeedTokens, log_config, redact
+from surveil.logs import RedactPatientData, scrub, uvicorn_log_config
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db.session import make_engine
 from surveil.web.app import create_app
@@ -93,18 +93,18 @@ def test_worklist_cli_prints_the_same_sections(
     ("path", "logged"),
     [
         ("/feeds/AbC-123_x.ics", "/feeds/<redacted>.ics"),
-        ("/feeds/AbC-123_x.ics?v=2", "/feeds/<redacted>.ics?v=2"),
+        ("/feeds/AbC-123_x.ics?v=2", "/feeds/<redacted>.ics?v=<redacted>"),
         ("/feeds/AbC-123_x", "/feeds/<redacted>"),
-        ("/worklist?q=feeds", "/worklist?q=feeds"),
+        ("/worklist?q=feeds", "/worklist?q=<redacted>"),
     ],
 )
 def test_feed_tokens_are_redacted(path: str, logged: str) -> None:
-    assert redact(path) == logged
+    assert scrub(path) == logged
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
         ("127.0.0.1:5000", "GET", path, "1.1", 200), None,
     )  # fmt: skip
-    RedactFeedTokens().filter(record)
+    RedactPatientData().filter(record)
     assert record.getMessage() == f'127.0.0.1:5000 - "GET {logged} HTTP/1.1" 200'
 
 
@@ -118,7 +118,7 @@ def test_a_real_uvicorn_access_log_never_shows_the_token(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=log_config()
+        create_app(settings), host="127.0.0.1", port=port, log_config=uvicorn_log_config()
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

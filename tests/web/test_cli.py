@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from sqlmodel import Session
 
-from surveil.logs import RedactPatientData, scrub, uvicorn_log_config
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db.session import make_engine
+from surveil.logs import RedactPatientData, scrub, uvicorn_log_config
 from surveil.web.app import create_app
 from tests.cli.conftest import Invoke, surveil_cli  # noqa: F401 - the fixture
 from tests.web.seed import SECRET_KEY, TODAY, make_item, make_patient, make_trigger
@@ -109,7 +109,7 @@ def test_feed_tokens_are_redacted(path: str, logged: str) -> None:
 
 
 def test_a_real_uvicorn_access_log_never_shows_the_token(
-    sqlite_url: str, capfd: pytest.CaptureFixture[str]
+    sqlite_url: str, capfd: pytest.CaptureFixture[str], keep_logging: None
 ) -> None:
     settings = Settings(
         database=DatabaseSettings(url=sqlite_url), web=WebSettings(secret_key=SECRET_KEY)

@@ -78,6 +78,7 @@ def _register() -> None:
 
 _AREAS = (
     "setup",
+    "backup",
     "demo",
     "patients",
     "results",

@@ -20,6 +20,7 @@ from surveil.config_rules import (
     bound_problems,
     header_line_problems,
     secret_key_problems,
+    url_problems,
 )
 from surveil.core.facts import is_time_zone
 from surveil.core.reminder_policy import parse_policy
@@ -314,7 +315,7 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
     problems += bound_problems(section, values)
     if section == "sms":
         problems += header_line_problems("sms.auth_header", values.get("auth_header", ""))
-    problems += _url_problems(section, values)
+    problems += url_problems(section, values)
     if section == "clinic" and "timezone" in values and not is_time_zone(values["timezone"]):
         problems.append(Problem("clinic.timezone", f"{values['timezone']!r} is not an IANA zone"))
     if section == "database" and "url" in values:
@@ -327,23 +328,6 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
         hh, _, mm = values["digest_time"].partition(":")
         if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
             problems.append(Problem("daemon.digest_time", "use HH:MM, e.g. 07:30"))
-
-
-# (section, key) -> may be empty. The SMS webhook's address is not quoted back: providers put
-# account ids, sometimes keys, in it.
-_URLS = {("web", "base_url"): False, ("sms", "url"): True}
-
-
-def _url_problems(section: str, values: dict[str, Any]) -> list[Problem]:
-    problems = []
-    for (sec, key), may_be_empty in _URLS.items():
-        url = values.get(key) if sec == section else None
-        if url is None or (not url and may_be_empty):
-            continue
-        scheme, sep, rest = url.partition("://")
-        if scheme not in ("https", "http") or not sep or not rest.strip("/"):
-            problems.append(Problem(f"{sec}.{key}", "must be an http:// or https:// address"))
-    return problems
 
 
 def documented_keys() -> dict[str, list[str]]:

@@ -1,4 +1,4 @@
-"""What a setting may be, beyond its type: the range of every number, the shape of the SMS
+"""What a setting may be, beyond its type: the range of every number, web addresses, the SMS
 provider's header, and what makes a session-signing key acceptable.
 
 Kept apart from ``config.py`` (which reads files and the environment and coerces types) so the
@@ -69,6 +69,26 @@ def bound_problems(section: str, values: dict[str, Any]) -> list[Problem]:
         problem = bound.problem(f"{section}.{key}", value)
         if problem is not None:
             problems.append(problem)
+    return problems
+
+
+# --------------------------------------------------------------------------- addresses
+
+# (section, key) -> may be empty. The SMS webhook's address is not quoted back: providers put
+# account ids, sometimes keys, in it.
+_URLS = {("web", "base_url"): False, ("sms", "url"): True}
+
+
+def url_problems(section: str, values: dict[str, Any]) -> list[Problem]:
+    """The section's web addresses that are not http(s)."""
+    problems = []
+    for (sec, key), may_be_empty in _URLS.items():
+        url = values.get(key) if sec == section else None
+        if url is None or (not url and may_be_empty):
+            continue
+        scheme, sep, rest = url.partition("://")
+        if scheme not in ("https", "http") or not sep or not rest.strip("/"):
+            problems.append(Problem(f"{sec}.{key}", "must be an http:// or https:// address"))
     return problems
 
 

@@ -88,3 +88,24 @@ def test_database_errors_carry_no_parameter_values(engine: sa.Engine) -> None:
     if engine.dialect.name == "postgresql":
         assert MRN in raw  # PostgreSQL's DETAIL line quotes the key: the filter must cut it
     assert MRN not in scrub(raw)
+
+
+def test_the_entry_points_put_the_filter_on_every_handler(keep_logging: None) -> None:
+    """``surveil daemon`` and ``run-demo`` (``logs.configure_logging``) and ``surveil serve``
+    (uvicorn's configuration) leave no handler without the filter, the root logger included,
+    so no record reaches an unfiltered handler (or Python's last-resort one)."""
+    import logging.config
+
+    from surveil.cli.daemon import configure_logging
+    from surveil.logs import uvicorn_log_config
+
+    root = logging.getLogger()
+    root.handlers[:] = []
+    configure_logging()
+    assert root.handlers
+    assert all(any(isinstance(f, RedactPatientData) for f in h.filters) for h in root.handlers)
+    logging.config.dictConfig(uvicorn_log_config())
+    for name in ("", "uvicorn", "uvicorn.access"):
+        handlers = logging.getLogger(name).handlers
+        assert handlers, name
+        assert all(any(isinstance(f, RedactPatientData) for f in h.filters) for h in handlers)

@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -66,7 +67,11 @@ def run(db_url: str, *, sample: int = 300, seed: int = 7) -> dict[str, Any]:
     # The limiter runs but never trips: this measures answers, not refusals.
     settings = Settings(
         database=DatabaseSettings(url=db_url),
-        web=WebSettings(base_url=BASE, feed_requests_per_minute=10**9),
+        web=WebSettings(
+            base_url=BASE,
+            feed_requests_per_minute=10**9,
+            secret_key=secrets.token_urlsafe(48),  # the app refuses to start without a key
+        ),
     )
     tokens = _issue(engine, sample=sample, seed=seed)
     try:

@@ -24,6 +24,7 @@ audit every view of a patient). Targets: worklist p95 < 150 ms and ≤ 3× bare;
 import datetime as dt
 import random
 import re
+import secrets
 import statistics
 import sys
 import time
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from surveil.config import DatabaseSettings, Settings
+from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.engine import make_engine
@@ -56,7 +57,9 @@ PATIENTS = 60
 
 def run(db_url: str, *, rounds: int = ROUNDS) -> dict[str, Any]:
     engine = make_engine(db_url)
-    settings = Settings(database=DatabaseSettings(url=db_url))
+    # A fresh key per run: the app refuses to start without one.
+    web = WebSettings(secret_key=secrets.token_urlsafe(48))
+    settings = Settings(database=DatabaseSettings(url=db_url), web=web)
     try:
         with Session(engine) as session:
             user = session.exec(sa.select(m.User).where(m.User.username == USERNAME)).scalar_one()

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surveil.config_rules import (
+    bound_problems,
+    header_line_problems,
+    secret_key_problems,
+    url_problems,
+)
 from surveil.core.facts import is_time_zone
+from surveil.core.reminder_policy import parse_policy
 from surveil.errors import ConfigError, Problem
 
 DEFAULT_CONFIG_FILE = "surveil.toml"
@@ -57,7 +64,9 @@ class WebSettings:
     # The address patients and e-mails are given (calendar links, QR codes, the digest's link).
     # Empty: the address surveil serves on (http://host:port). Set it behind a proxy or TLS.
     base_url: str = ""
-    secret_key: str = "dev-only-change-me"
+    # No default: every deployment makes its own (``surveil secret generate``); commands that
+    # sign cookies refuse to start without one (``config_rules.secret_key_problems``).
+    secret_key: str = ""
     session_minutes: int = 480
     https_only: bool = False
     login_attempts: int = 5
@@ -142,10 +151,16 @@ SECTIONS: dict[str, type] = {
 
 
 def load_settings(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_secret_key: bool = False,
 ) -> Settings:
     """Read settings from ``path`` (or $SURVEIL_CONFIG, or ./surveil.toml if present) and the
-    environment. Raises ConfigError listing every problem."""
+    environment. Raises ConfigError listing every problem.
+
+    ``require_secret_key``: the caller signs session cookies (``surveil serve``), so an unset,
+    placeholder or short ``web.secret_key`` is one of the problems, whatever the address."""
     environ = os.environ if environ is None else environ
     problems: list[Problem] = []
     raw = _read_file(path, environ, problems)
@@ -157,11 +172,22 @@ def load_settings(
             table = {}
         values[section] = _build_section(section, cls, table, environ, problems)
     reminders = raw.pop("reminders", {})
+    problems += _reminder_problems(reminders)
+    if require_secret_key and isinstance(values.get("web"), WebSettings):
+        problems += secret_key_problems(values["web"].secret_key)
     for key in sorted(raw):
         problems.append(Problem(key, f"unknown section (expected one of: {_known_sections()})"))
     if problems:
         raise ConfigError(problems)
     return Settings(**values, reminders=reminders)
+
+
+def _reminder_problems(table: Any) -> list[Problem]:
+    """The ``[reminders]`` table checked at load, like every other section (the daemon checks
+    it again when it starts)."""
+    if not isinstance(table, dict):
+        return [Problem("reminders", "must be a table ([reminders])")]
+    return parse_policy(table)[1]
 
 
 def _known_sections() -> str:
@@ -200,6 +226,7 @@ def _build_section(
             problems.append(
                 Problem(f"{section}.{key}", f"unknown key (expected one of: {', '.join(known)})")
             )
+    problems += _unknown_environment(section, known, environ)
     for name in known:
         where = f"{section}.{name}"
         env_name = f"{ENV_PREFIX}{section}_{name}".upper()
@@ -218,6 +245,23 @@ def _build_section(
             kwargs[name] = value
     _check_section(section, kwargs, problems)
     return cls(**kwargs)
+
+
+def _unknown_environment(
+    section: str, known: set[str], environ: Mapping[str, str]
+) -> list[Problem]:
+    """``SURVEIL_WEB_SECRETKEY=...`` (a typo) would otherwise be ignored without a word, and
+    the default used in its place."""
+    prefix = f"{ENV_PREFIX}{section}_".upper()
+    accepted = {f"{prefix}{name}".upper() for name in known}
+    accepted |= {f"{prefix}{key}_FILE".upper() for sec, key in SECRET_KEYS if sec == section}
+    return [
+        Problem(
+            name, f"unknown setting in [{section}] (expected one of: {', '.join(sorted(known))})"
+        )
+        for name in sorted(environ)
+        if name.startswith(prefix) and name not in accepted
+    ]
 
 
 def _read_secret(path: Path, where: str, problems: list[Problem]) -> Any:
@@ -295,9 +339,10 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
             problems.append(
                 Problem(f"{sec}.{key}", f"{values[key]!r} is not one of {sorted(allowed)}")
             )
-    for key, value in values.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            problems.append(Problem(f"{section}.{key}", f"{value} must not be negative"))
+    problems += bound_problems(section, values)
+    if section == "sms":
+        problems += header_line_problems("sms.auth_header", values.get("auth_header", ""))
+    problems += url_problems(section, values)
     if section == "clinic" and "timezone" in values and not is_time_zone(values["timezone"]):
         problems.append(Problem("clinic.timezone", f"{values['timezone']!r} is not an IANA zone"))
     if section == "database" and "url" in values:

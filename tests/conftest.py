@@ -113,3 +113,19 @@ def settings(db_url: str) -> Settings:
     from surveil.config import DatabaseSettings
 
     return Settings(database=DatabaseSettings(url=db_url))
+
+
+@pytest.fixture
+def keep_logging() -> Iterator[None]:
+    """For tests that configure logging the way an entry point does (uvicorn's dictConfig,
+    ``surveil.logs.configure_logging``): the root and uvicorn loggers are put back afterwards,
+    so later tests do not write to a closed capture stream."""
+    import logging
+
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
+    yield
+    for name, (handlers, level) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)

@@ -198,6 +198,9 @@ def test_readme_examples_run_in_order_against_a_new_database(
         assert words[0] == "surveil", f"README line neither run nor excepted: {line}"
         if "<id>" in words:
             words = [active_feed(runner, env) if w == "<id>" else w for w in words]
+        if "--out" in words:  # files the README writes go to the test's folder, not the checkout
+            at = words.index("--out") + 1
+            words[at] = str(tmp_path / words[at])
         result = runner.invoke(
             cli, words[1:], env=env, input=f"{PASSWORD}\n{PASSWORD}\n", catch_exceptions=False
         )

@@ -14,7 +14,7 @@ import click
 from fastapi.routing import APIRoute
 
 from surveil.cli import _register, cli
-from surveil.config import Settings
+from surveil.config import Settings, WebSettings
 from surveil.services import entry
 from surveil.web.app import create_app
 
@@ -28,6 +28,8 @@ AREAS = (
     "tests.services.export.test_fhir_bundle",
     "tests.cli.test_export_cli",
     "tests.services.test_demo",
+    "tests.cli.test_backup",
+    "tests.cli.test_secret_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)
@@ -83,7 +85,7 @@ def test_every_cli_command_is_walked_or_classified() -> None:
 
 
 def test_every_form_route_is_walked() -> None:
-    app = create_app(Settings())
+    app = create_app(Settings(web=WebSettings(secret_key="one-way-in-" + "k" * 32)))
     posts = {
         route.name
         for route in _routes(app.routes)

@@ -78,6 +78,7 @@ def _register() -> None:
 
 _AREAS = (
     "setup",
+    "backup",
     "demo",
     "patients",
     "results",
@@ -92,6 +93,7 @@ _AREAS = (
     "export",
     "serve",
     "daemon",
+    "secret",
     "rundemo",
 )
 

@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from surveil.config import Settings, load_settings
+from surveil.config_rules import secret_key_problems
 from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
 from surveil.db.engine import make_engine
+from surveil.errors import ConfigError
 from surveil.services.actor import Actor
 from surveil.services.protocols import check_clinic_protocol
 from surveil.services.users import accounts
@@ -53,14 +55,18 @@ class App:
         )
 
 
-def get_app(ctx: click.Context) -> App:
+def get_app(ctx: click.Context, *, signs_cookies: bool = False) -> App:
+    """The command's settings and engine, loaded once. ``signs_cookies``: the command serves
+    the web app, so a missing or weak ``web.secret_key`` is refused at load."""
     root = ctx.find_root()
     root.ensure_object(dict)
     if "app" not in root.obj:
-        settings = load_settings(root.obj.get("config_path"))
+        settings = load_settings(root.obj.get("config_path"), require_secret_key=signs_cookies)
         check_clinic_protocol(settings)
         root.obj["app"] = App(settings=settings, as_user=root.obj.get("as_user"))
     app: App = root.obj["app"]
+    if signs_cookies and (problems := secret_key_problems(app.settings.web.secret_key)):
+        raise ConfigError(problems)
     return app
 
 

@@ -1,21 +1,16 @@
 """``surveil daemon``: the background process that plans, sends and retries reminders."""
 
 import logging
-import sys
 
 import click
 
+from surveil import logs
 from surveil.cli._common import console, get_app
 
 
 def configure_logging() -> None:
-    """Timestamped lines on stderr (what systemd, Docker and ``make run`` collect)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+    """Timestamped, scrubbed lines on stderr (``surveil.logs``)."""
+    logs.configure_logging()
     # APScheduler logs every job run at INFO: one line per tick per job is noise, not news.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

@@ -16,12 +16,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO
 
 import click
 
+from surveil import logs
 from surveil.cli._common import console, get_app
+from surveil.cli.secret import write_secret_file
+from surveil.config_rules import secret_key_problems
 from surveil.demo.people import DEMO_USERS
+from surveil.errors import ConfigError
 
 QUIET_SECONDS = 1.0  # the children's start-up is over once neither has written for this long
 START_TIMEOUT_SECONDS = 60.0  # show the banner anyway after this, whatever the children do
@@ -108,9 +113,32 @@ def print_banner(relay: Relay, url: str) -> None:
         console.print("  reminders are written to the log (dry run); Ctrl-C stops everything\n")
 
 
+# The demo's own cookie-signing key, made on the first run and kept beside the demo database,
+# so a restart does not sign everyone out. Never a key shipped in the repository.
+DEMO_SECRET_KEY_FILE = Path("var/demo-secret.key")
+
+
+def demo_secret_key_file(configured: str) -> Path | None:
+    """The key file the demo's web worklist should read, or None when the configuration names
+    a good key of its own. A weak configured key is refused, as ``surveil serve`` would."""
+    if configured:
+        if problems := secret_key_problems(configured):
+            raise ConfigError(problems)
+        return None
+    if not DEMO_SECRET_KEY_FILE.exists():
+        write_secret_file(DEMO_SECRET_KEY_FILE)
+        console.print(f"made a cookie-signing key for the demo in {DEMO_SECRET_KEY_FILE}")
+    return DEMO_SECRET_KEY_FILE
+
+
 @click.command("run-demo")
 @click.option("--host", default=None, help="Address for the web worklist (default: config).")
-@click.option("--port", default=None, type=int, help="Port for the web worklist (default: config).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Port for the web worklist (default: config).",
+)
 @click.pass_context
 def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the web worklist and the reminder daemon together (Ctrl-C stops both).
@@ -123,6 +151,7 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
       surveil run-demo
       surveil run-demo --port 8080
     """
+    logs.configure_logging()
     app = get_app(ctx)
     web = app.settings.web
     host, port = host or web.host, port or web.port
@@ -132,6 +161,9 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     # Both children read the address from the environment, so the daemon's e-mails link to the
     # port the web app really listens on (web.public_url), like the calendar links do.
     env["SURVEIL_WEB_HOST"], env["SURVEIL_WEB_PORT"] = host, str(port)
+    key_file = demo_secret_key_file(web.secret_key)
+    if key_file is not None:
+        env["SURVEIL_WEB_SECRET_KEY_FILE"] = str(key_file.resolve())
     config = ctx.find_root().obj.get("config_path")
     prefix = [sys.executable, "-m", "surveil", *(["--config", config] if config else [])]
     children = [

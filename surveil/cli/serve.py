@@ -1,56 +1,17 @@
 """``surveil serve``: the web worklist under uvicorn.
 
-The access log never shows a calendar-feed token: ``/feeds/<token>.ics`` is logged as
-``/feeds/<redacted>.ics`` (a token in a log file is a key to a patient's schedule; ASVS 16.2.5).
-Nor what a nurse searched for: ``?q=okafor`` is logged as ``?q=<redacted>`` (a name or birth
-date is PHI), and so is ``next=`` on the login page, which may carry a search address.
+Its logs carry no patient data: every handler, uvicorn's access and error logs and surveil's
+own, goes through ``surveil.logs.RedactPatientData`` (query values such as a searched-for name,
+calendar-feed tokens, database details and control characters; ASVS 16.2.5).
 """
 
-import copy
 import dataclasses
-import logging
-import re
-from typing import Any
 
 import click
 
 from surveil.cli._common import console, get_app
 from surveil.config import Settings
-from surveil.errors import ConfigError, Problem
-
-_FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
-_PHI_PARAMETER = re.compile(r"([?&](?:q|next)=)[^&#\s\"]*")
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-PLACEHOLDER_SECRET = "dev-only-change-me"
-
-
-def redact(text: str) -> str:
-    """``/feeds/abc.ics?x`` -> ``/feeds/<redacted>.ics?x``; ``?q=okafor`` -> ``?q=<redacted>``."""
-    text = _FEED_TOKEN.sub(lambda m: f"{m.group(1)}<redacted>{m.group(2) or ''}", text)
-    return _PHI_PARAMETER.sub(lambda m: f"{m.group(1)}<redacted>", text)
-
-
-class RedactFeedTokens(logging.Filter):
-    """Rewrites uvicorn's access records (and any message) before a handler formats them: feed
-    tokens and searched-for text never reach a log file."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        return True
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration with the redacting filter on every handler."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_feed_tokens"] = {"()": RedactFeedTokens}
-    for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact_feed_tokens")
-    return config
+from surveil.logs import uvicorn_log_config
 
 
 def served_settings(settings: Settings, *, host: str | None, port: int | None) -> Settings:
@@ -64,13 +25,15 @@ def served_settings(settings: Settings, *, host: str | None, port: int | None) -
 
 @click.command("serve")
 @click.option("--host", help="Address to listen on (default: web.host).")
-@click.option("--port", type=int, help="Port (default: web.port).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: web.port).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the navigators' web worklist.
 
     \b
     Create a first account with:  surveil user add ada --role admin
+    It needs a cookie-signing key:  surveil secret generate --out /etc/surveil/secret_key
+    and web.secret_key_file = "/etc/surveil/secret_key" (it refuses to start without one).
     Behind HTTPS set web.https_only = true (Secure __Host- cookie and HSTS).
 
     \b
@@ -83,13 +46,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     from surveil.web.app import create_app
 
-    app = get_app(ctx)
+    app = get_app(ctx, signs_cookies=True)
     settings = served_settings(app.settings, host=host, port=port)
     web = settings.web
-    if web.secret_key == PLACEHOLDER_SECRET and web.host not in LOOPBACK:
-        raise ConfigError(
-            Problem("web.secret_key", "set a real secret before listening beyond this machine")
-        )
     console.print(f"[green]surveil web[/] on http://{web.host}:{web.port}/ (Ctrl-C to stop)")
     if not web.base_url:
         console.print(f"links given to patients point at {web.public_url} (web.base_url)")
@@ -97,7 +56,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         create_app(settings),
         host=web.host,
         port=web.port,
-        log_config=log_config(),
+        log_config=uvicorn_log_config(),
         server_header=False,
     )
 

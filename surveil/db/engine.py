@@ -26,11 +26,16 @@ def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+        return sa.create_engine(
+            url, echo=echo, pool_pre_ping=True, future=True, hide_parameters=True
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        url,
+        echo=echo,
+        hide_parameters=True,  # parameters are notes, names, searches: never in a log
+        connect_args={"check_same_thread": False, "timeout": 30},
     )
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)

@@ -71,3 +71,15 @@ def pending_changes(engine: sa.Engine) -> list[object]:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, SQLModel.metadata))
+
+
+def schema_problem(engine: sa.Engine) -> str | None:
+    """What ``surveil db check`` would refuse, in words, or None when the schema is at head and
+    matches the models."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        return f"schema is at {current}, code expects {head}: run surveil db upgrade"
+    diff = pending_changes(engine)
+    if diff:
+        return f"schema differs from the models: {diff}"
+    return None

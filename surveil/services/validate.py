@@ -5,6 +5,7 @@ go; ``raise_if_problems`` then raises InvalidInput and the caller's transaction 
 """
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import TypeVar
 
@@ -12,6 +13,26 @@ from surveil.core.facts import is_time_zone
 from surveil.errors import InvalidInput, Problem
 
 E = TypeVar("E", bound=StrEnum)
+
+# The dates surveil accepts from people. Nobody followed up today was born before 1900, and no
+# follow-up is planned past 2200; outside that range a typo (0001-01-01, 9999-12-31) would only
+# break date arithmetic further on (a worklist "today" of 9999-12-31 has no tomorrow).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+
+# Control characters have no place in anything a person types: a NUL is refused by PostgreSQL
+# (an error after half the work), an escape sequence or a line break forges log lines. Tab and
+# line breaks stay allowed for notes typed in a text area.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character_problem(field: str, value: str) -> Problem | None:
+    """A problem naming the first control character in ``value`` (by code point, never the
+    value itself, which may be patient data), or None."""
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    return Problem(field, f"contains a control character (U+{ord(found.group()):04X}); remove it")
 
 
 class Checker:
@@ -35,6 +56,9 @@ class Checker:
                 self.fail(field, "is required")
             return None
         value = value.strip()
+        if problem := control_character_problem(field, value):
+            self.problems.append(problem)
+            return None
         if len(value) > max_length:
             self.fail(field, f"is longer than {max_length} characters")
             return None
@@ -62,6 +86,9 @@ class Checker:
             except ValueError:
                 self.fail(field, f"{value!r} is not a real date as YYYY-MM-DD")
                 return None
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            self.fail(field, f"{day} is outside {EARLIEST_DATE} to {LATEST_DATE}")
+            return None
         if not_future and day > self.today:
             self.fail(field, f"{day} is in the future (today is {self.today})")
             return None

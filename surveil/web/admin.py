@@ -106,7 +106,7 @@ def audit_page(
     admin: AdminDep,
     actor: Annotated[str, Query(max_length=64)] = "",
     action: Annotated[str, Query(max_length=64)] = "",
-    patient: Annotated[str, Query(max_length=12)] = "",
+    patient: Annotated[str, Query(max_length=9)] = "",  # ids are 32-bit on PostgreSQL
     mrn: Annotated[str, Query(max_length=32)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:

@@ -8,23 +8,32 @@ plain route matched first (a read-only GET polled by every calendar app; see ``w
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import jinja2
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from surveil.config import Settings
+from surveil.config_rules import secret_key_problems
 from surveil.core.zones import wall_clock
 from surveil.db import models as m
 from surveil.db.engine import make_engine
-from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from surveil.errors import (
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Problem,
+)
 from surveil.resources import resource_dir
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.labels import kind_label, state_label, trigger_label
@@ -38,6 +47,7 @@ from surveil.web import (
     auth,
     feeds,
     fhir,
+    inputs,
     patient_list,
     patients,
     security,
@@ -47,6 +57,11 @@ from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
 logger = logging.getLogger(__name__)
+
+# One text for every 404, whether the thing is missing or belongs to another clinic: a
+# different answer would tell a navigator which ids exist elsewhere.
+NOT_FOUND_TITLE = "Not found"
+NOT_FOUND_TEXT = "There is no such page, or it is not open to you."
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -68,8 +83,11 @@ def create_app(
 ) -> FastAPI:
     """The app for ``settings``. Pass ``engine`` to share one (tests, benchmarks); otherwise the
     lifespan makes one and disposes of it at shutdown. Raises ConfigError, before anything is
-    built, when the clinic's protocol pack or profile does not exist."""
+    built, when the clinic's protocol pack or profile does not exist, or when ``web.secret_key``
+    is missing, a placeholder or short (with it anyone could sign an admin's cookie)."""
     check_clinic_protocol(settings)
+    if problems := secret_key_problems(settings.web.secret_key):
+        raise ConfigError(problems)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +106,7 @@ def create_app(
     app = FastAPI(
         title="surveil",
         lifespan=lifespan,
-        dependencies=[Depends(security.csrf_protect)],
+        dependencies=[Depends(security.csrf_protect), Depends(inputs.refuse_bad_input)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -138,6 +156,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PermissionDenied, _forbidden)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(InvalidInput, _invalid)
+    app.add_exception_handler(RequestValidationError, _unprocessable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _server_error)
 
@@ -159,11 +178,13 @@ async def _csrf_rejected(request: Request, exc: Exception) -> Response:
 async def _access_denied(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AccessDenied)
     _audit_refusal(request, "access.denied", exc.patient_id, request.url.path)
-    return _error_page(request, 404, "Not found", "There is no such patient in your clinic.")
+    return _error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    return _error_page(request, 404, "Not found", str(exc))
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    if request.url.path.startswith("/fhir/"):
+        return fhir.not_found()  # a FHIR client reads an OperationOutcome, never a page
+    return _error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
@@ -176,13 +197,27 @@ async def _conflict(request: Request, exc: Exception) -> Response:
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidInput)
-    return _error_page(request, 400, "Please check", "; ".join(str(p) for p in exc.problems))
+    return _error_page(request, 422, "Please check", "; ".join(str(p) for p in exc.problems))
+
+
+async def _unprocessable(request: Request, exc: Exception) -> Response:
+    """A path, query or form value the route's types refuse (``page=0``, ``/patients/abc``):
+    the same page as any other bad input, naming each field, never echoing the value."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        Problem(str(error["loc"][-1]) if error.get("loc") else "input", str(error["msg"]))
+        for error in exc.errors()
+    ]
+    return await _invalid(request, InvalidInput(problems, what="request"))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    title = "Not found" if exc.status_code == 404 else "Error"
-    return _error_page(request, exc.status_code, title, str(exc.detail))
+    if exc.status_code == 404:
+        return _error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
+    title = "Not allowed here" if exc.status_code == 405 else "Error"
+    # exc.headers carries Allow on a 405 (RFC 9110 15.5.6).
+    return _error_page(request, exc.status_code, title, str(exc.detail), headers=exc.headers)
 
 
 async def _server_error(request: Request, _exc: Exception) -> Response:
@@ -194,7 +229,14 @@ async def _server_error(request: Request, _exc: Exception) -> Response:
     )
 
 
-def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+def _error_page(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     frame = Frame(
         user=_session_user(request),
         csrf=security.csrf_token(request),
@@ -206,7 +248,7 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     templates: Jinja2Templates = request.app.state.templates
     page = ErrorPage(frame=frame, status=status, title=title, message=message)
     return templates.TemplateResponse(
-        request, "web/errors/error.html", {"page": page}, status_code=status
+        request, "web/errors/error.html", {"page": page}, status_code=status, headers=headers
     )
 
 

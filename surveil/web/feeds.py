@@ -5,8 +5,8 @@ The URL is the only credential (a capability URL, RELIABILITY.md §1.3), so this
 - answers an unknown and a revoked token with the same 404, from the same code path and the
   same query (``services.feeds.open_feed``), so neither the bytes nor the timing tell them
   apart;
-- never logs the token or echoes it in a body or header (the access log is filtered in
-  ``surveil.cli.serve``), sets no cookie, and sends ``Referrer-Policy: no-referrer``;
+- never logs the token or echoes it in a body or header (the access log is filtered by
+  ``surveil.logs``), sets no cookie, and sends ``Referrer-Policy: no-referrer``;
 - sends a strong ETag (the SHA-256 of the body, which is deterministic) and answers a matching
   ``If-None-Match`` with 304. ``If-Modified-Since`` is deliberately ignored: a date cannot see
   an event that dropped out of the feed, and a wrong 304 froze Apple Calendar (ICAL.md C3);

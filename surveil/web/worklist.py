@@ -9,8 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from surveil.core.vocab import ItemKind, Site
 from surveil.db import models as m
-from surveil.errors import InvalidInput, Problem
+from surveil.errors import InvalidInput
 from surveil.services.labels import kind_label
+from surveil.services.validate import Checker
 from surveil.services.worklist.export import worklist_csv
 from surveil.services.worklist.sections import (
     COUNT_CAP,
@@ -168,16 +169,14 @@ def _navigator(chosen: str, user: m.User) -> str | None:
 
 
 def _query(params: dict[str, str], *, today: dt.date, user: m.User) -> WorklistQuery:
-    day = today
-    if params["date"]:
-        try:
-            day = dt.date.fromisoformat(params["date"])
-        except ValueError:
-            problems = [Problem("date", f"{params['date']!r} is not a date as YYYY-MM-DD")]
-            problems += filter_problems(
-                site=params["site"], kind=params["kind"], section=params["section"]
-            )
-            raise InvalidInput(problems, what="worklist filter") from None
+    # Any day the validator accepts (1900-2200), past or future: "what was due on ...".
+    check = Checker(today=today, what="worklist filter")
+    day = check.date("date", params["date"], required=False, not_future=False) or today
+    if check.problems:
+        problems = check.problems + filter_problems(
+            site=params["site"], kind=params["kind"], section=params["section"]
+        )
+        raise InvalidInput(problems, what="worklist filter")
     return WorklistQuery(
         today=day,
         clinic=params["clinic"] or None,

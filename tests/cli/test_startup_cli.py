@@ -17,6 +17,8 @@ def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.delenv("SURVEIL_CONFIG", raising=False)
     for name in ("SURVEIL_CLINIC_PACK", "SURVEIL_CLINIC_PROFILE", "SURVEIL_PATHS_SCHEDULES"):
         monkeypatch.delenv(name, raising=False)
+    # A good signing key, so `serve` gets as far as the protocol check.
+    monkeypatch.setenv("SURVEIL_WEB_SECRET_KEY", "startup-test-" + "k" * 40)
     return path
 
 

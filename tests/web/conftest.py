@@ -16,7 +16,14 @@ from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db.engine import make_engine
 from surveil.services.registry import patients as registry
 from surveil.web.app import create_app
-from tests.web.seed import PASSWORD, make_item, make_patient, make_trigger, make_user
+from tests.web.seed import (
+    PASSWORD,
+    SECRET_KEY,
+    make_item,
+    make_patient,
+    make_trigger,
+    make_user,
+)
 
 BASE = "http://testserver"
 
@@ -39,7 +46,7 @@ class World:
 def web_settings(sqlite_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=sqlite_url),
-        web=WebSettings(secret_key="test-secret-" + "x" * 32, login_attempts=3),
+        web=WebSettings(secret_key=SECRET_KEY, login_attempts=3),
     )
 
 

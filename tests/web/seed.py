@@ -12,6 +12,8 @@ from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.services.users import accounts as users
 
 PASSWORD = "correct horse battery"
+# Signs the test apps' cookies: long enough for create_app, and no placeholder.
+SECRET_KEY = "test-secret-" + "x" * 32
 TODAY = dt.date(2026, 6, 15)
 
 

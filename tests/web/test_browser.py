@@ -112,7 +112,7 @@ def test_a_navigator_cannot_open_another_clinics_patient(
     log_in(page, live_server)
     response = page.goto(f"{live_server}/patients/{world.south_patient}")
     assert response is not None and response.status == 404
-    expect(page.get_by_text("There is no such patient in your clinic.")).to_be_visible()
+    expect(page.get_by_text("There is no such page, or it is not open to you.")).to_be_visible()
     expect(page.get_by_text("LINDQVIST")).to_have_count(0)
     screenshot(page, "08-other-clinic-404")
 

@@ -35,7 +35,7 @@ from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.web import feeds as feed_web
 from surveil.web.app import create_app
 from tests.test_feedtext import diagnosis_words
-from tests.web.seed import TODAY, make_item, make_patient
+from tests.web.seed import SECRET_KEY, TODAY, make_item, make_patient
 
 BASE = "https://follow-up.example.org"
 DAY = dt.timedelta(days=1)
@@ -44,7 +44,12 @@ DAY = dt.timedelta(days=1)
 def app_settings(settings: Settings, per_minute: int = 30) -> Settings:
     return replace(
         settings,
-        web=WebSettings(base_url=BASE, https_only=True, feed_requests_per_minute=per_minute),
+        web=WebSettings(
+            base_url=BASE,
+            https_only=True,
+            feed_requests_per_minute=per_minute,
+            secret_key=SECRET_KEY,
+        ),
     )
 
 
@@ -358,7 +363,12 @@ def test_a_real_server_never_logs_a_token(sqlite_url: str, tmp_path: Path) -> No
     engine.dispose()
     port = free_port()
     log_file = tmp_path / "server.log"
-    env = {**os.environ, "SURVEIL_DATABASE_URL": sqlite_url, "SURVEIL_WEB_BASE_URL": BASE}
+    env = {
+        **os.environ,
+        "SURVEIL_DATABASE_URL": sqlite_url,
+        "SURVEIL_WEB_BASE_URL": BASE,
+        "SURVEIL_WEB_SECRET_KEY": SECRET_KEY,
+    }
     env.pop("SURVEIL_CONFIG", None)
     with log_file.open("wb") as sink:
         server = subprocess.Popen(

@@ -69,7 +69,7 @@ def test_another_clinics_patient_is_never_found(nina: TestClient) -> None:
 
 def test_an_impossible_birth_date_is_refused_naming_the_field(nina: TestClient) -> None:
     page = nina.get("/patients?q=1960-02-30")
-    assert page.status_code == 400 and "q: " in page.text
+    assert page.status_code == 422 and "q: " in page.text
 
 
 def test_the_list_pages(nina: TestClient, web_engine: sa.Engine) -> None:

@@ -45,6 +45,7 @@ from surveil.web import (
     actions,
     admin,
     auth,
+    enrol,
     feeds,
     fhir,
     inputs,
@@ -67,6 +68,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     worklist.router,
     patient_list.router,
+    enrol.router,  # before patients: /patients/new is not a patient id
     patients.router,
     actions.router,
     admin.router,

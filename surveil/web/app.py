@@ -51,6 +51,7 @@ from surveil.web import (
     inputs,
     patient_list,
     patients,
+    record_forms,
     security,
     worklist,
 )
@@ -70,6 +71,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     patient_list.router,
     enrol.router,  # before patients: /patients/new is not a patient id
     patients.router,
+    record_forms.router,
     actions.router,
     admin.router,
     feeds.router,

@@ -21,6 +21,5 @@ class RecordFormPage:
     frame: Frame
     form: FormState
     patient_id: int
-    patient_name: str
     title: str
     template: str  # the form's partial under templates/web/patients/forms/

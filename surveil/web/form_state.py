@@ -22,10 +22,11 @@ class FormState:
     def value(self, name: str) -> str:
         return self.values.get(name, "")
 
-    def options(self, name: str) -> tuple[Option, ...]:
+    def options(self, name: str, key: str | None = None) -> tuple[Option, ...]:
+        """The field's choices (``key`` names another list), the value typed selected."""
         chosen = self.value(name)
         return tuple(
-            Option(o.value, o.label, selected=o.value == chosen) for o in self.choices[name]
+            Option(o.value, o.label, selected=o.value == chosen) for o in self.choices[key or name]
         )
 
     @property

@@ -126,7 +126,8 @@ def enrol(
             existing=_existing(db, actor, user.clinic, text("mrn"), errors),
         )
         return render(request, "web/patients/forms/enrol.html", page, status_code=422)
-    flash(request, f"Enrolled {summary['name']} (MRN {summary['mrn']}); the plan below was made.")
+    # No name in the message: flashes travel in the (signed, not encrypted) session cookie.
+    flash(request, "Enrolled: the follow-up plan below was made at once.")
     return RedirectResponse(f"/patients/{summary['id']}", status_code=303)
 
 

@@ -62,7 +62,7 @@ def test_enrol_with_three_mistakes_see_them_all_correct_them_and_see_the_plan(
     page.get_by_role("button", name="Enrol and make the plan").click()
 
     expect(page.get_by_role("heading", name="HOPPER, Grace")).to_be_visible()
-    expect(page.locator(".flash-ok")).to_contain_text("Enrolled Grace Hopper")
+    expect(page.locator(".flash-ok")).to_contain_text("Enrolled: the follow-up plan")
     plan = page.locator("#plan")
     expect(plan.locator("[id^=item-]").first).to_be_visible()  # the plan was made at once
     expect(page.locator("#contact")).to_contain_text("+447700900123")

@@ -139,7 +139,7 @@ def test_a_good_form_enrols_audits_plans_and_shows_the_plan(
         ("patient.enrolled", "nina", "web", patient.id)
     ]
     page = nina.get(where).text
-    assert "Enrolled Grace Hopper" in page
+    assert "Enrolled: the follow-up plan" in page
     plan = page[page.index('id="plan"') : page.index('id="h-charts"')]
     for item in items:
         assert kind_label(item.kind) in plan and str(item.target) in plan

@@ -275,3 +275,13 @@ def test_contact_details_can_be_cleared_and_a_death_recorded(
     assert patient is not None and patient.email is None and patient.language is None
     assert patient.deceased_on == dt.date(2026, 11, 20)
     assert open_items == [] and outcome.plan.gone
+
+
+def test_a_state_change_without_a_reason_keeps_nothing(
+    engine: sa.Engine, settings: Settings, patient_id: int
+) -> None:
+    before = _record(engine)
+    with pytest.raises(InvalidInput) as refused:
+        _state("resected", "  ")(engine, patient_id, settings)
+    assert [p.field for p in refused.value.problems] == ["reason"]
+    assert _record(engine) == before

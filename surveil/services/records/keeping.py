@@ -206,26 +206,24 @@ def change_state(
     """Start a new disease-state episode, with the reason for it (kept in the history)."""
 
     def write(session: Session, patient: m.Patient) -> str:
-        if not reason.strip():
-            problems = [Problem("reason", "say why the disease state changed")]
-            try:  # the other fields' problems are shown too
-                registry.set_state(
-                    session, patient=patient, kind=kind, since=since, resection=resection,
-                    today=today,
-                )  # fmt: skip
-            except InvalidInput as error:
-                problems += error.problems
-            raise InvalidInput(problems, what="disease state")
+        # A missing reason is listed with the other fields' problems; when it is the only one,
+        # the episode written below is rolled back with the transaction.
+        problems = [] if reason.strip() else [Problem("reason", "say why the state changed")]
         current = registry.current_state(session, patient_id=patient.id)
-        episode = registry.set_state(
-            session,
-            patient=patient,
-            kind=kind,
-            since=since,
-            resection=resection or None,
-            reason=reason,
-            today=today,
-        )
+        try:
+            episode = registry.set_state(
+                session,
+                patient=patient,
+                kind=kind,
+                since=since,
+                resection=resection or None,
+                reason=reason,
+                today=today,
+            )
+        except InvalidInput as error:
+            raise InvalidInput(problems + error.problems, what="disease state") from None
+        if problems:
+            raise InvalidInput(problems, what="disease state")
         words = f"state set to {episode.kind.replace('_', ' ')} from {episode.start_date}"
         audit(
             session,

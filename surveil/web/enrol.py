@@ -80,7 +80,7 @@ def enrol_form(request: Request, db: ReadDbDep, settings: SettingsDep, user: Use
         "navigator": user.username if user.role == m.Role.NAVIGATOR else "",
     }
     form = FormState(values=values, choices=_choices(db, user.clinic))
-    page = EnrolPage(frame=frame(request, user, section="patients", settings=settings), form=form)
+    page = EnrolPage(frame=frame(request, user, section="enrol", settings=settings), form=form)
     return render(request, "web/patients/forms/enrol.html", page)
 
 
@@ -121,7 +121,7 @@ def enrol(
             values=values.all, errors=errors, choices=_choices(db, user.clinic), general=general
         )
         page = EnrolPage(
-            frame=frame(request, user, section="patients", settings=settings),
+            frame=frame(request, user, section="enrol", settings=settings),
             form=form,
             existing=_existing(db, actor, user.clinic, text("mrn"), errors),
         )

@@ -17,13 +17,14 @@ from fastapi.responses import RedirectResponse, Response
 from surveil.core.vocab import Differentiation, Functional, Resection, Site, Sstr, Stage, StateKind
 from surveil.db import models as m
 from surveil.errors import InvalidInput
+from surveil.services.actor import Actor
 from surveil.services.labels import state_label, trigger_label
 from surveil.services.reading import ReadSession
 from surveil.services.records import keeping
 from surveil.services.records.keeping import KeptOutcome
 from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.services.registry.record import PatientRecord
-from surveil.services.users.accounts import list_users
+from surveil.services.users.accounts import list_users, visible_patient
 from surveil.web.contexts import Option
 from surveil.web.deps import (
     ActorDep,
@@ -157,7 +158,10 @@ def _submit(
         page = RecordFormPage(
             frame=frame(request, user, section="patients", settings=settings),
             form=FormState(
-                values=values.all, errors=errors, choices=_choices(db, user.clinic), general=general
+                values=values.all,
+                errors=errors,
+                choices=_choices(db, _clinic_of(db, user, patient_id)),
+                general=general,
             ),
             patient_id=patient_id,
             title=spec.title,
@@ -168,6 +172,14 @@ def _submit(
     for kind in outcome.new_triggers:
         flash(request, f"New trigger: {trigger_label(kind)}. See Triggers.", kind="alert")
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+def _clinic_of(db: ReadSession, user: m.User, patient_id: int) -> str:
+    """The patient's clinic (whose navigators the form offers): the user's own unless an
+    administrator, who works for every clinic. The entry point has already checked access."""
+    if user.role != m.Role.ADMIN:
+        return user.clinic
+    return visible_patient(db, actor=Actor.of(user), patient_id=patient_id).clinic
 
 
 def _blank_none(value: str) -> str | None:

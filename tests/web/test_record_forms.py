@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel, col, select
 from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db import models as m
 from surveil.web.deps import clinic_today
-from tests.web.conftest import World, csrf_of
+from tests.web.conftest import World, csrf_of, login
 from tests.web.seed import SECRET_KEY, make_user
 
 # form, good values, bad values, the fields the bad values are refused on, the audit action
@@ -158,3 +158,15 @@ def _reminders(client: TestClient, patient: int) -> str:
     found = re.search(r'id="reminders-now">([^<]*)<', client.get(f"/patients/{patient}").text)
     assert found
     return found.group(1)
+
+
+def test_an_administrator_is_offered_the_patients_clinics_navigators(
+    client: TestClient, world: World, web_engine: sa.Engine
+) -> None:
+    login(client, "ada")  # an administrator of clinic north
+    before = _record(web_engine)
+    response = _post(client, world.south_patient, "navigator", {"navigator": ""})
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    html = response.text  # type: ignore[attr-defined]
+    assert '<option value="sam"' in html and '<option value="nina"' not in html
+    assert _record(web_engine) == before

@@ -30,6 +30,9 @@ AREAS = (
     "tests.services.test_demo",
     "tests.cli.test_backup",
     "tests.cli.test_secret_cli",
+    "tests.services.test_keeping",
+    "tests.web.test_enrol_form",
+    "tests.web.test_record_forms",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

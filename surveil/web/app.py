@@ -45,11 +45,13 @@ from surveil.web import (
     actions,
     admin,
     auth,
+    enrol,
     feeds,
     fhir,
     inputs,
     patient_list,
     patients,
+    record_forms,
     security,
     worklist,
 )
@@ -67,7 +69,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     worklist.router,
     patient_list.router,
+    enrol.router,  # before patients: /patients/new is not a patient id
     patients.router,
+    record_forms.router,
     actions.router,
     admin.router,
     feeds.router,

@@ -110,6 +110,7 @@ class PatientPage:
     feeds: Any = None  # filled by the calendar-feed extension (templates/web/patients/_feeds.html)
     channel: str = ""  # the preferred channel in words
     reminders: str = ""  # whether reminders go to the patient now, and if not, why
+    forms: Any = None  # the record's small forms, filled (web.record_forms.record_forms)
 
 
 @dataclass(frozen=True)

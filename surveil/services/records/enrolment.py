@@ -39,6 +39,8 @@ PATIENT_FIELDS = frozenset(
         "deceased_on",
         "opted_out",
         "navigator_id",
+        "language",
+        "consent_reminders",
     }
 )
 TUMOUR_FIELDS = frozenset(
@@ -72,8 +74,10 @@ def enrol_patient(
     resection: str | None,
     settings: Settings,
     today: dt.date,
+    require_navigator: bool = False,
 ) -> dict[str, Any]:
-    """Enrol a patient with their tumour and disease state; returns the patient's summary."""
+    """Enrol a patient with their tumour and disease state; returns the patient's summary.
+    The web's form passes ``require_navigator`` (every active patient has a named owner)."""
     require_clinic(actor, clinic)
     with session_scope(engine) as session:
         patient = registry.enrol_patient(
@@ -85,6 +89,7 @@ def enrol_patient(
             since=since,
             resection=resection,
             today=today,
+            require_navigator=require_navigator,
         )
         audit(
             session,
@@ -98,7 +103,8 @@ def enrol_patient(
         care.refresh_patient(
             session, patient=patient, settings=settings, today=today, channel=actor.channel
         )
-        return summarise(session, patient)
+        # The id lets the web open the new patient's page.
+        return {**summarise(session, patient), "id": patient.id}
 
 
 @change("patient.updated", "tumour.updated", *care.CONSEQUENCES)

@@ -7,6 +7,7 @@ failure leaves no trace.
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ class PatientInput:
     deceased_on: str | None = None
     opted_out: bool | None = None
     navigator: str | None = None
+    language: str | None = None  # BCP 47 tag, e.g. "en", "cy", "pt-BR"; "" clears it
+    consent_reminders: bool | None = None
 
 
 def stored_id(row: m.Patient | m.Lesion) -> int:
@@ -123,21 +126,11 @@ def update_patient(
 def _optional_patient_fields(
     check: Checker, data: PatientInput, born: dt.date | None
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = _contact_fields(check, data)
     if data.sex is not None:
         out["sex"] = check.choice("sex", data.sex, m.Sex)
     if data.timezone is not None:
         out["timezone"] = check.time_zone("timezone", data.timezone)
-    if data.email is not None:
-        email = data.email.strip()
-        if email and ("@" not in email or " " in email or len(email) > 254):
-            check.fail("email", f"{email!r} is not an email address")
-        out["email"] = email or None
-    if data.phone is not None:
-        phone = data.phone.strip().replace(" ", "")
-        if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
-            check.fail("phone", f"{data.phone!r} is not an international number like +447700900123")
-        out["phone"] = phone or None
     if data.preferred_channel is not None:
         out["preferred_channel"] = check.choice(
             "preferred_channel", data.preferred_channel, m.Channel
@@ -154,7 +147,38 @@ def _optional_patient_fields(
         )
     if data.opted_out is not None:
         out["opted_out"] = data.opted_out
-    return {k: v for k, v in out.items() if v is not None or k == "deceased_on"}
+    if data.consent_reminders is not None:
+        out["consent_reminders"] = data.consent_reminders
+    if data.language is not None:
+        out["language"] = _language(check, data.language)
+    return {k: v for k, v in out.items() if v is not None or k in CLEARABLE}
+
+
+def _contact_fields(check: Checker, data: PatientInput) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if data.email is not None:
+        email = data.email.strip()
+        if email and ("@" not in email or " " in email or len(email) > 254):
+            check.fail("email", f"{email!r} is not an email address")
+        out["email"] = email or None
+    if data.phone is not None:
+        phone = data.phone.strip().replace(" ", "")
+        if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+            check.fail("phone", f"{data.phone!r} is not an international number like +447700900123")
+        out["phone"] = phone or None
+    return out
+
+
+# Fields an update may empty (None is then the new value, not "not given").
+CLEARABLE = frozenset({"deceased_on", "language", "email", "phone"})
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def _language(check: Checker, value: str) -> str | None:
+    tag = value.strip()
+    if tag and (len(tag) > 35 or not LANGUAGE_TAG.fullmatch(tag)):
+        check.fail("language", f"{value!r} is not a language tag like en, cy or pt-BR")
+    return tag or None
 
 
 def _navigator_id(session: Session, check: Checker, username: str | None) -> int | None:
@@ -276,9 +300,13 @@ def enrol_patient(
     since: str | None,
     resection: str | None,
     today: dt.date,
+    require_navigator: bool = False,
 ) -> m.Patient:
-    """Enrol a patient with tumour and disease state, validating all three before writing."""
+    """Enrol a patient with tumour and disease state, validating all three before writing.
+    ``require_navigator``: the web's enrolment names an owner for every new patient."""
     problems: list[Problem] = []
+    if require_navigator and not (data.navigator or "").strip():
+        problems.append(Problem("navigator", "choose the nurse navigator who owns this patient"))
     patient: m.Patient | None = None
     try:
         patient = add_patient(session, clinic=clinic, data=data, today=today)

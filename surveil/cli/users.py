@@ -46,7 +46,7 @@ def user_add(
     email: str | None,
     password_file: Path | None,
 ) -> None:
-    """Create an account. Passwords: 8 characters or more, no other rules; stored as argon2id.
+    """Create an account. Passwords: 12 characters or more, not a common one; stored as argon2id.
 
     \b
     Examples:

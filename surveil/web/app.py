@@ -42,12 +42,14 @@ from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user
 from surveil.web import (
+    account,
     actions,
     admin,
     auth,
     feeds,
     fhir,
     inputs,
+    login_steps,
     patient_list,
     patients,
     security,
@@ -72,6 +74,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     feeds.router,
     fhir.router,
+    login_steps.router,  # issue 21: second factor and passwords
+    account.router,
 )
 
 

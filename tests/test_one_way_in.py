@@ -32,6 +32,7 @@ AREAS = (
     "tests.cli.test_secret_cli",
     "tests.services.test_second_factor",
     "tests.web.test_account_security",
+    "tests.cli.test_second_factor_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

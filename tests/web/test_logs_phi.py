@@ -161,7 +161,11 @@ def served(
     port = free_port()
     log_file = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
-    env |= {"SURVEIL_DATABASE_URL": db_url, "SURVEIL_WEB_SECRET_KEY": SECRET_KEY}
+    env |= {
+        "SURVEIL_DATABASE_URL": db_url,
+        "SURVEIL_WEB_SECRET_KEY": SECRET_KEY,
+        "SURVEIL_SECURITY_TOTP_REQUIRED": "false",
+    }  # seed.NO_TOTP
     with log_file.open("wb") as sink:
         server = subprocess.Popen(
             [sys.executable, "-m", "surveil", "serve", "--host", "127.0.0.1", "--port", str(port)],

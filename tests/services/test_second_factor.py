@@ -113,13 +113,20 @@ def test_login_code_accepts_skew_refuses_replay_and_counts_failures(
         failed = [("login.second_factor_failed", "carl", "web", None, subject)]
         with audited(engine, failed), pytest.raises(totp.SecondStepRefused, match="not right"):
             second(engine, carl, stale)
-    # Three failures (login_attempts) throttle the account from that address, codes or not.
+    # Three failures (login_attempts) throttle the account from that address, codes or not;
+    # a right password does not reset the count of wrong codes (else the password's holder
+    # could guess codes without end), and another address does not either.
     with pytest.raises(totp.SecondStepRefused, match="Too many") as refused:
         second(engine, carl, code_at(secret, NOW))
     assert refused.value.throttled
+    sessions.log_in(engine, username="carl", password=PASSWORD, ip="10.9.9.9", now=NOW,
+                    settings=WEB)  # fmt: skip
+    with pytest.raises(totp.SecondStepRefused, match="Too many"):
+        totp.verify_second_step(engine, user_id=carl, code=code_at(secret, NOW), ip="10.9.9.9",
+                                now=NOW, settings=WEB)  # fmt: skip
     with Session(engine) as session:
-        failures = session.exec(select(m.LoginAttempt).where(m.LoginAttempt.username == "carl"))
-        assert len(list(failures)) == 3
+        attempts = session.exec(select(m.LoginAttempt).where(m.LoginAttempt.username == "carl"))
+        assert [a.success for a in attempts] == [False, False, False, True]
 
 
 def test_a_recovery_code_works_once(engine: sa.Engine, ids: dict[str, int]) -> None:

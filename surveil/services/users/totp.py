@@ -179,7 +179,7 @@ def verify_second_step(
         user = session.get(m.User, user_id)
         if user is None or not user.active:
             raise PermissionDenied("this login has expired; log in again")
-        if accounts.is_throttled(
+        if _codes_throttled(session, user.username, now, settings) or accounts.is_throttled(
             session, username=user.username, ip=ip, now=now, settings=settings
         ):
             minutes = settings.login_window_minutes
@@ -222,6 +222,24 @@ def reset_second_factor(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _codes_throttled(
+    session: Session, username: str, now: dt.datetime, settings: WebSettings
+) -> bool:
+    """Too many wrong codes for this account in the window, from any address. Counted apart
+    from password failures on purpose: a right password clears those, and whoever holds the
+    password could otherwise guess codes without end, five per parked login. Only someone with
+    the password can reach this step, so it cannot be used to lock out anyone else."""
+    since = now - dt.timedelta(minutes=settings.login_window_minutes)
+    failures = session.exec(
+        select(sa.func.count()).where(
+            m.AuditEvent.action == "login.second_factor_failed",
+            m.AuditEvent.actor == username,
+            m.AuditEvent.at > since,
+        )
+    ).one()
+    return int(failures) >= settings.login_attempts
 
 
 def _accept(session: Session, user: m.User, code: str, ip: str, now: dt.datetime) -> bool:

@@ -129,6 +129,19 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """The second factor (issue 21): TOTP is required of clinicians and administrators.
+
+    ``totp_required = false`` turns the requirement off for everyone (a test or demo set-up with
+    no phones; never in production); ``totp_for_navigators`` extends it to navigators. A user who
+    enrolled is always asked for a code, required or not."""
+
+    totp_required: bool = True
+    totp_for_navigators: bool = False
+    totp_issuer: str = "surveil"  # the name authenticator apps show beside the account
+
+
+@dataclass(frozen=True)
 class Settings:
     clinic: ClinicSettings = field(default_factory=ClinicSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -139,6 +152,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     # Raw [reminders] table, validated by surveil.core.reminders when the daemon starts.
     reminders: Mapping[str, Any] = field(default_factory=dict)
 

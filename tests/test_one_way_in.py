@@ -33,6 +33,9 @@ AREAS = (
     "tests.services.test_keeping",
     "tests.web.test_enrol_form",
     "tests.web.test_record_forms",
+    "tests.services.test_second_factor",
+    "tests.web.test_account_security",
+    "tests.cli.test_second_factor_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

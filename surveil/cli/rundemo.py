@@ -110,6 +110,7 @@ def print_banner(relay: Relay, url: str) -> None:
                 f"  log in as [bold]{user.username}[/] / [bold]{user.password}[/] "
                 f"({user.role.value}{where})"
             )
+        console.print("  no second factor is asked in the demo (no authenticator apps)")
         console.print("  reminders are written to the log (dry run); Ctrl-C stops everything\n")
 
 
@@ -158,6 +159,9 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")  # lines through the pipe as they are written
     env.setdefault("SURVEIL_DAEMON_EMAIL_CHANNEL", "log")
     env.setdefault("SURVEIL_DAEMON_SMS_CHANNEL", "log")
+    # The demo's people have no authenticator apps: its admins and clinicians log in with the
+    # printed password alone (docs/security.md: never so in production).
+    env.setdefault("SURVEIL_SECURITY_TOTP_REQUIRED", "false")
     # Both children read the address from the environment, so the daemon's e-mails link to the
     # port the web app really listens on (web.public_url), like the calendar links do.
     env["SURVEIL_WEB_HOST"], env["SURVEIL_WEB_PORT"] = host, str(port)

@@ -10,7 +10,7 @@ from rich.table import Table
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.services.users import admin
+from surveil.services.users import admin, passwords, totp
 
 
 @click.group("user")
@@ -46,7 +46,7 @@ def user_add(
     email: str | None,
     password_file: Path | None,
 ) -> None:
-    """Create an account. Passwords: 8 characters or more, no other rules; stored as argon2id.
+    """Create an account. Passwords: 12 characters or more, not a common one; stored as argon2id.
 
     \b
     Examples:
@@ -128,6 +128,90 @@ def user_deactivate(ctx: click.Context, username: str) -> None:
     app = get_app(ctx)
     admin.set_account_active(app.engine, actor=app.actor(), username=username, active=False)
     console.print(f"[yellow]deactivated[/] {username}")
+
+
+def _first_line(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[0] if lines else ""
+
+
+@user.command("password")
+@click.argument("username", required=False)
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the new (or temporary) password from this file (first line). Without it you "
+    "are asked twice.",
+)
+@click.option(
+    "--current-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your current password from this file (first line), for your own change. Without it "
+    "you are asked.",
+)
+@click.pass_context
+def user_password(
+    ctx: click.Context,
+    username: str | None,
+    password_file: Path | None,
+    current_password_file: Path | None,
+) -> None:
+    """Change your own password, or (administrators) give USERNAME a temporary one.
+
+    Your own change asks for the current password. A temporary password must be changed by
+    its user at their next login. Passwords: 12 characters or more, not a common one. Every
+    session of the user ends.
+
+    \b
+    Examples:
+      surveil --as nina user password
+      surveil --as ada user password sam --password-file /run/secrets/sam-temporary
+    """
+    app = get_app(ctx)
+    actor = app.actor()
+    own = username is None or username.strip().lower() == actor.username
+    current = ""
+    if own:
+        current = (
+            _first_line(current_password_file)
+            if current_password_file is not None
+            else click.prompt("Current password", hide_input=True)
+        )
+    label = "New password" if own else f"Temporary password for {username}"
+    new = (
+        _first_line(password_file)
+        if password_file is not None
+        else click.prompt(label, hide_input=True, confirmation_prompt=True)
+    )
+    if own:
+        passwords.change_password(
+            app.engine, actor=actor, current_password=current, new=passwords.NewPassword(new)
+        )
+        console.print(f"[green]changed[/] the password of {actor.username}")
+        return
+    account = passwords.reset_password(
+        app.engine, actor=actor, username=username, temporary_password=new
+    )
+    console.print(
+        f"[yellow]reset[/] the password of {account.username}: they choose a new one at "
+        "their next login"
+    )
+
+
+@user.command("reset-second-factor")
+@click.argument("username")
+@click.pass_context
+def user_reset_second_factor(ctx: click.Context, username: str) -> None:
+    """Remove USERNAME's authenticator app and recovery codes (a lost phone). Administrators only.
+    If their role requires a second factor they set up a new one at their next login.
+
+    \b
+    Example:
+      surveil --as ada user reset-second-factor carl
+    """
+    app = get_app(ctx)
+    account = totp.reset_second_factor(app.engine, actor=app.actor(), username=username)
+    console.print(f"[yellow]reset[/] the second factor of {account.username}")
 
 
 COMMANDS = [user]

@@ -101,6 +101,8 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)  # where the daily digest goes
     active: bool = True
     created_at: dt.datetime = created_field()
+    # An administrator's password reset sets it: the next login must choose a new password.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class Patient(SQLModel, table=True):
@@ -588,3 +590,8 @@ class LoginAttempt(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     at: dt.datetime = Field(default_factory=utcnow)
     success: bool = False
+
+
+# The second factor's tables live beside this module (this one is near its size limit); importing
+# it here puts them on the metadata wherever the models are loaded (Alembic, tests, the app).
+from surveil.db import second_factor as _second_factor  # noqa: E402, F401

@@ -42,6 +42,7 @@ from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user
 from surveil.web import (
+    account,
     actions,
     admin,
     auth,
@@ -49,6 +50,7 @@ from surveil.web import (
     feeds,
     fhir,
     inputs,
+    login_steps,
     patient_list,
     patients,
     record_forms,
@@ -76,6 +78,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     feeds.router,
     fhir.router,
+    login_steps.router,  # issue 21: second factor and passwords
+    account.router,
 )
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from surveil.services.users import accounts, sessions
-from surveil.web import security
+from surveil.web import login_steps, security
 from surveil.web.contexts import LoginPage
 from surveil.web.deps import (
     EngineDep,
@@ -61,6 +61,11 @@ def login(
         return render(
             request, "web/auth/login.html", page, status_code=429 if refused.throttled else 401
         )
+    parked = login_steps.park_if_needed(  # second factor / new password first (issue 21)
+        request, engine, settings, user_id=account.id, target=target, now=now
+    )
+    if parked is not None:
+        return parked
     security.start_session(request, user_id=account.id, now=now)
     flash(request, f"Welcome, {account.display_name}.")
     return RedirectResponse(target, status_code=303)

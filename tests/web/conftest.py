@@ -17,6 +17,7 @@ from surveil.db.engine import make_engine
 from surveil.services.registry import patients as registry
 from surveil.web.app import create_app
 from tests.web.seed import (
+    NO_TOTP,
     PASSWORD,
     SECRET_KEY,
     make_item,
@@ -46,6 +47,7 @@ class World:
 def web_settings(sqlite_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=sqlite_url),
+        security=NO_TOTP,
         web=WebSettings(secret_key=SECRET_KEY, login_attempts=3),
     )
 

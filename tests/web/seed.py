@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlmodel import Session
 
+from surveil.config import SecuritySettings
 from surveil.db import models as m
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput, TumourInput
@@ -15,6 +16,9 @@ PASSWORD = "correct horse battery"
 # Signs the test apps' cookies: long enough for create_app, and no placeholder.
 SECRET_KEY = "test-secret-" + "x" * 32
 TODAY = dt.date(2026, 6, 15)
+# Tests of other areas log admins and clinicians in with a password alone; the second factor's
+# own tests (tests/*/test_second_factor*.py, test_account_security*.py) keep the default.
+NO_TOTP = SecuritySettings(totp_required=False)
 
 
 def make_user(

@@ -53,7 +53,7 @@ def test_user_add_list_and_refusals(fresh_cli: Invoke, tmp_path: Path) -> None:
     assert not_admin.exit_code == 2 and "only an administrator" in not_admin.output
     secret.write_text("short")
     weak = fresh_cli(*as_ada, "tim", "--role", "admin", "--password-file", str(secret))
-    assert weak.exit_code == 2 and "password: must be at least 8 characters" in weak.output
+    assert weak.exit_code == 2 and "password: must be at least 12 characters" in weak.output
     listed = json.loads(fresh_cli("user", "list", "--json").output)  # no --as: no patient data
     assert [(u["username"], u["role"], u["clinic"], u["email"]) for u in listed] == [
         ("ada", "admin", "north", None),

@@ -14,7 +14,7 @@ from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db import models as m
 from surveil.services.labels import kind_label
 from tests.web.conftest import World, csrf_of
-from tests.web.seed import SECRET_KEY
+from tests.web.seed import NO_TOTP, SECRET_KEY
 
 SHELL_COVERED: frozenset[str] = frozenset({"patients.enrol"})
 
@@ -51,6 +51,7 @@ def web_settings(db_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=db_url),
         web=WebSettings(secret_key=SECRET_KEY, login_attempts=3),
+        security=NO_TOTP,
     )
 
 

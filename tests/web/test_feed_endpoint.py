@@ -35,7 +35,7 @@ from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.web import feeds as feed_web
 from surveil.web.app import create_app
 from tests.test_feedtext import diagnosis_words
-from tests.web.seed import SECRET_KEY, TODAY, make_item, make_patient
+from tests.web.seed import NO_TOTP, SECRET_KEY, TODAY, make_item, make_patient
 
 BASE = "https://follow-up.example.org"
 DAY = dt.timedelta(days=1)
@@ -44,6 +44,7 @@ DAY = dt.timedelta(days=1)
 def app_settings(settings: Settings, per_minute: int = 30) -> Settings:
     return replace(
         settings,
+        security=NO_TOTP,
         web=WebSettings(
             base_url=BASE,
             https_only=True,

@@ -12,6 +12,7 @@ from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db import models as m
 from tests.fhir_checks import by_type, validate_bundle
 from tests.web.conftest import World
+from tests.web.seed import NO_TOTP
 
 FHIR_JSON = "application/fhir+json"
 
@@ -21,6 +22,7 @@ def web_settings(db_url: str) -> Settings:
     """The web fixtures of tests/web/conftest.py, on both backends for these tests."""
     return Settings(
         database=DatabaseSettings(url=db_url),
+        security=NO_TOTP,
         web=WebSettings(secret_key="test-secret-" + "x" * 32, login_attempts=3),
     )
 

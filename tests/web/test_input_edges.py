@@ -15,7 +15,7 @@ from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from tests.web.conftest import World, csrf_of, login
 from tests.web.routes import RouteSpec, app_routes
-from tests.web.seed import SECRET_KEY
+from tests.web.seed import NO_TOTP, SECRET_KEY
 
 HUGE_IDS = (str(2**31), str(2**63), str(2**64), "9" * 30)
 
@@ -25,6 +25,7 @@ def web_settings(db_url: str) -> Settings:
     """The web fixtures (app, client, world) on both backends for this module."""
     return Settings(
         database=DatabaseSettings(url=db_url),
+        security=NO_TOTP,
         web=WebSettings(secret_key=SECRET_KEY, login_attempts=3),
     )
 

@@ -34,7 +34,7 @@ from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.web.app import create_app
 from tests.web.routes import RouteSpec, app_routes
-from tests.web.seed import PASSWORD, SECRET_KEY, TODAY, make_item, make_patient, make_user
+from tests.web.seed import NO_TOTP, PASSWORD, SECRET_KEY, TODAY, make_item, make_patient, make_user
 from tests.web.test_feed_endpoint import free_port
 
 GIVEN, FAMILY, MRN = "Zzphi", "Markerson", "PHI123456"
@@ -161,7 +161,11 @@ def served(
     port = free_port()
     log_file = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
-    env |= {"SURVEIL_DATABASE_URL": db_url, "SURVEIL_WEB_SECRET_KEY": SECRET_KEY}
+    env |= {
+        "SURVEIL_DATABASE_URL": db_url,
+        "SURVEIL_WEB_SECRET_KEY": SECRET_KEY,
+        "SURVEIL_SECURITY_TOTP_REQUIRED": "false",
+    }  # seed.NO_TOTP
     with log_file.open("wb") as sink:
         server = subprocess.Popen(
             [sys.executable, "-m", "surveil", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -256,6 +260,7 @@ def test_the_daemon_logs_no_patient_data(db_url: str) -> None:
 def _settings(db_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=db_url),
+        security=NO_TOTP,
         web=WebSettings(secret_key=SECRET_KEY, login_attempts=100),
     )
 

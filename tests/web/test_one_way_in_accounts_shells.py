@@ -21,7 +21,7 @@ from surveil.db import models as m
 from surveil.web import deps
 from surveil.web.app import create_app
 from tests.web.conftest import BASE, csrf_of, login
-from tests.web.seed import PASSWORD, make_item, make_patient, make_user
+from tests.web.seed import NO_TOTP, PASSWORD, make_item, make_patient, make_user
 
 SHELL_COVERED: frozenset[str] = frozenset(
     {
@@ -47,6 +47,7 @@ def web(db_url: str, engine: sa.Engine) -> Iterator[tuple[TestClient, sa.Engine,
     the south, and a patient of each clinic (the north one with an overdue MRI)."""
     settings = Settings(
         database=DatabaseSettings(url=db_url),
+        security=NO_TOTP,
         web=WebSettings(secret_key="test-secret-" + "x" * 32, login_attempts=3),
     )
     with Session(engine) as session:

@@ -15,7 +15,7 @@ from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db import models as m
 from surveil.web.deps import clinic_today
 from tests.web.conftest import World, csrf_of
-from tests.web.seed import TODAY, make_item
+from tests.web.seed import NO_TOTP, TODAY, make_item
 
 SHELL_COVERED: frozenset[str] = frozenset(
     {
@@ -40,6 +40,7 @@ def web_settings(db_url: str) -> Settings:
     """The web fixtures' app, on each backend (the shared fixture runs on SQLite only)."""
     return Settings(
         database=DatabaseSettings(url=db_url),
+        security=NO_TOTP,
         web=WebSettings(secret_key="test-secret-" + "x" * 32, login_attempts=3),
     )
 

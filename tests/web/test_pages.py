@@ -142,7 +142,7 @@ def test_admin_pages_are_for_admins_who_manage_users(
         data={"csrf_token": token, "username": "tim", "role": "navigator", "clinic": "north",
               "password": "short"},
     )  # fmt: skip
-    assert "password: must be at least 8 characters" in short.text
+    assert "password: must be at least 12 characters" in short.text
     with Session(web_engine) as session:
         nina_id = session.exec(select(m.User.id).where(m.User.username == "nina")).one()
     client.post(f"/admin/users/{nina_id}/active", data={"csrf_token": token, "active": "no"})

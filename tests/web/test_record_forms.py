@@ -14,7 +14,7 @@ from surveil.config import DatabaseSettings, Settings, WebSettings
 from surveil.db import models as m
 from surveil.web.deps import clinic_today
 from tests.web.conftest import World, csrf_of, login
-from tests.web.seed import SECRET_KEY, make_user
+from tests.web.seed import NO_TOTP, SECRET_KEY, make_user
 
 # form, good values, bad values, the fields the bad values are refused on, the audit action
 FORMS = [
@@ -46,6 +46,7 @@ def web_settings(db_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=db_url),
         web=WebSettings(secret_key=SECRET_KEY, login_attempts=3),
+        security=NO_TOTP,
     )
 
 

@@ -24,12 +24,15 @@ from surveil.db.session import read_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
+from surveil.services.users.password_policy import (  # noqa: F401 (re-exported)
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    password_problems,
+)
 from surveil.services.validate import Checker
 
 _HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-MIN_PASSWORD = 8  # ASVS 6.2.1; no composition rules (6.2.5)
-MAX_PASSWORD = 256  # long passphrases welcome (6.2.9)
 # An IP or an account that fails this many times the per-pair limit is throttled as a whole.
 WIDE_FACTOR = 4
 
@@ -65,17 +68,7 @@ def prepare_login_timing() -> None:
     _dummy_hash()
 
 
-def password_problems(password: str | None, *, username: str = "") -> list[Problem]:
-    if password is None or len(password) < MIN_PASSWORD:
-        return [Problem("password", f"must be at least {MIN_PASSWORD} characters")]
-    if len(password) > MAX_PASSWORD:
-        return [Problem("password", f"must be at most {MAX_PASSWORD} characters")]
-    if username and password.strip().lower() == username.lower():
-        return [Problem("password", "must not be the username")]
-    return []
-
-
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -188,7 +181,7 @@ def authenticate(
             f"Too many failed attempts. Wait {minutes} minutes, then try again.", throttled=True
         )
     user = session.exec(select(m.User).where(m.User.username == name)).first()
-    good = _verify(user.password_hash if user else _dummy_hash(), password)
+    good = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not good or not user.active:
         _record_attempt(session, name, ip, now, success=False, detail="bad credentials")
         raise LoginRefused("Wrong username or password.", throttled=False)

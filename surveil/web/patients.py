@@ -32,6 +32,7 @@ from surveil.web.deps import (
     render,
 )
 from surveil.web.feed_controls import feed_panel
+from surveil.web.result_forms import care_section
 
 router = APIRouter()
 
@@ -83,6 +84,7 @@ def patient_page(
         feeds=feed_panel(db, patient_id=patient_id, settings=settings),
         channel=CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel),
         reminders=reminders_note(patient, discharged=_discharged(record)),
+        care=care_section(db, patient_id=patient_id, today=today, open_items=record.open_items),
     )
     return render(request, "web/patients/detail.html", page)
 

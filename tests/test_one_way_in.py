@@ -32,6 +32,7 @@ AREAS = (
     "tests.cli.test_secret_cli",
     "tests.services.test_one_way_in_care",
     "tests.web.test_result_forms",
+    "tests.cli.test_recordkeeping_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -58,6 +58,7 @@ def test_strike_correct_dose_and_outreach_from_the_terminal(
             nurse("measurement.recorded", pid),
             nurse("measurement.corrected", pid),
             system("trigger.withdrawn", pid),
+            system("state.set", pid),  # back on surveillance: the move rested on the typo
         ],
     )  # fmt: skip
     assert "corrected to L1 12.4 mm" in out

@@ -216,6 +216,20 @@ def test_correcting_a_mistyped_measurement_withdraws_the_trigger_it_caused(
     ]
     assert ("trigger.withdrawn", "system", "web", patient, f"trigger:{withdrawn.id}") in rows
     assert "growth_rate" not in _open_triggers(engine, patient)
+    with Session(engine) as session:
+        states = session.exec(
+            select(m.DiseaseState)
+            .where(m.DiseaseState.patient_id == patient)
+            .order_by(col(m.DiseaseState.id))
+        ).all()
+    # The typo had moved the patient out of surveillance; the correction moves them back.
+    assert [s.kind for s in states] == [
+        "active_surveillance",
+        "advanced",
+        "active_surveillance",
+    ]
+    assert states[-1].end_date is None and "was withdrawn" in states[-1].reason
+    assert ("state.set", "system", "web", patient, f"state:{states[-1].id}") in rows
     assert outcome.message.startswith("corrected to L1 10.4 mm")  # type: ignore[attr-defined]
     _refused(engine, lambda: correct(NINA, "10.4", "again"), Conflict)  # already struck out
 

@@ -50,6 +50,7 @@ def test_a_mistyped_measurement_corrected_takes_its_trigger_away(
         "withdrawn: corrected: typed 40 for 10.4"
     )
     expect(page.locator(".trigger.trigger-open")).to_have_count(0)  # growth and size both
+    expect(page.locator(".state-now")).to_contain_text("Active surveillance")  # moved back
     screenshot(page, "21-measurement-corrected")
 
 

@@ -16,6 +16,7 @@ from surveil.db import models as m
 from surveil.db.queries import facts_for_patient
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services.actor import Actor
+from surveil.services.export.fhir.bundle import export_patient_bundle
 from surveil.services.planning import care
 from surveil.services.recordkeeping import corrections, doses, outreach
 from surveil.services.records import results
@@ -378,3 +379,33 @@ def test_an_outreach_call_is_logged_and_shows_on_the_worklist_row(
     assert shown and all(
         r.last_contact == "last contact 2026-11-23: call, left a voicemail" for r in shown
     )
+
+
+def test_a_struck_out_measurement_leaves_the_fhir_export(
+    engine: sa.Engine, settings: Settings, patient: int
+) -> None:
+    wrong = _record_40mm(engine, settings, patient)
+
+    def values() -> list[float]:
+        bundle = export_patient_bundle(
+            engine, actor=NINA, patient_id=patient, settings=settings, now=NOW
+        )
+        return sorted(
+            e["resource"]["valueQuantity"]["value"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Observation"
+            and "valueQuantity" in e["resource"]
+            and e["resource"]["valueQuantity"].get("unit") == "mm"
+        )
+
+    assert 40 in values()
+    corrections.strike_measurement(
+        engine,
+        actor=NINA,
+        patient_id=patient,
+        measurement_id=wrong,
+        reason="another patient's scan",
+        settings=settings,
+        today=TODAY,
+    )
+    assert 40 not in values() and 10 in values()

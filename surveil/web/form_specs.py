@@ -79,7 +79,9 @@ def marker_form(pid: int, today: dt.date) -> FormSpec:
         f"/patients/{pid}/markers",
         "Save marker result",
         (
-            FieldSpec("name", "Marker", "select", tuple((n, kind_label(n)) for n in names)),
+            FieldSpec(
+                "name", "Marker", "select", tuple((n, kind_label(n)) for n in names), value="cga"
+            ),
             FieldSpec("value", "Value", "decimal", required=True),
             FieldSpec("unit", "Unit", hint="e.g. ng/mL", max_length=16),
             FieldSpec("uln", "Upper limit of normal", "decimal"),

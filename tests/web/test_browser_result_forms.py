@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.axe import axe_violations
-from tests.web.conftest import World, screenshot
+from tests.web.conftest import ARTIFACTS, World, screenshot
 from tests.web.test_browser import log_in
 from tests.web.test_browser_registry import PHONE, SMALL_TARGETS, TARGETS
 
@@ -116,3 +116,4 @@ def test_the_forms_pass_axe_and_fit_a_phone(page: Page, live_server: str, world:
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.evaluate(SMALL_TARGETS, TARGETS) == []
     screenshot(page, "26-forms-open-phone")
+    page.locator("#results").screenshot(path=str(ARTIFACTS / "27-phone-results-section.png"))

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from surveil.services.recordkeeping import outreach
+from surveil.services.recordkeeping.panel import open_item_choices
 from surveil.web import form_specs as forms
-from surveil.web.deps import ActorDep, EngineDep, SettingsDep, UserDep, utc_now
+from surveil.web.deps import ActorDep, EngineDep, ReadDbDep, SettingsDep, UserDep, utc_now
 from surveil.web.result_forms import Post, submit
 
 router = APIRouter()
@@ -25,6 +26,7 @@ def record(
     settings: SettingsDep,
     user: UserDep,
     actor: ActorDep,
+    db: ReadDbDep,
     channel: Text = "",
     result: Text = "",
     item_id: Annotated[str, Form(max_length=12)] = "",
@@ -33,7 +35,8 @@ def record(
     values = {"channel": channel, "result": result, "item_id": item_id, "note": note}
     return submit(
         Post(request, user, settings, patient_id, "outreach"),
-        forms.outreach_form(patient_id, ()),
+        # The item choices again, for a refused form (read only: the post itself decides access).
+        forms.outreach_form(patient_id, open_item_choices(db, patient_id=patient_id)),
         values,
         lambda: outreach.record_outreach(
             engine,

@@ -80,8 +80,12 @@ def test_a_refused_form_shows_every_problem_and_writes_nothing(
     assert 'value="-4"' in html  # what was typed comes back
     assert audit.new() == [] and audit.record() == before
 
-    status, html = post(nina, f"/patients/{north}/outreach", {"channel": "fax", "result": ""})
+    item = str(world.overdue_item)
+    status, html = post(
+        nina, f"/patients/{north}/outreach", {"channel": "fax", "result": "", "item_id": item}
+    )
     assert status == 422 and "outreach-channel-error" in html and "outreach-result-error" in html
+    assert f'<option value="{item}" selected>' in html  # the item chosen is still chosen
     assert audit.new() == [] and audit.record() == before
 
     # Another clinic's patient: not found, and nothing written but the refusal's own audit row.

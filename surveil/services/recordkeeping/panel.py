@@ -165,3 +165,16 @@ def _course(t: m.Therapy) -> str:
     if t.resection:
         parts.append(t.resection)
     return "; ".join(parts)
+
+
+def open_item_choices(session: Session, *, patient_id: int) -> tuple[tuple[str, str], ...]:
+    """The patient's open items as a form's choices (id, "MRI, target 2026-09-01")."""
+    items = session.exec(
+        select(m.FollowUpItem)
+        .where(
+            m.FollowUpItem.patient_id == patient_id,
+            col(m.FollowUpItem.state).in_([s.value for s in m.OPEN_ITEM_STATES]),
+        )
+        .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
+    ).all()
+    return tuple((str(i.id), f"{kind_label(i.kind)}, target {i.target}") for i in items)

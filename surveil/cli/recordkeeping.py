@@ -7,6 +7,7 @@ import click
 from surveil.cli._common import console, get_app
 from surveil.services.outcome import Outcome
 from surveil.services.recordkeeping import corrections, doses, outreach
+from surveil.services.recordkeeping import panel as panel_of
 
 
 def _show(outcome: Outcome) -> None:
@@ -25,6 +26,26 @@ def _one_of(measurement: int | None, marker: int | None) -> None:
 @click.group()
 def result() -> None:
     """Put a mistyped measurement or marker result right (never edited in place)."""
+
+
+@result.command("list")
+@click.argument("mrn")
+@click.pass_context
+def result_list(ctx: click.Context, mrn: str) -> None:
+    """List a patient's measurements, markers and therapies with their ids.
+
+    \b
+    Example:
+      surveil result list 100234
+    """
+    app = get_app(ctx)
+    panel = panel_of.show_results(app.engine, actor=app.actor(), mrn=mrn, clinic=app.clinic)
+    for title, rows in (("measurement", panel.measurements), ("marker", panel.markers)):
+        for r in rows:
+            struck = f"  [dim]{r.struck}[/]" if r.struck else ""
+            console.print(f"{title} {r.id}: {r.date} {r.what} {r.value}{struck}")
+    for t in panel.therapies:
+        console.print(f"therapy {t.id}: {t.label}, {t.course}")
 
 
 @result.command("strike")

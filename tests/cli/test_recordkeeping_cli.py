@@ -18,7 +18,7 @@ from tests.cli.test_one_way_in_records_shells import (
 )
 
 SHELL_COVERED: frozenset[str] = frozenset(
-    {"result strike", "result correct", "dose add", "outreach add"}
+    {"result list", "result strike", "result correct", "dose add", "outreach add"}
 )
 
 
@@ -47,6 +47,8 @@ def test_strike_correct_dose_and_outreach_from_the_terminal(
         ],
     )  # fmt: skip
     wrong = _newest(audit.engine, m.Measurement)
+    listed = run(cli, audit, "result", "list", "100", expect=[nurse("results.viewed", pid)])
+    assert f"measurement {wrong}: 2025-11-20 L1 18 mm (mri)" in listed
     refused(cli, audit, "result", "correct", "100", "--measurement", str(wrong), "--mm", "-1",
             "--reason", "typo")  # fmt: skip
     refused(cli, audit, "result", "strike", "100", "--reason", "no id given")

@@ -18,7 +18,7 @@ from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services.actor import Actor
 from surveil.services.export.fhir.bundle import export_patient_bundle
 from surveil.services.planning import care
-from surveil.services.recordkeeping import corrections, doses, outreach
+from surveil.services.recordkeeping import corrections, doses, outreach, panel
 from surveil.services.records import results
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput, TumourInput
@@ -34,6 +34,7 @@ COVERED: frozenset[str] = frozenset(
         "surveil.services.recordkeeping.corrections.strike_marker",
         "surveil.services.recordkeeping.corrections.correct_marker",
         "surveil.services.recordkeeping.outreach.record_outreach",
+        "surveil.services.recordkeeping.panel.show_results",
     }
 )
 
@@ -409,3 +410,18 @@ def test_a_struck_out_measurement_leaves_the_fhir_export(
         today=TODAY,
     )
     assert 40 not in values() and 10 in values()
+
+
+def test_listing_the_results_is_an_audited_read(
+    engine: sa.Engine, settings: Settings, patient: int
+) -> None:
+    wrong = _record_40mm(engine, settings, patient)
+    _refused(
+        engine, lambda: panel.show_results(engine, actor=SAM, mrn="P1", clinic="north"), NotFound
+    )
+    seen = _last_audit(engine)
+    shown = panel.show_results(engine, actor=NINA, mrn="P1", clinic="north")
+    assert shown.measurements[0].id == wrong  # newest first
+    assert _rows_after(engine, seen) == [
+        ("results.viewed", "nina", "web", patient, f"patient:{patient}")
+    ]

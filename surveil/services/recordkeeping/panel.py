@@ -6,11 +6,17 @@ audited read (``registry.record.open_record``)."""
 import datetime as dt
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.db import models as m
+from surveil.db.session import session_scope
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.entry import audited_read
 from surveil.services.labels import kind_label
 from surveil.services.recordkeeping.outreach import Contact, contact_log
+from surveil.services.registry.access import patient_by_mrn
 
 SHOWN = 200  # rows per table: a long follow-up stays readable; the charts carry the whole series
 
@@ -178,3 +184,21 @@ def open_item_choices(session: Session, *, patient_id: int) -> tuple[tuple[str, 
         .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
     ).all()
     return tuple((str(i.id), f"{kind_label(i.kind)}, target {i.target}") for i in items)
+
+
+@audited_read("results.viewed")
+def show_results(engine: sa.Engine, *, actor: Actor, mrn: str, clinic: str) -> CarePanel:
+    """The patient's measurements, markers, therapies, symptoms and contacts with their ids (what
+    ``surveil result strike|correct`` and ``surveil dose add`` need), the read audited."""
+    with session_scope(engine) as session:
+        patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+        panel = care_panel(session, patient_id=patient.id or 0)
+        audit(
+            session,
+            actor=actor,
+            action="results.viewed",
+            patient_id=patient.id,
+            subject=f"patient:{patient.id}",
+            detail="results, therapies and contacts listed",
+        )
+        return panel

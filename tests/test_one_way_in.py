@@ -36,6 +36,9 @@ AREAS = (
     "tests.services.test_second_factor",
     "tests.web.test_account_security",
     "tests.cli.test_second_factor_cli",
+    "tests.services.test_one_way_in_care",
+    "tests.web.test_result_forms",
+    "tests.cli.test_recordkeeping_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -82,6 +82,7 @@ _AREAS = (
     "demo",
     "patients",
     "results",
+    "recordkeeping",
     "schedules",
     "plan",
     "overrides",

@@ -28,6 +28,9 @@ from surveil.core.vocab import (
     ItemState as ItemState,  # re-exported: services say m.ItemState
 )
 from surveil.db.base import created_field, fk, one_of, utcnow
+from surveil.db.models_care import Correctable
+from surveil.db.models_care import OutreachContact as OutreachContact  # re-exported
+from surveil.db.models_care import TherapyDose as TherapyDose  # re-exported
 
 
 class Role(StrEnum):
@@ -259,7 +262,7 @@ class Lesion(SQLModel, table=True):
     created_at: dt.datetime = created_field()
 
 
-class Measurement(SQLModel, table=True):
+class Measurement(Correctable, table=True):
     __table_args__ = (sa.CheckConstraint("diameter_mm > 0", name="diameter_positive"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -270,7 +273,7 @@ class Measurement(SQLModel, table=True):
     created_at: dt.datetime = created_field()
 
 
-class MarkerResult(SQLModel, table=True):
+class MarkerResult(Correctable, table=True):
     __table_args__ = (
         one_of("name", ItemKind),
         sa.CheckConstraint("value >= 0", name="value_not_negative"),
@@ -303,6 +306,7 @@ class Therapy(SQLModel, table=True):
     ended_on: dt.date | None = None
     cycles_given: int | None = None
     last_given_on: dt.date | None = None
+    resection: str | None = Field(default=None, max_length=4)  # surgery: R0, R1 or R2
     created_at: dt.datetime = created_field()
 
 

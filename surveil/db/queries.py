@@ -42,7 +42,14 @@ def facts_for_patients(session: Session, patients: list[m.Patient]) -> dict[int,
     ids = [p.id for p in patients if p.id is not None]
     tumours = {t.patient_id: t for t in _rows(session, m.Tumour, m.Tumour.patient_id, ids)}
     states = _grouped(_rows(session, m.DiseaseState, m.DiseaseState.patient_id, ids))
-    markers = _grouped(_rows(session, m.MarkerResult, m.MarkerResult.patient_id, ids))
+    # Struck-out results (a mistyped value kept in history) never reach the planner or triggers.
+    markers = _grouped(
+        [
+            r
+            for r in _rows(session, m.MarkerResult, m.MarkerResult.patient_id, ids)
+            if not r.struck_out_at
+        ]
+    )
     therapies = _grouped(_rows(session, m.Therapy, m.Therapy.patient_id, ids))
     symptoms = _grouped(_rows(session, m.Symptom, m.Symptom.patient_id, ids))
     pathology = _grouped(_rows(session, m.PathologyResult, m.PathologyResult.patient_id, ids))
@@ -51,7 +58,7 @@ def facts_for_patients(session: Session, patients: list[m.Patient]) -> dict[int,
         query = (
             select(m.Lesion.patient_id, m.Lesion.label, m.Measurement)
             .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
-            .where(col(m.Lesion.patient_id).in_(chunk))
+            .where(col(m.Lesion.patient_id).in_(chunk), col(m.Measurement.struck_out_at).is_(None))
         )
         for pid, label, row in session.exec(query):
             measurements.setdefault(pid, []).append(

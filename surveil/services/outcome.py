@@ -9,3 +9,4 @@ class Outcome:
     message: str
     patient_id: int
     new_triggers: tuple[str, ...] = ()  # kinds of the triggers the change fired
+    plan_changes: tuple[str, ...] = ()  # open items added, dropped or moved, in words

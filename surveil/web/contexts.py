@@ -111,6 +111,7 @@ class PatientPage:
     channel: str = ""  # the preferred channel in words
     reminders: str = ""  # whether reminders go to the patient now, and if not, why
     forms: Any = None  # the record's small forms, filled (web.record_forms.record_forms)
+    care: Any = None  # results, therapies, corrections, outreach (web/result_forms.care_section)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from surveil.web.deps import (
 )
 from surveil.web.feed_controls import feed_panel
 from surveil.web.record_forms import record_forms
+from surveil.web.result_forms import care_section
 
 router = APIRouter()
 
@@ -85,6 +86,7 @@ def patient_page(
         channel=CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel),
         reminders=reminders_note(patient, discharged=_discharged(record)),
         forms=record_forms(db, record),
+        care=care_section(db, patient_id=patient_id, today=today, open_items=record.open_items),
     )
     return render(request, "web/patients/detail.html", page)
 

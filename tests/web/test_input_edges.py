@@ -49,6 +49,9 @@ def path_values(world: World, web_engine: sa.Engine) -> dict[str, str]:
         "trigger_id": str(world.trigger),
         "user_id": str(nina.id),
         "public_id": issued.feed.public_id,
+        # The record-keeping routes (issue 13 B-2): refused at the edge, before any row is read.
+        "therapy_id": "1",
+        "row_id": "1",
     }
 
 

@@ -32,6 +32,7 @@ from surveil.db.engine import make_engine
 from surveil.logs import add_filter
 from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
+from surveil.services.registry import patients as registry
 from surveil.web.app import create_app
 from tests.web.routes import RouteSpec, app_routes
 from tests.web.seed import NO_TOTP, PASSWORD, SECRET_KEY, TODAY, make_item, make_patient, make_user
@@ -79,8 +80,18 @@ def seeded(db_url: str) -> dict[str, str]:
             actor=Actor.system(),
             base_url="https://x.example",
         )
+        # The record-keeping routes' rows (issue 13 B-2): a therapy and a measurement.
+        therapy = registry.add_therapy(
+            session, patient=patient, kind="ssa", started_on="2025-01-02", today=TODAY
+        )
+        measured = registry.add_measurement(
+            session, patient=patient, lesion="L1", date="2025-01-02", diameter_mm=9,
+            modality="mri", today=TODAY,
+        )  # fmt: skip
         session.commit()
         values = {
+            "therapy_id": str(therapy.id),
+            "row_id": str(measured.id),
             "patient_id": str(patient.id),
             "item_id": str(item.id),
             "trigger_id": str(trigger.id),

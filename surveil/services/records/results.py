@@ -5,6 +5,7 @@ trigger or a change of disease state, are audited by ``services.triggers.escalat
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -17,10 +18,12 @@ from surveil.services.audit import audit
 from surveil.services.entry import change
 from surveil.services.outcome import Outcome
 from surveil.services.planning import care
+from surveil.services.records.plan_diff import open_plan, plan_changes
 from surveil.services.registry import patients as registry
 from surveil.services.registry.access import patient_by_mrn
+from surveil.services.users.accounts import visible_patient
 
-# Writes one result row for the patient and returns the words for the person who typed it.
+# Writes (and audits) one change for the patient and returns the words for the person who typed it.
 Recorder = Callable[[Session, Actor, m.Patient], str]
 
 
@@ -29,8 +32,9 @@ def record_measurement(
     engine: sa.Engine,
     *,
     actor: Actor,
-    mrn: str,
-    clinic: str,
+    mrn: str = "",
+    clinic: str = "",
+    patient_id: int | None = None,
     lesion: str | None,
     date: str | None,
     diameter_mm: str | None,
@@ -48,9 +52,10 @@ def record_measurement(
             modality=modality,
             today=today,
         )
-        return audit_measurement(session, actor=actor, patient=patient, row=row)
+        return "recorded " + audit_measurement(session, actor=actor, patient=patient, row=row)
 
-    return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
+    where = Which(mrn=mrn, clinic=clinic, patient_id=patient_id)
+    return record_and_replan(engine, actor, where, add, settings=settings, today=today)
 
 
 @change("marker.recorded", *care.CONSEQUENCES)
@@ -58,8 +63,9 @@ def record_marker(
     engine: sa.Engine,
     *,
     actor: Actor,
-    mrn: str,
-    clinic: str,
+    mrn: str = "",
+    clinic: str = "",
+    patient_id: int | None = None,
     name: str | None,
     value: str | None,
     date: str | None,
@@ -81,9 +87,10 @@ def record_marker(
             on_ppi=on_ppi,
             today=today,
         )
-        return audit_marker(session, actor=actor, row=row)
+        return "recorded " + audit_marker(session, actor=actor, row=row)
 
-    return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
+    where = Which(mrn=mrn, clinic=clinic, patient_id=patient_id)
+    return record_and_replan(engine, actor, where, add, settings=settings, today=today)
 
 
 @change("pathology.recorded", *care.CONSEQUENCES)
@@ -91,8 +98,9 @@ def record_pathology(
     engine: sa.Engine,
     *,
     actor: Actor,
-    mrn: str,
-    clinic: str,
+    mrn: str = "",
+    clinic: str = "",
+    patient_id: int | None = None,
     date: str | None,
     ki67: str | None,
     mitoses: str | None,
@@ -113,9 +121,10 @@ def record_pathology(
         words = f"pathology on {row.date}"
         after = {"date": row.date, "ki67": row.ki67, "mitoses": row.mitoses}
         _audit_row(session, actor, "pathology", row.patient_id, row.id, after, words)
-        return words
+        return "recorded " + words
 
-    return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
+    where = Which(mrn=mrn, clinic=clinic, patient_id=patient_id)
+    return record_and_replan(engine, actor, where, add, settings=settings, today=today)
 
 
 @change("therapy.recorded", *care.CONSEQUENCES)
@@ -123,14 +132,16 @@ def record_therapy(
     engine: sa.Engine,
     *,
     actor: Actor,
-    mrn: str,
-    clinic: str,
+    mrn: str = "",
+    clinic: str = "",
+    patient_id: int | None = None,
     kind: str | None,
     started_on: str | None,
     agent: str | None = None,
     ended_on: str | None = None,
     cycles_given: str | None = None,
     last_given_on: str | None = None,
+    resection: str | None = None,
     settings: Settings,
     today: dt.date,
 ) -> Outcome:
@@ -144,14 +155,25 @@ def record_therapy(
             ended_on=ended_on,
             cycles_given=cycles_given,
             last_given_on=last_given_on,
+            resection=resection,
             today=today,
         )
-        words = f"{row.kind} from {row.started_on}"
-        after = {"kind": row.kind, "agent": row.agent, "started_on": row.started_on}
+        words = f"{row.kind} from {row.started_on}" + (
+            f" ({row.resection})" if row.resection else ""
+        )
+        after = {
+            "kind": row.kind,
+            "agent": row.agent,
+            "started_on": row.started_on,
+            "cycles_given": row.cycles_given,
+            "last_given_on": row.last_given_on,
+            "resection": row.resection,
+        }
         _audit_row(session, actor, "therapy", row.patient_id, row.id, after, words)
-        return words
+        return "recorded " + words
 
-    return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
+    where = Which(mrn=mrn, clinic=clinic, patient_id=patient_id)
+    return record_and_replan(engine, actor, where, add, settings=settings, today=today)
 
 
 @change("symptom.recorded", *care.CONSEQUENCES)
@@ -159,8 +181,9 @@ def record_symptom(
     engine: sa.Engine,
     *,
     actor: Actor,
-    mrn: str,
-    clinic: str,
+    mrn: str = "",
+    clinic: str = "",
+    patient_id: int | None = None,
     date: str | None,
     description: str | None,
     settings: Settings,
@@ -173,31 +196,52 @@ def record_symptom(
         words = f"symptom on {row.date}"
         after = {"date": row.date, "description": row.description}
         _audit_row(session, actor, "symptom", row.patient_id, row.id, after, words)
-        return words
+        return "recorded " + words
 
-    return _record(engine, actor, mrn, clinic, add, settings=settings, today=today)
+    where = Which(mrn=mrn, clinic=clinic, patient_id=patient_id)
+    return record_and_replan(engine, actor, where, add, settings=settings, today=today)
 
 
-def _record(
+@dataclass(frozen=True)
+class Which:
+    """The patient a change is for: by MRN in a clinic (the CLI) or by id (the patient page)."""
+
+    mrn: str = ""
+    clinic: str = ""
+    patient_id: int | None = None
+
+
+def find_patient(session: Session, actor: Actor, where: Which) -> m.Patient:
+    if where.patient_id is not None:
+        return visible_patient(session, actor=actor, patient_id=where.patient_id)
+    return patient_by_mrn(session, actor=actor, mrn=where.mrn, clinic=where.clinic)
+
+
+def record_and_replan(
     engine: sa.Engine,
     actor: Actor,
-    mrn: str,
-    clinic: str,
+    where: Which,
     add: Recorder,
     *,
     settings: Settings,
     today: dt.date,
 ) -> Outcome:
+    """The shape every change to a patient's results shares: find the patient (refusing another
+    clinic's), write through ``add`` (which validates and audits), re-run triggers and the plan,
+    and say what changed in the plan, all in one transaction."""
     with session_scope(engine) as session:
-        patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+        patient = find_patient(session, actor, where)
+        pid = patient.id or 0
+        before = open_plan(session, pid)
         words = add(session, actor, patient)
         refresh = care.refresh_patient(
             session, patient=patient, settings=settings, today=today, channel=actor.channel
         )
         return Outcome(
-            message=f"recorded {words}",
-            patient_id=patient.id or 0,
+            message=words,
+            patient_id=pid,
             new_triggers=tuple(t.kind for t in refresh.new_triggers),
+            plan_changes=plan_changes(before, open_plan(session, pid)),
         )
 
 

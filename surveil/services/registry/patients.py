@@ -502,6 +502,7 @@ def add_therapy(
     ended_on: str | None = None,
     cycles_given: str | int | None = None,
     last_given_on: str | None = None,
+    resection: str | None = None,
     today: dt.date,
 ) -> m.Therapy:
     check = Checker(today=today, what="therapy")
@@ -527,6 +528,9 @@ def add_therapy(
     cycles = check.number("cycles_given", cycles_given, required=False, low=0, high=100)
     if cycles is not None and cycles != int(cycles):
         check.fail("cycles_given", f"{cycles_given!r} is not a whole number")
+    margin = check.choice("resection", resection, Resection, required=False)
+    if margin is not None and therapy_kind != TherapyKind.SURGERY:
+        check.fail("resection", "an R status belongs to surgery only")
     check.raise_if_problems()
     assert therapy_kind and start
     therapy = m.Therapy(
@@ -537,6 +541,7 @@ def add_therapy(
         ended_on=end,
         cycles_given=None if cycles is None else int(cycles),
         last_given_on=last,
+        resection=margin,
     )
     session.add(therapy)
     session.flush()

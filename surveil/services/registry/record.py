@@ -207,7 +207,7 @@ def _lesions(session: Session, pid: int | None) -> tuple[LesionSeries, ...]:
     rows = session.exec(
         select(m.Lesion, m.Measurement)
         .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
-        .where(m.Lesion.patient_id == pid)
+        .where(m.Lesion.patient_id == pid, col(m.Measurement.struck_out_at).is_(None))
         .order_by(col(m.Lesion.label), col(m.Measurement.date), col(m.Measurement.id))
     ).all()
     series: dict[str, tuple[m.Lesion, list[tuple[dt.date, float, str]]]] = {}
@@ -223,7 +223,7 @@ def _lesions(session: Session, pid: int | None) -> tuple[LesionSeries, ...]:
 def _markers(session: Session, pid: int | None) -> tuple[MarkerSeries, ...]:
     rows = session.exec(
         select(m.MarkerResult)
-        .where(m.MarkerResult.patient_id == pid)
+        .where(m.MarkerResult.patient_id == pid, col(m.MarkerResult.struck_out_at).is_(None))
         .order_by(col(m.MarkerResult.name), col(m.MarkerResult.date), col(m.MarkerResult.id))
     ).all()
     grouped: dict[str, list[m.MarkerResult]] = {}

@@ -31,6 +31,7 @@ class WorkRow:
     item_id: int | None = None
     trigger_id: int | None = None
     reminder_id: int | None = None
+    last_contact: str = ""  # the navigator's latest call, letter or message (the outreach log)
 
 
 def patient_name(r: Any) -> str:

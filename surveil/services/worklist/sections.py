@@ -17,6 +17,7 @@ appointment time has passed without a result. A snoozed item leaves the daily se
 its snooze ends, but never leaves ``lost``: snoozing cannot hide a patient for good.
 """
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.registry.search import patient_matches
+from surveil.services.worklist.contacts import latest_contacts
 from surveil.services.worklist.rows import (
     WorkRow,
     closes_in,
@@ -194,7 +196,23 @@ def build_worklist(
         found = db.execute(spec.rows((page - 1) * size, size)).all()
         rows = tuple(spec.to_row(r) for r in found)
         sections.append(Section(spec.key, spec.title, spec.hint, total, rows, page, pages, capped))
-    return Worklist(query=query, sections=tuple(sections))
+    return Worklist(query=query, sections=with_contacts(db, sections))
+
+
+def with_contacts(db: sa.Connection, sections: list[Section]) -> tuple[Section, ...]:
+    """Each row with the latest outreach to its patient (one query for every row shown)."""
+    contacts = latest_contacts(db, [r.patient_id for s in sections for r in s.rows])
+    if not contacts:
+        return tuple(sections)
+    return tuple(
+        dataclasses.replace(
+            s,
+            rows=tuple(
+                dataclasses.replace(r, last_contact=contacts.get(r.patient_id, "")) for r in s.rows
+            ),
+        )
+        for s in sections
+    )
 
 
 def filter_problems(*, site: str | None, kind: str | None, section: str | None) -> list[Problem]:

@@ -53,7 +53,14 @@ def _read_batch(session: Session, patients: list[m.Patient]) -> Iterator[Patient
     ids = [p.id for p in patients if p.id is not None]
     tumours = {t.patient_id: t for t in _of(session, m.Tumour, ids)}
     states = _grouped(_of(session, m.DiseaseState, ids, m.DiseaseState.start_date))
-    markers = _grouped(_of(session, m.MarkerResult, ids, m.MarkerResult.name, m.MarkerResult.date))
+    markers = _grouped(
+        # A struck-out result was entered in error: it leaves surveil with no other system.
+        [
+            r
+            for r in _of(session, m.MarkerResult, ids, m.MarkerResult.name, m.MarkerResult.date)
+            if r.struck_out_at is None
+        ]
+    )
     items = _grouped(_open_items(session, ids))
     lesions = _lesions(session, ids)
     navigators = _navigators(session, {p.navigator_id for p in patients if p.navigator_id})
@@ -98,7 +105,7 @@ def _lesions(session: Session, ids: list[int]) -> dict[int, tuple[LesionRows, ..
     query = (
         select(m.Lesion, m.Measurement)
         .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
-        .where(col(m.Lesion.patient_id).in_(ids))
+        .where(col(m.Lesion.patient_id).in_(ids), col(m.Measurement.struck_out_at).is_(None))
         .order_by(col(m.Lesion.label), col(m.Measurement.date), col(m.Measurement.id))
     )
     series: dict[int, tuple[m.Lesion, list[m.Measurement]]] = {}

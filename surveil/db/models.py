@@ -588,3 +588,19 @@ class LoginAttempt(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     at: dt.datetime = Field(default_factory=utcnow)
     success: bool = False
+
+
+# Booking attempts and coded reasons (issue 14) live beside this module; imported here so that
+# every table is registered on the metadata whoever imports the models.
+from surveil.db.models_items import (  # noqa: E402
+    BookingAttempt as BookingAttempt,
+)
+from surveil.db.models_items import (  # noqa: E402
+    BookingStatus as BookingStatus,
+)
+from surveil.db.models_items import (  # noqa: E402
+    BookingWindow as BookingWindow,
+)
+from surveil.db.models_items import (  # noqa: E402
+    CodedReason as CodedReason,
+)

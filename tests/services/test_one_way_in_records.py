@@ -161,7 +161,10 @@ def test_every_entry_point_of_the_clinical_record_is_a_case() -> None:
             )
         )
     }
-    assert mine == COVERED
+    # Issue 14's entry points of records.* are walked by their own area module.
+    from tests.services.test_one_way_in_item_life import COVERED as ITEM_LIFE
+
+    assert mine - ITEM_LIFE == COVERED
     assert {name for name in mine if not ENTRY_POINTS[name].writes} == READS
     assert all(
         action.endswith(".viewed") for name in READS for action in ENTRY_POINTS[name].actions

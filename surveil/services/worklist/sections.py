@@ -5,7 +5,13 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``triggers``   open or acknowledged triggers (a finding stays visible until resolved);
 - ``overdue``    open items whose window closed before today, up to ``lost_after_days`` ago;
 - ``due``        open items whose window contains today;
+- ``booked_outside``   booked items whose appointment falls outside their window (with the
+  coded reason given), until they are done, cancelled or missed;
+- ``booked_no_result`` booked items whose appointment day passed ``no_result_grace_days`` ago
+  or more with no result recorded (the patient may not have come);
 - ``soon``       planned or ordered items whose window opens within ``soon_days``;
+- ``booked``     booked items inside their window, appointment to come, window open or opening
+  within ``soon_days`` (so a booked item is never out of sight);
 - ``reminders``  reminders that failed (or whose fate is unknown after a crash);
 - ``no_plan``    living, not-discharged patients with no open item at all: the safety net;
 - ``no_owner``   living, not-discharged patients with no navigator: nobody's, so everybody's
@@ -35,6 +41,11 @@ from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.registry.search import patient_matches
+from surveil.services.worklist.booked import (
+    BookedSection,
+    booking_specs,
+    upcoming_booking_specs,
+)
 from surveil.services.worklist.rows import (
     WorkRow,
     closes_in,
@@ -163,7 +174,19 @@ class _Spec:
         return self.stmt.order_by(*self.order).offset(offset).limit(limit)
 
 
-SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "no_owner", "lost")
+SECTION_KEYS = (
+    "triggers",
+    "overdue",
+    "due",
+    "booked_outside",
+    "booked_no_result",
+    "soon",
+    "booked",
+    "reminders",
+    "no_plan",
+    "no_owner",
+    "lost",
+)
 
 
 def build_worklist(
@@ -267,6 +290,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
         # in both halves of the urgency index instead of stepping over every lost item first.
         return i.urgent.in_([True, False])
 
+    when: dict[str, Any] = {"today": today, "settings": settings}
     return [
         _Spec(
             "triggers",
@@ -309,6 +333,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             (iu.urgent.desc(), iu.latest, iu.id),
             lambda r: item_row("due", r, closes_in(r.latest, today)),
         ),
+        *map(_booked, booking_specs(items, by_latest, **when)),
         _Spec(
             "soon",
             f"Opening in the next {n.soon_days} days",
@@ -323,6 +348,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             (ie.earliest, ie.id),
             lambda r: item_row("soon", r, opens_in(r.earliest, today)),
         ),
+        *map(_booked, upcoming_booking_specs(items, by_earliest, **when)),
         _Spec(
             "reminders",
             "Reminders that failed",
@@ -357,6 +383,10 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             lambda r: item_row("lost", r, f"{(today - r.latest).days} days overdue"),
         ),
     ]
+
+
+def _booked(b: BookedSection) -> _Spec:
+    return _Spec(b.key, b.title, b.hint, b.stmt, b.order, b.to_row)
 
 
 _PATIENT_COLUMNS = (P.id.label("patient_id"), P.mrn, P.family_name, P.given_name)

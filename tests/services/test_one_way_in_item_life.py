@@ -13,8 +13,9 @@ from sqlmodel import Session
 from surveil.config import Settings
 from surveil.services.actor import Actor
 from surveil.services.entry import ENTRY_POINTS
-from surveil.services.records import actions, bookings
-from tests.services.item_life import NINA, TODAY, Seed, seed_patient
+from surveil.services.records import actions, bookings, late, reopen
+from surveil.services.records.actions import DoneInput
+from tests.services.item_life import DR, NINA, TODAY, Seed, seed_patient
 from tests.services.test_one_way_in_records import (
     another_clinic,
     as_rows,
@@ -52,7 +53,63 @@ def _unbook(function: Callable[..., object], note: str) -> Call:
     )
 
 
+def _done(engine: sa.Engine, s: Seed, _actor: Actor, settings: Settings) -> object:
+    return actions.mark_done(
+        engine,
+        item_id=s.mri,
+        actor=NINA,
+        data=DoneInput(completed_on="2026-11-20"),
+        settings=settings,
+        today=TODAY,
+    )
+
+
+def _nothing(_engine: sa.Engine, _s: Seed, _actor: Actor, _settings: Settings) -> object:
+    return None
+
+
+def _reopen(code: str, reason: str) -> Call:
+    return lambda engine, s, actor, settings: reopen.reopen_item(
+        engine,
+        item_id=s.mri,
+        actor=actor,
+        reason_code=code,
+        reason=reason,
+        settings=settings,
+        today=TODAY,
+    )
+
+
+def _late(day: str, where: str | None) -> Call:
+    return lambda engine, s, actor, settings: late.record_late_result(
+        engine,
+        item_id=s.mri,
+        actor=actor,
+        data=DoneInput(completed_on=day),
+        where=where,
+        on_paper=False,
+        settings=settings,
+        today=TODAY,
+    )
+
+
 CASES = [
+    Case(
+        "surveil.services.records.reopen.reopen_item",
+        DR,
+        _done,
+        _reopen("recorded_in_error", "wrong patient's scan"),
+        _reopen("recorded_in_error", ""),
+        lambda s: [by(DR, "item.reopened", s.patient, f"item:{s.mri}")],
+    ),
+    Case(
+        "surveil.services.records.late.record_late_result",
+        NINA,
+        _nothing,
+        _late("2026-11-05", "St Mary's"),
+        _late("2026-11-05", None),
+        lambda s: [by(NINA, "item.done_late", s.patient, f"item:{s.mri}")],
+    ),
     Case(
         "surveil.services.records.bookings.cancel_booking",
         NINA,

@@ -95,6 +95,8 @@ _AREAS = (
     "daemon",
     "secret",
     "rundemo",
+    "items",
+    "reports",
 )
 
 

@@ -32,12 +32,14 @@ class Seed:
     cga: int
 
 
-def seed_patient(engine: sa.Engine, settings: Settings, mrn: str = "P1") -> Seed:
+def seed_patient(
+    engine: sa.Engine, settings: Settings, mrn: str = "P1", clinic: str = CLINIC
+) -> Seed:
     """Enrolled and planned with the services' building blocks (no audit rows)."""
     with Session(engine, expire_on_commit=False) as session:
         patient = registry.enrol_patient(
             session,
-            clinic=CLINIC,
+            clinic=clinic,
             data=PatientInput(
                 mrn=mrn, given_name="Ada", family_name="Lovelace", birth_date="1962-03-14"
             ),

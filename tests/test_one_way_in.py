@@ -32,6 +32,7 @@ AREAS = (
     "tests.cli.test_secret_cli",
     "tests.services.test_one_way_in_item_life",
     "tests.cli.test_item_cli",
+    "tests.web.test_item_life_shells",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

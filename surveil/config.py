@@ -131,7 +131,7 @@ class DaemonSettings:
 
 # Issue 14: bookings against the due window, and the coded reasons people give. Each reason list
 # is comma-separated codes (lowercase, digits, underscores); "other" is always accepted and
-# always needs free text. See surveil.services.records.reasons.
+# always needs free text. See surveil.services.reasons.
 @dataclass(frozen=True)
 class BookingSettings:
     # Days after a booked appointment with no result before the item moves to "booked, no result".

@@ -3,9 +3,9 @@
 import click
 
 from surveil.cli._common import console, get_app
+from surveil.services.reasons import choices
 from surveil.services.records import bookings, late, reopen
 from surveil.services.records.actions import DoneInput
-from surveil.services.records.reasons import choices
 
 
 @click.group()

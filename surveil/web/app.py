@@ -38,7 +38,7 @@ from surveil.resources import resource_dir
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.labels import kind_label, state_label, trigger_label
 from surveil.services.protocols import check_clinic_protocol
-from surveil.services.records.reasons import choices
+from surveil.services.reasons import choices
 from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user

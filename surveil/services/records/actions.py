@@ -27,8 +27,8 @@ from surveil.services.entry import change
 from surveil.services.labels import kind_label
 from surveil.services.outcome import Outcome
 from surveil.services.planning import care
+from surveil.services.reasons import OTHER, check_code, keep_reason
 from surveil.services.records import attempts
-from surveil.services.records.reasons import OTHER, check_code, keep_reason
 from surveil.services.records.results import audit_marker, audit_measurement
 from surveil.services.registry import patients as registry
 from surveil.services.users.accounts import visible_patient

@@ -22,8 +22,8 @@ from surveil.services.actor import Actor
 from surveil.services.entry import change
 from surveil.services.outcome import Outcome
 from surveil.services.planning import care
+from surveil.services.reasons import check_code, keep_reason
 from surveil.services.records.actions import _changed, _snapshot, _what
-from surveil.services.records.reasons import check_code, keep_reason
 from surveil.services.users.accounts import visible_patient
 from surveil.services.validate import Checker
 

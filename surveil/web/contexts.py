@@ -110,6 +110,7 @@ class PatientPage:
     feeds: Any = None  # filled by the calendar-feed extension (templates/web/patients/_feeds.html)
     channel: str = ""  # the preferred channel in words
     reminders: str = ""  # whether reminders go to the patient now, and if not, why
+    bookings: tuple[Any, ...] = ()  # booking attempts, newest first (patients/_bookings.html)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from surveil.db import models as m
 from surveil.services.labels import kind_label
 from surveil.services.protocols import active_profile
 from surveil.services.records.actions import DEFAULT_MODALITY
+from surveil.services.records.attempts import booking_history
 from surveil.services.registry.patients import MODALITIES
 from surveil.services.registry.record import PatientRecord, open_record
 from surveil.web.charts import growth_chart, marker_chart
@@ -83,6 +84,7 @@ def patient_page(
         feeds=feed_panel(db, patient_id=patient_id, settings=settings),
         channel=CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel),
         reminders=reminders_note(patient, discharged=_discharged(record)),
+        bookings=booking_history(db, patient_id=patient_id, timezone=patient.timezone),
     )
     return render(request, "web/patients/detail.html", page)
 

@@ -93,6 +93,12 @@ def test_bookings_that_did_not_happen_and_late_results(
         rows = post(nina, audit, f"/items/{item}/{path}", {"note": "rang"})
         assert rows == [nina_did(action, north, f"item:{item}")], path
 
+    # The patient page keeps every attempt, with how it ended.
+    html = nina.get(f"/patients/{north}").text
+    assert 'id="h-bookings"' in html
+    assert "cancelled: rang" in html and "no-show: rang" in html
+    audit.new()  # the page view's own row
+
     # The booking form asks why when the date falls outside the window.
     overdue = open_item(web_engine, world.growth_patient, "mri")
     with Session(web_engine) as session:

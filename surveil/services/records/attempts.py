@@ -2,13 +2,16 @@
 bookings kept when one is cancelled, missed, replaced or fulfilled (never overwritten)."""
 
 import datetime as dt
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from surveil.core.zones import wall_clock
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.services.actor import Actor
+from surveil.services.labels import kind_label
 
 
 def placement(item: m.FollowUpItem, at: dt.datetime, timezone: str) -> m.BookingWindow:
@@ -53,3 +56,40 @@ def attempts_of(session: Session, patient_id: int) -> list[m.BookingAttempt]:
         .order_by(m.BookingAttempt.id.desc())  # type: ignore[union-attr]
     )
     return list(rows)
+
+
+@dataclass(frozen=True)
+class BookingLine:
+    """One booking attempt as the patient page shows it (times in the patient's zone)."""
+
+    item_id: int
+    kind: str
+    when: str
+    placement: str
+    reason: str
+    status: str
+    note: str
+
+
+def booking_history(session: Session, *, patient_id: int, timezone: str) -> tuple[BookingLine, ...]:
+    """A patient's booking attempts, newest first, in words. The caller has already opened the
+    patient's record (an audited read that checked the clinic)."""
+    kinds = {
+        i.id: i.kind
+        for i in session.exec(select(m.FollowUpItem).where(m.FollowUpItem.patient_id == patient_id))
+    }
+    return tuple(
+        BookingLine(
+            item_id=a.item_id,
+            kind=kind_label(kinds.get(a.item_id, "")),
+            when=wall_clock(a.booked_at, timezone),
+            placement=f"{a.placement} the window"
+            if a.placement != "inside"
+            else "inside the window",
+            reason=(a.reason_code or "").replace("_", " ")
+            + (f": {a.reason_text}" if a.reason_text else ""),
+            status=a.status.replace("_", "-"),
+            note=a.end_note,
+        )
+        for a in attempts_of(session, patient_id)
+    )

@@ -157,3 +157,12 @@ def test_rebooking_ends_the_previous_attempt_as_rebooked(
         ("inside", "active", None),
     ]
     assert where_is(engine, settings, TODAY, seed.mri) == ["booked"]
+
+
+def test_after_the_grace_a_missed_appointment_leaves_due_for_booked_no_result(
+    engine: sa.Engine, settings: Settings, seed: Seed
+) -> None:
+    book(engine, seed.mri, "2026-12-01")
+    appointment = dt.date(2026, 12, 1)
+    assert where_is(engine, settings, appointment + DAY, seed.mri) == ["due"]
+    assert where_is(engine, settings, appointment + 8 * DAY, seed.mri) == ["booked_no_result"]

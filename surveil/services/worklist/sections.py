@@ -19,8 +19,10 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``lost``       open items overdue beyond ``lost_after_days``: lost to follow-up.
 
 "Open" means planned, ordered or booked; a booked item only needs attention once its
-appointment time has passed without a result. A snoozed item leaves the daily sections until
-its snooze ends, but never leaves ``lost``: snoozing cannot hide a patient for good.
+appointment time has passed without a result (in overdue or due until the grace is over, then
+in ``booked_no_result``; in ``lost`` whatever the grace). A snoozed item leaves the daily
+sections until its snooze ends, but never leaves ``lost``: snoozing cannot hide a patient for
+good.
 """
 
 import datetime as dt
@@ -282,6 +284,17 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
         # A booked item needs nothing until its appointment has passed without a result.
         return sa.or_(i.state != ItemState.BOOKED, i.booked_at < cutoff)
 
+    grace = dt.timedelta(days=settings.bookings.no_result_grace_days)
+    no_result_before = start_of_day_utc(today - grace, settings.clinic.timezone)
+
+    def missed_lately(i: Any) -> Any:
+        # Overdue and due show a booked item from its appointment until the grace is over;
+        # then it moves to "booked, no result" (booked.py). Lost keeps it whatever the grace.
+        return sa.or_(
+            i.state != ItemState.BOOKED,
+            sa.and_(i.booked_at < cutoff, i.booked_at >= no_result_before),
+        )
+
     def awake(i: Any) -> Any:
         return sa.or_(i.snoozed_until.is_(None), i.snoozed_until <= today)
 
@@ -312,7 +325,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 any_urgency(iu),
                 iu.latest < today,
                 iu.latest >= lost_before,
-                unattended(iu),
+                missed_lately(iu),
                 awake(iu),
             ),
             (iu.urgent.desc(), iu.latest, iu.id),
@@ -327,7 +340,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 any_urgency(iu),
                 iu.latest >= today,
                 iu.earliest <= today,
-                unattended(iu),
+                missed_lately(iu),
                 awake(iu),
             ),
             (iu.urgent.desc(), iu.latest, iu.id),

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, PermissionDenied
+from surveil.services.actor import Actor
 from surveil.services.records import actions, late, reopen
 from surveil.services.records.actions import DoneInput
 from tests.services.item_life import (
@@ -62,6 +63,8 @@ def test_a_navigator_may_not_reopen_and_is_told_why(
     with pytest.raises(PermissionDenied, match="only a clinician may reopen an item"):
         reopen_as(engine, settings, seed.mri, actor=NINA)
     refused_leaves_nothing(engine, lambda: reopen_as(engine, settings, seed.mri, actor=NINA))
+    elsewhere = Actor("dr.berg", "clinician", "south")  # a clinician, of another clinic
+    refused_leaves_nothing(engine, lambda: reopen_as(engine, settings, seed.mri, actor=elsewhere))
 
 
 def test_reopening_a_done_item_rederives_the_plan_from_the_original_anchor(

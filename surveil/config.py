@@ -19,6 +19,7 @@ from typing import Any
 from surveil.config_rules import (
     bound_problems,
     header_line_problems,
+    reason_list_problems,
     secret_key_problems,
     url_problems,
 )
@@ -128,6 +129,25 @@ class DaemonSettings:
     max_attempts: int = 8
 
 
+# Issue 14: bookings against the due window, and the coded reasons people give. Each reason list
+# is comma-separated codes (lowercase, digits, underscores); "other" is always accepted and
+# always needs free text. See surveil.services.reasons.
+@dataclass(frozen=True)
+class BookingSettings:
+    # Days after a booked appointment with no result before the item moves to "booked, no result".
+    no_result_grace_days: int = 7
+
+
+@dataclass(frozen=True)
+class ReasonSettings:
+    booking: str = "patient_choice, no_slot, clinician_instruction, other"
+    declined: str = "patient_choice, too_unwell, cannot_travel, done_elsewhere, other"
+    not_needed: str = "clinician_decision, contraindicated, duplicate, done_elsewhere, other"
+    snoozed: str = "patient_away, awaiting_slot, awaiting_result, patient_unwell, other"
+    override: str = "clinician_judgement, patient_choice, contraindication, trial_protocol, other"
+    reopened: str = "recorded_in_error, patient_changed_mind, result_not_received, other"
+
+
 @dataclass(frozen=True)
 class SecuritySettings:
     """The second factor (issue 21): TOTP is required of clinicians and administrators.
@@ -153,6 +173,8 @@ class Settings:
     sms: SmsSettings = field(default_factory=SmsSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    bookings: BookingSettings = field(default_factory=BookingSettings)
+    reasons: ReasonSettings = field(default_factory=ReasonSettings)
     # Raw [reminders] table, validated by surveil.core.reminders when the daemon starts.
     reminders: Mapping[str, Any] = field(default_factory=dict)
 
@@ -357,6 +379,7 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
     if section == "sms":
         problems += header_line_problems("sms.auth_header", values.get("auth_header", ""))
     problems += url_problems(section, values)
+    problems += reason_list_problems(section, values)
     if section == "clinic" and "timezone" in values and not is_time_zone(values["timezone"]):
         problems.append(Problem("clinic.timezone", f"{values['timezone']!r} is not an IANA zone"))
     if section == "database" and "url" in values:

@@ -56,6 +56,7 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("daemon", "lease_seconds"): Bound(10, 86_400, "seconds"),
     ("daemon", "batch_size"): Bound(1, 10_000),
     ("daemon", "max_attempts"): Bound(1, 100),
+    ("bookings", "no_result_grace_days"): Bound(0, 90, "days"),
 }
 
 
@@ -141,3 +142,30 @@ def secret_key_problems(key: str) -> list[Problem]:
             )
         ]
     return []
+
+
+REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def reason_codes(text: str) -> tuple[str, ...]:
+    """A ``[reasons]`` list as its codes, in order, with "other" always last."""
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    return (*dict.fromkeys(c for c in codes if c != "other"), "other")
+
+
+def reason_list_problems(section: str, values: dict[str, Any]) -> list[Problem]:
+    """Each ``[reasons]`` list must be comma-separated codes (lowercase, digits, underscores)."""
+    if section != "reasons":
+        return []
+    problems = []
+    for key, text in sorted(values.items()):
+        bad = [c.strip() for c in str(text).split(",") if not REASON_CODE.fullmatch(c.strip())]
+        if bad:
+            problems.append(
+                Problem(
+                    f"reasons.{key}",
+                    f"{', '.join(repr(b) for b in bad)}: codes are lowercase letters, digits "
+                    "and underscores, separated by commas",
+                )
+            )
+    return problems

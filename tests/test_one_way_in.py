@@ -39,6 +39,9 @@ AREAS = (
     "tests.services.test_one_way_in_care",
     "tests.web.test_result_forms",
     "tests.cli.test_recordkeeping_cli",
+    "tests.services.test_one_way_in_item_life",
+    "tests.cli.test_item_cli",
+    "tests.web.test_item_life_shells",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

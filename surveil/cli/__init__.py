@@ -96,6 +96,8 @@ _AREAS = (
     "daemon",
     "secret",
     "rundemo",
+    "items",
+    "reports",
 )
 
 

@@ -30,6 +30,7 @@ def override() -> None:
 @click.option("--modality", help="Another scan instead, e.g. ct for mri.")
 @click.option("--paused-until", help="Hold this kind until the day after this date.")
 @click.option("--reason", required=True, help="Why (shown with every item it changes).")
+@click.option("--reason-code", help="Why, coded ([reasons] override; default other).")
 @click.option("--author", required=True, help="Who decided (username).")
 @click.pass_context
 def add(
@@ -41,6 +42,7 @@ def add(
     modality: str | None,
     paused_until: str | None,
     reason: str,
+    reason_code: str | None,
     author: str,
 ) -> None:
     """Add an override and re-plan the patient.
@@ -65,6 +67,7 @@ def add(
         author=author,
         settings=app.settings,
         today=app.today(),
+        reason_code=reason_code,
     )
     console.print(f"override #{override_id} added for {mrn}; the plan was redone")
 

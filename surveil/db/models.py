@@ -599,3 +599,18 @@ class LoginAttempt(SQLModel, table=True):
 # The second factor's tables live beside this module (this one is near its size limit); importing
 # it here puts them on the metadata wherever the models are loaded (Alembic, tests, the app).
 from surveil.db import second_factor as _second_factor  # noqa: E402, F401
+
+# Booking attempts and coded reasons (issue 14) live beside this module; imported here so that
+# every table is registered on the metadata whoever imports the models.
+from surveil.db.models_items import (  # noqa: E402
+    BookingAttempt as BookingAttempt,
+)
+from surveil.db.models_items import (  # noqa: E402
+    BookingStatus as BookingStatus,
+)
+from surveil.db.models_items import (  # noqa: E402
+    BookingWindow as BookingWindow,
+)
+from surveil.db.models_items import (  # noqa: E402
+    CodedReason as CodedReason,
+)

@@ -67,13 +67,23 @@ def booked(
     next: Text = "",
     date: Text = "",
     time: Text = "",
+    reason_code: Text = "",
+    reason: Text = "",
 ) -> Response:
     today = clinic_today(settings)
     return _act(
         request,
         next,
         lambda: actions.mark_booked(
-            engine, item_id=item_id, actor=actor, date=date, time=time, today=today
+            engine,
+            item_id=item_id,
+            actor=actor,
+            date=date,
+            time=time,
+            today=today,
+            reason_code=reason_code or None,
+            reason=reason,
+            reasons=settings.reasons,
         ),
     )
 
@@ -122,14 +132,23 @@ def declined(
     request: Request,
     item_id: int,
     engine: EngineDep,
+    settings: SettingsDep,
     actor: ReaderActorDep,
     next: Text = "",
     reason: Text = "",
+    reason_code: Text = "",
 ) -> Response:
     return _act(
         request,
         next,
-        lambda: actions.mark_declined(engine, item_id=item_id, actor=actor, reason=reason),
+        lambda: actions.mark_declined(
+            engine,
+            item_id=item_id,
+            actor=actor,
+            reason=reason,
+            reason_code=reason_code or None,
+            reasons=settings.reasons,
+        ),
     )
 
 
@@ -138,14 +157,23 @@ def not_needed(
     request: Request,
     item_id: int,
     engine: EngineDep,
+    settings: SettingsDep,
     actor: ReaderActorDep,
     next: Text = "",
     reason: Text = "",
+    reason_code: Text = "",
 ) -> Response:
     return _act(
         request,
         next,
-        lambda: actions.mark_not_needed(engine, item_id=item_id, actor=actor, reason=reason),
+        lambda: actions.mark_not_needed(
+            engine,
+            item_id=item_id,
+            actor=actor,
+            reason=reason,
+            reason_code=reason_code or None,
+            reasons=settings.reasons,
+        ),
     )
 
 
@@ -159,6 +187,7 @@ def snooze(
     next: Text = "",
     until: Text = "",
     reason: Text = "",
+    reason_code: Text = "",
 ) -> Response:
     today = clinic_today(settings)
     return _act(
@@ -172,6 +201,7 @@ def snooze(
             reason=reason,
             settings=settings,
             today=today,
+            reason_code=reason_code or None,
         ),
     )
 

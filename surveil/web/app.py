@@ -38,6 +38,7 @@ from surveil.resources import resource_dir
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.labels import kind_label, state_label, trigger_label
 from surveil.services.protocols import check_clinic_protocol
+from surveil.services.reasons import choices
 from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user
@@ -50,6 +51,7 @@ from surveil.web import (
     feeds,
     fhir,
     inputs,
+    item_life,
     login_steps,
     outreach,
     patient_list,
@@ -84,6 +86,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     fhir.router,
     login_steps.router,  # issue 21: second factor and passwords
     account.router,
+    item_life.router,
 )
 
 
@@ -130,6 +133,8 @@ def create_app(
     app.state.templates = Jinja2Templates(
         env=_environment(templates_root, settings.clinic.timezone)
     )
+    # The clinic's coded reasons ([reasons]), for the forms' choices.
+    app.state.templates.env.globals["reason_choices"] = functools.partial(choices, settings.reasons)
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
     app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
     for router in (*ROUTERS, *extra_routers):

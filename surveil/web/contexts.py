@@ -112,6 +112,7 @@ class PatientPage:
     reminders: str = ""  # whether reminders go to the patient now, and if not, why
     forms: Any = None  # the record's small forms, filled (web.record_forms.record_forms)
     care: Any = None  # results, therapies, corrections, outreach (web/result_forms.care_section)
+    bookings: tuple[Any, ...] = ()  # booking attempts, newest first (patients/_bookings.html)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from surveil.db import models as m
 from surveil.services.labels import kind_label
 from surveil.services.protocols import active_profile
 from surveil.services.records.actions import DEFAULT_MODALITY
+from surveil.services.records.attempts import booking_history
 from surveil.services.registry.patients import MODALITIES
 from surveil.services.registry.record import PatientRecord, open_record
 from surveil.web.charts import growth_chart, marker_chart
@@ -87,6 +88,7 @@ def patient_page(
         reminders=reminders_note(patient, discharged=_discharged(record)),
         forms=record_forms(db, record),
         care=care_section(db, patient_id=patient_id, today=today, open_items=record.open_items),
+        bookings=booking_history(db, patient_id=patient_id, timezone=patient.timezone),
     )
     return render(request, "web/patients/detail.html", page)
 

@@ -363,7 +363,13 @@ CASES = [
         "surveil.services.records.actions.mark_booked",
         NINA_WEB,
         lambda engine, w, actor, settings: actions.mark_booked(
-            engine, item_id=w.mri, actor=actor, date="2026-12-01", time="09:30", today=TODAY
+            engine,
+            item_id=w.mri,
+            actor=actor,
+            date="2026-12-01",
+            time="09:30",
+            today=TODAY,
+            reason_code="no_slot",  # the MRI is overdue: any booking falls after its window
         ),
         lambda engine, w, actor, settings: actions.mark_booked(
             engine, item_id=w.mri, actor=actor, date="2026-11-01", time="9h", today=TODAY

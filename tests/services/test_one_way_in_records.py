@@ -148,20 +148,25 @@ def another_clinic(actor: Actor) -> Actor:
 # --------------------------------------------------------------------------- the tests
 
 
+_RECORD_PACKAGES = (
+    "surveil.services.registry.",
+    "surveil.services.records.",
+    "surveil.services.planning.",
+    "surveil.services.triggers.",
+)
+
+
 def test_every_entry_point_of_the_clinical_record_is_a_case() -> None:
-    mine = {
-        name
-        for name in ENTRY_POINTS
-        if name.startswith(
-            (
-                "surveil.services.registry.",
-                "surveil.services.records.",
-                "surveil.services.planning.",
-                "surveil.services.triggers.",
-            )
-        )
-    }
-    assert mine == COVERED
+    # Entry points of records.* that other area modules walk (issue 14's item life, issue 13's
+    # record-keeping forms). Which modules ENTRY_POINTS holds depends on what was imported, so
+    # every service module is imported first (tests/test_one_way_in.py does the same).
+    from tests.services.test_keeping import COVERED as KEEPING
+    from tests.services.test_one_way_in_item_life import COVERED as ITEM_LIFE
+    from tests.test_one_way_in import _import_all_services
+
+    _import_all_services()
+    mine = {name for name in ENTRY_POINTS if name.startswith(_RECORD_PACKAGES)}
+    assert mine - ITEM_LIFE - KEEPING == COVERED
     assert {name for name in mine if not ENTRY_POINTS[name].writes} == READS
     assert all(
         action.endswith(".viewed") for name in READS for action in ENTRY_POINTS[name].actions

@@ -86,7 +86,10 @@ def test_worklist_cli_prints_the_same_sections(fresh_cli: Invoke, db_url: str) -
         "triggers": 1,
         "overdue": 1,
         "due": 0,
+        "booked_outside": 0,
+        "booked_no_result": 0,
         "soon": 0,
+        "booked": 0,
         "reminders": 0,
         "no_plan": 0,
         "no_owner": 1,  # enrolled without a navigator

@@ -114,7 +114,7 @@ def newest(engine: sa.Engine, model: type[SQLModel]) -> int:
 
 ITEM_FORMS = [
     ("ordered", {"note": "requested"}, "item.ordered"),
-    ("booked", {"date": "tomorrow", "time": "09:30"}, "item.booked"),
+    ("booked", {"date": "tomorrow", "time": "09:30", "reason_code": "no_slot"}, "item.booked"),
     ("declined", {"reason": "moving abroad"}, "item.declined"),
     ("not-needed", {"reason": "done elsewhere"}, "item.not_needed"),
     ("snooze", {"until": "tomorrow", "reason": "on holiday"}, "item.snoozed"),

@@ -17,11 +17,12 @@ from surveil.config import Settings
 from surveil.core.vocab import IMAGING_KINDS, ItemKind
 from surveil.db import models as m
 from surveil.db.session import session_scope
-from surveil.errors import NotFound
+from surveil.errors import InvalidInput, NotFound
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read, change
 from surveil.services.planning import care
+from surveil.services.reasons import OTHER, check_code, keep_reason
 from surveil.services.registry.access import patient_by_mrn
 from surveil.services.validate import Checker
 
@@ -45,21 +46,42 @@ def add_override(
     author: str | None,
     settings: Settings,
     today: dt.date,
+    reason_code: str | None = None,
 ) -> int:
-    """Add an override and re-plan the patient; returns the override's id."""
+    """Add an override and re-plan the patient; returns the override's id. The reason carries a
+    code from ``[reasons] override`` ("other" when none is given), counted by the reasons report."""
     with session_scope(engine) as session:
         patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
-        row = _new_override(
+        coded = Checker(today=today, what="override")
+        code, _ = check_code(
+            coded, settings.reasons, "override", reason_code, (reason or "")[:300], default=OTHER
+        )
+        try:
+            row = _new_override(
+                session,
+                patient=patient,
+                kind=kind,
+                every=every,
+                unit=unit,
+                modality=modality,
+                paused_until=paused_until,
+                reason=reason,
+                author=author,
+                today=today,
+            )
+        except InvalidInput as error:  # every problem at once, the code's too
+            raise InvalidInput([*coded.problems, *error.problems], what="override") from error
+        coded.raise_if_problems()
+        assert code is not None
+        keep_reason(
             session,
-            patient=patient,
-            kind=kind,
-            every=every,
-            unit=unit,
-            modality=modality,
-            paused_until=paused_until,
-            reason=reason,
-            author=author,
-            today=today,
+            actor=actor,
+            patient_id=patient.id or 0,
+            action="override.added",
+            subject=f"override:{row.id}",
+            rule_id=f"override:{row.kind}",
+            code=code,
+            note=row.reason,
         )
         audit(
             session,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from surveil.config import Settings
+from surveil.config import ReasonSettings, Settings
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
@@ -27,6 +27,8 @@ from surveil.services.entry import change
 from surveil.services.labels import kind_label
 from surveil.services.outcome import Outcome
 from surveil.services.planning import care
+from surveil.services.reasons import OTHER, check_code, keep_reason
+from surveil.services.records import attempts
 from surveil.services.records.results import audit_marker, audit_measurement
 from surveil.services.registry import patients as registry
 from surveil.services.users.accounts import visible_patient
@@ -86,8 +88,16 @@ def mark_booked(
     date: str | None,
     time: str | None,
     today: dt.date,
+    reason_code: str | None = None,
+    reason: str | None = None,
+    reasons: ReasonSettings | None = None,
 ) -> Result:
-    """Book the appointment at a local date and time in the patient's zone; stored as UTC."""
+    """Book the appointment at a local date and time in the patient's zone; stored as UTC.
+
+    An appointment outside the item's due window needs a coded reason (``[reasons] booking``)
+    and is marked on the item's booking, which keeps it on the worklist's "booked outside the
+    window" section until done. Every booking is kept as an attempt; a new booking of a booked
+    item ends the previous one as cancelled ("rebooked")."""
     with session_scope(engine) as session:
         item, patient = _open_item(session, item_id, actor)
         check = Checker(today=today, what="booking")
@@ -98,15 +108,52 @@ def mark_booked(
         at = None
         if day is not None and clock is not None:
             at = local_to_utc(check, day, clock, patient.timezone)
+        where = attempts.placement(item, at, patient.timezone) if at else m.BookingWindow.INSIDE
+        code, words = None, (reason or "").strip()
+        if where != m.BookingWindow.INSIDE:
+            window = f"{item.earliest} – {item.latest}"
+            if not (reason_code or "").strip():
+                check.fail("reason_code", f"{day} is {where} the due window ({window}): say why")
+            else:
+                code, words = check_code(
+                    check, reasons or ReasonSettings(), "booking", reason_code, reason
+                )
         check.raise_if_problems()
         assert at is not None
         before = _snapshot(item)
+        attempts.end_attempt(
+            session, item_id, status=m.BookingStatus.CANCELLED, actor=actor, note="rebooked"
+        )
         item.state = m.ItemState.BOOKED
         item.booked_at = at
         item.snoozed_until = None
+        session.add(
+            m.BookingAttempt(
+                item_id=item_id,
+                patient_id=item.patient_id,
+                booked_at=at,
+                placement=where,
+                reason_code=code,
+                reason_text=words[:300],
+                booked_by=actor.username[:64],
+            )
+        )
         local = at.astimezone(ZoneInfo(patient.timezone))
         when = f"{local:%Y-%m-%d %H:%M} {patient.timezone}"
         message = f"{_what(item)} booked for {when}"
+        if code is not None:
+            message += f", {where} the window ({item.earliest} – {item.latest}): {code}"
+            message += f" ({words})" if words else ""
+            keep_reason(
+                session,
+                actor=actor,
+                patient_id=item.patient_id,
+                action="item.booked_outside",
+                subject=f"item:{item_id}",
+                rule_id=item.rule_id,
+                code=code,
+                note=words,
+            )
         return _changed(session, item, actor, "item.booked", message, before)
 
 
@@ -136,6 +183,7 @@ def mark_done(
         except InvalidInput as error:
             raise InvalidInput(error.problems, what="result") from error
         before = _snapshot(item)
+        attempts.end_attempt(session, item_id, status=m.BookingStatus.DONE, actor=actor)
         item.state = m.ItemState.DONE
         item.completed_on = day
         item.snoozed_until = None
@@ -151,13 +199,35 @@ def mark_done(
 
 
 @change("item.declined")
-def mark_declined(engine: sa.Engine, *, item_id: int, actor: Actor, reason: str | None) -> Result:
-    return _close(engine, item_id, actor, m.ItemState.DECLINED, reason, "declined by patient")
+def mark_declined(
+    engine: sa.Engine,
+    *,
+    item_id: int,
+    actor: Actor,
+    reason: str | None,
+    reason_code: str | None = None,
+    reasons: ReasonSettings | None = None,
+) -> Result:
+    """Close the item as declined by the patient, with a coded reason (``[reasons] declined``,
+    "other" when none is picked) and the free text."""
+    coded = Coded("declined", reason_code, reasons or ReasonSettings())
+    words = "declined by patient"
+    return _close(engine, item_id, actor, m.ItemState.DECLINED, reason, words, coded)
 
 
 @change("item.not_needed")
-def mark_not_needed(engine: sa.Engine, *, item_id: int, actor: Actor, reason: str | None) -> Result:
-    return _close(engine, item_id, actor, m.ItemState.NOT_NEEDED, reason, "not needed")
+def mark_not_needed(
+    engine: sa.Engine,
+    *,
+    item_id: int,
+    actor: Actor,
+    reason: str | None,
+    reason_code: str | None = None,
+    reasons: ReasonSettings | None = None,
+) -> Result:
+    """Close the item as not needed, with a coded reason (``[reasons] not_needed``)."""
+    coded = Coded("not_needed", reason_code, reasons or ReasonSettings())
+    return _close(engine, item_id, actor, m.ItemState.NOT_NEEDED, reason, "not needed", coded)
 
 
 @change("item.snoozed")
@@ -170,8 +240,10 @@ def snooze(
     reason: str | None,
     settings: Settings,
     today: dt.date,
+    reason_code: str | None = None,
 ) -> Result:
-    """Hide an item from the daily sections until ``until`` (at most ``snooze_max_days`` ahead).
+    """Hide an item from the daily sections until ``until`` (at most ``snooze_max_days`` ahead),
+    with a coded reason (``[reasons] snoozed``, "other" when none is picked) and free text.
     It stays on the lost-to-follow-up list whatever the snooze says."""
     limit = settings.worklist.snooze_max_days
     with session_scope(engine) as session:
@@ -179,6 +251,9 @@ def snooze(
         check = Checker(today=today, what="snooze")
         day = check.date("until", until, not_future=False)
         why = check.text("reason", reason, max_length=300)
+        code, _ = check_code(
+            check, settings.reasons, "snoozed", reason_code, why and why[:300], default=OTHER
+        )
         if day is not None and day <= today:
             check.fail("until", f"{day} is not after today ({today})")
         elif day is not None and day > today + dt.timedelta(days=limit):
@@ -186,12 +261,22 @@ def snooze(
                 "until", f"{day} is more than {limit} days ahead (the most a snooze may last)"
             )
         check.raise_if_problems()
-        assert day and why
+        assert day and why and code
         before = _snapshot(item)
         item.snoozed_until = day
         item.snooze_reason = why
         message = f"{_what(item)} snoozed until {day}: {why}"
+        _keep(session, actor, item, "item.snoozed", code, why)
         return _changed(session, item, actor, "item.snoozed", message, before)
+
+
+@dataclass(frozen=True)
+class Coded:
+    """The coded reason a closing action was given: which list, the code picked (if any)."""
+
+    kind: str
+    code: str | None
+    reasons: ReasonSettings
 
 
 def _close(
@@ -201,19 +286,43 @@ def _close(
     state: m.ItemState,
     reason: str | None,
     words: str,
+    coded: Coded,
 ) -> Result:
     with session_scope(engine) as session:
         item, _ = _open_item(session, item_id, actor)
         check = Checker(today=dt.date.min, what="reason")
         why = check.text("reason", reason, max_length=500)
+        code, _ = check_code(
+            check, coded.reasons, coded.kind, coded.code, why and why[:300], default=OTHER
+        )
         check.raise_if_problems()
-        assert why
+        assert why and code
         before = _snapshot(item)
+        attempts.end_attempt(
+            session, item_id, status=m.BookingStatus.CANCELLED, actor=actor, note=words
+        )
         item.state = state
         item.outcome_note = why
         item.snoozed_until = None
         message = f"{_what(item)} {words}: {why}"
-        return _changed(session, item, actor, f"item.{state.value}", message, before)
+        action = f"item.{state.value}"
+        _keep(session, actor, item, action, code, why)
+        return _changed(session, item, actor, action, message, before)
+
+
+def _keep(
+    session: Session, actor: Actor, item: m.FollowUpItem, action: str, code: str, why: str
+) -> None:
+    keep_reason(
+        session,
+        actor=actor,
+        patient_id=item.patient_id,
+        action=action,
+        subject=f"item:{item.id}",
+        rule_id=item.rule_id,
+        code=code,
+        note=why,
+    )
 
 
 def _open_item(session: Session, item_id: int, actor: Actor) -> tuple[m.FollowUpItem, m.Patient]:

@@ -5,7 +5,13 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``triggers``   open or acknowledged triggers (a finding stays visible until resolved);
 - ``overdue``    open items whose window closed before today, up to ``lost_after_days`` ago;
 - ``due``        open items whose window contains today;
+- ``booked_outside``   booked items whose appointment falls outside their window (with the
+  coded reason given), until they are done, cancelled or missed;
+- ``booked_no_result`` booked items whose appointment day passed ``no_result_grace_days`` ago
+  or more with no result recorded (the patient may not have come);
 - ``soon``       planned or ordered items whose window opens within ``soon_days``;
+- ``booked``     booked items inside their window, appointment to come, window open or opening
+  within ``soon_days`` (so a booked item is never out of sight);
 - ``reminders``  reminders that failed (or whose fate is unknown after a crash);
 - ``no_plan``    living, not-discharged patients with no open item at all: the safety net;
 - ``no_owner``   living, not-discharged patients with no navigator: nobody's, so everybody's
@@ -13,8 +19,10 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``lost``       open items overdue beyond ``lost_after_days``: lost to follow-up.
 
 "Open" means planned, ordered or booked; a booked item only needs attention once its
-appointment time has passed without a result. A snoozed item leaves the daily sections until
-its snooze ends, but never leaves ``lost``: snoozing cannot hide a patient for good.
+appointment time has passed without a result (in overdue or due until the grace is over, then
+in ``booked_no_result``; in ``lost`` whatever the grace). A snoozed item leaves the daily
+sections until its snooze ends, but never leaves ``lost``: snoozing cannot hide a patient for
+good.
 """
 
 import dataclasses
@@ -36,6 +44,11 @@ from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.registry.search import patient_matches
+from surveil.services.worklist.booked import (
+    BookedSection,
+    booking_specs,
+    upcoming_booking_specs,
+)
 from surveil.services.worklist.contacts import latest_contacts
 from surveil.services.worklist.rows import (
     WorkRow,
@@ -165,7 +178,19 @@ class _Spec:
         return self.stmt.order_by(*self.order).offset(offset).limit(limit)
 
 
-SECTION_KEYS = ("triggers", "overdue", "due", "soon", "reminders", "no_plan", "no_owner", "lost")
+SECTION_KEYS = (
+    "triggers",
+    "overdue",
+    "due",
+    "booked_outside",
+    "booked_no_result",
+    "soon",
+    "booked",
+    "reminders",
+    "no_plan",
+    "no_owner",
+    "lost",
+)
 
 
 def build_worklist(
@@ -277,6 +302,17 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
         # A booked item needs nothing until its appointment has passed without a result.
         return sa.or_(i.state != ItemState.BOOKED, i.booked_at < cutoff)
 
+    grace = dt.timedelta(days=settings.bookings.no_result_grace_days)
+    no_result_before = start_of_day_utc(today - grace, settings.clinic.timezone)
+
+    def missed_lately(i: Any) -> Any:
+        # Overdue and due show a booked item from its appointment until the grace is over;
+        # then it moves to "booked, no result" (booked.py). Lost keeps it whatever the grace.
+        return sa.or_(
+            i.state != ItemState.BOOKED,
+            sa.and_(i.booked_at < cutoff, i.booked_at >= no_result_before),
+        )
+
     def awake(i: Any) -> Any:
         return sa.or_(i.snoozed_until.is_(None), i.snoozed_until <= today)
 
@@ -285,6 +321,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
         # in both halves of the urgency index instead of stepping over every lost item first.
         return i.urgent.in_([True, False])
 
+    when: dict[str, Any] = {"today": today, "settings": settings}
     return [
         _Spec(
             "triggers",
@@ -306,7 +343,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 any_urgency(iu),
                 iu.latest < today,
                 iu.latest >= lost_before,
-                unattended(iu),
+                missed_lately(iu),
                 awake(iu),
             ),
             (iu.urgent.desc(), iu.latest, iu.id),
@@ -321,12 +358,13 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
                 any_urgency(iu),
                 iu.latest >= today,
                 iu.earliest <= today,
-                unattended(iu),
+                missed_lately(iu),
                 awake(iu),
             ),
             (iu.urgent.desc(), iu.latest, iu.id),
             lambda r: item_row("due", r, closes_in(r.latest, today)),
         ),
+        *map(_booked, booking_specs(items, by_latest, **when)),
         _Spec(
             "soon",
             f"Opening in the next {n.soon_days} days",
@@ -341,6 +379,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             (ie.earliest, ie.id),
             lambda r: item_row("soon", r, opens_in(r.earliest, today)),
         ),
+        *map(_booked, upcoming_booking_specs(items, by_earliest, **when)),
         _Spec(
             "reminders",
             "Reminders that failed",
@@ -375,6 +414,10 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             lambda r: item_row("lost", r, f"{(today - r.latest).days} days overdue"),
         ),
     ]
+
+
+def _booked(b: BookedSection) -> _Spec:
+    return _Spec(b.key, b.title, b.hint, b.stmt, b.order, b.to_row)
 
 
 _PATIENT_COLUMNS = (P.id.label("patient_id"), P.mrn, P.family_name, P.given_name)

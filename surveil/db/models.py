@@ -588,3 +588,23 @@ class LoginAttempt(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     at: dt.datetime = Field(default_factory=utcnow)
     success: bool = False
+
+
+# --------------------------------------------------------------------------- decisions (issue 14)
+# In their own module (this one would pass 600 lines); imported here so they share the metadata
+# and services keep saying ``m.TriggerConsequence``.
+from surveil.db.models_decisions import (  # noqa: E402
+    ApplyWhen as ApplyWhen,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    ConsequenceKind as ConsequenceKind,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    ConsequenceStatus as ConsequenceStatus,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    PatientMerge as PatientMerge,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    TriggerConsequence as TriggerConsequence,
+)

@@ -30,6 +30,9 @@ AREAS = (
     "tests.services.test_demo",
     "tests.cli.test_backup",
     "tests.cli.test_secret_cli",
+    "tests.services.test_trigger_decisions",
+    "tests.cli.test_trigger_decisions_cli",
+    "tests.web.test_trigger_decisions_web",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -51,6 +51,7 @@ from surveil.web import (
     patient_list,
     patients,
     security,
+    trigger_decisions,
     worklist,
 )
 from surveil.web.contexts import ErrorPage, Frame
@@ -72,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     feeds.router,
     fhir.router,
+    trigger_decisions.router,
 )
 
 

@@ -1,5 +1,6 @@
-"""A clinician's review of a trigger: acknowledge it (someone has seen it), resolve it with the
-outcome decided, and the audited list of triggers (``surveil triggers list``).
+"""A trigger's review: acknowledge it (someone has seen it: anyone who may see the patient), and
+the audited list of triggers (``surveil triggers list``). Resolving, confirming and re-opening
+are clinical decisions that re-plan the patient: ``services.records.trigger_review``.
 
 The same entry points serve the web worklist and the command line. Who acknowledged or resolved
 a trigger is always the acting user, never a name typed in: the record and its audit event agree.
@@ -13,7 +14,7 @@ from sqlmodel import Session
 
 from surveil.db import models as m
 from surveil.db.session import session_scope
-from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.errors import Conflict, NotFound
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read, change
@@ -23,10 +24,6 @@ from surveil.services.registry.access import patient_by_mrn, require_clinic
 from surveil.services.triggers.escalation import list_triggers
 from surveil.services.users.accounts import visible_patient
 
-OUTCOME_EXAMPLES = (
-    "say what was decided, e.g. 'referred to surgery', 'tumour board: continue surveillance', "
-    "'false alarm: measurement error'"
-)
 SHOWN_FIELDS = (
     "id",
     "kind",
@@ -61,29 +58,6 @@ def acknowledge_trigger(
         trigger.acknowledged_by = actor.username
         trigger.acknowledged_at = now
         return _reviewed(session, trigger, actor, "trigger.acknowledged", "acknowledged", "open")
-
-
-@change("trigger.resolved")
-def resolve_trigger(
-    engine: sa.Engine, *, trigger_id: int, actor: Actor, outcome: str | None, now: dt.datetime
-) -> Outcome:
-    """Close a trigger with its outcome (e.g. 'tumour board: continue surveillance')."""
-    with session_scope(engine) as session:
-        trigger = _visible_trigger(session, trigger_id, actor)
-        text = (outcome or "").strip()
-        if not text:
-            raise InvalidInput(Problem("outcome", OUTCOME_EXAMPLES), what="outcome")
-        if trigger.state == m.TriggerState.RESOLVED:
-            raise Conflict(f"trigger {trigger_id} is already resolved ({trigger.outcome})")
-        before = trigger.state
-        if trigger.acknowledged_at is None:
-            trigger.acknowledged_by, trigger.acknowledged_at = actor.username, now
-        trigger.state = m.TriggerState.RESOLVED
-        trigger.resolved_by = actor.username
-        trigger.resolved_at = now
-        trigger.outcome = text[:300]
-        words = f"resolved: {trigger.outcome}"
-        return _reviewed(session, trigger, actor, "trigger.resolved", words, before)
 
 
 @audited_read("triggers.viewed")

@@ -33,6 +33,8 @@ AREAS = (
     "tests.services.test_trigger_decisions",
     "tests.cli.test_trigger_decisions_cli",
     "tests.web.test_trigger_decisions_web",
+    "tests.services.test_merge",
+    "tests.cli.test_merge_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -35,6 +35,7 @@ AREAS = (
     "tests.web.test_trigger_decisions_web",
     "tests.services.test_merge",
     "tests.cli.test_merge_cli",
+    "tests.web.test_merge_web",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -48,6 +48,7 @@ from surveil.web import (
     feeds,
     fhir,
     inputs,
+    merge,
     patient_list,
     patients,
     security,
@@ -74,6 +75,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     feeds.router,
     fhir.router,
     trigger_decisions.router,
+    merge.router,
 )
 
 

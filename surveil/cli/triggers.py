@@ -135,6 +135,25 @@ def resolve(
     console.print(result.message)
 
 
+@triggers.command("note")
+@click.argument("trigger_id", type=int)
+@click.option("--text", required=True, help="The note (up to 500 characters).")
+@click.pass_context
+def note(ctx: click.Context, trigger_id: int, text: str) -> None:
+    """Add a note to a trigger (anyone who may see the patient); it is kept in the patient's
+    timeline.
+
+    \b
+    Example:
+      surveil triggers note 12 --text "patient called: MRI booked for Friday"
+    """
+    app = get_app(ctx)
+    result = review.note_trigger(
+        app.engine, trigger_id=trigger_id, actor=app.actor(), note=text, now=app.now()
+    )
+    console.print(result.message)
+
+
 @triggers.command("confirm")
 @click.argument("trigger_id", type=int)
 @click.pass_context

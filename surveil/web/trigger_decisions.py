@@ -1,5 +1,6 @@
 """Form posts for a clinician's decisions on a trigger: resolve (a false alarm undoes what the
-trigger changed), confirm its proposed consequences, re-open a resolution with a reason.
+trigger changed), confirm its proposed consequences, re-open a resolution with a reason; and a
+note, which anyone who may see the patient adds.
 
 Who may do which is the service's rule (``services.triggers.roles``), the same as on the command
 line: a navigator's post of a clinical decision is refused with 403 and changes nothing."""
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from surveil.services.records import trigger_review
+from surveil.services.triggers import review
 from surveil.web.actions import EngineDep, _act
 from surveil.web.deps import ReaderActorDep, SettingsDep, clinic_today, utc_now
 
@@ -92,5 +94,23 @@ def reopen(
             settings=settings,
             today=today,
             now=utc_now(),
+        ),
+    )
+
+
+@router.post("/triggers/{trigger_id}/note", name="triggers.note")
+def note(
+    request: Request,
+    trigger_id: int,
+    engine: EngineDep,
+    actor: ReaderActorDep,
+    next: Text = "",
+    note: Text = "",
+) -> Response:
+    return _act(
+        request,
+        next,
+        lambda: review.note_trigger(
+            engine, trigger_id=trigger_id, actor=actor, note=note, now=utc_now()
         ),
     )

@@ -14,7 +14,7 @@ from tests.cli.conftest import SMALL_PNET, Invoke, add_cli_user
 from tests.cli.test_one_way_in_records_shells import Audit, enrol, nurse, refused, run
 
 SHELL_COVERED: frozenset[str] = frozenset(
-    {"triggers confirm", "triggers reopen", "triggers resolve"}
+    {"triggers confirm", "triggers reopen", "triggers resolve", "triggers note"}
 )
 NOT_AUDITED: dict[str, str] = {}
 DOCTOR = "dora"
@@ -60,6 +60,11 @@ def test_a_clinician_confirms_undoes_and_reopens_and_a_navigator_cannot(
     )  # fmt: skip
     (growth,) = (str(t["id"]) for t in json.loads(shown) if t["kind"] == "growth_rate")
 
+    run(
+        cli, audit, "triggers", "note", growth, "--text", "patient called",
+        expect=[nurse("trigger.noted", pid)],
+    )  # fmt: skip
+    refused(cli, audit, "triggers", "note", growth, "--text", " ")
     # The navigator: refused, nothing written.
     refused(cli, audit, "triggers", "confirm", growth)
     refused(cli, audit, "triggers", "resolve", growth, "--outcome", "benign", "--false-alarm")

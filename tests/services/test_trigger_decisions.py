@@ -32,6 +32,7 @@ COVERED: frozenset[str] = frozenset(
     {
         "surveil.services.records.trigger_review.confirm_consequences",
         "surveil.services.records.trigger_review.reopen_trigger",
+        "surveil.services.triggers.review.note_trigger",
     }
 )
 CLINIC = "Neuroendocrine Tumour Clinic"
@@ -250,6 +251,26 @@ def test_a_navigator_acknowledges_a_growth_trigger_but_cannot_resolve_it(
         assert (done.state, done.acknowledged_by, done.resolved_by) == ("resolved", "nina", "dora")
     # Closed without confirming: the proposal is recorded as never applied.
     assert _consequences(engine, tid)["set_state"] == "declined"
+
+
+def test_a_navigator_adds_a_note_kept_in_the_audit_and_a_bad_one_writes_nothing(
+    engine: sa.Engine, session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    trigger = _grow(session, small_pnet, settings)
+    tid = trigger.id or 0
+    for bad in ("  ", "x" * 501):
+        before = _snapshot(engine)
+        with pytest.raises(InvalidInput, match="note"):
+            review.note_trigger(engine, trigger_id=tid, actor=NURSE, note=bad, now=NOW)
+        assert _snapshot(engine) == before
+    mark = _last_audit_id(engine)
+    review.note_trigger(
+        engine, trigger_id=tid, actor=NURSE, note="patient called:\nMRI booked", now=NOW
+    )
+    assert _audit(engine, mark) == [("trigger.noted", "nina", f"trigger:{tid}")]
+    with Session(engine) as s:
+        event = s.exec(select(m.AuditEvent).where(m.AuditEvent.id > mark)).one()
+        assert event.detail.endswith("patient called: MRI booked")
 
 
 def test_a_navigator_closes_a_missed_injection(

@@ -18,7 +18,7 @@ from tests.web.seed import make_user
 from tests.web.test_one_way_in_records_shells import Audit, post
 
 SHELL_COVERED: frozenset[str] = frozenset(
-    {"triggers.resolve", "triggers.confirm", "triggers.reopen"}
+    {"triggers.resolve", "triggers.confirm", "triggers.reopen", "triggers.note"}
 )
 NOT_AUDITED: dict[str, str] = {}
 
@@ -77,6 +77,8 @@ def test_a_clinician_decides_and_the_navigator_is_refused(
     assert "leave active surveillance for advanced" in page and f"{base}/confirm" in page
     audit.new()
 
+    rows = post(nina, audit, f"{base}/note", {"note": "patient called"})
+    assert rows == [("trigger.noted", "nina", "web", patient, subject)]
     _refused(nina, audit, f"{base}/confirm", {})
     _refused(nina, audit, f"{base}/resolve", {"outcome": "benign", "false_alarm": "yes"})
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from surveil.db import models as m
 from surveil.db.session import session_scope
-from surveil.errors import Conflict, NotFound
+from surveil.errors import Conflict, InvalidInput, NotFound, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read, change
@@ -58,6 +58,34 @@ def acknowledge_trigger(
         trigger.acknowledged_by = actor.username
         trigger.acknowledged_at = now
         return _reviewed(session, trigger, actor, "trigger.acknowledged", "acknowledged", "open")
+
+
+@change("trigger.noted")
+def note_trigger(
+    engine: sa.Engine, *, trigger_id: int, actor: Actor, note: str | None, now: dt.datetime
+) -> Outcome:
+    """Add a note to a trigger (anyone who may see the patient: a navigator's "patient called,
+    scan booked for Friday"). Notes are events: kept in the audit and shown in the timeline."""
+    with session_scope(engine) as session:
+        trigger = _visible_trigger(session, trigger_id, actor)
+        text = " ".join((note or "").split())
+        if not text:
+            raise InvalidInput(Problem("note", "write the note"), what="trigger note")
+        if len(text) > 500:
+            raise InvalidInput(Problem("note", "at most 500 characters"), what="trigger note")
+        audit(
+            session,
+            actor=actor,
+            action="trigger.noted",
+            patient_id=trigger.patient_id,
+            subject=f"trigger:{trigger.id}",
+            after={"note": text, "at": now},
+            detail=f"note on trigger #{trigger.id} ({trigger_label(trigger.kind)}): {text}",
+        )
+        return Outcome(
+            message=f"Note added to trigger {trigger_label(trigger.kind)}",
+            patient_id=trigger.patient_id,
+        )
 
 
 @audited_read("triggers.viewed")

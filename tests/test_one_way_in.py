@@ -42,6 +42,12 @@ AREAS = (
     "tests.services.test_one_way_in_item_life",
     "tests.cli.test_item_cli",
     "tests.web.test_item_life_shells",
+    "tests.services.test_trigger_decisions",
+    "tests.cli.test_trigger_decisions_cli",
+    "tests.web.test_trigger_decisions_web",
+    "tests.services.test_merge",
+    "tests.cli.test_merge_cli",
+    "tests.web.test_merge_web",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

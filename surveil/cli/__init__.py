@@ -81,6 +81,7 @@ _AREAS = (
     "backup",
     "demo",
     "patients",
+    "merge",
     "results",
     "recordkeeping",
     "schedules",

@@ -11,6 +11,7 @@ from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.labels import trigger_label
 from surveil.services.planning import replan as replanning
+from surveil.services.records import trigger_review
 from surveil.services.triggers import review
 
 
@@ -22,8 +23,10 @@ def triggers() -> None:
     A trigger is open until someone acknowledges it, and stays visible until it is resolved
     with an outcome:
       surveil triggers list --open
-      surveil triggers ack 12 --by nurse.jones
-      surveil triggers resolve 12 --by dr.okafor --outcome "tumour board: continue surveillance"
+      surveil triggers ack 12
+      surveil --as dr.okafor triggers confirm 12
+      surveil --as dr.okafor triggers resolve 12 --outcome "tumour board: continue surveillance"
+      surveil --as dr.okafor triggers reopen 12 --reason "second opinion: growth is real"
     """
 
 
@@ -97,22 +100,106 @@ def ack(ctx: click.Context, trigger_id: int, by: str | None) -> None:
 @click.option(
     "--outcome",
     required=True,
-    help='What was decided, e.g. "referred to surgery" or "false alarm: measurement error".',
+    help='What was decided, e.g. "referred to surgery" or "tumour board: continue surveillance".',
+)
+@click.option(
+    "--false-alarm",
+    is_flag=True,
+    help="A false alarm or measurement error: undo everything the trigger changed "
+    "(state, imaging interval, pause, unbooked orders). The tumour-board item stays.",
 )
 @click.pass_context
-def resolve(ctx: click.Context, trigger_id: int, by: str | None, outcome: str) -> None:
-    """Resolve a trigger with its outcome.
+def resolve(
+    ctx: click.Context, trigger_id: int, by: str | None, outcome: str, false_alarm: bool
+) -> None:
+    """Resolve a trigger with its outcome. Clinical findings (growth, size, RECIST, marker
+    rise, grade change, symptoms) need a clinician; a missed SSA dose a navigator may close.
 
     \b
-    Example:
-      surveil triggers resolve 12 --by dr.okafor --outcome "tumour board: continue surveillance"
+    Examples:
+      surveil --as dr.okafor triggers resolve 12 --outcome "tumour board: continue surveillance"
+      surveil --as dr.okafor triggers resolve 12 --false-alarm --outcome "measurement error"
     """
     app = get_app(ctx)
     actor = _acting(app.actor(), by)
-    review.resolve_trigger(
-        app.engine, trigger_id=trigger_id, actor=actor, outcome=outcome, now=app.now()
+    result = trigger_review.resolve_trigger(
+        app.engine,
+        trigger_id=trigger_id,
+        actor=actor,
+        outcome=outcome,
+        false_alarm=false_alarm,
+        settings=app.settings,
+        today=app.today(),
+        now=app.now(),
     )
-    console.print(f"trigger #{trigger_id} resolved: {outcome}")
+    console.print(result.message)
+
+
+@triggers.command("note")
+@click.argument("trigger_id", type=int)
+@click.option("--text", required=True, help="The note (up to 500 characters).")
+@click.pass_context
+def note(ctx: click.Context, trigger_id: int, text: str) -> None:
+    """Add a note to a trigger (anyone who may see the patient); it is kept in the patient's
+    timeline.
+
+    \b
+    Example:
+      surveil triggers note 12 --text "patient called: MRI booked for Friday"
+    """
+    app = get_app(ctx)
+    result = review.note_trigger(
+        app.engine, trigger_id=trigger_id, actor=app.actor(), note=text, now=app.now()
+    )
+    console.print(result.message)
+
+
+@triggers.command("confirm")
+@click.argument("trigger_id", type=int)
+@click.pass_context
+def confirm(ctx: click.Context, trigger_id: int) -> None:
+    """Confirm what a trigger proposes (leave surveillance, shorter imaging, a paused plan):
+    a clinician's decision; the plan is re-derived at once.
+
+    \b
+    Example:
+      surveil --as dr.okafor triggers confirm 12
+    """
+    app = get_app(ctx)
+    result = trigger_review.confirm_consequences(
+        app.engine,
+        trigger_id=trigger_id,
+        actor=app.actor(),
+        settings=app.settings,
+        today=app.today(),
+        now=app.now(),
+    )
+    console.print(result.message)
+
+
+@triggers.command("reopen")
+@click.argument("trigger_id", type=int)
+@click.option("--reason", required=True, help="Why the resolution is re-opened.")
+@click.pass_context
+def reopen(ctx: click.Context, trigger_id: int, reason: str) -> None:
+    """Re-open a resolved trigger (a clinician, with the reason): its consequences are proposed
+    again and the plan re-derived; the earlier resolution stays in the audit.
+
+    \b
+    Example:
+      surveil --as dr.okafor triggers reopen 12 --reason "new scan shows growth after all"
+    """
+    app = get_app(ctx)
+    result = trigger_review.reopen_trigger(
+        app.engine,
+        trigger_id=trigger_id,
+        actor=app.actor(),
+        reason=reason,
+        settings=app.settings,
+        today=app.today(),
+        now=app.now(),
+    )
+    console.print(result.message)
 
 
 @click.command()

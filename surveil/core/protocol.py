@@ -180,6 +180,22 @@ class Source:
     address: str = ""
 
 
+class Apply(StrEnum):
+    """When a trigger's consequence takes effect (``apply`` in ``on_trigger.*``)."""
+
+    ON_OPEN = "on_open"  # as soon as the trigger fires (undone if it proves a false alarm)
+    ON_CONFIRM = "on_confirm"  # a proposal until a clinician confirms it
+
+
+# What waits for a clinician unless the pack says otherwise: moving a patient out of a pathway and
+# holding their plan are clinical decisions; a shorter scan interval is the safe side meanwhile.
+DEFAULT_APPLY: Mapping[str, Apply] = {
+    "set_state": Apply.ON_CONFIRM,
+    "pause_plan": Apply.ON_CONFIRM,
+    "imaging": Apply.ON_OPEN,
+}
+
+
 @dataclass(frozen=True)
 class TriggerConsequence:
     """What a clinic wants done when a trigger fires; plain data for the escalation service."""
@@ -190,10 +206,15 @@ class TriggerConsequence:
     set_state: StateKind | None = None  # e.g. leave active_surveillance -> advanced
     imaging: Interval | None = None  # shorten imaging to this interval
     order: tuple[ItemKind, ...] = ()  # one-off items to add now (SSTR PET, echocardiogram)
-    pause_plan: bool = False  # hold automatic rescheduling until a clinician acts
+    pause_plan: bool = False  # hold automatic rescheduling of protocol items while in force
+    apply: Mapping[str, Apply] = field(default_factory=lambda: dict(DEFAULT_APPLY))
     note: str = ""
     source: str = ""
     evidence: Evidence = Evidence.INFERENCE
+
+    def when(self, consequence: str) -> Apply:
+        """When ``set_state``, ``imaging`` or ``pause_plan`` takes effect."""
+        return self.apply.get(consequence, DEFAULT_APPLY.get(consequence, Apply.ON_CONFIRM))
 
 
 @dataclass(frozen=True)

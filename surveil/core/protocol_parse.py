@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from surveil.core.protocol import (
+    DEFAULT_APPLY,
+    Apply,
     Eligibility,
     Evidence,
     Index,
@@ -254,7 +256,7 @@ class Checker:
         if m is None:
             return None
         optional = ("refer", "refer_within_days", "set_state", "imaging", "order", "pause_plan")
-        self.r.keys(m, at, optional=(*optional, "note", "source", "evidence"))
+        self.r.keys(m, at, optional=(*optional, "apply", "note", "source", "evidence"))
         values: dict[str, Any] = {"trigger": trigger}
         if "refer" in m:
             values["refer"] = self.r.enum(m["refer"], join(at, "refer"), ItemKind)
@@ -270,6 +272,8 @@ class Checker:
             )
         if "pause_plan" in m:
             values["pause_plan"] = self.r.flag(m["pause_plan"], join(at, "pause_plan"))
+        if "apply" in m:
+            values["apply"] = self.apply(m["apply"], join(at, "apply"))
         if "note" in m:
             values["note"] = self.r.text(m["note"], join(at, "note"))
         if "source" in m or "evidence" in m:
@@ -277,3 +281,22 @@ class Checker:
         if any(v is None for v in values.values()):
             return None
         return TriggerConsequence(**values)
+
+    def apply(self, raw: Any, at: str) -> dict[str, Apply] | None:
+        """``apply = "on_confirm"`` (every consequence) or ``apply = { set_state = "on_confirm",
+        imaging = "on_open" }`` (each named one; the others keep their default)."""
+        if isinstance(raw, str):
+            when = self.r.enum(raw, at, Apply)
+            return None if when is None else dict.fromkeys(DEFAULT_APPLY, when)
+        table = self.r.table(raw, at)
+        if table is None:
+            return None
+        self.r.keys(table, at, optional=tuple(DEFAULT_APPLY))
+        out = dict(DEFAULT_APPLY)
+        for name, value in table.items():
+            if name in DEFAULT_APPLY:
+                when = self.r.enum(value, join(at, name), Apply)
+                if when is None:
+                    return None
+                out[name] = when
+        return out

@@ -104,13 +104,13 @@ def evaluate_triggers(
         days = deadlines.get(kind, thresholds.tumour_board_within_days)
         return f"tumour board review within {days} days"
 
-    paused = "(surgical review); the surveillance pathway is paused"
+    surgical = "(surgical review) on leaving surveillance"
     findings: list[Finding] = []
     if is_on_watched_surveillance(facts, thresholds):
         series = lesion_readings(facts.measurements)
-        growth = f"{board(TriggerKind.GROWTH_RATE)} {paused}"
+        growth = f"{board(TriggerKind.GROWTH_RATE)} {surgical}"
         findings += growth_findings(series, thresholds, cite=cite, action=growth)
-        size = f"{board(TriggerKind.SIZE)} {paused}"
+        size = f"{board(TriggerKind.SIZE)} {surgical}"
         findings += size_findings(series, thresholds, cite=cite, action=size)
     if facts.state.kind is StateKind.ADVANCED:
         next_line = f"{board(TriggerKind.RECIST)}: progression, decide the next line of therapy"

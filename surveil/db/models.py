@@ -600,6 +600,25 @@ class LoginAttempt(SQLModel, table=True):
 # it here puts them on the metadata wherever the models are loaded (Alembic, tests, the app).
 from surveil.db import second_factor as _second_factor  # noqa: E402, F401
 
+# --------------------------------------------------------------------------- decisions (issue 14)
+# In their own module (this one would pass 600 lines); imported here so they share the metadata
+# and services keep saying ``m.TriggerConsequence``.
+from surveil.db.models_decisions import (  # noqa: E402
+    ApplyWhen as ApplyWhen,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    ConsequenceKind as ConsequenceKind,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    ConsequenceStatus as ConsequenceStatus,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    PatientMerge as PatientMerge,
+)
+from surveil.db.models_decisions import (  # noqa: E402
+    TriggerConsequence as TriggerConsequence,
+)
+
 # Booking attempts and coded reasons (issue 14) live beside this module; imported here so that
 # every table is registered on the metadata whoever imports the models.
 from surveil.db.models_items import (  # noqa: E402

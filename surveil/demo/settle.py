@@ -13,8 +13,9 @@ course it would have had, on plausible dates, from a stream seeded by (seed, pat
 * a clinician (at the Northern NET Centre, which has no demo clinician, its navigator) resolved it
   some days later with an outcome in a clinician's words, naming the treatment the patient was
   on where that is what continued;
-* a growth or size finding moved the patient out of surveillance on the day it was found, as
-  recording that scan would have done, not on the day the demo was made.
+* a growth or size finding moved the patient out of surveillance on the day it was found: the
+  move it proposed was confirmed by the clinic's clinician (issue 14), dated when found, not on
+  the day the demo was made.
 
 Each step is recorded in the audit trail as the person who did it, at the time it happened. What
 is too recent for a step stays undone: a finding of two days ago is still unseen, one of last week
@@ -44,6 +45,7 @@ from surveil.services.entry import change
 from surveil.services.labels import kind_label
 from surveil.services.planning.plans import replan_patients
 from surveil.services.protocols import active_profile
+from surveil.services.triggers.consequences import apply_consequence, consequences_of
 from surveil.services.triggers.escalation import TRIGGER_RULE
 
 # Findings whose facts are still true today: settling them would hide a live problem.
@@ -108,7 +110,7 @@ def outcome_of(trigger: m.Trigger, *, acted_on: dt.date, therapy: m.Therapy | No
     return f"reviewed {acted_on:%d %b %Y}: no change to the plan"
 
 
-@change("trigger.acknowledged", "item.done", "trigger.resolved")
+@change("trigger.acknowledged", "item.done", "trigger.resolved", "state.set")
 def settle_past_triggers(
     engine: sa.Engine, *, settings: Settings, today: dt.date, now: dt.datetime, seed: int
 ) -> SettleResult:
@@ -126,6 +128,8 @@ def settle_past_triggers(
             .order_by(col(m.Trigger.id))
         ).all()
         for trigger, patient in unresolved:
+            if trigger.kind in moving:
+                _confirm_move(session, trigger, settling.staff.clinician(patient), today)
             settling.follow(trigger, patient)
         for patient_id, found in _first_moves(unresolved, moving).items():
             if _date_pathway_change(session, patient_id, found):
@@ -169,6 +173,14 @@ class _Settling:
         outcome = outcome_of(trigger, acted_on=course.acted_on, therapy=therapy)
         _resolve(session, trigger, self.staff.clinician(patient), outcome, course, clock)
         done.resolved += 1
+
+
+def _confirm_move(session: Session, trigger: m.Trigger, clinician: Actor, today: dt.date) -> None:
+    """Leaving surveillance is a proposal until a clinician confirms it (issue 14): in the
+    demo's past the clinic's clinician did, and ``_date_pathway_change`` dates it when found."""
+    for row in consequences_of(session, trigger.id):
+        if row.kind == m.ConsequenceKind.SET_STATE and row.status == m.ConsequenceStatus.PROPOSED:
+            apply_consequence(session, row=row, record=trigger, actor=clinician, today=today)
 
 
 def _first_moves(

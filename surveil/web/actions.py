@@ -217,21 +217,3 @@ def acknowledge(
             engine, trigger_id=trigger_id, actor=actor, now=utc_now()
         ),
     )
-
-
-@router.post("/triggers/{trigger_id}/resolve", name="triggers.resolve")
-def resolve(
-    request: Request,
-    trigger_id: int,
-    engine: EngineDep,
-    actor: ReaderActorDep,
-    next: Text = "",
-    outcome: Text = "",
-) -> Response:
-    return _act(
-        request,
-        next,
-        lambda: review.resolve_trigger(
-            engine, trigger_id=trigger_id, actor=actor, outcome=outcome, now=utc_now()
-        ),
-    )

@@ -53,12 +53,14 @@ from surveil.web import (
     inputs,
     item_life,
     login_steps,
+    merge,
     outreach,
     patient_list,
     patients,
     record_forms,
     result_forms,
     security,
+    trigger_decisions,
     worklist,
 )
 from surveil.web.contexts import ErrorPage, Frame
@@ -87,6 +89,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     login_steps.router,  # issue 21: second factor and passwords
     account.router,
     item_life.router,
+    trigger_decisions.router,
+    merge.router,
 )
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.cli.conftest import SMALL_PNET, Invoke
+from tests.cli.conftest import SMALL_PNET, Invoke, add_cli_user
 
 # Every command here acts as the clinic's navigator (SURVEIL_USER, see tests/cli/conftest.py).
 pytestmark = pytest.mark.usefixtures("cli_user")
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("cli_user")
 ADA = SMALL_PNET
 
 
-def test_growth_shows_in_plan_and_trigger_lifecycle(surveil_cli: Invoke) -> None:
+def test_growth_shows_in_plan_and_trigger_lifecycle(surveil_cli: Invoke, db_url: str) -> None:
     assert surveil_cli("patient", "add", *ADA).exit_code == 0
     before = json.loads(surveil_cli("plan", "--patient", "100", "--json").output)
     assert before["triggers"] == [] and {"mri", "cga"} <= {i["kind"] for i in before["items"]}
@@ -34,8 +34,14 @@ def test_growth_shows_in_plan_and_trigger_lifecycle(surveil_cli: Invoke) -> None
     assert json.loads(surveil_cli("triggers", "list", "--open", "--json").output)
     missing = surveil_cli("triggers", "resolve", tid, "--outcome", "")
     assert missing.exit_code == 2 and "outcome:" in missing.output
-    done = surveil_cli("triggers", "resolve", tid, "--outcome", "referred to surgery")
-    assert done.exit_code == 0
+    # A growth finding is a clinical decision: the navigator is refused, a clinician resolves.
+    refused = surveil_cli("triggers", "resolve", tid, "--outcome", "referred to surgery")
+    assert refused.exit_code == 2 and "clinician" in refused.output
+    add_cli_user(db_url, "dr.okafor", role="clinician")
+    done = surveil_cli(
+        "--as", "dr.okafor", "triggers", "resolve", tid, "--outcome", "referred to surgery"
+    )
+    assert done.exit_code == 0, done.output
     assert json.loads(surveil_cli("triggers", "list", "--open", "--json").output) == []
 
 

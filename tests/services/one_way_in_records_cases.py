@@ -15,7 +15,7 @@ from surveil.db import models as m
 from surveil.schedules import get_profile, load_packs
 from surveil.services.actor import Actor
 from surveil.services.planning import overrides, patient_plan, replan
-from surveil.services.records import actions, enrolment, results
+from surveil.services.records import actions, enrolment, results, trigger_review
 from surveil.services.records.actions import DoneInput
 from surveil.services.registry import record, summaries
 from surveil.services.registry.patients import PatientInput, TumourInput
@@ -26,6 +26,7 @@ NOW = dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.UTC)
 CLINIC = "north"
 NINA_CLI = Actor("nina", "navigator", CLINIC, channel=Channel.CLI, os_user="ops")
 NINA_WEB = Actor("nina", "navigator", CLINIC, ip="10.0.0.7", channel=Channel.WEB)
+DORA_CLI = Actor("dora", "clinician", CLINIC, channel=Channel.CLI, os_user="ops")
 
 Row = tuple[str, str, str, int | None, str | None]  # action, actor, channel, patient, subject
 
@@ -562,15 +563,27 @@ CASES = [
         lambda s, w: [by(NINA_WEB, "trigger.acknowledged", w.patient, f"trigger:{w.trigger}")],
     ),
     Case(
-        "surveil.services.triggers.review.resolve_trigger",
-        NINA_CLI,
-        lambda engine, w, actor, settings: review.resolve_trigger(
-            engine, trigger_id=w.trigger, actor=actor, outcome="reviewed: benign", now=NOW
+        "surveil.services.records.trigger_review.resolve_trigger",
+        DORA_CLI,  # a clinical finding: a clinician resolves it (services.triggers.roles)
+        lambda engine, w, actor, settings: trigger_review.resolve_trigger(
+            engine,
+            trigger_id=w.trigger,
+            actor=actor,
+            outcome="reviewed: benign",
+            settings=settings,
+            today=TODAY,
+            now=NOW,
         ),
-        lambda engine, w, actor, settings: review.resolve_trigger(
-            engine, trigger_id=w.trigger, actor=actor, outcome="  ", now=NOW
+        lambda engine, w, actor, settings: trigger_review.resolve_trigger(
+            engine,
+            trigger_id=w.trigger,
+            actor=actor,
+            outcome="  ",
+            settings=settings,
+            today=TODAY,
+            now=NOW,
         ),
-        lambda s, w: [by(NINA_CLI, "trigger.resolved", w.patient, f"trigger:{w.trigger}")],
+        lambda s, w: [by(DORA_CLI, "trigger.resolved", w.patient, f"trigger:{w.trigger}")],
     ),
     Case(
         "surveil.services.triggers.review.show_triggers",

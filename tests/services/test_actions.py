@@ -14,6 +14,7 @@ from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services.actor import Actor
 from surveil.services.records import actions
+from surveil.services.records import trigger_review as decisions
 from surveil.services.records.actions import DoneInput
 from surveil.services.registry import patients as registry
 from surveil.services.triggers import review
@@ -220,8 +221,11 @@ def test_another_clinics_item_or_trigger_is_not_found(engine: sa.Engine, session
     assert item.state == "planned" and trigger.state == "open"
 
 
-def test_trigger_acknowledge_then_resolve_with_outcome(engine: sa.Engine, session: Session) -> None:
-    trigger = make_trigger(session, make_patient(session, "P1"))
+def test_trigger_acknowledge_then_resolve_with_outcome(
+    engine: sa.Engine, session: Session, settings: Settings
+) -> None:
+    # A missed SSA dose is administrative: a navigator may close it (services.triggers.roles).
+    trigger = make_trigger(session, make_patient(session, "P1"), kind="ssa_overdue")
     session.commit()
     tid = trigger.id or 0
     now = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.UTC)
@@ -232,19 +236,20 @@ def test_trigger_acknowledge_then_resolve_with_outcome(engine: sa.Engine, sessio
         "nina",
         now,
     )
+    decide = {"settings": settings, "today": TODAY, "now": now}
     with pytest.raises(InvalidInput, match="outcome"):
-        review.resolve_trigger(engine, trigger_id=tid, actor=NAV, outcome="", now=now)
-    review.resolve_trigger(
-        engine, trigger_id=tid, actor=NAV, outcome="tumour board: continue surveillance", now=now
+        decisions.resolve_trigger(engine, trigger_id=tid, actor=NAV, outcome="", **decide)
+    decisions.resolve_trigger(
+        engine, trigger_id=tid, actor=NAV, outcome="patient called: dose given", **decide
     )
     reread(session, trigger)
     assert (trigger.state, trigger.resolved_by, trigger.outcome) == (
         "resolved",
         "nina",
-        "tumour board: continue surveillance",
+        "patient called: dose given",
     )
     with pytest.raises(Conflict):
-        review.resolve_trigger(engine, trigger_id=tid, actor=NAV, outcome="again", now=now)
+        decisions.resolve_trigger(engine, trigger_id=tid, actor=NAV, outcome="again", **decide)
     assert [a for _, a, _ in audit_actions(session)] == ["trigger.acknowledged", "trigger.resolved"]
 
 

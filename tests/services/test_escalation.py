@@ -16,6 +16,7 @@ from surveil.errors import Conflict, InvalidInput
 from surveil.resources import resource_dir
 from surveil.services.actor import Actor
 from surveil.services.planning.care import refresh_patient
+from surveil.services.records import trigger_review as decisions
 from surveil.services.registry import patients as registry
 from surveil.services.triggers import escalation as service
 from surveil.services.triggers import review
@@ -56,8 +57,16 @@ def test_growth_escalates_once(session: Session, small_pnet: m.Patient, settings
         .where(m.DiseaseState.patient_id == small_pnet.id)
         .order_by(col(m.DiseaseState.id))
     ).all()
-    assert [s.kind for s in states] == ["active_surveillance", "advanced"]
-    # Imaging is shortened to 3–6 months while the trigger is unresolved.
+    # Leaving surveillance waits for a clinician (apply: set_state on_confirm): proposed only.
+    assert [s.kind for s in states] == ["active_surveillance"]
+    consequences = session.exec(
+        select(m.TriggerConsequence).where(m.TriggerConsequence.trigger_id == trigger.id)
+    ).all()
+    assert {(c.kind, c.status, c.to_state) for c in consequences} == {
+        ("set_state", "proposed", "advanced"),
+        ("imaging", "applied", None),
+    }
+    # Imaging is shortened to 3–6 months at once (on_open) while the trigger is unresolved.
     scans = [
         i
         for i in session.exec(
@@ -82,11 +91,21 @@ def test_growth_escalates_once(session: Session, small_pnet: m.Patient, settings
     assert len(_triggers(session, small_pnet)) == 1
 
 
+def _state_on_open(settings: Settings, folder: Path) -> Settings:
+    """The shipped pack, but leaving surveillance applied as soon as a trigger fires."""
+    pack = (resource_dir("schedules", None) / "net-default.toml").read_text(encoding="utf-8")
+    confirm = 'apply = { set_state = "on_confirm", imaging = "on_open" }'
+    assert pack.count(confirm) == 2
+    (folder / "net-default.toml").write_text(pack.replace(confirm, 'apply = "on_open"'), "utf-8")
+    return replace(settings, paths=replace(settings.paths, schedules=folder))
+
+
 def test_two_findings_at_once_move_the_patient_out_of_surveillance_once(
-    session: Session, small_pnet: m.Patient, settings: Settings
+    session: Session, small_pnet: m.Patient, settings: Settings, tmp_path: Path
 ) -> None:
-    """Growth and size fire on the same scan; each consequence says "leave surveillance", and
-    the patient leaves it once (one new episode, not one per finding)."""
+    """Growth and size fire on the same scan; each consequence says "leave surveillance" (on
+    open, in this pack), and the patient leaves it once (one new episode, not one per finding)."""
+    settings = _state_on_open(settings, tmp_path)
     for day, mm in (("2025-03-02", "12"), ("2025-11-20", "23")):
         registry.add_measurement(
             session,
@@ -120,7 +139,8 @@ def test_lifecycle_ack_then_resolve(
     (trigger,) = _triggers(session, small_pnet)
     session.commit()  # the entry points open their own transactions
     tid = trigger.id or 0
-    nurse, doctor = (Actor(name, "navigator", small_pnet.clinic) for name in ("nurse", "dr"))
+    nurse = Actor("nurse", "navigator", small_pnet.clinic)
+    doctor = Actor("dr", "clinician", small_pnet.clinic)
     now = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
     review.acknowledge_trigger(engine, trigger_id=tid, actor=nurse, now=now)
     with pytest.raises(Conflict):
@@ -128,10 +148,11 @@ def test_lifecycle_ack_then_resolve(
     with Session(engine) as fresh:
         open_now = service.list_triggers(fresh, open_only=True)
         assert [t.id for t, _ in open_now] == [tid]  # acknowledged stays visible
+    decide = {"settings": settings, "today": TODAY, "now": now}
     with pytest.raises(InvalidInput, match="outcome"):
-        review.resolve_trigger(engine, trigger_id=tid, actor=doctor, outcome=" ", now=now)
+        decisions.resolve_trigger(engine, trigger_id=tid, actor=doctor, outcome=" ", **decide)
     outcome = "tumour board: continue surveillance"
-    review.resolve_trigger(engine, trigger_id=tid, actor=doctor, outcome=outcome, now=now)
+    decisions.resolve_trigger(engine, trigger_id=tid, actor=doctor, outcome=outcome, **decide)
     session.refresh(trigger)
     assert service.list_triggers(session, open_only=True) == []
     assert (trigger.acknowledged_by, trigger.resolved_by, trigger.outcome) == (

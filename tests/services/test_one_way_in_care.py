@@ -19,7 +19,7 @@ from surveil.services.actor import Actor
 from surveil.services.export.fhir.bundle import export_patient_bundle
 from surveil.services.planning import care
 from surveil.services.recordkeeping import corrections, doses, outreach, panel
-from surveil.services.records import results
+from surveil.services.records import results, trigger_review
 from surveil.services.registry import patients as registry
 from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.services.worklist.sections import WorklistQuery
@@ -42,6 +42,7 @@ TODAY = dt.date(2026, 11, 23)
 NOW = dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.UTC)
 NINA = Actor("nina", "navigator", "north", ip="10.0.0.7")
 SAM = Actor("sam", "navigator", "south", ip="10.0.0.8")
+DORA = Actor("dora", "clinician", "north", ip="10.0.0.9")
 
 
 @pytest.fixture
@@ -170,6 +171,16 @@ def test_correcting_a_mistyped_measurement_withdraws_the_trigger_it_caused(
 ) -> None:
     wrong = _record_40mm(engine, settings, patient)
     assert "growth_rate" in _open_triggers(engine, patient)
+    # A clinician confirms what the trigger proposed: the patient leaves surveillance.
+    with Session(engine) as session:
+        growth = session.exec(
+            select(m.Trigger).where(
+                m.Trigger.patient_id == patient, m.Trigger.kind == "growth_rate"
+            )
+        ).one()
+    trigger_review.confirm_consequences(
+        engine, trigger_id=growth.id or 0, actor=DORA, settings=settings, today=TODAY, now=NOW
+    )
 
     def correct(actor: Actor, mm: str, reason: str) -> object:
         return corrections.correct_measurement(
@@ -224,14 +235,10 @@ def test_correcting_a_mistyped_measurement_withdraws_the_trigger_it_caused(
             .where(m.DiseaseState.patient_id == patient)
             .order_by(col(m.DiseaseState.id))
         ).all()
-    # The typo had moved the patient out of surveillance; the correction moves them back.
-    assert [s.kind for s in states] == [
-        "active_surveillance",
-        "advanced",
-        "active_surveillance",
-    ]
-    assert states[-1].end_date is None and "was withdrawn" in states[-1].reason
-    assert ("state.set", "system", "web", patient, f"state:{states[-1].id}") in rows
+    # The typo had moved the patient out of surveillance; the correction moves them back, as
+    # if the move had never happened (the audit keeps both).
+    assert [(s.kind, s.end_date) for s in states] == [("active_surveillance", None)]
+    assert ("state.reverted", "system", "web", patient, f"state:{states[0].id}") in rows
     assert outcome.message.startswith("corrected to L1 10.4 mm")  # type: ignore[attr-defined]
     _refused(engine, lambda: correct(NINA, "10.4", "again"), Conflict)  # already struck out
 

@@ -18,12 +18,14 @@ from surveil.config import Settings
 from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.db.queries import facts_for_patient, facts_for_patients
+from surveil.services.actor import Actor
+from surveil.services.planning import stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
 from surveil.services.triggers.escalation import evaluate_and_escalate
 
-# What a refresh may add to the audit, as surveil itself (``triggers.escalation``): entry points
-# that refresh declare these beside their own action.
-CONSEQUENCES = ("trigger.fired", "state.set")
+# What a refresh may add to the audit, as surveil itself (``triggers.escalation``, ``stop``):
+# entry points that refresh declare these beside their own action.
+CONSEQUENCES = ("trigger.fired", "state.set", stop.STOPPED)
 
 
 @dataclass
@@ -40,6 +42,10 @@ def refresh_patient(
     triggers = evaluate_and_escalate(
         session, patients=[patient], settings=settings, today=today, channel=channel
     )
+    ended = stop.why_care_ended(session, patient)
+    if ended is not None:  # death, discharge, merge: nothing stays open (``planning.stop``)
+        system = Actor.system(channel=channel, clinic=patient.clinic)
+        stop.stop_everything(session, patient=patient, reason=ended, actor=system)
     result = replan_patients(session, patients=[patient], settings=settings, today=today)
     return Refresh(new_triggers=triggers, plan=result)
 

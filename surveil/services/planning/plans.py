@@ -158,28 +158,68 @@ def overrides_for(
                 paused_until=row.paused_until,
             )
         )
-    triggers = (
-        session.exec(
-            select(m.Trigger).where(
-                col(m.Trigger.patient_id).in_(patient_ids),
-                m.Trigger.state != m.TriggerState.RESOLVED,
+    for trigger, interval in _shortened_imaging(session, patient_ids, profile=profile):
+        out.setdefault(trigger.patient_id, []).append(
+            Override(
+                origin=f"trigger #{trigger.id} ({trigger.kind})",
+                reason=profile.on_trigger[trigger.kind].note,
+                imaging=True,
+                interval=interval,
             )
-        ).all()
-        if patient_ids
-        else []
-    )
+        )
+    return out
+
+
+def _shortened_imaging(
+    session: Session, patient_ids: list[int], *, profile: Profile
+) -> list[tuple[m.Trigger, Interval]]:
+    """Unresolved triggers whose shorter imaging is in force: its consequence applied (on open,
+    or confirmed by a clinician; ``triggers.consequences``). A trigger stored before
+    consequences were recorded has none: its pack's imaging applies while it is unresolved."""
+    if not patient_ids:
+        return []
+    triggers = session.exec(
+        select(m.Trigger).where(
+            col(m.Trigger.patient_id).in_(patient_ids),
+            m.Trigger.state != m.TriggerState.RESOLVED,
+            m.Trigger.confounded == sa.false(),
+        )
+    ).all()
+    ids = [t.id for t in triggers]
+    statuses: dict[int, set[tuple[str, str]]] = {}
+    for trigger_id, kind, status in session.exec(
+        select(
+            m.TriggerConsequence.trigger_id, m.TriggerConsequence.kind, m.TriggerConsequence.status
+        ).where(col(m.TriggerConsequence.trigger_id).in_(ids))
+    ).all():
+        statuses.setdefault(trigger_id, set()).add((kind, status))
+    out = []
     for trigger in triggers:
         consequence = profile.on_trigger.get(trigger.kind)
-        if consequence is not None and consequence.imaging is not None and not trigger.confounded:
-            out.setdefault(trigger.patient_id, []).append(
-                Override(
-                    origin=f"trigger #{trigger.id} ({trigger.kind})",
-                    reason=consequence.note,
-                    imaging=True,
-                    interval=consequence.imaging,
-                )
-            )
+        if consequence is None or consequence.imaging is None:
+            continue
+        recorded = statuses.get(trigger.id or 0)
+        if recorded is None or (m.ConsequenceKind.IMAGING, m.ConsequenceStatus.APPLIED) in recorded:
+            out.append((trigger, consequence.imaging))
     return out
+
+
+def paused_patients(session: Session, patient_ids: list[int]) -> set[int]:
+    """Patients whose plan a trigger holds (``pause_plan`` applied, the trigger unresolved):
+    replanning leaves their protocol items as they are until a clinician resolves it."""
+    if not patient_ids:
+        return set()
+    rows = session.exec(
+        select(m.TriggerConsequence.patient_id)
+        .join(m.Trigger, col(m.Trigger.id) == m.TriggerConsequence.trigger_id)
+        .where(
+            col(m.TriggerConsequence.patient_id).in_(patient_ids),
+            m.TriggerConsequence.kind == m.ConsequenceKind.PAUSE_PLAN,
+            m.TriggerConsequence.status == m.ConsequenceStatus.APPLIED,
+            m.Trigger.state != m.TriggerState.RESOLVED,
+        )
+    ).all()
+    return set(rows)
 
 
 # --------------------------------------------------------------------------- reconciliation
@@ -326,9 +366,13 @@ def replan_patients(
     facts = facts if facts is not None else facts_for_patients(session, patients)
     overrides = overrides_for(session, ids, profile=profile)
     rows = open_items(session, ids)
+    paused = paused_patients(session, ids)
     total = ReplanResult()
     for patient in patients:
         pid = patient.id or 0
+        if pid in paused:
+            total.add(ReplanResult(patients=1, kept=len(rows.get(pid, []))))
+            continue
         new_plan = compute_plan(
             facts[pid], pack=pack, profile=profile, overrides=overrides.get(pid, []), today=today
         )

@@ -90,6 +90,8 @@ class PatientRecord:
     timeline: tuple[TimelineEntry, ...]
     latest_ki67: Ki67Reading | None = None
     messages: tuple[Message, ...] = ()
+    # What each trigger proposed or did (issue 14: proposals, confirmed, reverted).
+    consequences: tuple[m.TriggerConsequence, ...] = ()
 
 
 @audited_read("patient.viewed")
@@ -157,6 +159,13 @@ def read_record(session: Session, patient: m.Patient) -> PatientRecord:
         timeline=_timeline(session, pid, states, lesions, markers),
         latest_ki67=_latest_ki67(session, pid, tumour),
         messages=_messages(session, pid),
+        consequences=tuple(
+            session.exec(
+                select(m.TriggerConsequence)
+                .where(m.TriggerConsequence.patient_id == pid)
+                .order_by(col(m.TriggerConsequence.id))
+            ).all()
+        ),
     )
 
 

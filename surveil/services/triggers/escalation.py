@@ -3,15 +3,17 @@
 * One record per finding, ever (unique fingerprint: subject and evidence date), and at most one
   unresolved record per subject (``growth_rate:L1``): re-evaluating never opens a duplicate.
 * A new record adds the pack's escalation item (a tumour-board review due within N days), any
-  one-off orders (an SSTR PET after a confirmed marker rise), and may move the patient out of the
-  surveillance pathway, as the clinic's profile says (``on_trigger`` in schedules/).
+  one-off orders (an SSTR PET after a confirmed marker rise), and records its other consequences
+  (leave the surveillance pathway, shorter imaging, a paused plan) as proposals, applied at once
+  only where the clinic's profile says ``apply = "on_open"`` (``triggers.consequences``).
 * A confounded finding (a CgA rise on a proton-pump inhibitor) only asks for a repeat test.
 * Records move open → acknowledged → resolved, with who, when and the outcome
   (``services.triggers.review``).
 
-A new record and the state change it causes are automatic consequences of whatever change made
-the finding true; both are audited, in that change's transaction, as surveil itself (``system``)
-on the channel of the change that caused them, so the patient's audit trail explains every row.
+A new record and a state change it applies on open are automatic consequences of whatever change
+made the finding true; both are audited, in that change's transaction, as surveil itself
+(``system``) on the channel of the change that caused them, so the patient's audit trail explains
+every row.
 """
 
 import datetime as dt
@@ -24,13 +26,14 @@ from surveil.core.facts import Facts
 from surveil.core.findings import Finding
 from surveil.core.protocol import Pack, Profile, TriggerConsequence
 from surveil.core.triggers import board_deadlines, evaluate_triggers
-from surveil.core.vocab import Channel, ItemKind, StateKind
+from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
 from surveil.db.queries import facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import trigger_label
 from surveil.services.protocols import active_profile
+from surveil.services.triggers.consequences import record_consequences
 
 TRIGGER_RULE = "trigger:{id}:{kind}"
 
@@ -155,28 +158,30 @@ def _store(
         session.add(board)
         session.flush()
         record.item_id = board.id
-    for kind in consequence.order:
-        session.add(
-            _escalation_item(
-                record,
-                kind,
-                consequence,
-                pack,
-                profile,
-                today=today,
-                within_days=max(within, 30),
-                urgent=False,
-            )
-        )
-    if consequence.set_state is not None and facts.state.kind is not consequence.set_state:
-        _leave_pathway(
-            session,
-            patient=patient,
-            to=consequence.set_state,
-            record=record,
+    orders = [
+        _escalation_item(
+            record,
+            kind,
+            consequence,
+            pack,
+            profile,
             today=today,
-            system=system,
+            within_days=max(within, 30),
+            urgent=False,
         )
+        for kind in consequence.order
+    ]
+    session.add_all(orders)
+    session.flush()
+    record_consequences(
+        session,
+        record=record,
+        consequence=consequence,
+        current_state=facts.state.kind,
+        orders=orders,
+        system=system,
+        today=today,
+    )
     return record
 
 
@@ -208,47 +213,6 @@ def _escalation_item(
         anchor_date=record.detected_on,
         urgent=urgent or record.urgent,
         reason=f"{consequence.note} {record.explanation}"[:500],
-    )
-
-
-def _leave_pathway(
-    session: Session,
-    *,
-    patient: m.Patient,
-    to: StateKind,
-    record: m.Trigger,
-    today: dt.date,
-    system: Actor,
-) -> None:
-    current = session.exec(
-        select(m.DiseaseState).where(
-            m.DiseaseState.patient_id == patient.id, col(m.DiseaseState.end_date).is_(None)
-        )
-    ).first()
-    if current is not None and current.kind == to.value:
-        return  # another finding of the same evaluation has already moved the patient
-    start = max(today, current.start_date) if current else today
-    if current is not None:
-        current.end_date = start
-        session.add(current)
-    episode = m.DiseaseState(
-        patient_id=patient.id or 0,
-        kind=to.value,
-        start_date=start,
-        reason=f"trigger #{record.id} ({record.kind}): {record.explanation}"[:500],
-    )
-    session.add(episode)
-    session.flush()
-    audit(
-        session,
-        actor=system,
-        action="state.set",
-        patient_id=episode.patient_id,
-        subject=f"state:{episode.id}",
-        before={"kind": current.kind, "since": current.start_date} if current else None,
-        after={"kind": episode.kind, "since": start},
-        detail=f"now {to.value.replace('_', ' ')}: trigger #{record.id} "
-        f"({trigger_label(record.kind)}), as on_trigger.{record.kind}.set_state says",
     )
 
 

@@ -1,5 +1,6 @@
-"""A clinician's review of a trigger: acknowledge it (someone has seen it), resolve it with the
-outcome decided, and the audited list of triggers (``surveil triggers list``).
+"""A trigger's review: acknowledge it (someone has seen it: anyone who may see the patient), and
+the audited list of triggers (``surveil triggers list``). Resolving, confirming and re-opening
+are clinical decisions that re-plan the patient: ``services.records.trigger_review``.
 
 The same entry points serve the web worklist and the command line. Who acknowledged or resolved
 a trigger is always the acting user, never a name typed in: the record and its audit event agree.
@@ -23,10 +24,6 @@ from surveil.services.registry.access import patient_by_mrn, require_clinic
 from surveil.services.triggers.escalation import list_triggers
 from surveil.services.users.accounts import visible_patient
 
-OUTCOME_EXAMPLES = (
-    "say what was decided, e.g. 'referred to surgery', 'tumour board: continue surveillance', "
-    "'false alarm: measurement error'"
-)
 SHOWN_FIELDS = (
     "id",
     "kind",
@@ -63,27 +60,32 @@ def acknowledge_trigger(
         return _reviewed(session, trigger, actor, "trigger.acknowledged", "acknowledged", "open")
 
 
-@change("trigger.resolved")
-def resolve_trigger(
-    engine: sa.Engine, *, trigger_id: int, actor: Actor, outcome: str | None, now: dt.datetime
+@change("trigger.noted")
+def note_trigger(
+    engine: sa.Engine, *, trigger_id: int, actor: Actor, note: str | None, now: dt.datetime
 ) -> Outcome:
-    """Close a trigger with its outcome (e.g. 'tumour board: continue surveillance')."""
+    """Add a note to a trigger (anyone who may see the patient: a navigator's "patient called,
+    scan booked for Friday"). Notes are events: kept in the audit and shown in the timeline."""
     with session_scope(engine) as session:
         trigger = _visible_trigger(session, trigger_id, actor)
-        text = (outcome or "").strip()
+        text = " ".join((note or "").split())
         if not text:
-            raise InvalidInput(Problem("outcome", OUTCOME_EXAMPLES), what="outcome")
-        if trigger.state == m.TriggerState.RESOLVED:
-            raise Conflict(f"trigger {trigger_id} is already resolved ({trigger.outcome})")
-        before = trigger.state
-        if trigger.acknowledged_at is None:
-            trigger.acknowledged_by, trigger.acknowledged_at = actor.username, now
-        trigger.state = m.TriggerState.RESOLVED
-        trigger.resolved_by = actor.username
-        trigger.resolved_at = now
-        trigger.outcome = text[:300]
-        words = f"resolved: {trigger.outcome}"
-        return _reviewed(session, trigger, actor, "trigger.resolved", words, before)
+            raise InvalidInput(Problem("note", "write the note"), what="trigger note")
+        if len(text) > 500:
+            raise InvalidInput(Problem("note", "at most 500 characters"), what="trigger note")
+        audit(
+            session,
+            actor=actor,
+            action="trigger.noted",
+            patient_id=trigger.patient_id,
+            subject=f"trigger:{trigger.id}",
+            after={"note": text, "at": now},
+            detail=f"note on trigger #{trigger.id} ({trigger_label(trigger.kind)}): {text}",
+        )
+        return Outcome(
+            message=f"Note added to trigger {trigger_label(trigger.kind)}",
+            patient_id=trigger.patient_id,
+        )
 
 
 @audited_read("triggers.viewed")

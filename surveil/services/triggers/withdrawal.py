@@ -1,7 +1,8 @@
 """Triggers that a struck-out result no longer supports. When a mistyped measurement or marker is
 struck out (or corrected), the result triggers (growth, size, RECIST, marker rise) are evaluated
 again on the facts that remain; an open trigger that no longer fires is closed by surveil with the
-reason, and its escalation item, if nobody has acted on it yet, is no longer needed."""
+reason, its escalation item, if nobody has acted on it yet, is no longer needed, and what it
+did or proposed (``consequences``) is reverted as after a false alarm."""
 
 import datetime as dt
 
@@ -16,6 +17,7 @@ from surveil.db.queries import facts_for_patient
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.protocols import active_profile
+from surveil.services.triggers import consequences
 
 # The kinds that rest on a measurement or a marker value (the others on grade, symptoms, doses).
 RESULT_KINDS = frozenset(
@@ -52,66 +54,15 @@ def withdraw_unsupported(
     system = Actor.system(channel=actor.channel, clinic=patient.clinic)
     withdrawn = [t for t in stale if t.subject_key not in still]
     for trigger in withdrawn:
-        _withdraw(session, trigger, system, f"withdrawn: {reason}"[:300])
-    if withdrawn:
-        _restore_state(session, patient, withdrawn, system, today)
+        outcome = f"withdrawn: {reason}"[:300]
+        _withdraw(session, trigger, system, outcome)
+        # What the trigger did or proposed goes with it, exactly as for a false alarm: a confirmed
+        # move out of surveillance is undone, proposals are declined (the escalation item itself
+        # is closed by ``_withdraw``: the finding it was for never existed).
+        consequences.revert_consequences(
+            session, record=trigger, actor=system, now=utcnow(), why=outcome
+        )
     return withdrawn
-
-
-def _restore_state(
-    session: Session,
-    patient: m.Patient,
-    withdrawn: list[m.Trigger],
-    system: Actor,
-    today: dt.date,
-) -> None:
-    """A withdrawn trigger that moved the patient out of their pathway (``set_state``) moves them
-    back: the episode it opened is closed and the one before it resumes, as a new episode (the
-    history keeps both, with why)."""
-    current = session.exec(
-        select(m.DiseaseState).where(
-            m.DiseaseState.patient_id == patient.id, col(m.DiseaseState.end_date).is_(None)
-        )
-    ).first()
-    cause = next(
-        (t for t in withdrawn if current and current.reason.startswith(f"trigger #{t.id} (")),
-        None,
-    )
-    if current is None or cause is None:
-        return
-    before = session.exec(
-        select(m.DiseaseState)
-        .where(
-            m.DiseaseState.patient_id == patient.id,
-            col(m.DiseaseState.id) != current.id,
-            col(m.DiseaseState.start_date) <= current.start_date,
-        )
-        .order_by(col(m.DiseaseState.start_date).desc(), col(m.DiseaseState.id).desc())
-    ).first()
-    if before is None:
-        return
-    start = max(today, current.start_date)
-    current.end_date = start
-    session.add(current)
-    resumed = m.DiseaseState(
-        patient_id=patient.id or 0,
-        kind=before.kind,
-        start_date=start,
-        resection=before.resection,
-        reason=f"restored: trigger #{cause.id} was withdrawn ({cause.outcome})"[:500],
-    )
-    session.add(resumed)
-    session.flush()
-    audit(
-        session,
-        actor=system,
-        action="state.set",
-        patient_id=patient.id,
-        subject=f"state:{resumed.id}",
-        before={"kind": current.kind, "since": current.start_date},
-        after={"kind": resumed.kind, "since": start},
-        detail=f"back to {resumed.kind.replace('_', ' ')}: trigger #{cause.id} was withdrawn",
-    )
 
 
 def _withdraw(session: Session, trigger: m.Trigger, system: Actor, outcome: str) -> None:

@@ -1,0 +1,85 @@
+"""Stop everything at once when a patient's follow-up here ends: death, discharge (a transfer to
+another centre is recorded as a discharge with that reason) or a merge into another record.
+
+Replanning alone would supersede the *planned* items and leave ordered and booked ones (a person
+acting on them) and the trigger's escalation items open: a dead patient's MRI would stay booked
+and reminded. Here every open item is cancelled with the reason, every queued reminder of the
+patient is suppressed with it, and calendar feeds wind down as they always do (each cancelled
+item is shown as cancelled until ``feeds.tokens.retire_feeds`` ends the link).
+
+Run by ``care.refresh_patient`` after every change of a patient's facts, so it holds on every
+entry point (a death recorded by ``patient update``, a discharge by ``state set``, a merge);
+idempotent: once nothing is open, it does nothing and audits nothing.
+"""
+
+from sqlmodel import Session, col, select
+
+from surveil.core.vocab import StateKind
+from surveil.db import models as m
+from surveil.db.base import utcnow
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+
+STOPPED = "plan.stopped"  # audited as surveil's own consequence of the change that ended care
+OPEN_STATES = tuple(s.value for s in m.OPEN_ITEM_STATES)
+
+
+def why_care_ended(session: Session, patient: m.Patient) -> str | None:
+    """Why this patient has no follow-up here any more, or None while they have."""
+    if patient.deceased_on is not None:
+        return f"the patient died on {patient.deceased_on}"
+    state = session.exec(
+        select(m.DiseaseState).where(
+            m.DiseaseState.patient_id == patient.id,
+            col(m.DiseaseState.end_date).is_(None),
+            m.DiseaseState.kind == StateKind.DISCHARGED.value,
+        )
+    ).first()
+    if state is not None:
+        return f"discharged on {state.start_date}" + (f": {state.reason}" if state.reason else "")
+    return None
+
+
+def stop_everything(
+    session: Session, *, patient: m.Patient, reason: str, actor: Actor
+) -> tuple[int, int]:
+    """Cancel every open item and suppress every queued reminder of ``patient``, with
+    ``reason``; audited once (when anything stopped). Returns (items, reminders)."""
+    items = session.exec(
+        select(m.FollowUpItem).where(
+            m.FollowUpItem.patient_id == patient.id, col(m.FollowUpItem.state).in_(OPEN_STATES)
+        )
+    ).all()
+    now = utcnow()
+    for item in items:
+        item.state = m.ItemState.CANCELLED
+        item.outcome_note = f"cancelled: {reason}"[:500]
+        item.sequence += 1  # calendar clients see the cancellation
+        item.updated_at = now
+        session.add(item)
+    reminders = session.exec(
+        select(m.Reminder).where(
+            m.Reminder.patient_id == patient.id, m.Reminder.state == m.ReminderState.PENDING
+        )
+    ).all()
+    for reminder in reminders:
+        reminder.state = m.ReminderState.SUPPRESSED
+        reminder.suppressed_reason = reason[:64]
+        reminder.updated_at = now
+        session.add(reminder)
+    if items or reminders:
+        audit(
+            session,
+            actor=actor,
+            action=STOPPED,
+            patient_id=patient.id,
+            subject=f"patient:{patient.id}",
+            after={
+                "cancelled_items": [i.id for i in items][:50],
+                "suppressed_reminders": len(reminders),
+            },
+            detail=f"follow-up stopped ({reason}): {len(items)} open item(s) cancelled, "
+            f"{len(reminders)} queued reminder(s) suppressed"[:1000],
+        )
+        session.flush()
+    return len(items), len(reminders)

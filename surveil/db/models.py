@@ -588,3 +588,8 @@ class LoginAttempt(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     at: dt.datetime = Field(default_factory=utcnow)
     success: bool = False
+
+
+# The web app's sessions and rate-limit counters live beside this module (surveil/db/web_models.py).
+from surveil.db.web_models import RateLimit as RateLimit  # noqa: E402
+from surveil.db.web_models import WebSession as WebSession  # noqa: E402

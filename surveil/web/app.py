@@ -42,6 +42,7 @@ from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user
 from surveil.web import (
+    account,
     actions,
     admin,
     auth,
@@ -54,7 +55,7 @@ from surveil.web import (
     worklist,
 )
 from surveil.web.contexts import ErrorPage, Frame
-from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
+from surveil.web.deps import LoginRequired, client_ip, take_flashes
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     feeds.router,
     fhir.router,
+    account.router,
 )
 
 
@@ -254,19 +256,17 @@ def _error_page(
 
 def _session_user(request: Request) -> m.User | None:
     """The logged-in user, so an error page keeps the navigation (and the way to log out)."""
-    uid = security.session_user_id(request, now=utc_now())
-    return signed_in_user(request.app.state.engine, user_id=uid)
+    return signed_in_user(request.app.state.engine, user_id=security.session_user_id(request))
 
 
 def _audit_refusal(request: Request, action: str, patient_id: int | None, detail: str) -> None:
     """Failed authorisation is audited (ASVS 16.3.2) in its own transaction: the request's own
     transaction was rolled back with the error."""
-    uid = request.session.get("uid")
     try:
         record_refusal(
             request.app.state.engine,
             action=action,
-            user_id=uid if isinstance(uid, int) else None,
+            user_id=security.session_user_id(request),
             ip=client_ip(request),
             patient_id=patient_id,
             detail=detail,

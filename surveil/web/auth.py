@@ -50,6 +50,8 @@ def login(
             ip=client_ip(request),
             now=now,
             settings=settings.web,
+            user_agent=request.headers.get("user-agent", ""),
+            previous_session=security.session_token(request),
         )
     except accounts.LoginRefused as refused:  # the attempt is stored and counted already
         page = LoginPage(
@@ -61,7 +63,7 @@ def login(
         return render(
             request, "web/auth/login.html", page, status_code=429 if refused.throttled else 401
         )
-    security.start_session(request, user_id=account.id, now=now)
+    security.start_session(request, token=account.session_token, user_id=account.id)
     flash(request, f"Welcome, {account.display_name}.")
     return RedirectResponse(target, status_code=303)
 
@@ -69,6 +71,6 @@ def login(
 @router.post("/logout", name="auth.logout")
 def logout(request: Request, engine: EngineDep, actor: SessionActorDep) -> Response:
     if actor is not None:
-        sessions.log_out(engine, actor=actor)
-    request.session.clear()
+        sessions.log_out(engine, actor=actor, session_token=security.session_token(request))
+    security.end_session(request)
     return RedirectResponse("/login", status_code=303)

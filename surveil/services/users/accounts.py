@@ -24,6 +24,7 @@ from surveil.db.session import read_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
+from surveil.services.users import web_sessions
 from surveil.services.validate import Checker
 
 _HASHER = PasswordHasher()
@@ -145,8 +146,8 @@ def get_user(session: Session, *, user_id: int | None) -> m.User | None:
 
 
 def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) -> m.User:
-    """Deactivate (or reactivate) an account. A deactivated user's sessions stop at the next
-    request, because every request re-reads the account."""
+    """Deactivate (or reactivate) an account. Deactivation ends the user's sessions in the same
+    transaction; reactivation does not bring them back (they stay ended)."""
     user = session.get(m.User, user_id)
     if user is None:
         raise NotFound(f"no user with id {user_id}")
@@ -155,6 +156,10 @@ def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) ->
     before = user.active
     user.active = active
     session.add(user)
+    if not active:
+        web_sessions.end_all(
+            session, user_id=user_id, now=dt.datetime.now(dt.UTC), reason="deactivated"
+        )
     audit(
         session,
         actor=actor,

@@ -8,6 +8,7 @@ transaction of its own, because the request's own work was rolled back with the 
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -18,10 +19,18 @@ from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
-from surveil.services.users import accounts
+from surveil.services.users import accounts, web_sessions
 from surveil.services.users.admin import Account
 
 REFUSALS = ("access.denied", "csrf.rejected")
+
+
+@dataclass(frozen=True)
+class SignedIn(Account):
+    """The account, and the id of the server-side session opened for it (the cookie's value;
+    only its hash is stored)."""
+
+    session_token: str = ""
 
 
 @change("login.succeeded", "login.failed")
@@ -33,9 +42,12 @@ def log_in(
     ip: str,
     now: dt.datetime,
     settings: WebSettings,
-) -> Account:
-    """The account these credentials open, or ``accounts.LoginRefused`` once the failed
-    attempt is stored: a refusal must still count towards the throttle."""
+    user_agent: str = "",
+    previous_session: str | None = None,
+) -> SignedIn:
+    """The account these credentials open, with a new server-side session (the one the
+    browser had before ends), or ``accounts.LoginRefused`` once the failed attempt is stored:
+    a refusal must still count towards the throttle."""
     refused: accounts.LoginRefused | None = None
     with session_scope(engine) as session:
         try:
@@ -45,15 +57,29 @@ def log_in(
         except accounts.LoginRefused as error:
             refused = error  # leave the block normally, so the attempt is committed
         else:
-            return Account.of(user)
+            assert user.id is not None
+            token = web_sessions.start(
+                session,
+                user_id=user.id,
+                now=now,
+                idle=dt.timedelta(minutes=settings.session_minutes),
+                user_agent=user_agent,
+                address=ip,
+                previous=previous_session,
+            )
+            return SignedIn(**vars(Account.of(user)), session_token=token)
     assert refused is not None
     raise refused
 
 
 @change("logout")
-def log_out(engine: sa.Engine, *, actor: Actor) -> None:
-    """Record that ``actor`` signed out (the shell clears the session cookie)."""
+def log_out(engine: sa.Engine, *, actor: Actor, session_token: str | None = None) -> None:
+    """``actor`` signs out: their server-side session ends for every copy of its cookie (the
+    shell also clears the cookie in the browser)."""
     with session_scope(engine) as session:
+        if session_token:
+            now = dt.datetime.now(dt.UTC)
+            web_sessions.end_by_token(session, token=session_token, now=now, reason="logout")
         audit(session, actor=actor, action="logout")
 
 

@@ -22,6 +22,7 @@ from surveil.config import WebSettings
 from surveil.services.users import web_sessions
 
 STATE_KEY = "surveil.session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass
@@ -108,8 +109,15 @@ class ServerSessions:
                 web_sessions.TOUCH_EVERY
             )
             if state.adopted or stale or state.data != state.loaded:
+                # A page that only reads never waits for the write lock (SQLite): its write
+                # (a shown flash, the idle expiry pushed on) is skipped if the lock is busy.
                 web_sessions.save(
-                    engine, token=state.token, data=state.data, now=now, idle=self.idle
+                    engine,
+                    token=state.token,
+                    data=state.data,
+                    now=now,
+                    idle=self.idle,
+                    wait=state.adopted or scope["method"] not in SAFE_METHODS,
                 )
             return self._cookie(state.token) if state.adopted else None
         if state.data and not state.forgotten:
@@ -123,7 +131,7 @@ class ServerSessions:
                 user_agent=headers.get("user-agent", ""),
                 address=client[0] if client else "",
             )
-            return self._cookie(token)
+            return self._cookie(token) if token else None
         return self._cookie("", expire=True) if state.cookie_sent else None
 
     def _cookie(self, value: str, *, expire: bool = False) -> str:

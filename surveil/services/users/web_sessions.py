@@ -15,8 +15,11 @@ sessions are entry points with their audit rows.
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +33,13 @@ from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
 
+log = logging.getLogger(__name__)
+
 ABSOLUTE_LIFETIME = dt.timedelta(hours=12)
+# How long a page's session write (a popped flash, the idle expiry pushed on) may wait for
+# SQLite's write lock. A page only reads: it must not wait behind the daemon or a long replan,
+# so the write is skipped instead and made at a later request.
+QUICK_WAIT_MS = 200
 # A session's last-seen time (and so its idle expiry) is written at most this often when
 # nothing else in it changed: one write a minute per browser, not one per click.
 TOUCH_EVERY = dt.timedelta(seconds=60)
@@ -120,12 +129,18 @@ def create_anonymous(
     idle: dt.timedelta,
     user_agent: str = "",
     address: str = "",
-) -> str:
-    """A session before login (it holds the login form's CSRF secret); returns its new id."""
+) -> str | None:
+    """A session before login (it holds the login form's CSRF secret); returns its new id, or
+    None when the database was too busy to write it at once (the visitor's next page tries
+    again)."""
     token = new_token()
-    with session_scope(engine) as session:
-        _purge(session, now)
-        session.add(_row(token, None, now, idle, user_agent, address, data))
+    try:
+        with _quick_scope(engine) as session:
+            _purge(session, now)
+            session.add(_row(token, None, now, idle, user_agent, address, data))
+    except sa.exc.OperationalError:
+        log.warning("session not stored: the database is busy")
+        return None
     return token
 
 
@@ -136,19 +151,33 @@ def save(
     data: dict[str, Any],
     now: dt.datetime,
     idle: dt.timedelta,
+    wait: bool = True,
 ) -> bool:
     """Store the session's data and push its idle expiry on. False when it ended meanwhile
-    (a logout in another tab wins: an ended session is never written back to life)."""
-    with session_scope(engine) as session:
-        result = session.execute(
-            sa.update(m.WebSession)
-            .where(
-                col(m.WebSession.id_hash) == hash_token(token),
-                col(m.WebSession.ended_at).is_(None),
-            )
-            .values(data=_encode(data), last_seen_at=now, idle_expires_at=now + idle)
+    (a logout in another tab wins: an ended session is never written back to life), or, with
+    ``wait=False`` (a page that only reads), when the database was too busy to write at once."""
+    try:
+        with session_scope(engine) if wait else _quick_scope(engine) as session:
+            return _update(session, token, data, now, idle)
+    except sa.exc.OperationalError:
+        if wait:
+            raise
+        log.info("session write skipped: the database is busy")
+        return False
+
+
+def _update(
+    session: Session, token: str, data: dict[str, Any], now: dt.datetime, idle: dt.timedelta
+) -> bool:
+    result = session.execute(
+        sa.update(m.WebSession)
+        .where(
+            col(m.WebSession.id_hash) == hash_token(token),
+            col(m.WebSession.ended_at).is_(None),
         )
-        return bool(getattr(result, "rowcount", 0))
+        .values(data=_encode(data), last_seen_at=now, idle_expires_at=now + idle)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def start(
@@ -253,6 +282,27 @@ def list_for_user(engine: sa.Engine, *, user_id: int) -> list[SessionView]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _quick_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A unit of work that gives up after ``QUICK_WAIT_MS`` if SQLite's write lock is held
+    (OperationalError), instead of the engine's 30 s busy timeout. PostgreSQL locks rows, so a
+    session's own row is never behind another process's long transaction: plain scope there."""
+    if engine.dialect.name != "sqlite":
+        with session_scope(engine) as session:
+            yield session
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA busy_timeout={QUICK_WAIT_MS}")
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+                session.commit()
+        finally:
+            raw.execute("PRAGMA busy_timeout=30000")
 
 
 def _row(

@@ -18,8 +18,6 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +30,12 @@ from surveil.errors import NotFound, PermissionDenied
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
+from surveil.services.throttle import quick_scope
 
 log = logging.getLogger(__name__)
 
 ABSOLUTE_LIFETIME = dt.timedelta(hours=12)
-# How long a page's session write (a popped flash, the idle expiry pushed on) may wait for
-# SQLite's write lock. A page only reads: it must not wait behind the daemon or a long replan,
-# so the write is skipped instead and made at a later request.
-QUICK_WAIT_MS = 200
+
 # A session's last-seen time (and so its idle expiry) is written at most this often when
 # nothing else in it changed: one write a minute per browser, not one per click.
 TOUCH_EVERY = dt.timedelta(seconds=60)
@@ -135,7 +131,7 @@ def create_anonymous(
     again)."""
     token = new_token()
     try:
-        with _quick_scope(engine) as session:
+        with quick_scope(engine) as session:
             _purge(session, now)
             session.add(_row(token, None, now, idle, user_agent, address, data))
     except sa.exc.OperationalError:
@@ -157,7 +153,7 @@ def save(
     (a logout in another tab wins: an ended session is never written back to life), or, with
     ``wait=False`` (a page that only reads), when the database was too busy to write at once."""
     try:
-        with session_scope(engine) if wait else _quick_scope(engine) as session:
+        with session_scope(engine) if wait else quick_scope(engine) as session:
             return _update(session, token, data, now, idle)
     except sa.exc.OperationalError:
         if wait:
@@ -282,27 +278,6 @@ def list_for_user(engine: sa.Engine, *, user_id: int) -> list[SessionView]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@contextmanager
-def _quick_scope(engine: sa.Engine) -> Iterator[Session]:
-    """A unit of work that gives up after ``QUICK_WAIT_MS`` if SQLite's write lock is held
-    (OperationalError), instead of the engine's 30 s busy timeout. PostgreSQL locks rows, so a
-    session's own row is never behind another process's long transaction: plain scope there."""
-    if engine.dialect.name != "sqlite":
-        with session_scope(engine) as session:
-            yield session
-        return
-    with engine.connect() as connection:
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        raw.execute(f"PRAGMA busy_timeout={QUICK_WAIT_MS}")
-        try:
-            with Session(bind=connection, expire_on_commit=False) as session:
-                yield session
-                session.commit()
-        finally:
-            raw.execute("PRAGMA busy_timeout=30000")
 
 
 def _row(

@@ -73,4 +73,6 @@ def logout(request: Request, engine: EngineDep, actor: SessionActorDep) -> Respo
     if actor is not None:
         sessions.log_out(engine, actor=actor, session_token=security.session_token(request))
     security.end_session(request)
-    return RedirectResponse("/login", status_code=303)
+    # ASVS 14.3.1: the browser drops what it kept of the session (cached pages hold PHI).
+    headers = {"Clear-Site-Data": '"cache", "cookies", "storage"'}
+    return RedirectResponse("/login", status_code=303, headers=headers)

@@ -56,7 +56,8 @@ def test_a_copied_cookie_is_refused_after_logout(web: Web, second_browser: TestC
     login(client, "nina")
     copy_cookie(client, second_browser)  # the thief's copy, used through another worker
     assert signed_in(second_browser)
-    assert post(client, "/logout").status_code == 303
+    logout = post(client, "/logout")
+    assert logout.status_code == 303 and "cookies" in logout.headers["clear-site-data"]
     assert not signed_in(second_browser) and not signed_in(client)
 
 

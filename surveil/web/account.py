@@ -48,3 +48,18 @@ def end_one(
     else:
         flash(request, "That session is signed out.")
     return RedirectResponse("/account/sessions", status_code=303)
+
+
+@router.post("/sessions/end-others", name="account.sessions_end_others")
+def end_others(request: Request, engine: EngineDep, user: UserDep, actor: ActorDep) -> Response:
+    """Sign out every session of the user but the one in this browser."""
+    assert user.id is not None
+    ended = web_sessions.end_all_for_user(
+        engine,
+        actor=actor,
+        user_id=user.id,
+        reason="signed out by user",
+        keep=security.session_id(request),
+    )
+    flash(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    return RedirectResponse("/account/sessions", status_code=303)

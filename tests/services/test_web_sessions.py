@@ -157,3 +157,15 @@ def test_user_agents_are_summarised() -> None:
     assert web_sessions.summarise_agent(iphone) == "Safari on iOS"
     assert web_sessions.summarise_agent(edge) == "Edge on Windows"
     assert web_sessions.summarise_agent("") == "a browser"
+
+
+def test_a_user_signs_out_everywhere_but_here(engine: sa.Engine, world: World) -> None:
+    here, elsewhere = sign_in(engine), sign_in(engine)
+    kept = session_id(engine, here.session_token)
+    expected = [("sessions.ended", "nina", "web", None, f"user:{world.nina}")]
+    with audited(engine, expected):
+        ended = web_sessions.end_all_for_user(
+            engine, actor=NINA, user_id=world.nina, reason="signed out by user", keep=kept
+        )
+    assert ended == 1
+    assert is_open(engine, here.session_token) and not is_open(engine, elsewhere.session_token)

@@ -19,7 +19,9 @@ from tests.web.test_one_way_in_accounts_shells import audit_since, last_audit, p
 
 __all__ = ["web"]  # the fixture: an admin (ada), nina and sam, a patient per clinic
 
-SHELL_COVERED: frozenset[str] = frozenset({"account.sessions_end", "admin.users_sign_out"})
+SHELL_COVERED: frozenset[str] = frozenset(
+    {"account.sessions_end", "account.sessions_end_others", "admin.users_sign_out"}
+)
 NOT_AUDITED: dict[str, str] = {}
 
 Web = tuple[TestClient, sa.Engine, dict[str, int]]
@@ -142,3 +144,19 @@ def test_another_users_session_cannot_be_ended(web: Web, second_browser: TestCli
     assert post(client, f"/account/sessions/{sams}/end").status_code == 303
     assert "That session had already ended." in client.get("/account/sessions").text
     assert audit_since(engine, start) == [] and signed_in(second_browser)
+
+
+def test_users_sign_out_all_their_other_sessions(web: Web, second_browser: TestClient) -> None:
+    client, engine, _ = web
+    login(client, "nina")
+    login(second_browser, "nina")
+    start = last_audit(engine)
+    response = client.post(
+        "/account/sessions/end-others",
+        data={"csrf_token": csrf_of(client, "/account/sessions")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert "Signed out of 1 other session." in client.get("/account/sessions").text
+    assert audit_since(engine, start) == [("sessions.ended", "nina", "web", None)]
+    assert signed_in(client) and not signed_in(second_browser)

@@ -230,9 +230,12 @@ def end_session(engine: sa.Engine, *, actor: Actor, user_id: int, session_id: in
 
 
 @change("sessions.ended")
-def end_all_for_user(engine: sa.Engine, *, actor: Actor, user_id: int, reason: str) -> int:
+def end_all_for_user(
+    engine: sa.Engine, *, actor: Actor, user_id: int, reason: str, keep: int | None = None
+) -> int:
     """Sign ``user_id`` out everywhere, at once (an administrator, for a lost laptop or a
-    suspected theft; or the user themselves). Returns how many sessions ended."""
+    suspected theft; or the user themselves, keeping the session ``keep`` they are using).
+    Returns how many sessions ended."""
     now = dt.datetime.now(dt.UTC)
     with session_scope(engine) as session:
         user = session.get(m.User, user_id)
@@ -240,7 +243,10 @@ def end_all_for_user(engine: sa.Engine, *, actor: Actor, user_id: int, reason: s
             raise NotFound(f"no user with id {user_id}")
         if not actor.is_admin and user.username != actor.username:
             raise PermissionDenied("only an administrator can sign other users out")
-        ended = end_all(session, user_id=user_id, now=now, reason=reason[:32] or "signed out")
+        which = col(m.WebSession.user_id) == user_id
+        if keep is not None:
+            which = sa.and_(which, col(m.WebSession.id) != keep)
+        ended = _end_where(session, which, now, reason[:32] or "signed out")
         audit(
             session,
             actor=actor,

@@ -239,9 +239,10 @@ def _error_page(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
+    user = _session_user(request)
     frame = Frame(
-        user=_session_user(request),
-        csrf=security.csrf_token(request),
+        user=user,
+        csrf=security.csrf_token(request) if user is not None else "",  # see deps.frame
         flashes=take_flashes(request),
         section="",
         clinic_name=request.app.state.settings.clinic.name,

@@ -126,7 +126,9 @@ def frame(
 ) -> Frame:
     return Frame(
         user=user,
-        csrf=security.csrf_token(request),
+        # A visitor who is not signed in needs a session (and a token) only for the login form:
+        # a scanner's requests for other pages must not each leave a session row behind.
+        csrf=security.csrf_token(request) if user is not None or section == "login" else "",
         flashes=take_flashes(request),
         section=section,
         clinic_name=settings.clinic.name,

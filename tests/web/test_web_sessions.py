@@ -3,6 +3,7 @@ cookie copied before logout is refused after it; deactivating then reactivating 
 revive their old cookies; an admin signs a user out everywhere; users see and end their own
 sessions; two app instances (two web workers) share the same sessions."""
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -116,9 +117,9 @@ def test_users_see_their_sessions_and_sign_one_out(web: Web, second_browser: Tes
     login(client, "nina")
     login(second_browser, "nina")
     page = client.get("/account/sessions").text
-    assert page.count('action="/account/sessions/') == 1  # the other one; not this browser
-    assert "this browser" in page
-    other = page.split('action="/account/sessions/')[1].split("/")[0]
+    ends = re.findall(r'action="/account/sessions/(\d+)/end"', page)
+    assert len(ends) == 1 and "this browser" in page  # the other one has the button
+    other = ends[0]
     start = last_audit(engine)
     response = client.post(
         f"/account/sessions/{other}/end",
@@ -128,7 +129,7 @@ def test_users_see_their_sessions_and_sign_one_out(web: Web, second_browser: Tes
     assert response.status_code == 303
     assert audit_since(engine, start) == [("session.ended", "nina", "web", None)]
     assert not signed_in(second_browser) and signed_in(client)
-    assert 'action="/account/sessions/' not in client.get("/account/sessions").text
+    assert not re.findall(r"/account/sessions/\d+/end", client.get("/account/sessions").text)
 
 
 def test_another_users_session_cannot_be_ended(web: Web, second_browser: TestClient) -> None:
@@ -160,3 +161,12 @@ def test_users_sign_out_all_their_other_sessions(web: Web, second_browser: TestC
     assert "Signed out of 1 other session." in client.get("/account/sessions").text
     assert audit_since(engine, start) == [("sessions.ended", "nina", "web", None)]
     assert signed_in(client) and not signed_in(second_browser)
+
+
+def test_only_the_login_form_opens_a_session_for_a_visitor(web: Web) -> None:
+    client, engine, _ = web
+    for path in ("/no-such-page", "/worklist", "/static/surveil.css", "/feeds/x.ics"):
+        assert "set-cookie" not in client.get(path, follow_redirects=False).headers, path
+    with Session(engine) as session:
+        assert session.exec(select(m.WebSession.id)).all() == []
+    assert COOKIE in client.get("/login").headers["set-cookie"]

@@ -42,6 +42,8 @@ TOUCH_EVERY = dt.timedelta(seconds=60)
 # Ended and expired sessions are kept this long for the user's sessions page, then removed.
 KEEP_ENDED = dt.timedelta(days=7)
 MAX_DATA = 8000
+# A session before login lives only as long as a login form needs to be filled in.
+ANONYMOUS_IDLE = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def create_anonymous(
     None when the database was too busy to write it at once (the visitor's next page tries
     again)."""
     token = new_token()
+    idle = min(idle, ANONYMOUS_IDLE)
     try:
         with quick_scope(engine) as session:
             _purge(session, now)

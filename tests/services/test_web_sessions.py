@@ -169,3 +169,20 @@ def test_a_user_signs_out_everywhere_but_here(engine: sa.Engine, world: World) -
         )
     assert ended == 1
     assert is_open(engine, here.session_token) and not is_open(engine, elsewhere.session_token)
+
+
+def test_a_session_before_login_idles_out_after_an_hour(engine: sa.Engine) -> None:
+    now = dt.datetime.now(dt.UTC)
+    long_idle = dt.timedelta(hours=8)
+    token = web_sessions.create_anonymous(engine, data={"csrf": "c"}, now=now, idle=long_idle)
+    assert token is not None
+    assert web_sessions.save(engine, token=token, data={"csrf": "d"}, now=now, idle=long_idle)
+    hour = web_sessions.ANONYMOUS_IDLE
+    opened = web_sessions.open_session(
+        engine, token=token, now=now + hour - dt.timedelta(seconds=1)
+    )
+    assert opened is not None and opened.data == {"csrf": "d"}
+    assert (
+        web_sessions.open_session(engine, token=token, now=now + hour + dt.timedelta(seconds=1))
+        is None
+    )

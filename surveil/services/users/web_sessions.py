@@ -174,7 +174,15 @@ def _update(
             col(m.WebSession.id_hash) == hash_token(token),
             col(m.WebSession.ended_at).is_(None),
         )
-        .values(data=_encode(data), last_seen_at=now, idle_expires_at=now + idle)
+        .values(
+            data=_encode(data),
+            last_seen_at=now,
+            # A session before login keeps its short idle time (ANONYMOUS_IDLE).
+            idle_expires_at=sa.case(
+                (col(m.WebSession.user_id).is_(None), now + min(idle, ANONYMOUS_IDLE)),
+                else_=now + idle,
+            ),
+        )
     )
     return bool(getattr(result, "rowcount", 0))
 

@@ -633,3 +633,7 @@ from surveil.db.models_items import (  # noqa: E402
 from surveil.db.models_items import (  # noqa: E402
     CodedReason as CodedReason,
 )
+
+# The web app's sessions and rate-limit counters live beside this module (surveil/db/web_models.py).
+from surveil.db.web_models import RateLimit as RateLimit  # noqa: E402
+from surveil.db.web_models import WebSession as WebSession  # noqa: E402

@@ -12,6 +12,7 @@ from surveil.errors import Conflict, InvalidInput, Problem
 from surveil.services.audit import list_audit, patient_mrns
 from surveil.services.users.accounts import list_users
 from surveil.services.users.admin import add_account, set_account_active
+from surveil.services.users.web_sessions import end_all_for_user
 from surveil.web.contexts import AuditPage, UsersPage
 from surveil.web.deps import (
     ActorDep,
@@ -95,6 +96,16 @@ def set_active(
     else:
         state = "active" if account.active else "deactivated"
         flash(request, f"{account.username} is now {state}.")
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/users/{user_id}/sessions/end", name="admin.users_sign_out", dependencies=[AdminOnly])
+def sign_out_everywhere(
+    request: Request, user_id: int, engine: EngineDep, actor: ActorDep
+) -> Response:
+    """End every session of the user at once (a lost phone, a shared password)."""
+    ended = end_all_for_user(engine, actor=actor, user_id=user_id, reason="signed out by admin")
+    flash(request, f"Signed out of {ended} session{'s' if ended != 1 else ''}.")
     return RedirectResponse("/admin/users", status_code=303)
 
 

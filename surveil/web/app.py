@@ -44,6 +44,7 @@ from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user
 from surveil.web import (
     account,
+    account_sessions,
     actions,
     admin,
     auth,
@@ -64,7 +65,7 @@ from surveil.web import (
     worklist,
 )
 from surveil.web.contexts import ErrorPage, Frame
-from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
+from surveil.web.deps import LoginRequired, client_ip, take_flashes
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     fhir.router,
     login_steps.router,  # issue 21: second factor and passwords
     account.router,
+    account_sessions.router,
     item_life.router,
     trigger_decisions.router,
     merge.router,
@@ -258,9 +260,10 @@ def _error_page(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
+    user = _session_user(request)
     frame = Frame(
-        user=_session_user(request),
-        csrf=security.csrf_token(request),
+        user=user,
+        csrf=security.csrf_token(request) if user is not None else "",  # see deps.frame
         flashes=take_flashes(request),
         section="",
         clinic_name=request.app.state.settings.clinic.name,
@@ -275,19 +278,17 @@ def _error_page(
 
 def _session_user(request: Request) -> m.User | None:
     """The logged-in user, so an error page keeps the navigation (and the way to log out)."""
-    uid = security.session_user_id(request, now=utc_now())
-    return signed_in_user(request.app.state.engine, user_id=uid)
+    return signed_in_user(request.app.state.engine, user_id=security.session_user_id(request))
 
 
 def _audit_refusal(request: Request, action: str, patient_id: int | None, detail: str) -> None:
     """Failed authorisation is audited (ASVS 16.3.2) in its own transaction: the request's own
     transaction was rolled back with the error."""
-    uid = request.session.get("uid")
     try:
         record_refusal(
             request.app.state.engine,
             action=action,
-            user_id=uid if isinstance(uid, int) else None,
+            user_id=security.session_user_id(request),
             ip=client_ip(request),
             patient_id=patient_id,
             detail=detail,

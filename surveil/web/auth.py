@@ -50,6 +50,9 @@ def login(
             ip=client_ip(request),
             now=now,
             settings=settings.web,
+            user_agent=request.headers.get("user-agent", ""),
+            previous_session=security.session_token(request),
+            security=settings.security,
         )
     except accounts.LoginRefused as refused:  # the attempt is stored and counted already
         page = LoginPage(
@@ -61,12 +64,11 @@ def login(
         return render(
             request, "web/auth/login.html", page, status_code=429 if refused.throttled else 401
         )
-    parked = login_steps.park_if_needed(  # second factor / new password first (issue 21)
-        request, engine, settings, user_id=account.id, target=target, now=now
-    )
-    if parked is not None:
-        return parked
-    security.start_session(request, user_id=account.id, now=now)
+    if account.next_step is not None:  # a second factor or a new password first (issue 21)
+        return login_steps.park(
+            request, user_id=account.id, step=account.next_step, target=target, now=now
+        )
+    security.start_session(request, token=account.session_token, user_id=account.id)
     flash(request, f"Welcome, {account.display_name}.")
     return RedirectResponse(target, status_code=303)
 
@@ -74,6 +76,8 @@ def login(
 @router.post("/logout", name="auth.logout")
 def logout(request: Request, engine: EngineDep, actor: SessionActorDep) -> Response:
     if actor is not None:
-        sessions.log_out(engine, actor=actor)
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+        sessions.log_out(engine, actor=actor, session_token=security.session_token(request))
+    security.end_session(request)
+    # ASVS 14.3.1: the browser drops what it kept of the session (cached pages hold PHI).
+    headers = {"Clear-Site-Data": '"cache", "cookies", "storage"'}
+    return RedirectResponse("/login", status_code=303, headers=headers)

@@ -54,10 +54,8 @@ def utc_now() -> dt.datetime:
 def current_user(request: Request, db: Annotated[ReadSession, Depends(get_read_db)]) -> m.User:
     """The signed-in, active account, read on the request's read-only session: every request
     re-reads it, so a deactivated user is signed out at their next click."""
-    uid = security.session_user_id(request, now=utc_now())
-    user = get_user(db, user_id=uid)
+    user = get_user(db, user_id=security.session_user_id(request))
     if user is None or not user.active:
-        request.session.clear()
         raise LoginRequired()
     return user
 
@@ -75,8 +73,7 @@ def session_actor(
 ) -> Actor | None:
     """The account named by the session cookie, active or not, without requiring a login
     (logging out must work for a session that has just been deactivated)."""
-    uid = request.session.get("uid")
-    user = get_user(db, user_id=uid if isinstance(uid, int) else None)
+    user = get_user(db, user_id=security.session_user_id(request))
     return Actor.of(user, ip=client_ip(request)) if user is not None else None
 
 
@@ -113,7 +110,7 @@ def clinic_today(settings: Settings) -> dt.date:
 def flash(
     request: Request, text: str, *, kind: str = "ok", problems: list[str] | None = None
 ) -> None:
-    """A message for the next page (post/redirect/get), kept in the signed session cookie."""
+    """A message for the next page (post/redirect/get), kept in the server-side session."""
     messages = list(request.session.get("flash", []))
     messages.append({"kind": kind, "text": text, "problems": problems or []})
     request.session["flash"] = messages[-5:]
@@ -129,7 +126,9 @@ def frame(
 ) -> Frame:
     return Frame(
         user=user,
-        csrf=security.csrf_token(request),
+        # A visitor who is not signed in needs a session (and a token) only for the login form:
+        # a scanner's requests for other pages must not each leave a session row behind.
+        csrf=security.csrf_token(request) if user is not None or section == "login" else "",
         flashes=take_flashes(request),
         section=section,
         clinic_name=settings.clinic.name,

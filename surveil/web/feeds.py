@@ -10,8 +10,8 @@ The URL is the only credential (a capability URL, RELIABILITY.md §1.3), so this
 - sends a strong ETag (the SHA-256 of the body, which is deterministic) and answers a matching
   ``If-None-Match`` with 304. ``If-Modified-Since`` is deliberately ignored: a date cannot see
   an event that dropped out of the feed, and a wrong 304 froze Apple Calendar (ICAL.md C3);
-- is rate limited in memory, per token for feeds that exist and per client address for tokens
-  that do not (see ``FeedLimits``);
+- is rate limited per token for feeds that exist and per client address for tokens that do
+  not, with the counts shared by every web worker (see ``FeedLimits``);
 - is never compressed and sends no CORS headers (ICAL.md C5, C6);
 - only reads: one query on a read-only connection, then rendering after the connection is back
   in the pool; fetch counts are kept in memory and written in batches (``feed_fetches``).
@@ -34,6 +34,7 @@ from surveil.config import Settings
 from surveil.core.zones import today_in
 from surveil.services.feeds.fetches import FetchTally
 from surveil.services.feeds.tokens import FeedBody, FeedRenderer, read_feed
+from surveil.services.throttle import SharedCounts
 from surveil.web import feed_controls
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,8 @@ _TOO_MANY = b"Too many requests. Calendar apps need a feed only every few hours.
 class SlidingWindow:
     """At most ``limit`` events per key in any ``window`` seconds (in memory, thread-safe).
 
-    Each process keeps its own counts: behind N workers a client may get up to N times the
-    limit, and a restart forgets everything. That is enough to stop a leaked URL being
-    hammered or tokens being guessed in bulk; a deployment that needs one shared limit sets it
-    at the reverse proxy as well.
+    Each process keeps its own counts here; ``FeedLimits`` adds what the other workers counted
+    (``services.throttle.SharedCounts``), so N workers together allow about one limit.
     """
 
     def __init__(self, limit: int, window: float = 60.0, max_keys: int = 100_000) -> None:
@@ -67,6 +66,15 @@ class SlidingWindow:
         self.max_keys = max_keys
         self._events: dict[object, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def count(self, key: object, now: float) -> int:
+        """Events of ``key`` in the window ending at ``now``."""
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                return 0
+            self._expire(events, now)
+            return len(events)
 
     def full(self, key: object, now: float) -> bool:
         """True if ``key`` has used its allowance (nothing is recorded)."""
@@ -123,15 +131,57 @@ class FeedLimits:
       guesser cannot keep learning which tokens exist. Misses are counted per address, not all
       requests: Google and Microsoft fetch every subscriber's feed from shared address pools,
       and a per-address limit on all requests would throttle all of them at once (ICAL.md P10).
+
+    Each counts this process's events exactly (a sliding window) and adds what the other web
+    workers counted, read from the ``rate_limit`` table every few seconds (``shared_*``, made
+    by ``FeedRuntime`` when not given).
     """
 
     per_feed: SlidingWindow
     misses: SlidingWindow
+    shared_feeds: SharedCounts | None = None
+    shared_misses: SharedCounts | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "FeedLimits":
         limit = settings.web.feed_requests_per_minute
         return cls(per_feed=SlidingWindow(limit), misses=SlidingWindow(limit))
+
+    def share(self, engine: sa.Engine) -> None:
+        if self.shared_feeds is None:
+            self.shared_feeds = SharedCounts(engine, "feed")
+        if self.shared_misses is None:
+            self.shared_misses = SharedCounts(engine, "feed-miss")
+
+    def address_blocked(self, client: str, tick: float) -> int | None:
+        """Seconds to wait if ``client`` has missed too often, else None."""
+        return _over(self.misses, self.shared_misses, client, tick)
+
+    def record_miss(self, client: str, tick: float) -> None:
+        self.misses.hit(client, tick)
+        if self.shared_misses is not None and self.misses.limit > 0:
+            self.shared_misses.record(client)
+
+    def take_feed(self, feed_id: int, tick: float) -> int | None:
+        """Count one request to ``feed_id``; seconds to wait if it is over its limit."""
+        wait = _over(self.per_feed, self.shared_feeds, feed_id, tick)
+        if wait is None and self.per_feed.hit(feed_id, tick):
+            if self.shared_feeds is not None and self.per_feed.limit > 0:
+                self.shared_feeds.record(feed_id)
+            return None
+        return wait or self.per_feed.retry_after(feed_id, tick)
+
+
+def _over(
+    local: SlidingWindow, shared: SharedCounts | None, key: object, tick: float
+) -> int | None:
+    if local.limit <= 0:
+        return None
+    if local.full(key, tick):
+        return local.retry_after(key, tick)
+    if shared is not None and local.count(key, tick) + shared.others(key) >= local.limit:
+        return shared.seconds_left()
+    return None
 
 
 @dataclass
@@ -151,6 +201,7 @@ class FeedRuntime:
     def __post_init__(self) -> None:
         if self.fetches is None:
             self.fetches = FetchTally(self.engine)
+        self.limits.share(self.engine)
 
 
 _RUNTIME_LOCK = threading.Lock()
@@ -199,8 +250,8 @@ FEED_ROUTE = Route("/feeds/{token}.ics", feed, methods=["GET", "HEAD"], include_
 def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
     client = request.client.host if request.client else "unknown"
     tick = rt.monotonic()
-    if rt.limits.misses.full(client, tick):
-        return _too_many(rt.limits.misses.retry_after(client, tick))
+    if (wait := rt.limits.address_blocked(client, tick)) is not None:
+        return _too_many(wait)
     now = rt.clock()
     # Read-only: a poll never takes the write lock (its count is written in batches), and the
     # connection goes back to the pool before the rendering starts.
@@ -211,10 +262,10 @@ def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
         retention=rt.renderer.retention,
     )
     if opened is None:
-        rt.limits.misses.hit(client, tick)
+        rt.limits.record_miss(client, tick)
         return _not_found()
-    if not rt.limits.per_feed.hit(opened.id, tick):
-        return _too_many(rt.limits.per_feed.retry_after(opened.id, tick))
+    if (wait := rt.limits.take_feed(opened.id, tick)) is not None:
+        return _too_many(wait)
     rendered = rt.renderer.render_items(opened, opened.items, opened.timezone)
     assert rt.fetches is not None  # made in __post_init__
     rt.fetches.record(opened.id, now)

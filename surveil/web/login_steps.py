@@ -5,7 +5,7 @@ Until these steps are done there is no session: the (cleared) session only holds
 login* — the account id, when the password was accepted, where to go after, the step, and the
 wrong codes typed so far. It lasts ``PENDING_MINUTES``; ``MAX_CODE_FAILURES`` wrong codes end it
 (the password is asked again, and it is throttled; each wrong code also counts as a failed
-login). ``auth.login`` calls ``park_if_needed`` once the password is accepted.
+login). ``auth.login`` calls ``park`` when the password was accepted but a step remains.
 """
 
 import datetime as dt
@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from surveil.config import Settings
 from surveil.errors import Conflict, InvalidInput, PermissionDenied
 from surveil.services.actor import Actor
-from surveil.services.users import passwords, totp
+from surveil.services.users import passwords, sessions, totp
 from surveil.web import security
 from surveil.web.account_pages import CodePage, PasswordPage, RecoveryCodesPage
 from surveil.web.account_views import second_factor_page
@@ -33,20 +33,9 @@ Code = Annotated[str, Form(max_length=64)]
 Secret = Annotated[str, Form(max_length=1024)]
 
 
-def park_if_needed(
-    request: Request,
-    engine: sa.Engine,
-    settings: Settings,
-    *,
-    user_id: int,
-    target: str,
-    now: dt.datetime,
-) -> Response | None:
-    """After a right password: None when the session may start now, else the redirect to the
-    next step, with the login parked in the (cleared) session."""
-    step = totp.login_step(engine, user_id=user_id, settings=settings.security)
-    if step is None:
-        return None
+def park(request: Request, *, user_id: int, step: str, target: str, now: dt.datetime) -> Response:
+    """After a right password, when the login still owes ``step``: the login is parked in the
+    (cleared) pre-login session and the browser sent to that step; no session starts yet."""
     request.session.clear()
     request.session[PENDING] = {
         "uid": user_id,
@@ -76,17 +65,37 @@ def _expired(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def _advance(request: Request, engine: sa.Engine, parked: dict[str, Any]) -> Response:
+def _advance(
+    request: Request, engine: sa.Engine, settings: Settings, parked: dict[str, Any]
+) -> Response:
     """The next step after a factor, or the session itself."""
     uid = int(parked["uid"])
     if totp.after_second_factor(engine, user_id=uid) == "new-password":
         request.session[PENDING] = {**parked, "step": "new-password", "at": utc_now().timestamp()}
         return RedirectResponse("/login/new-password", status_code=303)
-    return _finish(request, uid, str(parked["next"]))
+    return _finish(request, engine, settings, uid, str(parked["next"]))
 
 
-def _finish(request: Request, uid: int, target: str) -> Response:
-    security.start_session(request, user_id=uid, now=utc_now())
+def open_session(
+    request: Request, engine: sa.Engine, settings: Settings, *, user_id: int, now: dt.datetime
+) -> None:
+    """Every step passed: the server-side session starts, and this browser switches to it."""
+    token = sessions.complete_login(
+        engine,
+        user_id=user_id,
+        ip=client_ip(request),
+        now=now,
+        settings=settings.web,
+        user_agent=request.headers.get("user-agent", ""),
+        previous_session=security.session_token(request),
+    )
+    security.start_session(request, token=token, user_id=user_id)
+
+
+def _finish(
+    request: Request, engine: sa.Engine, settings: Settings, uid: int, target: str
+) -> Response:
+    open_session(request, engine, settings, user_id=uid, now=utc_now())
     flash(request, "Welcome back.")
     return RedirectResponse(security.safe_next(target), status_code=303)
 
@@ -130,7 +139,7 @@ def code_submit(
         page = CodePage(frame(request, None, section="login", settings=settings), str(refused))
         status = 429 if refused.throttled else 401
         return render(request, "web/auth/second_factor.html", page, status_code=status)
-    return _advance(request, engine, parked)
+    return _advance(request, engine, settings, parked)
 
 
 # --------------------------------------------------------------------------- set-up at login
@@ -192,7 +201,7 @@ def enrol_confirm(
         request.session[PENDING] = {**parked, "step": "new-password", "at": utc_now().timestamp()}
         url, label = "/login/new-password", "Continue: choose a new password"
     else:
-        security.start_session(request, user_id=int(parked["uid"]), now=utc_now())
+        open_session(request, engine, settings, user_id=int(parked["uid"]), now=utc_now())
         url, label = security.safe_next(target), "Continue"
     codes_page = RecoveryCodesPage(
         frame(request, None, section="login", settings=settings), tuple(codes), url, label
@@ -239,4 +248,4 @@ def new_password_submit(
         return render(request, "web/account/password.html", page, status_code=422)
     except PermissionDenied:
         return _expired(request)
-    return _finish(request, int(parked["uid"]), str(parked["next"]))
+    return _finish(request, engine, settings, int(parked["uid"]), str(parked["next"]))

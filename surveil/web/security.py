@@ -1,29 +1,29 @@
 """The web app's defences: the session cookie, CSRF tokens, the Origin check and response headers.
 
-- Sessions are Starlette's signed cookie (itsdangerous). ``max_age`` is re-signed on every
-  response, so it acts as the *inactivity* timeout (``web.session_minutes``); ``auth_at`` in the
-  session adds an absolute lifetime (NIST 800-63B AAL2: 12 h). Every request re-reads the account,
-  so deactivating a user ends their sessions at once (ASVS 7.4.2).
-- The cookie is HttpOnly, SameSite=Strict, and Secure with the ``__Host-`` prefix behind HTTPS.
+- Sessions live on the server (``services.users.web_sessions``): the cookie carries only a random
+  id, and its data (who is signed in, the CSRF secret, flash messages) is a database row that
+  every web worker shares. Logout, deactivation and "sign out everywhere" end the row, so a copied
+  cookie stops working at once (ASVS 7.4.1, 7.4.2); idle (``web.session_minutes``) and absolute
+  (12 h) expiry are checked on every request.
+- The cookie is HttpOnly, SameSite=Strict, has no Max-Age (it goes when the browser closes), and is
+  Secure with the ``__Host-`` prefix behind HTTPS.
 - Every unsafe request must carry the session's synchronizer token in a ``csrf_token`` field and,
   when the browser sends an Origin, come from our own origin (ASVS 3.5.1).
 - Every response gets a CSP without inline scripts or styles, no-store on pages (PHI), and the
   usual hardening headers (ASVS 3.4.x, 14.3.2).
 """
 
-import datetime as dt
 import hmac
 import secrets
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from surveil.config import WebSettings
 from surveil.errors import PermissionDenied
+from surveil.web.server_sessions import ServerSessions, session_state
 
-ABSOLUTE_LIFETIME = dt.timedelta(hours=12)
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -54,14 +54,7 @@ def cookie_name(settings: WebSettings) -> str:
 
 def install(app: FastAPI, settings: WebSettings) -> None:
     """Add the session and header middleware (outermost last: headers wrap everything)."""
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=cookie_name(settings),
-        max_age=settings.session_minutes * 60,
-        same_site="strict",
-        https_only=settings.https_only,
-    )
+    app.add_middleware(ServerSessions, cookie=cookie_name(settings), settings=settings)
     app.add_middleware(SecurityHeaders, hsts=settings.https_only)
 
 
@@ -96,23 +89,31 @@ def own_origin(request: Request) -> str:
     return f"{url.scheme}://{url.netloc}"
 
 
-def start_session(request: Request, *, user_id: int, now: dt.datetime) -> None:
-    """A fresh session at login: nothing from before survives, including the CSRF token
-    (ASVS 7.2.4: a new session at authentication)."""
-    request.session.clear()
-    request.session.update({"uid": user_id, "auth_at": now.timestamp()})
+def start_session(request: Request, *, token: str, user_id: int) -> None:
+    """Switch the request to the session opened at login (ASVS 7.2.4: a new session at
+    authentication): nothing from before survives, including the CSRF token."""
+    session_state(request.scope).adopt(token, user_id)
     csrf_token(request)
 
 
-def session_user_id(request: Request, *, now: dt.datetime) -> int | None:
-    """The logged-in user's id, or None when absent or past the absolute lifetime."""
-    uid, auth_at = request.session.get("uid"), request.session.get("auth_at")
-    if not isinstance(uid, int) or not isinstance(auth_at, int | float):
-        return None
-    if now - dt.datetime.fromtimestamp(auth_at, dt.UTC) > ABSOLUTE_LIFETIME:
-        request.session.clear()
-        return None
-    return uid
+def end_session(request: Request) -> None:
+    """Forget the session in this browser too (the service has ended it on the server)."""
+    session_state(request.scope).forget()
+
+
+def session_token(request: Request) -> str | None:
+    """The id in this request's cookie, when it named a live session (for logout and login)."""
+    return session_state(request.scope).token
+
+
+def session_id(request: Request) -> int | None:
+    """The stored session's own id (what the sessions page names; not the cookie's secret)."""
+    return session_state(request.scope).row_id
+
+
+def session_user_id(request: Request) -> int | None:
+    """The signed-in user's id, or None (no live session, or one from before login)."""
+    return session_state(request.scope).user_id
 
 
 def safe_next(target: str | None, default: str = "/worklist") -> str:

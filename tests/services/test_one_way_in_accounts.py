@@ -39,6 +39,7 @@ COVERED: frozenset[str] = frozenset(
         "users.admin.add_first_admin",
         "users.admin.set_account_active",
         "users.sessions.log_in",
+        "users.sessions.complete_login",
         "users.sessions.log_out",
         "users.sessions.record_refusal",
         "feeds.manage.issue_patient_feed",

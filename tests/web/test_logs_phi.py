@@ -96,6 +96,7 @@ def seeded(db_url: str) -> dict[str, str]:
             "item_id": str(item.id),
             "trigger_id": str(trigger.id),
             "user_id": str(admin.id),
+            "session_id": "1",  # a sessions page id (another user's or none: a neutral 303)
             "public_id": issued.feed.public_id,
             "token": issued.urls.https.rsplit("/", 1)[1].removesuffix(".ics"),
         }

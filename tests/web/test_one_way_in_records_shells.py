@@ -69,8 +69,8 @@ class Audit:
         return rows
 
     def record(self) -> dict[str, list[tuple[object, ...]]]:
-        """Every clinical table's rows (the audit and login tables aside)."""
-        skip = {"audit_event", "login_attempt"}
+        """Every clinical table's rows (the audit, login, session and rate-limit tables aside)."""
+        skip = {"audit_event", "login_attempt", "web_session", "rate_limit"}
         with self.engine.connect() as connection:
             return {
                 t.name: [tuple(r) for r in connection.execute(sa.select(t)).all()]

@@ -3,7 +3,8 @@ the audit trail of what they did.
 
 Passwords are hashed with argon2id (argon2-cffi's RFC 9106 defaults, above ASVS 11.4.2's floor).
 Login throttling counts recent failures in the ``login_attempt`` table, so it survives restarts
-and works across web workers. Audit rows are written inside the caller's transaction: a change and
+and works across web workers; it is built so that nobody can use it to lock another user out
+(``is_throttled``). Audit rows are written inside the caller's transaction: a change and
 its audit event are committed together or not at all.
 """
 
@@ -24,6 +25,7 @@ from surveil.db.session import read_scope
 from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
+from surveil.services.users import web_sessions
 from surveil.services.users.password_policy import (  # noqa: F401 (re-exported)
     MAX_PASSWORD,
     MIN_PASSWORD,
@@ -138,8 +140,8 @@ def get_user(session: Session, *, user_id: int | None) -> m.User | None:
 
 
 def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) -> m.User:
-    """Deactivate (or reactivate) an account. A deactivated user's sessions stop at the next
-    request, because every request re-reads the account."""
+    """Deactivate (or reactivate) an account. Deactivation ends the user's sessions in the same
+    transaction; reactivation does not bring them back (they stay ended)."""
     user = session.get(m.User, user_id)
     if user is None:
         raise NotFound(f"no user with id {user_id}")
@@ -148,6 +150,10 @@ def set_active(session: Session, *, user_id: int, active: bool, actor: Actor) ->
     before = user.active
     user.active = active
     session.add(user)
+    if not active:
+        web_sessions.end_all(
+            session, user_id=user_id, now=dt.datetime.now(dt.UTC), reason="deactivated"
+        )
     audit(
         session,
         actor=actor,
@@ -175,7 +181,8 @@ def authenticate(
     """The user for these credentials, or LoginRefused. Every attempt is recorded and audited."""
     name = username.strip().lower()[:64]
     if is_throttled(session, username=name, ip=ip, now=now, settings=settings):
-        _record_attempt(session, name, ip, now, success=False, detail="throttled")
+        # Audited, but not stored as a failure: a refusal by the throttle must not extend it.
+        audit(session, actor=name or "-", action="login.failed", detail="throttled", ip=ip)
         minutes = settings.login_window_minutes
         raise LoginRefused(
             f"Too many failed attempts. Wait {minutes} minutes, then try again.", throttled=True
@@ -195,26 +202,31 @@ def authenticate(
 def is_throttled(
     session: Session, *, username: str, ip: str, now: dt.datetime, settings: WebSettings
 ) -> bool:
-    """Too many recent failures for this username from this address, or for the username or the
-    address overall. A success for the username clears its count, so a nurse who finally types
-    the right password is not punished for earlier slips."""
-    since = now - dt.timedelta(minutes=settings.login_window_minutes)
-    last_ok = session.exec(
-        select(func.max(m.LoginAttempt.at)).where(
-            m.LoginAttempt.username == username, col(m.LoginAttempt.success).is_(True)
-        )
-    ).one()
-    if last_ok is not None and last_ok > since:
-        since = last_ok
+    """Whether a login for ``username`` from ``ip`` is refused now. Three limits, all counted in
+    the ``login_attempt`` table, so every web worker shares them:
+
+    - this account from this address: ``login_attempts`` failures in the window;
+    - this address, whatever the account: ``WIDE_FACTOR`` times that (a password sprayer);
+    - this account from everywhere: ``WIDE_FACTOR`` times that, where each address counts only
+      the failures it made *before it was throttled itself* (at most ``login_attempts``). So one
+      address cannot lock a user out from elsewhere, however often it posts; and an address the
+      user signed in from in the last ``KNOWN_ADDRESS`` days is never held by the account-wide
+      lock (the nurse at her usual workstation keeps working during a distributed attack).
+
+    A success for the username clears its counts, so a nurse who finally types the right
+    password is not punished for earlier slips. Attempts refused *because* of a limit are not
+    failures: they neither extend nor spread a lock."""
+    window = now - dt.timedelta(minutes=settings.login_window_minutes)
+    since = max(window, _last_success(session, username) or window)
+    limit = settings.login_attempts
     failed = select(func.count()).where(
         col(m.LoginAttempt.success).is_(False), m.LoginAttempt.at > since
     )
-    limit = settings.login_attempts
     pair = session.exec(
         failed.where(m.LoginAttempt.username == username, m.LoginAttempt.ip == ip)
     ).one()
-    account = session.exec(failed.where(m.LoginAttempt.username == username)).one()
-    window = now - dt.timedelta(minutes=settings.login_window_minutes)
+    if pair >= limit:
+        return True
     address = session.exec(
         select(func.count()).where(
             col(m.LoginAttempt.success).is_(False),
@@ -222,7 +234,53 @@ def is_throttled(
             m.LoginAttempt.at > window,
         )
     ).one()
-    return pair >= limit or account >= limit * WIDE_FACTOR or address >= limit * WIDE_FACTOR
+    if address >= limit * WIDE_FACTOR:
+        return True
+    return _account_wide_failures(session, username, since, limit) >= limit * WIDE_FACTOR and (
+        not _known_address(session, username, ip, now)
+    )
+
+
+KNOWN_ADDRESS = dt.timedelta(days=30)
+
+
+def _last_success(session: Session, username: str) -> dt.datetime | None:
+    return session.exec(
+        select(func.max(m.LoginAttempt.at)).where(
+            m.LoginAttempt.username == username, col(m.LoginAttempt.success).is_(True)
+        )
+    ).one()
+
+
+def _account_wide_failures(session: Session, username: str, since: dt.datetime, limit: int) -> int:
+    """Failures for ``username`` since ``since``, each address counting at most ``limit``."""
+    per_address = (
+        sa.select(func.count().label("failures"))
+        .where(
+            col(m.LoginAttempt.username) == username,
+            col(m.LoginAttempt.success).is_(False),
+            col(m.LoginAttempt.at) > since,
+        )
+        .group_by(col(m.LoginAttempt.ip))
+        .subquery()
+    )
+    capped = sa.case((per_address.c.failures > limit, limit), else_=per_address.c.failures)
+    total = session.execute(sa.select(func.coalesce(func.sum(capped), 0))).scalar_one()
+    return int(total)
+
+
+def _known_address(session: Session, username: str, ip: str, now: dt.datetime) -> bool:
+    found = session.exec(
+        select(m.LoginAttempt.id)
+        .where(
+            m.LoginAttempt.username == username,
+            m.LoginAttempt.ip == ip,
+            col(m.LoginAttempt.success).is_(True),
+            m.LoginAttempt.at > now - KNOWN_ADDRESS,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _record_attempt(

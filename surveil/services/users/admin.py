@@ -135,7 +135,7 @@ def set_account_active(
     username: str | None = None,
 ) -> Account:
     """Deactivate (or reactivate) the account with ``user_id`` (web) or ``username`` (CLI).
-    A deactivated user's sessions end at their next request; nobody deactivates themselves."""
+    Deactivation ends the user's sessions at once; nobody deactivates themselves."""
     _require_admin(actor, "deactivate or reactivate users")
     with session_scope(engine) as session:
         found = _find(session, user_id=user_id, username=username)

@@ -7,6 +7,7 @@ sessions are signed cookies that nothing on the server can revoke; the server-si
 (branch sec21a) gives it a body (delete the user's session rows), wired at merge.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -18,16 +19,15 @@ from surveil.errors import InvalidInput, NotFound, PermissionDenied, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
-from surveil.services.users import accounts
+from surveil.services.users import accounts, web_sessions
 from surveil.services.users.admin import Account
 from surveil.services.users.password_policy import password_problems
 
 
 def end_all_sessions_for_user(session: Session, *, user_id: int, reason: str) -> None:
     """End every open session of ``user_id`` inside the caller's transaction (``reason`` says
-    why, for the session store's own record). The hook the lead wires to the server-side session
-    table of branch sec21a; until then there is nothing server-side to end."""
-    del session, user_id, reason
+    why, kept on the ended sessions): a new password signs out every copy of every cookie."""
+    web_sessions.end_all(session, user_id=user_id, now=dt.datetime.now(dt.UTC), reason=reason)
 
 
 @dataclass(frozen=True)

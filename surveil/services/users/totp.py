@@ -67,12 +67,17 @@ def login_step(engine: sa.Engine, *, user_id: int, settings: SecuritySettings) -
         user = session.get(m.User, user_id)
         if user is None or not user.active:
             raise NotFound(f"no user with id {user_id}")
-        factor = session.get(SecondFactor, user_id)
-        if factor is not None and factor.confirmed_at is not None:
-            return "second-factor"
-        if requires_second_factor(user.role, settings):
-            return "enrol"
-        return "new-password" if user.must_change_password else None
+        return step_for(session, user, settings)
+
+
+def step_for(session: Session, user: m.User, settings: SecuritySettings) -> str | None:
+    """``login_step`` inside the caller's transaction (the login's own)."""
+    factor = session.get(SecondFactor, user.id)
+    if factor is not None and factor.confirmed_at is not None:
+        return "second-factor"
+    if requires_second_factor(user.role, settings):
+        return "enrol"
+    return "new-password" if user.must_change_password else None
 
 
 def after_second_factor(engine: sa.Engine, *, user_id: int) -> str | None:

@@ -1,0 +1,181 @@
+"""Rate-limit counts shared by every web worker, through the ``rate_limit`` table.
+
+A process counts its own events in memory (exact, with its own sliding window: see
+``web.feeds.SlidingWindow``) and, every ``SYNC_SECONDS``, adds them to a fixed-window counter in
+the database with one atomic upsert per batch (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
+on SQLite and PostgreSQL alike). The totals it reads back tell it what the *other* processes
+counted, which it adds to its own before deciding. So N workers together allow about one
+limit, not N limits, while a calendar poll still writes nothing itself: a worker writes at most
+once every few seconds. Counting is best effort: when the database is busy or down, a worker
+falls back to its own counts rather than refusing or waiting.
+"""
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col
+
+from surveil.db import models as m
+from surveil.db.session import session_scope
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 5.0
+# How long a best-effort write may wait for SQLite's write lock before it is skipped.
+QUICK_WAIT_MS = 200
+
+
+@contextmanager
+def quick_scope(engine: sa.Engine) -> Iterator[Session]:
+    """A unit of work that gives up after ``QUICK_WAIT_MS`` if SQLite's write lock is held
+    (OperationalError), instead of the engine's 30 s busy timeout: for writes a reader's
+    request makes on the side (a session's last-seen time, rate-limit counts). PostgreSQL
+    locks rows, not the database, so there it is a plain unit of work."""
+    if engine.dialect.name != "sqlite":
+        with session_scope(engine) as session:
+            yield session
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA busy_timeout={QUICK_WAIT_MS}")
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+                session.commit()
+        finally:
+            raw.execute("PRAGMA busy_timeout=30000")
+
+
+def add_counts(
+    engine: sa.Engine,
+    *,
+    name: str,
+    deltas: dict[str, int],
+    window_start: dt.datetime,
+    window: dt.timedelta,
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Add ``deltas`` to the counters of ``name`` for the window starting at ``window_start``
+    (one atomic upsert) and return the totals every process has counted there. Counters of
+    past windows are removed on the way."""
+    if not deltas:
+        return {}
+    table = SQLModel.metadata.tables[m.RateLimit.__tablename__]
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    rows = [
+        {
+            "key": f"{name}:{key}"[:160],
+            "window_start": window_start,
+            "count": delta,
+            "expires_at": window_start + window,
+        }
+        for key, delta in deltas.items()
+    ]
+    statement = insert.values(rows).on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"count": table.c.count + insert.excluded.count},
+    )
+    prefix = len(name) + 1
+    with quick_scope(engine) as session:
+        session.execute(sa.delete(m.RateLimit).where(col(m.RateLimit.expires_at) < now))
+        result = session.execute(statement.returning(table.c.key, table.c.count))
+        return {key[prefix:]: int(count) for key, count in result}
+
+
+class SharedCounts:
+    """One kind of event (a feed polled, a token missed from an address), counted by every
+    process: ``others(key)`` is what the other processes counted in the current window, as
+    of the last sync."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        name: str,
+        *,
+        window: float = 60.0,
+        sync_seconds: float = SYNC_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.window = window
+        self.sync_seconds = sync_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._window_start = self._window_of(clock())
+        self._pending: Counter[str] = Counter()  # ours, not yet written
+        self._mine: Counter[str] = Counter()  # ours, written in this window
+        self._totals: dict[str, int] = {}  # everyone's, as the last write returned them
+        self._synced_at = 0.0
+
+    def record(self, key: object) -> None:
+        with self._lock:
+            self._roll()
+            self._pending[str(key)] += 1
+        self._maybe_sync()
+
+    def others(self, key: object) -> int:
+        self._maybe_sync()
+        with self._lock:
+            self._roll()
+            name = str(key)
+            return max(0, self._totals.get(name, 0) - self._mine[name])
+
+    def seconds_left(self) -> int:
+        return max(1, int(self._window_start + self.window - self.clock() + 0.999))
+
+    def sync(self) -> None:
+        """Write our pending counts and read back everyone's (also for keys we only watch)."""
+        with self._lock:
+            self._roll()
+            deltas = dict(self._pending)
+            # A key we counted before in this window is re-read with a zero delta, so the
+            # totals also follow what the other processes counted since.
+            deltas.update({key: 0 for key in self._mine if key not in deltas})
+            start = self._window_start
+            self._pending.clear()
+            self._synced_at = self.clock()
+        try:
+            totals = add_counts(
+                self.engine,
+                name=self.name,
+                deltas=deltas,
+                window_start=dt.datetime.fromtimestamp(start, dt.UTC),
+                window=dt.timedelta(seconds=self.window),
+                now=dt.datetime.fromtimestamp(self.clock(), dt.UTC),
+            )
+        except sa.exc.SQLAlchemyError:
+            log.warning("shared rate-limit counts not written (the database is busy or down)")
+            with self._lock:
+                if start == self._window_start:
+                    self._pending.update({k: v for k, v in deltas.items() if v})
+            return
+        with self._lock:
+            if start == self._window_start:
+                self._mine.update({k: v for k, v in deltas.items() if v})
+                self._totals.update(totals)
+
+    def _maybe_sync(self) -> None:
+        if self.clock() - self._synced_at >= self.sync_seconds:
+            self.sync()
+
+    def _roll(self) -> None:
+        """A new window: every count starts again from zero (pending ones of the old window
+        are dropped, as the old window's limit no longer applies)."""
+        start = self._window_of(self.clock())
+        if start != self._window_start:
+            self._window_start = start
+            self._pending.clear()
+            self._mine.clear()
+            self._totals.clear()
+
+    def _window_of(self, now: float) -> float:
+        return now - now % self.window

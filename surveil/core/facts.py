@@ -243,7 +243,8 @@ class _Reader:
         # JSON allows NaN, Infinity and 5,000-digit integers: none is a clinical value.
         value = float(raw) if isinstance(raw, float) or abs(raw) < _HUGE else math.inf
         if not math.isfinite(value) or abs(value) >= _HUGE:
-            self.fail(where, f"{_show(raw)} is not a finite number below {_HUGE:g}")
+            shown = _show(raw) if isinstance(raw, float) else "a number this large"
+            self.fail(where, f"{shown} is not a finite number below {_HUGE:g}")
             return None
         if (low is not None and value < low) or (high is not None and value > high):
             self.fail(

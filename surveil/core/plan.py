@@ -23,7 +23,7 @@ from dateutil.relativedelta import relativedelta
 
 from surveil.core.facts import Completed, Facts, Therapy
 from surveil.core.protocol import Evidence, Index, Interval, ItemSpec, Pack, Rule, Schedule
-from surveil.core.situation import Situation, matches, situation
+from surveil.core.situation import Situation, first_recurrence, matches, situation
 from surveil.core.vocab import (
     IMAGING_KINDS,
     MARKER_KINDS,
@@ -218,6 +218,13 @@ def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
         return s.facts.tumour.diagnosed_on, "diagnosis"
     if rule.index is Index.BIRTH and s.facts.patient.birth_date:
         return s.facts.patient.birth_date, "birth"
+    if rule.index is Index.RECURRENCE and (found := first_recurrence(s)) is not None:
+        return found, "first lesion measured after the resection"
+    if rule.index is Index.THERAPY:
+        started = [t for k in rule.eligibility.on_therapy if (t := s.therapy(k)) is not None]
+        if started:
+            latest = max(started, key=lambda t: t.started_on)
+            return latest.started_on, f"start of {latest.kind.value}"
     return state.since, _EPISODE_START[state.kind]
 
 

@@ -70,6 +70,8 @@ class Index(StrEnum):
     STATE = "state"  # start of the current disease-state episode (resection, surveillance...)
     DIAGNOSIS = "diagnosis"  # tumour.diagnosed_on, else the state start
     BIRTH = "birth"  # age-based programmes (MEN1): the birthday at the item's start_age
+    RECURRENCE = "recurrence"  # 2027.1: the first lesion measured after the resection
+    THERAPY = "therapy"  # 2027.1: the start of the ongoing therapy the rule is for (on_therapy)
 
 
 @dataclass(frozen=True)

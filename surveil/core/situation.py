@@ -95,10 +95,16 @@ def _added_facts_match(e: Eligibility, s: Situation) -> bool:
 
 def recurred(s: Situation) -> bool:
     """A lesion measured after the resection: RECIST 1.1 counts any new lesion as progression."""
+    return first_recurrence(s) is not None
+
+
+def first_recurrence(s: Situation) -> dt.date | None:
+    """The date of the first lesion measured after the resection (None: none, or not resected)."""
     state = s.facts.state
     if state.kind is not StateKind.RESECTED:
-        return False
-    return any(state.since < m.date <= s.today for m in s.facts.measurements)
+        return None
+    dates = [m.date for m in s.facts.measurements if state.since < m.date <= s.today]
+    return min(dates, default=None)
 
 
 def _known_within(value: object, allowed: frozenset[Any]) -> bool:

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from surveil.cli._common import console, err_console
+from surveil.cli.schedules_rollout import ROLLOUT_COMMANDS
 from surveil.schedules import check_schedules, load_pack_versions, pack_files
 
 
@@ -43,5 +44,8 @@ def check(directory: Path | None) -> None:
         )
     console.print(f"{len(pack_files(directory))} file(s) checked, no problems.", highlight=False)
 
+
+for _command in ROLLOUT_COMMANDS:
+    schedules.add_command(_command)
 
 COMMANDS = [schedules]

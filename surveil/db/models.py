@@ -588,3 +588,7 @@ class LoginAttempt(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     at: dt.datetime = Field(default_factory=utcnow)
     success: bool = False
+
+
+# Issue 15: the protocol activation log lives in its own module (this one is near 600 lines).
+from surveil.db.protocol_models import ProtocolActivation as ProtocolActivation  # noqa: E402

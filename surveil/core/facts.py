@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from surveil.core.grading import highest_grade, who_grade
 from surveil.core.vocab import (
+    MARKER_KINDS,
     AdverseHistology,
     CarcinoidType,
     Differentiation,
@@ -427,23 +428,15 @@ def _tumour(r: _Reader, raw: Any) -> Tumour | None:
     )
 
 
-_OPTIONAL_TUMOUR_FACTS = (
-    "node_status",
-    "adverse_histology",
-    "carcinoid_type",
-    "gastric_type",
-    "carcinoid_heart_disease",
-)
+_OPTIONAL_TUMOUR_FACTS: tuple[str, ...] = ("node_status", "adverse_histology", "carcinoid_type")
+_OPTIONAL_TUMOUR_FACTS += ("gastric_type", "carcinoid_heart_disease")
 
 
 def _optional_tumour_facts(r: _Reader, m: Mapping[str, Any]) -> dict[str, Any]:
     """The facts added with pack 2027.1; a missing one stays None (not recorded)."""
     out: dict[str, Any] = {}
-    vocab: dict[str, type[StrEnum]] = {
-        "node_status": NodeStatus,
-        "carcinoid_type": CarcinoidType,
-        "gastric_type": GastricType,
-    }
+    vocab: dict[str, type[StrEnum]] = {"node_status": NodeStatus, "gastric_type": GastricType}
+    vocab["carcinoid_type"] = CarcinoidType
     for key, kind in vocab.items():
         if m.get(key) is not None:
             out[key] = r.enum(m[key], f"tumour.{key}", kind)
@@ -494,6 +487,9 @@ def _measurement(r: _Reader, m: Mapping[str, Any], at: str) -> Measurement | Non
 def _marker(r: _Reader, m: Mapping[str, Any], at: str) -> Marker | None:
     r.keys(m, at, {"name", "date", "value", "uln", "on_ppi", "unit"})
     name = r.enum(m.get("name"), f"{at}.name", ItemKind)
+    if name is not None and name not in MARKER_KINDS:
+        r.fail(f"{at}.name", f"{name} is not a marker (an imaging or visit kind goes to completed)")
+        name = None
     day = r.date(m.get("date"), f"{at}.date", not_after_today=True)
     value = r.number(m.get("value"), f"{at}.value", low=0, required=True)
     uln = r.number(m.get("uln"), f"{at}.uln", above=0)

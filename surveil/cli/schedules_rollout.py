@@ -123,15 +123,19 @@ def _show(report: diff.ProtocolDiff, csv_path: Path | None) -> None:
         highlight=False,
     )
     table = Table()
-    for column in ("Rule", *(c.value for c in diff.Change), "Patients"):
-        table.add_column(column)
+    table.add_column("Rule", no_wrap=True)
+    for change in diff.Change:
+        table.add_column(change.value, justify="right")
+    table.add_column("Patients", justify="right")
     patients = report.patients_by_rule()
     for rule, counts in report.by_rule().items():
-        shown = patients[rule][:5] + (["…"] if len(patients[rule]) > 5 else [])
-        table.add_row(rule, *(str(counts.get(c, 0)) for c in diff.Change), ", ".join(shown))
+        changes = (str(counts.get(c, 0)) for c in diff.Change)
+        table.add_row(rule, *changes, str(len(patients[rule])))
     console.print(table)
     if csv_path is not None:
         console.print(f"{len(report.rows)} changed item(s) written to {csv_path}", highlight=False)
+    else:
+        console.print("Who exactly: --csv FILE (one row per patient and item) or --json.")
 
 
 _CSV_HEADER: tuple[str, ...] = ("mrn", "rule", "item", "change", "days", "from_rule")

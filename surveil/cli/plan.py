@@ -17,6 +17,7 @@ from surveil.core.triggers import board_deadlines, evaluate_triggers, finding_to
 from surveil.core.vocab import ItemStatus
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_pack_versions, load_packs
+from surveil.services import protocols
 from surveil.services.labels import trigger_label
 from surveil.services.planning.patient_plan import show_plan
 
@@ -68,8 +69,12 @@ def plan_command(
     app = get_app(ctx)
     day = _parse_today(today) if today else app.today()
     clinic = app.settings.clinic
-    packs = _packs(app.settings.paths.schedules, pack_version)
-    pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
+    if mrn and pack_version is None and profile is None:
+        # A stored patient: the protocol in force for the clinic today (its stored items too).
+        pack, chosen = protocols.protocol_in_force_on(app.engine, app.settings, day)
+    else:
+        packs = _packs(app.settings.paths.schedules, pack_version)
+        pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
     if facts_path is not None:
         facts = parse_facts(_read_json(facts_path), today=day)
         result = plan(facts, pack, chosen.name, day)

@@ -13,11 +13,13 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.core.protocol import Pack, Profile
 from surveil.db.protocol_models import ProtocolActivation
+from surveil.db.session import read_scope
 from surveil.errors import ConfigError, Problem, RuleError
 from surveil.schedules import get_profile, load_pack_versions, load_packs
 
@@ -120,3 +122,11 @@ def protocol_in_force(session: Session, settings: Settings, today: dt.date) -> t
     if row is None:
         return active_profile(settings)
     return version_profile(settings, row.version, row.profile)
+
+
+def protocol_in_force_on(
+    engine: sa.Engine, settings: Settings, today: dt.date
+) -> tuple[Pack, Profile]:
+    """:func:`protocol_in_force` in its own read-only snapshot (for shells: no patient data)."""
+    with read_scope(engine) as session:
+        return protocol_in_force(session, settings, today)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from surveil.config import Settings
 from surveil.core.vocab import Channel
+from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.protocol_models import ProtocolActivation
 from surveil.db.session import read_scope
@@ -37,7 +38,13 @@ SHELL_COVERED = frozenset(
     {"schedules diff", "schedules activate", "schedules rollback", "schedules history"}
 )
 
-TODAY = dt.datetime.now(dt.UTC).date()  # the CLI plans as of the real today in the clinic
+
+def clinic_today() -> dt.date:
+    """Today in the clinic, as the CLI reads it (asked afresh: a run may cross midnight)."""
+    return today_in(Settings().clinic.timezone, dt.datetime.now(dt.UTC))
+
+
+TODAY = clinic_today()
 AGO = TODAY - dt.timedelta(days=150)
 
 # mrn, site, size, state: a rectal NET 1-2 cm and a lung carcinoid move under 2027.1; a small
@@ -204,8 +211,14 @@ def test_activate_replans_audits_and_rolls_back(world: Invoke, engine: sa.Engine
     [run] = [e for e in audit_rows(engine, "plan.replanned_all") if "2027.1" in e.detail]
     assert run.detail.startswith("protocol 2027.1 activated: 3 patient(s), 3 changed")
     with Session(engine) as session:
-        pack, profile = protocol_in_force(session, settings, TODAY)
+        effective = dt.date.fromisoformat(done["effective_on"])
+        pack, profile = protocol_in_force(session, settings, effective)
     assert (pack.version, profile.name) == ("2027.1", "default")
+
+    # A stored patient's plan is shown under the protocol in force.
+    shown = json.loads(world("--as", "nina", "plan", "--patient", "R15", "--json").output)
+    assert shown["pack"] == {"id": "net-default", "version": "2027.1"}
+    assert {i["rule"] for i in shown["items"]} == {"rectal-1-2cm"}
 
     # Already in force: refused, nothing written.
     before = snapshot(engine)
@@ -228,7 +241,8 @@ def test_activate_replans_audits_and_rolls_back(world: Invoke, engine: sa.Engine
 
 
 def test_an_activation_dated_later_changes_nothing_today(world: Invoke, engine: sa.Engine) -> None:
-    later = (TODAY + dt.timedelta(days=30)).isoformat()
+    today = clinic_today()
+    later = (today + dt.timedelta(days=30)).isoformat()
     result = world(
         "--as", "ann", "schedules", "activate", "2027.1", "--profile", "nccn-2025",
         "--approved-by", "dr.ada", "--on", later,
@@ -238,8 +252,8 @@ def test_an_activation_dated_later_changes_nothing_today(world: Invoke, engine: 
     assert open_versions(engine)["R15"] == {"2026.1"}
     settings = _with_url(engine)
     with Session(engine) as session:
-        assert protocol_in_force(session, settings, TODAY)[0].version == "2026.1"
-        later_day = TODAY + dt.timedelta(days=30)
+        assert protocol_in_force(session, settings, today)[0].version == "2026.1"
+        later_day = today + dt.timedelta(days=30)
         pack, profile = protocol_in_force(session, settings, later_day)
     assert (pack.version, profile.name) == ("2027.1", "nccn-2025")
 

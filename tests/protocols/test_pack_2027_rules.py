@@ -190,7 +190,10 @@ ITEMS: list[tuple[str, dict[str, Any], dict[str, tuple[str, str, str, str]]]] = 
             "tumour": {"functional": "insulinoma", "stage": "localized"},
             "state": resected("2026-05-20"),
         },
-        {"clinic_visit": ("insulinoma-resected", "2026-06-03", "2026-06-17", "2026-07-01")},
+        {
+            "clinic_visit": ("insulinoma-resected", "2026-06-03", "2026-06-17", "2026-07-01"),
+            "glucose": ("insulinoma-resected", "2026-06-03", "2026-06-17", "2026-07-01"),
+        },
     ),
     (
         "MEN1 pancreatic imaging is satisfied by EUS",
@@ -370,6 +373,15 @@ def test_no_follow_up_verdicts(name: str, facts: dict[str, Any], rule: str) -> N
     result = plan_2027(make_facts(TODAY, state=resected(), **facts), TODAY)
     assert result.no_follow_up is not None and result.no_follow_up.rule == rule, name
     assert result.items == ()
+
+
+def test_a_cured_insulinoma_has_no_3_monthly_insulin() -> None:
+    facts = make_facts(TODAY, tumour={"functional": "insulinoma"}, state=resected("2026-05-20"))
+    kinds = {i.kind.value: i.rule for i in plan_2027(facts, TODAY).items}
+    assert "insulin" not in kinds and kinds["glucose"] == "insulinoma-resected"
+    on_surveillance = make_facts(TODAY, tumour={"functional": "insulinoma"})
+    kinds = {i.kind.value: i.rule for i in plan_2027(on_surveillance, TODAY).items}
+    assert kinds["insulin"] == "insulinoma-hormones"
 
 
 def test_the_end_of_a_programme_is_said() -> None:

@@ -164,6 +164,11 @@ def _item(pack: Pack, item: ItemSpec) -> str:
         if item.pause_before
         else ""
     ]
+    if item.at:
+        unit = item.phases[0].interval.unit.value
+        extras += [
+            f"at {', '.join(str(a) for a in item.at)} {unit} after the course, then as above"
+        ]
     extras += [item.note]
     shown = "; ".join(x for x in extras if x)
     return (

@@ -340,11 +340,39 @@ def _after_course(
     if not ended and (cycles is None or given < cycles):
         return None
     since = last + dt.timedelta(days=1)
+    if spec.at:
+        return _course_series(order, rule, spec, s, therapy, last)
     if last_done(spec.kind, s.facts.completed, since=since, region=spec.region) is not None:
         return None  # the post-course item was done
     interval = spec.phases[0].interval
     anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)
     return _Draft(order, rule, spec, after(last, interval), anchor, interval, first=True)
+
+
+# The window around each fixed post-course date (bloods at 1, 3, 6, 12 months after PRRT).
+_AT_TOLERANCE = dt.timedelta(days=14)
+
+
+def _course_series(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, therapy: Therapy, last: dt.date
+) -> _Draft:
+    """``at`` units after the last dose, one per item done since (±2 weeks); once the list is
+    used up, every ``interval`` after the last one done."""
+    done = sorted(
+        c.date
+        for c in s.facts.completed
+        if c.kind is spec.kind and c.region == spec.region and c.date > last
+    )
+    interval = spec.phases[0].interval
+    if len(done) >= len(spec.at):
+        anchor = Anchor(f"last {label(spec.kind, spec.region)}", done[-1])
+        return _Draft(order, rule, spec, after(done[-1], interval), anchor, interval, first=False)
+    target = last + interval.delta(spec.at[len(done)])
+    window = Window(target - _AT_TOLERANCE, target, target + _AT_TOLERANCE)
+    anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)
+    at = ", ".join(str(a) for a in spec.at)
+    extra = f"at {at} {interval.unit.value} after the course, then every {interval.describe()}"
+    return _Draft(order, rule, spec, window, anchor, interval, first=True, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------

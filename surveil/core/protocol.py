@@ -149,6 +149,7 @@ class ItemSpec:
     satisfied_by: frozenset[ItemKind] = frozenset()  # other kinds that also count (MEN1: CT, EUS)
     pause_before: "DosePause | None" = None  # no dose inside this pause before another therapy
     catch_up: bool = False  # a ``with`` item missed at its host's last visit is due now
+    at: tuple[int, ...] = ()  # after_course: fixed times after the last dose (then ``interval``)
 
 
 @dataclass(frozen=True)

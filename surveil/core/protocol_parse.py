@@ -62,7 +62,7 @@ _AGES = ("min_age", "max_age")
 _RULE_KEYS = ("when", "items", "stop", "group", "index", "no_follow_up", "reason", "insert_before")
 _ITEM_KEYS: tuple[str, ...] = ("interval", "phases", "first", "schedule", "therapy", "cycles")
 _ITEM_KEYS += ("start_age", "region", "only_if_raised", "unless_raised", "note", "with")
-_ITEM_KEYS += ("satisfied_by", "pause_before", "catch_up")
+_ITEM_KEYS += ("satisfied_by", "pause_before", "catch_up", "at")
 
 
 class Checker:
@@ -172,6 +172,19 @@ class Checker:
             **added,
         )
 
+    def _at(self, m: Mapping[str, Any], at: str) -> tuple[int, ...]:
+        raw = m["at"]
+        if m.get("schedule") != "after_course":
+            self.r.fail(join(at, "at"), "only an after_course item has fixed times (at)")
+        if not isinstance(raw, list) or not raw:
+            self.r.fail(join(at, "at"), "must be a non-empty list of whole numbers")
+            return ()
+        values = [self.r.integer(v, f"{at}.at[{i}]", low=1) for i, v in enumerate(raw)]
+        if None in values or values != sorted(set(values)):  # type: ignore[type-var]
+            self.r.fail(join(at, "at"), "must be increasing whole numbers of at least 1")
+            return ()
+        return tuple(v for v in values if v is not None)
+
     def _added_item_keys(self, m: Mapping[str, Any], at: str) -> dict[str, Any]:
         """The item keys added with pack 2027.1: satisfied_by, pause_before, catch_up."""
         out: dict[str, Any] = {}
@@ -183,6 +196,8 @@ class Checker:
             out["catch_up"] = bool(self.r.flag(m["catch_up"], join(at, "catch_up")))
             if "with" not in m:
                 self.r.fail(join(at, "catch_up"), "only an item planned with another catches up")
+        if "at" in m:
+            out["at"] = self._at(m, at)
         if "pause_before" in m:
             pat = join(at, "pause_before")
             p = self.r.table(m["pause_before"], pat)

@@ -260,7 +260,7 @@ ITEMS: list[tuple[str, dict[str, Any], dict[str, tuple[str, str, str, str]]]] = 
         {"cga": ("net-g1g2-follow-up", "2026-06-01", "2026-07-01", "2026-09-01")},
     ),
     (
-        "PRRT course complete: labs about 1 month after the last cycle",
+        "PRRT course complete: bloods 1 month after the last cycle (±2 weeks)",
         {
             "tumour": {"sstr": "positive"},
             "state": ADVANCED,
@@ -274,7 +274,7 @@ ITEMS: list[tuple[str, dict[str, Any], dict[str, tuple[str, str, str, str]]]] = 
                 }
             ],
         },
-        {"labs": ("prrt-course", "2026-06-10", "2026-06-17", "2026-07-01")},
+        {"labs": ("prrt-course", "2026-06-06", "2026-06-20", "2026-07-04")},
     ),
     (
         "everolimus: labs 2-4 weeks after the start",

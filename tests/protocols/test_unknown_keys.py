@@ -73,3 +73,23 @@ def test_a_misspelt_trigger_kind_is_refused() -> None:
         "typo.toml: profiles.default.on_trigger.sizee: unknown trigger kind (expected one of: "
         "grade_change, growth_rate, marker_rise, recist, size, ssa_overdue, symptoms)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("at", "schedule", "message"),
+    [
+        ([3, 1], "after_course", "must be increasing whole numbers"),
+        ([], "after_course", "must be a non-empty list"),
+        ([1, 3], "repeat", "only an after_course item has fixed times"),
+    ],
+)
+def test_fixed_times_after_a_course_are_checked(at: list[int], schedule: str, message: str) -> None:
+    path = next(p for p in pack_files() if p.name == "net-default-2027.1.toml")
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    rules = raw["profiles"]["default"]["rules"]
+    prrt = next(r for r in rules if r["id"] == "prrt-course")
+    item = next(i for i in prrt["items"] if i.get("at"))
+    item.update(at=at, schedule=schedule)
+    with pytest.raises(RuleError) as caught:
+        parse_pack(raw, where="at.toml")
+    assert any(message in str(p) for p in caught.value.problems), caught.value.problems

@@ -1,6 +1,8 @@
 """The vignettes of clinical-vignettes-and-therapies §6 that pack 2026.1 could not plan, under
 pack 2027.1 (the dates in the assertions are the vignettes' own)."""
 
+import datetime as dt
+
 from surveil.core.plan import Plan, PlannedItem
 from tests.protocols.pack2027 import make_facts, plan_2027
 
@@ -32,24 +34,35 @@ def test_v13_no_long_acting_ssa_within_4_weeks_before_cycle_3() -> None:
     assert lar.status.value == "upcoming"
 
 
-def test_v14_post_prrt_bloods_one_month_after_the_course() -> None:
+V14_PRRT = {
+    "kind": "prrt",
+    "started_on": "2025-02-03",
+    "cycles_given": 4,
+    "last_given_on": "2025-07-21",
+    "ended_on": "2025-07-21",
+}
+
+
+def _v14_labs(today: str, done: list[str]) -> PlannedItem:
     facts = make_facts(
-        "2025-07-22",
+        today,
         tumour={"ki67": 9, "sstr": "positive"},
         state={"kind": "advanced", "since": "2025-01-10"},
-        therapies=[
-            {
-                "kind": "prrt",
-                "started_on": "2025-02-03",
-                "cycles_given": 4,
-                "last_given_on": "2025-07-21",
-                "ended_on": "2025-07-21",
-            }
-        ],
+        therapies=[V14_PRRT],
+        completed=[{"kind": "labs", "date": day} for day in done],
     )
-    labs = items_of(plan_2027(facts, "2025-07-22"))["labs"]
-    assert labs.rule == "prrt-course"
-    assert labs.earliest.isoformat() <= "2025-08-21" <= labs.latest.isoformat()
+    return items_of(plan_2027(facts, today))["labs"]
+
+
+def test_v14_post_prrt_bloods_at_1_3_6_12_months_then_yearly() -> None:
+    assert _v14_labs("2025-07-22", []).target.isoformat() == "2025-08-21"
+    labs = _v14_labs("2025-12-08", ["2025-08-21", "2025-10-21"])
+    assert (labs.rule, labs.target.isoformat()) == ("prrt-course", "2026-01-21")
+    assert _v14_labs("2026-02-01", ["2025-08-21", "2025-10-21", "2026-01-21"]).target == (
+        dt.date(2026, 7, 21)
+    )
+    yearly = _v14_labs("2026-08-01", ["2025-08-21", "2025-10-21", "2026-01-21", "2026-07-21"])
+    assert (yearly.earliest.isoformat(), yearly.latest.isoformat()) == ("2027-05-21", "2027-09-21")
 
 
 def test_v15_nec_on_chemotherapy() -> None:

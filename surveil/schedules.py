@@ -30,8 +30,13 @@ def _read(path: Path) -> tuple[Pack | None, list[Problem]]:
         return None, error.problems
 
 
-def _load(directory: Path | None) -> tuple[dict[str, Pack], list[Problem]]:
-    packs: dict[str, Pack] = {}
+def version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """Sorts "2026.1" < "2026.2" < "2027.1" < "2027.10" (numeric parts compared as numbers)."""
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in version.split("."))
+
+
+def _load(directory: Path | None) -> tuple[dict[str, dict[str, Pack]], list[Problem]]:
+    packs: dict[str, dict[str, Pack]] = {}
     problems: list[Problem] = []
     files = pack_files(directory)
     if not files:
@@ -41,10 +46,15 @@ def _load(directory: Path | None) -> tuple[dict[str, Pack], list[Problem]]:
         problems += found
         if pack is None:
             continue
-        if pack.id in packs:
-            problems.append(Problem(f"{path.name}: id", f"pack id {pack.id!r} is used twice"))
+        versions = packs.setdefault(pack.id, {})
+        if pack.version in versions:
+            problems.append(
+                Problem(f"{path.name}: id", f"pack id {pack.id!r} is used twice")
+                if len(versions) == 1
+                else Problem(f"{path.name}: version", f"{pack.id} {pack.version} is used twice")
+            )
             continue
-        packs[pack.id] = pack
+        versions[pack.version] = pack
     return packs, problems
 
 
@@ -53,12 +63,22 @@ def check_schedules(directory: Path | None = None) -> list[Problem]:
     return _load(directory)[1]
 
 
-def load_packs(directory: Path | None = None) -> dict[str, Pack]:
-    """All packs by id; raise RuleError listing every problem if any file is wrong."""
+def load_pack_versions(directory: Path | None = None) -> dict[str, dict[str, Pack]]:
+    """Every version of every pack: id -> version -> pack, versions oldest first."""
     packs, problems = _load(directory)
     if problems:
         raise RuleError(problems)
-    return packs
+    return {
+        pack_id: dict(sorted(versions.items(), key=lambda kv: version_key(kv[0])))
+        for pack_id, versions in packs.items()
+    }
+
+
+def load_packs(directory: Path | None = None) -> dict[str, Pack]:
+    """Each pack's *baseline* version by id: the oldest one shipped. A newer version never takes
+    effect by being installed; a clinician activates it (``surveil schedules activate``).
+    Raise RuleError listing every problem if any file is wrong."""
+    return {pid: next(iter(v.values())) for pid, v in load_pack_versions(directory).items()}
 
 
 def get_profile(packs: dict[str, Pack], name: str | None = None) -> tuple[Pack, Profile]:

@@ -50,6 +50,7 @@ AREAS = (
     "tests.web.test_merge_web",
     "tests.services.test_web_sessions",
     "tests.web.test_web_sessions",
+    "tests.cli.test_schedules_rollout",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

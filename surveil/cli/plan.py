@@ -12,10 +12,12 @@ from rich.table import Table
 from surveil.cli._common import console, get_app, print_json
 from surveil.core.facts import parse_facts
 from surveil.core.plan import Plan, plan, plan_to_json
+from surveil.core.protocol import Pack
 from surveil.core.triggers import board_deadlines, evaluate_triggers, finding_to_json
 from surveil.core.vocab import ItemStatus
 from surveil.errors import InvalidInput, Problem
-from surveil.schedules import get_profile, load_packs
+from surveil.schedules import get_profile, load_pack_versions, load_packs
+from surveil.services import protocols
 from surveil.services.labels import trigger_label
 from surveil.services.planning.patient_plan import show_plan
 
@@ -34,6 +36,10 @@ _STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.U
 )
 @click.option("--today", help="Plan as of this date, YYYY-MM-DD (default: today in the clinic).")
 @click.option("--profile", help="Profile name, or pack:profile (default: the clinic's profile).")
+@click.option(
+    "--pack-version",
+    help="Plan under this version of the clinic's pack (e.g. 2027.1; default: the baseline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan contract as JSON.")
 @click.pass_context
 def plan_command(
@@ -42,6 +48,7 @@ def plan_command(
     facts_path: Path | None,
     today: str | None,
     profile: str | None,
+    pack_version: str | None,
     as_json: bool,
 ) -> None:
     """What a patient needs next, and why: a stored patient's plan, or a what-if from a facts
@@ -52,6 +59,7 @@ def plan_command(
       surveil plan --patient D000123
       surveil plan --facts patient.json --today 2026-03-01
       surveil plan --facts patient.json --today 2026-03-01 --profile esmo-2020 --json
+      surveil plan --facts patient.json --pack-version 2027.1 --profile nccn-2025
 
     Every item says which rule, protocol version and source asked for it, and what it is
     anchored on; triggers (growth, size, progression, markers...) are listed with their numbers.
@@ -61,8 +69,12 @@ def plan_command(
     app = get_app(ctx)
     day = _parse_today(today) if today else app.today()
     clinic = app.settings.clinic
-    packs = load_packs(app.settings.paths.schedules)
-    pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
+    if mrn and pack_version is None and profile is None:
+        # A stored patient: the protocol in force for the clinic today (its stored items too).
+        pack, chosen = protocols.protocol_in_force_on(app.engine, app.settings, day)
+    else:
+        packs = _packs(app.settings.paths.schedules, pack_version)
+        pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
     if facts_path is not None:
         facts = parse_facts(_read_json(facts_path), today=day)
         result = plan(facts, pack, chosen.name, day)
@@ -91,6 +103,21 @@ def plan_command(
         _show_triggers(triggers)
 
 
+def _packs(directory: Path | None, version: str | None) -> dict[str, Pack]:
+    if version is None:
+        return load_packs(directory)
+    out = {pid: v[version] for pid, v in load_pack_versions(directory).items() if version in v}
+    if not out:
+        raise InvalidInput(Problem("--pack-version", f"{version!r} is not a shipped pack version"))
+    return out
+
+
+def _huge_int(text: str) -> float | int:
+    # json.loads refuses integers of over 4,300 digits with a bare ValueError (a traceback):
+    # read them as infinity, which the facts parser refuses with the field's name.
+    return float("inf") if len(text.lstrip("-")) > 30 else int(text)
+
+
 def _parse_today(raw: str) -> dt.date:
     try:
         return dt.date.fromisoformat(raw)
@@ -100,7 +127,7 @@ def _parse_today(raw: str) -> dt.date:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), parse_int=_huge_int)
     except OSError as error:
         raise InvalidInput(Problem("--facts", f"cannot read {path}: {error.strerror}")) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -115,6 +142,10 @@ def _show(result: Plan, today: dt.date) -> None:
     )
     if result.closed:
         console.print(f"Nothing to plan: {result.closed}.", highlight=False)
+    if result.complete:
+        console.print(
+            f"[green]{result.complete[:1].upper()}{result.complete[1:]}.[/green]", highlight=False
+        )
     if result.no_follow_up:
         v = result.no_follow_up
         console.print(

@@ -5,7 +5,8 @@ from pathlib import Path
 import click
 
 from surveil.cli._common import console, err_console
-from surveil.schedules import check_schedules, load_packs, pack_files
+from surveil.cli.schedules_rollout import ROLLOUT_COMMANDS
+from surveil.schedules import check_schedules, load_pack_versions, pack_files
 
 
 @click.group()
@@ -34,7 +35,7 @@ def check(directory: Path | None) -> None:
             err_console.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
         err_console.print(f"[red]{len(problems)} problem(s) found.[/red]", highlight=False)
         raise SystemExit(2)
-    for pack in load_packs(directory).values():
+    for pack in (p for v in load_pack_versions(directory).values() for p in v.values()):
         rules = sum(len(p.rules) for p in pack.profiles.values())
         names = ", ".join(pack.profiles)
         console.print(
@@ -43,5 +44,8 @@ def check(directory: Path | None) -> None:
         )
     console.print(f"{len(pack_files(directory))} file(s) checked, no problems.", highlight=False)
 
+
+for _command in ROLLOUT_COMMANDS:
+    schedules.add_command(_command)
 
 COMMANDS = [schedules]

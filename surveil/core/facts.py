@@ -6,6 +6,7 @@ never reads the clock: ``today`` is passed in, so "a measurement after today" is
 """
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,11 +15,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from surveil.core.grading import highest_grade, who_grade
 from surveil.core.vocab import (
+    MARKER_KINDS,
+    AdverseHistology,
+    CarcinoidType,
     Differentiation,
     Functional,
+    GastricType,
     Grade,
     Hereditary,
     ItemKind,
+    NodeStatus,
     Resection,
     Site,
     Sstr,
@@ -51,6 +57,12 @@ class Tumour:
     sstr: Sstr = Sstr.UNKNOWN
     diagnosed_on: dt.date | None = None
     size_mm: float | None = None  # largest diameter at diagnosis or on the resection specimen
+    # Optional facts added with pack 2027.1 (None: not recorded; rules needing them do not match).
+    node_status: NodeStatus | None = None
+    adverse_histology: frozenset[AdverseHistology] | None = None  # empty: reported, none seen
+    carcinoid_type: CarcinoidType | None = None  # lung and thymus
+    gastric_type: GastricType | None = None
+    carcinoid_heart_disease: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,8 @@ class Facts:
 
 E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
+_HUGE = 1e12  # far above any size, count or marker value; refuses overflow and absurd input
+_DATED = ("measurements", "markers", "completed", "symptoms", "pathology")
 
 
 class _Reader:
@@ -227,7 +241,12 @@ class _Reader:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             self.fail(where, f"must be a number, got {_show(raw)}")
             return None
-        value = float(raw)
+        # JSON allows NaN, Infinity and 5,000-digit integers: none is a clinical value.
+        value = float(raw) if isinstance(raw, float) or abs(raw) < _HUGE else math.inf
+        if not math.isfinite(value) or abs(value) >= _HUGE:
+            shown = _show(raw) if isinstance(raw, float) else "a number this large"
+            self.fail(where, f"{shown} is not a finite number below {_HUGE:g}")
+            return None
         if (low is not None and value < low) or (high is not None and value > high):
             self.fail(
                 where,
@@ -311,14 +330,20 @@ def parse_facts(raw: Any, *, today: dt.date) -> Facts:
         "pathology": r.items(top.get("pathology"), "pathology", lambda m, at: _pathology(r, m, at)),
     }
     if born is not None:
-        _check_not_before_birth(r, born, top)
+        _check_dates(r, top, lambda day: day < born, f"is before the birth date ({born})")
+    died = patient.deceased_on if patient else None
+    if died is not None:
+        _check_dates(r, top, lambda day: day > died, f"is after the date of death ({died})")
     if r.problems or patient is None or state is None:
         raise InvalidInput(r.problems, what="facts")
     return Facts(patient=patient, tumour=tumour, state=state, **facts_lists)  # type: ignore[arg-type]
 
 
-def _check_not_before_birth(r: _Reader, born: dt.date, top: Mapping[str, Any]) -> None:
-    for name in ("measurements", "markers", "completed", "symptoms", "pathology"):
+def _check_dates(
+    r: _Reader, top: Mapping[str, Any], wrong: Callable[[dt.date], bool], why: str
+) -> None:
+    """Every dated result for which ``wrong(date)`` holds (before birth, after death)."""
+    for name in _DATED:
         entries = top.get(name)
         if not isinstance(entries, list):
             continue
@@ -328,8 +353,8 @@ def _check_not_before_birth(r: _Reader, born: dt.date, top: Mapping[str, Any]) -
                     day = dt.date.fromisoformat(entry["date"])
                 except ValueError:
                     continue
-                if day < born:
-                    r.fail(f"{name}[{i}].date", f"{day} is before the birth date ({born})")
+                if wrong(day):
+                    r.fail(f"{name}[{i}].date", f"{day} {why}")
 
 
 def _patient(r: _Reader, raw: Any) -> Patient | None:
@@ -342,7 +367,9 @@ def _patient(r: _Reader, raw: Any) -> Patient | None:
     tz = m.get("timezone") or "UTC"
     if not is_time_zone(tz):
         r.fail("patient.timezone", f"{_show(tz)} is not an IANA time zone such as Europe/London")
-    deceased = r.date(m.get("deceased_on"), "patient.deceased_on", required=False)
+    deceased = r.date(
+        m.get("deceased_on"), "patient.deceased_on", required=False, not_after_today=True
+    )
     hereditary = r.enum(m.get("hereditary"), "patient.hereditary", Hereditary, Hereditary.NONE)
     if pid is None or hereditary is None:
         return None
@@ -368,6 +395,7 @@ def _tumour(r: _Reader, raw: Any) -> Tumour | None:
             "sstr",
             "diagnosed_on",
             "size_mm",
+            *_OPTIONAL_TUMOUR_FACTS,
         },
     )
     site = r.enum(m.get("site"), "tumour.site", Site)
@@ -383,6 +411,7 @@ def _tumour(r: _Reader, raw: Any) -> Tumour | None:
         m.get("diagnosed_on"), "tumour.diagnosed_on", required=False, not_after_today=True
     )
     size = r.number(m.get("size_mm"), "tumour.size_mm", above=0)
+    added = _optional_tumour_facts(r, m)
     if site is None or diff is None or functional is None or sstr is None:
         return None
     return Tumour(
@@ -395,7 +424,38 @@ def _tumour(r: _Reader, raw: Any) -> Tumour | None:
         sstr=sstr,
         diagnosed_on=diagnosed,
         size_mm=size,
+        **added,
     )
+
+
+_OPTIONAL_TUMOUR_FACTS: tuple[str, ...] = ("node_status", "adverse_histology", "carcinoid_type")
+_OPTIONAL_TUMOUR_FACTS += ("gastric_type", "carcinoid_heart_disease")
+
+
+def _optional_tumour_facts(r: _Reader, m: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts added with pack 2027.1; a missing one stays None (not recorded)."""
+    out: dict[str, Any] = {}
+    vocab: dict[str, type[StrEnum]] = {"node_status": NodeStatus, "gastric_type": GastricType}
+    vocab["carcinoid_type"] = CarcinoidType
+    for key, kind in vocab.items():
+        if m.get(key) is not None:
+            out[key] = r.enum(m[key], f"tumour.{key}", kind)
+    if m.get("adverse_histology") is not None:
+        raw = m["adverse_histology"]
+        if not isinstance(raw, list):
+            r.fail("tumour.adverse_histology", f"must be a list, got {_show(raw)}")
+        else:
+            found = [
+                r.enum(v, f"tumour.adverse_histology[{i}]", AdverseHistology)
+                for i, v in enumerate(raw)
+            ]
+            out["adverse_histology"] = frozenset(f for f in found if f is not None)
+    heart = m.get("carcinoid_heart_disease")
+    if heart is not None and not isinstance(heart, bool):
+        r.fail("tumour.carcinoid_heart_disease", f"must be true or false, got {_show(heart)}")
+    elif heart is not None:
+        out["carcinoid_heart_disease"] = heart
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _state(r: _Reader, raw: Any) -> State | None:
@@ -427,6 +487,9 @@ def _measurement(r: _Reader, m: Mapping[str, Any], at: str) -> Measurement | Non
 def _marker(r: _Reader, m: Mapping[str, Any], at: str) -> Marker | None:
     r.keys(m, at, {"name", "date", "value", "uln", "on_ppi", "unit"})
     name = r.enum(m.get("name"), f"{at}.name", ItemKind)
+    if name is not None and name not in MARKER_KINDS:
+        r.fail(f"{at}.name", f"{name} is not a marker (an imaging or visit kind goes to completed)")
+        name = None
     day = r.date(m.get("date"), f"{at}.date", not_after_today=True)
     value = r.number(m.get("value"), f"{at}.value", low=0, required=True)
     uln = r.number(m.get("uln"), f"{at}.uln", above=0)
@@ -518,6 +581,8 @@ def facts_to_json(facts: Facts) -> dict[str, Any]:
             return value.isoformat()
         if isinstance(value, StrEnum):
             return value.value
+        if isinstance(value, frozenset):
+            return sorted(conv(v) for v in value)
         if isinstance(value, tuple | list):
             return [conv(v) for v in value]
         if hasattr(value, "__dataclass_fields__"):

@@ -19,9 +19,11 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from surveil.core.facts import Completed, Facts, Therapy
 from surveil.core.protocol import Evidence, Index, Interval, ItemSpec, Pack, Rule, Schedule
-from surveil.core.situation import Situation, matches, situation
+from surveil.core.situation import Situation, first_recurrence, matches, situation
 from surveil.core.vocab import (
     IMAGING_KINDS,
     MARKER_KINDS,
@@ -87,6 +89,8 @@ class Plan:
     no_follow_up: NoFollowUp | None
     items: tuple[PlannedItem, ...]
     closed: str | None = None  # why nothing at all is planned (deceased, discharged)
+    # The disease programme ran its course (stop after N years): said, never a silent empty plan.
+    complete: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,30 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
             verdict = verdict or NoFollowUp(rule.id, rule.source, rule.evidence, rule.reason)
             continue
         drafts += [d for spec in rule.items if (d := _draft(order, rule, spec, s)) is not None]
-    kept = _bundle(_most_urgent(drafts))
+    kept = _bundle(_most_urgent(_paused(drafts)))
     items = tuple(_finish(d, pack, profile.name, today) for d in kept)
-    return replace(empty, no_follow_up=verdict, items=items)
+    complete = None if verdict else _complete(profile.rules, decided, drafts, s)
+    return replace(empty, no_follow_up=verdict, items=items, complete=complete)
+
+
+def _complete(
+    rules: tuple[Rule, ...], decided: set[str], drafts: list[_Draft], s: Situation
+) -> str | None:
+    """The verdict when a matching grouped rule with ``after_years`` has nothing left to plan."""
+    for rule in rules:
+        stop = rule.stop
+        if rule.group not in decided or stop is None or stop.after_years is None:
+            continue
+        if not matches(rule.eligibility, s) or any(d.rule is rule for d in drafts):
+            continue
+        index, event = _rule_index(rule, s)
+        ended = years_after(index, stop.after_years)
+        if s.today >= ended or all(_draft(0, rule, spec, s) is None for spec in rule.items):
+            return (
+                f"programme complete: {rule.title} ({rule.id}) for {stop.after_years} years "
+                f"from {event} on {index.isoformat()}; ended {ended.isoformat()}"
+            )
+    return None
 
 
 def _closed(facts: Facts) -> str | None:
@@ -168,7 +193,23 @@ def _with(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None
     drafted = None if host is None else _draft(order, rule, host, s)
     if drafted is None or host is None:
         return None
-    return replace(drafted, spec=spec, extra=f"with the {label(host.kind, host.region)}")
+    what = label(host.kind, host.region)
+    if spec.catch_up and not drafted.first and _missed(spec, drafted.anchor.date, s):
+        # Missed at the last visit: due now, not silently carried to the next scan.
+        day = drafted.anchor.date
+        window = Window(earliest=day, target=day, latest=day + relativedelta(months=1))
+        extra = f"not done with the last {what} on {day.isoformat()}: due now"
+        return replace(drafted, spec=spec, window=window, extra=extra)
+    return replace(drafted, spec=spec, extra=f"with the {what}")
+
+
+# A marker drawn up to a month before its scan still counts as done with it.
+_WITH_TOLERANCE = relativedelta(months=1)
+
+
+def _missed(spec: ItemSpec, host_done: dt.date, s: Situation) -> bool:
+    since = host_done - _WITH_TOLERANCE
+    return last_done(spec.kind, s.facts.completed, since=since, region=spec.region) is None
 
 
 def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
@@ -177,6 +218,13 @@ def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
         return s.facts.tumour.diagnosed_on, "diagnosis"
     if rule.index is Index.BIRTH and s.facts.patient.birth_date:
         return s.facts.patient.birth_date, "birth"
+    if rule.index is Index.RECURRENCE and (found := first_recurrence(s)) is not None:
+        return found, "first lesion measured after the resection"
+    if rule.index is Index.THERAPY:
+        started = [t for k in rule.eligibility.on_therapy if (t := s.therapy(k)) is not None]
+        if started:
+            latest = max(started, key=lambda t: t.started_on)
+            return latest.started_on, f"start of {latest.kind.value}"
     return state.since, _EPISODE_START[state.kind]
 
 
@@ -194,7 +242,9 @@ def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]
 def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
     index, _ = _rule_index(rule, s)
     start, start_event = _item_start(rule, spec, s)
-    last = last_done(spec.kind, s.facts.completed, since=start, region=spec.region)
+    last = last_done(
+        spec.kind, s.facts.completed, since=start, region=spec.region, also=spec.satisfied_by
+    )
     if last is not None:
         anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
         interval = _phase_interval(spec, index, last.date)
@@ -226,6 +276,7 @@ def last_done(
     *,
     since: dt.date,
     region: str | None = None,
+    also: frozenset[ItemKind] = frozenset(),
 ) -> Completed | None:
     """The latest completed item that satisfies ``kind`` in ``region``, done on or after
     ``since``. Regions must match: in MEN1 the yearly abdominal MRI must not restart the
@@ -233,7 +284,7 @@ def last_done(
     fits = [
         c
         for c in completed
-        if (c.kind is kind or kind in SATISFIES.get(c.kind, frozenset()))
+        if (c.kind is kind or c.kind in also or kind in SATISFIES.get(c.kind, frozenset()))
         and c.region == region
         and c.date >= since
     ]
@@ -289,11 +340,39 @@ def _after_course(
     if not ended and (cycles is None or given < cycles):
         return None
     since = last + dt.timedelta(days=1)
+    if spec.at:
+        return _course_series(order, rule, spec, s, therapy, last)
     if last_done(spec.kind, s.facts.completed, since=since, region=spec.region) is not None:
         return None  # the post-course item was done
     interval = spec.phases[0].interval
     anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)
     return _Draft(order, rule, spec, after(last, interval), anchor, interval, first=True)
+
+
+# The window around each fixed post-course date (bloods at 1, 3, 6, 12 months after PRRT).
+_AT_TOLERANCE = dt.timedelta(days=14)
+
+
+def _course_series(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, therapy: Therapy, last: dt.date
+) -> _Draft:
+    """``at`` units after the last dose, one per item done since (±2 weeks); once the list is
+    used up, every ``interval`` after the last one done."""
+    done = sorted(
+        c.date
+        for c in s.facts.completed
+        if c.kind is spec.kind and c.region == spec.region and c.date > last
+    )
+    interval = spec.phases[0].interval
+    if len(done) >= len(spec.at):
+        anchor = Anchor(f"last {label(spec.kind, spec.region)}", done[-1])
+        return _Draft(order, rule, spec, after(done[-1], interval), anchor, interval, first=False)
+    target = last + interval.delta(spec.at[len(done)])
+    window = Window(target - _AT_TOLERANCE, target, target + _AT_TOLERANCE)
+    anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)
+    at = ", ".join(str(a) for a in spec.at)
+    extra = f"at {at} {interval.unit.value} after the course, then every {interval.describe()}"
+    return _Draft(order, rule, spec, window, anchor, interval, first=True, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +393,42 @@ def _most_urgent(drafts: list[_Draft]) -> list[_Draft]:
         if not any(_conflict(k, d) for k in kept):
             kept.append(d)
     return kept
+
+
+def _paused(drafts: list[_Draft]) -> list[_Draft]:
+    """Doses with a ``pause_before`` (long-acting SSA before PRRT) never fall inside the pause:
+    a dose due in it moves to the other therapy's next dose, when it resumes."""
+    out = []
+    for d in drafts:
+        pause = d.spec.pause_before
+        other = None
+        if pause is not None:
+            other = next(
+                (
+                    o
+                    for o in drafts
+                    if o.spec.schedule is Schedule.DOSE and o.spec.therapy is pause.therapy
+                ),
+                None,
+            )
+        if pause is None or other is None:
+            out.append(d)
+            continue
+        resume = other.window.target
+        starts = resume - relativedelta(weeks=pause.weeks)
+        note = (
+            f"paused {pause.weeks} weeks before the {label(other.spec.kind)} "
+            f"(target {resume.isoformat()}); resumes after it"
+        )
+        w = d.window
+        if starts <= w.target < resume:
+            late = w.latest - w.target
+            d = replace(d, window=Window(resume, resume, resume + late), extra=note)
+        elif w.target < starts <= w.latest:
+            latest = starts - dt.timedelta(days=1)
+            d = replace(d, window=Window(w.earliest, w.target, max(latest, w.target)), extra=note)
+        out.append(d)
+    return out
 
 
 def _bundle(drafts: list[_Draft]) -> list[_Draft]:
@@ -385,6 +500,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "grade": plan.grade.value,
         "profile": plan.profile,
         "pack": {"id": plan.pack_id, "version": plan.pack_version},
+        "complete": plan.complete,
         "no_follow_up": None
         if verdict is None
         else {
@@ -396,6 +512,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "items": [
             {
                 "kind": i.kind.value,
+                "region": i.region,
                 "earliest": i.earliest.isoformat(),
                 "target": i.target.isoformat(),
                 "latest": i.latest.isoformat(),

@@ -12,11 +12,14 @@ from dateutil.relativedelta import relativedelta
 
 from surveil.core.thresholds import DEFAULT_THRESHOLDS, TriggerThresholds
 from surveil.core.vocab import (
+    CarcinoidType,
     Differentiation,
     Functional,
+    GastricType,
     Grade,
     Hereditary,
     ItemKind,
+    NodeStatus,
     Resection,
     Site,
     Sstr,
@@ -67,6 +70,8 @@ class Index(StrEnum):
     STATE = "state"  # start of the current disease-state episode (resection, surveillance...)
     DIAGNOSIS = "diagnosis"  # tumour.diagnosed_on, else the state start
     BIRTH = "birth"  # age-based programmes (MEN1): the birthday at the item's start_age
+    RECURRENCE = "recurrence"  # 2027.1: the first lesion measured after the resection
+    THERAPY = "therapy"  # 2027.1: the start of the ongoing therapy the rule is for (on_therapy)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,15 @@ class StopRule:
 
 
 @dataclass(frozen=True)
+class DosePause:
+    """No dose of this item within ``weeks`` before the next dose of ``therapy`` (long-acting SSA
+    before PRRT): the dose moves to the day of that dose, when it resumes."""
+
+    therapy: TherapyKind
+    weeks: int
+
+
+@dataclass(frozen=True)
 class ItemSpec:
     kind: ItemKind
     phases: tuple[Phase, ...]  # empty only for an item planned ``with`` another
@@ -131,6 +145,11 @@ class ItemSpec:
     unless_raised: ItemKind | None = None  # e.g. NSE as the NEC marker when CgA is not raised
     with_kind: ItemKind | None = None  # same window as this rule's item of that kind (CgA with MRI)
     note: str = ""  # shown at the end of the reason line
+    # Pack 2027.1 onwards (absent in 2026.1, whose plans stay as they were):
+    satisfied_by: frozenset[ItemKind] = frozenset()  # other kinds that also count (MEN1: CT, EUS)
+    pause_before: "DosePause | None" = None  # no dose inside this pause before another therapy
+    catch_up: bool = False  # a ``with`` item missed at its host's last visit is due now
+    at: tuple[int, ...] = ()  # after_course: fixed times after the last dose (then ``interval``)
 
 
 @dataclass(frozen=True)
@@ -155,6 +174,13 @@ class Eligibility:
     ki67_at_most: float | None = None  # highest Ki-67 ≤ this (a Ki-67 must be known)
     min_age: int | None = None
     max_age: int | None = None  # age ≤ this
+    # Pack 2027.1 onwards: the optional facts (an unrecorded fact never satisfies a condition).
+    node_status: frozenset[NodeStatus] = frozenset()
+    carcinoid_type: frozenset[CarcinoidType] = frozenset()
+    gastric_type: frozenset[GastricType] = frozenset()
+    adverse_histology: bool | None = None  # True: some adverse feature; False: reported, none
+    carcinoid_heart_disease: bool | None = None
+    lesion_after_resection: bool | None = None  # a lesion measured after the resection date
 
 
 @dataclass(frozen=True)

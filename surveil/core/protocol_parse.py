@@ -11,6 +11,7 @@ from typing import Any
 from surveil.core.protocol import (
     DEFAULT_APPLY,
     Apply,
+    DosePause,
     Eligibility,
     Evidence,
     Index,
@@ -25,11 +26,14 @@ from surveil.core.protocol import (
 )
 from surveil.core.reading import Reader, join
 from surveil.core.vocab import (
+    CarcinoidType,
     Differentiation,
     Functional,
+    GastricType,
     Grade,
     Hereditary,
     ItemKind,
+    NodeStatus,
     Resection,
     Site,
     Sstr,
@@ -50,12 +54,17 @@ _ENUM_SETS: dict[str, tuple[str, type[Any]]] = {  # toml key -> (Eligibility fie
     "sstr": ("sstr", Sstr),
     "on_therapy": ("on_therapy", TherapyKind),
     "had_therapy": ("had_therapy", TherapyKind),
+    "node_status": ("node_status", NodeStatus),
+    "carcinoid_type": ("carcinoid_type", CarcinoidType),
+    "gastric_type": ("gastric_type", GastricType),
 }
+_FLAGS = ("tumour", "adverse_histology", "carcinoid_heart_disease", "lesion_after_resection")
 _NUMBERS = ("max_size_mm", "size_under_mm", "ki67_above", "ki67_at_most")
 _AGES = ("min_age", "max_age")
 _RULE_KEYS = ("when", "items", "stop", "group", "index", "no_follow_up", "reason", "insert_before")
 _ITEM_KEYS: tuple[str, ...] = ("interval", "phases", "first", "schedule", "therapy", "cycles")
 _ITEM_KEYS += ("start_age", "region", "only_if_raised", "unless_raised", "note", "with")
+_ITEM_KEYS += ("satisfied_by", "pause_before", "catch_up", "at")
 
 
 class Checker:
@@ -142,6 +151,7 @@ class Checker:
             if k in m
         }
         texts = {k: self.r.text(m[k], join(at, k)) for k in ("region", "note") if k in m}
+        added = self._added_item_keys(m, at)
         if kind is None or source is None or evidence is None or schedule is None:
             return None
         if not phases and "with" not in m:
@@ -161,7 +171,45 @@ class Checker:
             unless_raised=raised.get("unless_raised"),
             with_kind=raised.get("with"),
             note=texts.get("note") or "",
+            **added,
         )
+
+    def _at(self, m: Mapping[str, Any], at: str) -> tuple[int, ...]:
+        raw = m["at"]
+        if m.get("schedule") != "after_course":
+            self.r.fail(join(at, "at"), "only an after_course item has fixed times (at)")
+        if not isinstance(raw, list) or not raw:
+            self.r.fail(join(at, "at"), "must be a non-empty list of whole numbers")
+            return ()
+        values = [self.r.integer(v, f"{at}.at[{i}]", low=1) for i, v in enumerate(raw)]
+        if None in values or values != sorted(set(values)):  # type: ignore[type-var]
+            self.r.fail(join(at, "at"), "must be increasing whole numbers of at least 1")
+            return ()
+        return tuple(v for v in values if v is not None)
+
+    def _added_item_keys(self, m: Mapping[str, Any], at: str) -> dict[str, Any]:
+        """The item keys added with pack 2027.1: satisfied_by, pause_before, catch_up."""
+        out: dict[str, Any] = {}
+        if "satisfied_by" in m:
+            out["satisfied_by"] = self.r.enum_set(
+                m["satisfied_by"], join(at, "satisfied_by"), ItemKind
+            )
+        if "catch_up" in m:
+            out["catch_up"] = bool(self.r.flag(m["catch_up"], join(at, "catch_up")))
+            if "with" not in m:
+                self.r.fail(join(at, "catch_up"), "only an item planned with another catches up")
+        if "at" in m:
+            out["at"] = self._at(m, at)
+        if "pause_before" in m:
+            pat = join(at, "pause_before")
+            p = self.r.table(m["pause_before"], pat)
+            if p is not None:
+                self.r.keys(p, pat, required=("therapy", "weeks"))
+                therapy = self.r.enum(p.get("therapy"), join(pat, "therapy"), TherapyKind)
+                weeks = self.r.integer(p.get("weeks"), join(pat, "weeks"), low=1)
+                if therapy is not None and weeks is not None:
+                    out["pause_before"] = DosePause(therapy, weeks)
+        return out
 
     def _optional_ints(
         self, m: Mapping[str, Any], at: str, names: tuple[str, ...]
@@ -176,7 +224,7 @@ class Checker:
         m = self.r.table(raw, at)
         if m is None:
             return Eligibility()
-        self.r.keys(m, at, optional=("tumour", *_ENUM_SETS, *_NUMBERS, *_AGES))
+        self.r.keys(m, at, optional=(*_FLAGS, *_ENUM_SETS, *_NUMBERS, *_AGES))
         values: dict[str, Any] = {}
         for key, (name, vocab) in _ENUM_SETS.items():
             if key in m:
@@ -187,8 +235,9 @@ class Checker:
         for key in _AGES:
             if key in m:
                 values[key] = self.r.integer(m[key], join(at, key))
-        if "tumour" in m:
-            values["tumour"] = self.r.flag(m["tumour"], join(at, "tumour"))
+        for key in _FLAGS:
+            if key in m:
+                values[key] = self.r.flag(m[key], join(at, key))
         return Eligibility(**values)
 
     def stop(self, raw: Any, at: str) -> StopRule | None:

@@ -9,10 +9,14 @@ consequences are inherited key by key.
 from collections.abc import Mapping
 from typing import Any
 
+from surveil.core.findings import TriggerKind
 from surveil.core.protocol import Profile, Rule
 from surveil.core.protocol_parse import Checker
 from surveil.core.reading import Reader, join
 from surveil.core.thresholds import parse_thresholds
+
+_TRIGGER_KINDS = frozenset(kind.value for kind in TriggerKind)
+_KINDS = ", ".join(sorted(_TRIGGER_KINDS))
 
 
 def read_profiles(c: Checker, raw: Mapping[str, Any]) -> dict[str, Profile]:
@@ -70,6 +74,12 @@ def _profile(
     c.r.problems.extend(problems)
     on_trigger = dict(parent.on_trigger) if parent else {}
     for trigger, entry in (c.r.table(m.get("on_trigger", {}), f"{at}.on_trigger") or {}).items():
+        if trigger not in _TRIGGER_KINDS:
+            # A misspelt kind ("sizee") would otherwise silently drop the tumour-board referral.
+            c.r.fail(
+                f"{at}.on_trigger.{trigger}", f"unknown trigger kind (expected one of: {_KINDS})"
+            )
+            continue
         consequence = c.consequence(trigger, entry, f"{at}.on_trigger.{trigger}")
         if consequence is not None:
             on_trigger[trigger] = consequence

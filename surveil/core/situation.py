@@ -4,10 +4,11 @@ raised markers, therapies. :func:`matches` decides whether a rule's eligibility 
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from surveil.core.facts import Facts, Therapy
 from surveil.core.protocol import Eligibility
-from surveil.core.vocab import Grade, ItemKind, TherapyKind
+from surveil.core.vocab import Grade, ItemKind, StateKind, TherapyKind
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,51 @@ def highest_ki67(facts: Facts) -> float | None:
 def matches(e: Eligibility, s: Situation) -> bool:
     """True when every condition the rule states holds. Unknown values never satisfy a limit:
     a rule that needs a size below 10 mm does not apply when the size was never recorded."""
-    return _tumour_matches(e, s) and _patient_matches(e, s) and _numbers_match(e, s)
+    return (
+        _tumour_matches(e, s)
+        and _patient_matches(e, s)
+        and _numbers_match(e, s)
+        and _added_facts_match(e, s)
+    )
+
+
+def _added_facts_match(e: Eligibility, s: Situation) -> bool:
+    """The conditions on the optional facts of pack 2027.1: an unrecorded fact matches nothing."""
+    t = s.facts.tumour
+    if t is None:
+        return not (e.node_status or e.carcinoid_type or e.gastric_type) and (
+            e.adverse_histology is None and e.carcinoid_heart_disease is None
+        )
+    adverse = None if t.adverse_histology is None else bool(t.adverse_histology)
+    return (
+        _known_within(t.node_status, e.node_status)
+        and _known_within(t.carcinoid_type, e.carcinoid_type)
+        and _known_within(t.gastric_type, e.gastric_type)
+        and (e.adverse_histology is None or adverse is e.adverse_histology)
+        and (
+            e.carcinoid_heart_disease is None
+            or t.carcinoid_heart_disease is e.carcinoid_heart_disease
+        )
+        and (e.lesion_after_resection is None or recurred(s) is e.lesion_after_resection)
+    )
+
+
+def recurred(s: Situation) -> bool:
+    """A lesion measured after the resection: RECIST 1.1 counts any new lesion as progression."""
+    return first_recurrence(s) is not None
+
+
+def first_recurrence(s: Situation) -> dt.date | None:
+    """The date of the first lesion measured after the resection (None: none, or not resected)."""
+    state = s.facts.state
+    if state.kind is not StateKind.RESECTED:
+        return None
+    dates = [m.date for m in s.facts.measurements if state.since < m.date <= s.today]
+    return min(dates, default=None)
+
+
+def _known_within(value: object, allowed: frozenset[Any]) -> bool:
+    return not allowed or (value is not None and value in allowed)
 
 
 def _tumour_matches(e: Eligibility, s: Situation) -> bool:

@@ -298,7 +298,10 @@ def ssa_findings(
 ) -> Iterator[Finding]:
     """An ongoing SSA whose next injection is overdue beyond the grace days. Urgent: stopping an
     SSA abruptly can bring on a carcinoid crisis. The long-acting SSA pause around PRRT is planned
-    (vignettes §3b), so no alert while PRRT is ongoing."""
+    (vignettes §3b), so no alert while PRRT is ongoing. A discharged or deceased patient is no
+    longer the clinic's to call (issue 15): no alert either."""
+    if facts.state.kind is StateKind.DISCHARGED or facts.patient.deceased_on is not None:
+        return
     ongoing = [t for t in facts.therapies if t.is_ongoing(today)]
     if any(t.kind is TherapyKind.PRRT for t in ongoing):
         return

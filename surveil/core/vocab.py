@@ -16,6 +16,36 @@ class Site(StrEnum):
     UNKNOWN = "unknown"
 
 
+class NodeStatus(StrEnum):
+    """Regional lymph nodes on the resection specimen (pN)."""
+
+    N0 = "N0"
+    N1 = "N1"
+
+
+class CarcinoidType(StrEnum):
+    """Lung and thymic carcinoids (WHO): typical or atypical."""
+
+    TYPICAL = "typical"
+    ATYPICAL = "atypical"
+
+
+class GastricType(StrEnum):
+    """Gastric NET types: 1 (atrophic gastritis), 2 (gastrinoma, MEN1), 3 (sporadic)."""
+
+    TYPE_1 = "type_1"
+    TYPE_2 = "type_2"
+    TYPE_3 = "type_3"
+
+
+class AdverseHistology(StrEnum):
+    """Adverse features on the pathology report that change follow-up (rectum, appendix)."""
+
+    LVI = "lvi"  # lymphovascular invasion
+    MUSCULARIS = "muscularis"  # invasion of the muscularis propria
+    MESOAPPENDIX = "mesoappendix"  # mesoappendiceal invasion over 3 mm
+
+
 class Differentiation(StrEnum):
     WELL = "well"
     POOR = "poor"

@@ -634,6 +634,9 @@ from surveil.db.models_items import (  # noqa: E402
     CodedReason as CodedReason,
 )
 
+# Issue 15: the protocol activation log lives in its own module (this one is near 600 lines).
+from surveil.db.protocol_models import ProtocolActivation as ProtocolActivation  # noqa: E402
+
 # The web app's sessions and rate-limit counters live beside this module (surveil/db/web_models.py).
 from surveil.db.web_models import RateLimit as RateLimit  # noqa: E402
 from surveil.db.web_models import WebSession as WebSession  # noqa: E402

@@ -9,18 +9,30 @@ after loading its settings. The settings cannot check ``clinic.pack`` themselves
 read by ``surveil.schedules``, an adapter above ``config`` in the layers.
 """
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
 from surveil.config import Settings
 from surveil.core.protocol import Pack, Profile
+from surveil.db.protocol_models import ProtocolActivation
+from surveil.db.session import read_scope
 from surveil.errors import ConfigError, Problem, RuleError
-from surveil.schedules import get_profile, load_packs
+from surveil.schedules import get_profile, load_pack_versions, load_packs
 
 
 @lru_cache(maxsize=8)
 def _packs(directory: Path | None) -> dict[str, Pack]:
     return load_packs(directory)
+
+
+@lru_cache(maxsize=8)
+def pack_versions(directory: Path | None) -> dict[str, dict[str, Pack]]:
+    """Every shipped version of every pack (read once per process)."""
+    return load_pack_versions(directory)
 
 
 def active_profile(settings: Settings) -> tuple[Pack, Profile]:
@@ -56,3 +68,65 @@ def check_clinic_protocol(settings: Settings) -> None:
     error on the first page that plans.
     """
     active_profile(settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol in force (issue 15): the clinic's activation log, else the configured baseline.
+
+
+def current_activation(
+    session: Session, *, settings: Settings, today: dt.date
+) -> ProtocolActivation | None:
+    """The latest activation or rollback of the clinic's pack in effect on ``today``."""
+    query = (
+        select(ProtocolActivation)
+        .where(
+            ProtocolActivation.clinic == settings.clinic.name,
+            ProtocolActivation.pack_id == settings.clinic.pack,
+            col(ProtocolActivation.effective_on) <= today,
+        )
+        .order_by(col(ProtocolActivation.effective_on).desc(), col(ProtocolActivation.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def version_profile(settings: Settings, version: str, profile: str | None) -> tuple[Pack, Profile]:
+    """The clinic's pack at ``version`` with ``profile`` (default: the clinic's profile, else the
+    pack's default); ConfigError names what is missing and the choices."""
+    versions = pack_versions(settings.paths.schedules).get(settings.clinic.pack, {})
+    pack = versions.get(version)
+    if pack is None:
+        known = ", ".join(versions) or "none"
+        raise ConfigError(
+            Problem(
+                "version", f"{settings.clinic.pack} {version!r} is not shipped (known: {known})"
+            )
+        )
+    name = profile or (
+        settings.clinic.profile if settings.clinic.profile in pack.profiles else None
+    )
+    name = name or pack.default_profile
+    if name not in pack.profiles:
+        known = ", ".join(pack.profiles)
+        raise ConfigError(
+            Problem("profile", f"{name!r} is not a profile of {pack.id} {version} ({known})")
+        )
+    return pack, pack.profile(name)
+
+
+def protocol_in_force(session: Session, settings: Settings, today: dt.date) -> tuple[Pack, Profile]:
+    """The pack version and profile the clinic plans with on ``today``: the activation in effect
+    (``surveil schedules activate``), or without one the configured pack's baseline version."""
+    row = current_activation(session, settings=settings, today=today)
+    if row is None:
+        return active_profile(settings)
+    return version_profile(settings, row.version, row.profile)
+
+
+def protocol_in_force_on(
+    engine: sa.Engine, settings: Settings, today: dt.date
+) -> tuple[Pack, Profile]:
+    """:func:`protocol_in_force` in its own read-only snapshot (for shells: no patient data)."""
+    with read_scope(engine) as session:
+        return protocol_in_force(session, settings, today)

@@ -440,10 +440,12 @@ def test_plan_json_follows_the_contract() -> None:
     out = plan_to_json(
         plan_for(make_facts(TODAY, completed=[{"kind": "mri", "date": "2025-03-02"}]), TODAY)
     )
-    assert set(out) == {"grade", "profile", "pack", "no_follow_up", "items", "triggers"}
+    top = {"grade", "profile", "pack", "complete", "no_follow_up", "items", "triggers"}
+    assert set(out) == top
     assert out["pack"] == {"id": "net-default", "version": shipped_pack().version}
     assert out["triggers"] == [] and out["grade"] == "G1"
-    keys = {"kind", "earliest", "target", "latest", "status", "rule", "source", "anchor", "reason"}
+    keys = {"kind", "region", "earliest", "target", "latest", "status", "rule", "source"}
+    keys |= {"anchor", "reason"}
     assert all(set(item) == keys for item in out["items"])
     assert out["items"][0]["anchor"] == {"event": "last MRI", "date": "2025-03-02"}
 

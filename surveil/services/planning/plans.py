@@ -29,7 +29,7 @@ from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.db.queries import facts_for_patients
-from surveil.services.protocols import active_profile
+from surveil.services.protocols import protocol_in_force
 
 PLANNER_STATES = (m.ItemState.PLANNED,)
 ACTIVE_STATES = (m.ItemState.PLANNED, m.ItemState.ORDERED, m.ItemState.BOOKED)
@@ -361,7 +361,7 @@ def replan_patients(
     facts: dict[int, Facts] | None = None,
 ) -> ReplanResult:
     """Replan a batch of patients inside the caller's transaction."""
-    pack, profile = active_profile(settings)
+    pack, profile = protocol_in_force(session, settings, today)
     ids = [p.id for p in patients if p.id is not None]
     facts = facts if facts is not None else facts_for_patients(session, patients)
     overrides = overrides_for(session, ids, profile=profile)

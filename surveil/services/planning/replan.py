@@ -66,9 +66,11 @@ def replan_every_patient(
     today: dt.date,
     chunk: int = 500,
     progress: Callable[[int, int], None] | None = None,
+    why: str = "replan --all",
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
-    ``progress(done, total)`` after each."""
+    ``progress(done, total)`` after each. ``why`` is the reason each audit event gives
+    (a protocol activation says "protocol 2027.1 activated")."""
     if chunk < 1:
         raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
     ids = _visible_patient_ids(engine, actor)
@@ -76,17 +78,23 @@ def replan_every_patient(
     total = ReplanResult()
     for number, part in enumerate(parts, start=1):
         with session_scope(engine) as session:
-            result = _replan_part(session, actor, part, settings=settings, today=today)
+            result = _replan_part(session, actor, part, settings=settings, today=today, why=why)
             total.add(result)
             if number == len(parts):
-                _audit_run(session, actor, total)
+                _audit_run(session, actor, total, why=why)
         if progress is not None:
             progress(min(number * chunk, len(ids)), len(ids))
     return total
 
 
 def _replan_part(
-    session: Session, actor: Actor, ids: list[int], *, settings: Settings, today: dt.date
+    session: Session,
+    actor: Actor,
+    ids: list[int],
+    *,
+    settings: Settings,
+    today: dt.date,
+    why: str,
 ) -> ReplanResult:
     if not ids:
         return ReplanResult()
@@ -95,7 +103,7 @@ def _replan_part(
         session, patients=patients, settings=settings, today=today, channel=actor.channel
     ).plan
     for patient_id, changed in sorted(result.changed.items()):
-        _audit_patient(session, actor, patient_id, changed, why="replan --all")
+        _audit_patient(session, actor, patient_id, changed, why=why)
     return result
 
 
@@ -127,7 +135,7 @@ def _audit_patient(
     )
 
 
-def _audit_run(session: Session, actor: Actor, total: ReplanResult) -> None:
+def _audit_run(session: Session, actor: Actor, total: ReplanResult, *, why: str) -> None:
     counts = _counts(total)
     audit(
         session,
@@ -135,5 +143,5 @@ def _audit_run(session: Session, actor: Actor, total: ReplanResult) -> None:
         action="plan.replanned_all",
         subject="plan:all" if actor.is_admin else f"plan:clinic:{actor.clinic}",
         after={"patients": total.patients, "changed": len(total.changed), **counts},
-        detail=f"replan --all: {total.patients} patient(s), {len(total.changed)} changed",
+        detail=f"{why}: {total.patients} patient(s), {len(total.changed)} changed",
     )

@@ -32,7 +32,7 @@ from surveil.db.queries import facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import trigger_label
-from surveil.services.protocols import active_profile
+from surveil.services.protocols import protocol_in_force
 from surveil.services.triggers.consequences import record_consequences
 
 TRIGGER_RULE = "trigger:{id}:{kind}"
@@ -49,7 +49,7 @@ def evaluate_and_escalate(
 ) -> list[m.Trigger]:
     """Evaluate every patient's triggers and store what is new; returns the new records.
     ``channel`` is the channel of the change that caused the evaluation (for the audit)."""
-    pack, profile = active_profile(settings)
+    pack, profile = protocol_in_force(session, settings, today)
     facts = facts if facts is not None else facts_for_patients(session, patients)
     ids = [p.id for p in patients if p.id is not None]
     known = _known(session, ids)

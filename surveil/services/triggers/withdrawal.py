@@ -16,7 +16,7 @@ from surveil.db.base import utcnow
 from surveil.db.queries import facts_for_patient
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
-from surveil.services.protocols import active_profile
+from surveil.services.protocols import protocol_in_force
 from surveil.services.triggers import consequences
 
 # The kinds that rest on a measurement or a marker value (the others on grade, symptoms, doses).
@@ -36,7 +36,7 @@ def withdraw_unsupported(
 ) -> list[m.Trigger]:
     """Close the patient's open result triggers that the remaining results no longer raise."""
     session.flush()
-    pack, profile = active_profile(settings)
+    pack, profile = protocol_in_force(session, settings, today)
     findings = evaluate_triggers(
         facts_for_patient(session, patient),
         profile.thresholds,

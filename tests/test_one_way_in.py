@@ -30,6 +30,8 @@ AREAS = (
     "tests.services.test_demo",
     "tests.cli.test_backup",
     "tests.cli.test_secret_cli",
+    "tests.services.test_api_tokens",
+    "tests.cli.test_token_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

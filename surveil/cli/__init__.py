@@ -88,6 +88,7 @@ _AREAS = (
     "triggers",
     "worklist",
     "users",
+    "tokens",
     "feeds",
     "reminders",
     "export",

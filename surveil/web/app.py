@@ -53,6 +53,8 @@ from surveil.web import (
     security,
     worklist,
 )
+from surveil.web.api.app import PREFIX as API_PREFIX
+from surveil.web.api.app import create_api
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes, utc_now
 
@@ -119,6 +121,7 @@ def create_app(
         env=_environment(templates_root, settings.clinic.timezone)
     )
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
+    app.mount(API_PREFIX, create_api(app), name="api")  # bearer tokens, problem+json (web/api)
     app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)

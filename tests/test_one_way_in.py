@@ -32,6 +32,7 @@ AREAS = (
     "tests.cli.test_secret_cli",
     "tests.services.test_api_tokens",
     "tests.cli.test_token_cli",
+    "tests.api.test_api_routes",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)
@@ -62,11 +63,15 @@ def _commands(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 
 def _routes(routes: list[Any]) -> Iterator[Any]:
-    """Routes, including those of included routers (FastAPI keeps them behind a wrapper)."""
+    """Routes, including those of included routers (FastAPI keeps them behind a wrapper) and
+    of mounted applications (the JSON API)."""
     for route in routes:
         inner = getattr(route, "original_router", None)
+        mounted = getattr(getattr(route, "app", None), "routes", None)  # /api/v1 is mounted
         if inner is not None:
             yield from _routes(inner.routes)
+        elif mounted is not None:
+            yield from _routes(mounted)
         else:
             yield route
 

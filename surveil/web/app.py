@@ -53,6 +53,7 @@ from surveil.web import (
     security,
     worklist,
 )
+from surveil.web.api import problems as api_problems
 from surveil.web.api.app import PREFIX as API_PREFIX
 from surveil.web.api.app import create_api
 from surveil.web.contexts import ErrorPage, Frame
@@ -216,6 +217,9 @@ async def _unprocessable(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and request.url.path.startswith(API_PREFIX + "/"):
+        # A path the mount could not take (a line break in a segment): still the API's answer.
+        return api_problems.problem(404, "not-found", "Not found", "no such route")
     if exc.status_code == 404:
         return _error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
     title = "Not allowed here" if exc.status_code == 405 else "Error"

@@ -33,6 +33,7 @@ AREAS = (
     "tests.services.test_api_tokens",
     "tests.cli.test_token_cli",
     "tests.api.test_api_routes",
+    "tests.services.test_csv_import",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -89,6 +89,7 @@ _AREAS = (
     "worklist",
     "users",
     "tokens",
+    "imports",
     "feeds",
     "reminders",
     "export",

@@ -206,6 +206,11 @@ def test_bad_input_names_every_field_and_writes_nothing(
         headers=headers,
     )
     assert {e["field"] for e in _problem(snooze, 422)["errors"]} == {"until", "reason"}
+    too_big = {"lesion": "L1", "date": str(api_world.today), "diameter_mm": 900, "modality": "mri"}
+    big = api.post("/api/v1/patients/N-100/measurements", json=too_big, headers=headers)
+    assert _problem(big, 422)["errors"] == [
+        {"field": "diameter_mm", "message": "900 must be at most 500"}
+    ]  # an upper bound alone once made the check itself fail (a 500)
     _problem(api.get("/api/v1/patients?cursor=bm9wZQ", headers=headers), 422)
     _problem(api.get("/api/v1/items/1/ordered", headers=headers), 405)
     _problem(api.post("/api/v1/items/99999999999/ordered", json={}, headers=headers), 422)

@@ -230,3 +230,10 @@ def test_the_command_line(
     file.write_text("mrn,marker,date,value\nN-100,cga,2026-01-10,-1\n", encoding="utf-8")
     bad = runner.invoke(cli, ["--as", "nina", "import", "csv", str(file), "--kind", "markers"])
     assert bad.exit_code == 2 and "row 2, column value" in bad.output
+
+
+def test_the_documented_templates_import(engine: sa.Engine, settings: Settings) -> None:
+    folder = Path(__file__).resolve().parents[2] / "docs" / "import"
+    for kind in ("patients", "pathology", "measurements", "markers", "therapies"):
+        report = _import(engine, settings, kind, (folder / f"{kind}.csv").read_bytes())
+        assert (report.rows, report.created) == (1, 1), kind

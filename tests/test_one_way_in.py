@@ -34,6 +34,7 @@ AREAS = (
     "tests.cli.test_token_cli",
     "tests.api.test_api_routes",
     "tests.services.test_csv_import",
+    "tests.web.test_import_page",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

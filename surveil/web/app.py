@@ -47,6 +47,7 @@ from surveil.web import (
     auth,
     feeds,
     fhir,
+    imports,
     inputs,
     patient_list,
     patients,
@@ -75,6 +76,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     feeds.router,
     fhir.router,
+    imports.router,
 )
 
 

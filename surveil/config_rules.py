@@ -56,6 +56,7 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("daemon", "lease_seconds"): Bound(10, 86_400, "seconds"),
     ("daemon", "batch_size"): Bound(1, 10_000),
     ("daemon", "max_attempts"): Bound(1, 100),
+    ("interop", "api_requests_per_minute"): Bound(1, 100_000, "per API token"),
 }
 
 

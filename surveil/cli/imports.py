@@ -20,7 +20,8 @@ def import_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Check every row and show what would change.")
 @click.option(
     "--date-format",
-    help="Dates in a local format besides ISO, as strftime codes (e.g. %d/%m/%Y).",
+    help="Dates in a local format besides ISO, as strftime codes (e.g. %d/%m/%Y). "
+    "Default: interop.import_date_format.",
 )
 @click.pass_context
 def import_csv(
@@ -46,7 +47,7 @@ def import_csv(
         dry_run=dry_run,
         settings=app.settings,
         today=app.today(),
-        date_format=date_format,
+        date_format=date_format or app.settings.interop.import_date_format or None,
     )
     verb = "would add" if dry_run else "added"
     console.print(

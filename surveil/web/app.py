@@ -124,7 +124,8 @@ def create_app(
         env=_environment(templates_root, settings.clinic.timezone)
     )
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
-    app.mount(API_PREFIX, create_api(app), name="api")  # bearer tokens, problem+json (web/api)
+    api = create_api(app, requests_per_minute=settings.interop.api_requests_per_minute)
+    app.mount(API_PREFIX, api, name="api")  # bearer tokens, problem+json (web/api)
     app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)

@@ -39,7 +39,11 @@ def _require_importer(user: m.User) -> None:
 @router.get("/import", name="imports.page")
 def import_page(request: Request, settings: SettingsDep, user: UserDep) -> Response:
     _require_importer(user)
-    page = ImportPage(frame=frame(request, user, section="import", settings=settings), kinds=KINDS)
+    page = ImportPage(
+        frame=frame(request, user, section="import", settings=settings),
+        kinds=KINDS,
+        date_format=settings.interop.import_date_format,
+    )
     return render(request, "web/imports/upload.html", page)
 
 

@@ -227,6 +227,12 @@ def test_the_command_line(
         batch_id = session.exec(select(m.ImportBatch.id)).one()
     back = runner.invoke(cli, ["--as", "nina", "import", "rollback", str(batch_id)])
     assert back.exit_code == 0 and "1 rows deleted" in back.output, back.output
+    monkeypatch.setenv("SURVEIL_INTEROP_IMPORT_DATE_FORMAT", "%d/%m/%Y")  # the configured format
+    file.write_text("mrn,marker,date,value\nN-100,cga,11/01/2026,61\n", encoding="utf-8")
+    local = runner.invoke(cli, ["--as", "nina", "import", "csv", str(file), "--kind", "markers"])
+    assert local.exit_code == 0, local.output
+    with Session(engine) as session:
+        assert session.exec(select(m.MarkerResult.date)).all() == [dt.date(2026, 1, 11)]
     file.write_text("mrn,marker,date,value\nN-100,cga,2026-01-10,-1\n", encoding="utf-8")
     bad = runner.invoke(cli, ["--as", "nina", "import", "csv", str(file), "--kind", "markers"])
     assert bad.exit_code == 2 and "row 2, column value" in bad.output

@@ -58,7 +58,13 @@ def _differs(column: str, stored: object) -> InvalidInput:
 
 
 def _patient(session: Session, actor: Actor, clinic: str, cells: Cells) -> m.Patient:
-    return patient_by_mrn(session, actor=actor, mrn=cells.get("mrn", ""), clinic=clinic)
+    """The row's patient, looked up once per import (the session lives as long as the import;
+    a refusal is not kept, so each of its rows is reported)."""
+    mrn = cells.get("mrn", "")
+    known: dict[str, m.Patient] = session.info.setdefault("import_patients", {})
+    if mrn not in known:
+        known[mrn] = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
+    return known[mrn]
 
 
 def _id(row: object) -> int:

@@ -74,6 +74,10 @@ CASES = (
     Case("api.therapy_add", "POST", "/patients/{mrn}/therapies",
          lambda w: {"kind": "ssa", "started_on": str(w.today), "agent": "lanreotide"},
          201, "therapy.recorded"),
+    Case("api.measurements", "GET", "/patients/{mrn}/measurements", _none, 200,
+         "results.viewed"),
+    Case("api.markers", "GET", "/patients/{mrn}/markers", _none, 200, "results.viewed"),
+    Case("api.therapies", "GET", "/patients/{mrn}/therapies", _none, 200, "results.viewed"),
     Case("api.plan", "GET", "/patients/{mrn}/plan?open_only=false", _none, 200, "plan.viewed"),
     Case("api.patient_triggers", "GET", "/patients/{mrn}/triggers", _none, 200,
          "triggers.viewed"),
@@ -99,7 +103,12 @@ CASES = (
 WRITES = {case.name for case in CASES if case.method != "GET"}
 SHELL_COVERED = frozenset(WRITES)
 # The one entry point only the API calls; the others are walked by their own areas' tests.
-COVERED = frozenset({"surveil.services.planning.stored_plan.read_stored_plan"})
+COVERED = frozenset(
+    {
+        "surveil.services.planning.stored_plan.read_stored_plan",
+        "surveil.services.registry.result_lists.read_results",
+    }
+)
 
 
 def api_route_names(app: Any) -> set[str]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from surveil.services.records import enrolment, results
-from surveil.services.registry import summaries
+from surveil.services.registry import result_lists, summaries
 from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.services.users.api_tokens import TokenHolder
 from surveil.web.api import paging
@@ -14,6 +14,8 @@ from surveil.web.api.deps import EngineDep, ReaderDep, SettingsDep, TodayDep, Wr
 from surveil.web.api.problems import READ_RESPONSES, WRITE_RESPONSES
 from surveil.web.api.schemas import (
     Changed,
+    MarkerOut,
+    MeasurementOut,
     NewMarker,
     NewMeasurement,
     NewPatient,
@@ -23,6 +25,7 @@ from surveil.web.api.schemas import (
     PatientDetail,
     PatientFields,
     PatientSummary,
+    TherapyOut,
     TumourFields,
     text,
 )
@@ -260,3 +263,52 @@ def _patient_fields(body: PatientFields) -> dict[str, Any]:
 
 def _tumour(body: TumourFields) -> TumourInput:
     return TumourInput(**{name: text(getattr(body, name)) for name in TumourFields.model_fields})
+
+
+def _results(
+    engine: EngineDep, holder: TokenHolder, mrn: str, kind: str, position: int, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    rows = result_lists.read_results(
+        engine, actor=holder.actor, mrn=mrn, clinic=holder.actor.clinic, kind=kind
+    )
+    more = len(rows) > position + limit
+    return rows[position : position + limit], paging.next_cursor(position, limit, more=more)
+
+
+@router.get("/patients/{mrn}/measurements", name="api.measurements", responses=READ_RESPONSES)
+def measurements(
+    mrn: Mrn,
+    engine: EngineDep,
+    holder: ReaderDep,
+    limit: paging.LimitQuery = 50,
+    cursor: paging.CursorQuery = None,
+) -> Page[MeasurementOut]:
+    """Lesion diameters, oldest first (audited view)."""
+    rows, after = _results(engine, holder, mrn, "measurements", paging.decode(cursor), limit)
+    return Page[MeasurementOut](items=[MeasurementOut(**r) for r in rows], next_cursor=after)
+
+
+@router.get("/patients/{mrn}/markers", name="api.markers", responses=READ_RESPONSES)
+def markers(
+    mrn: Mrn,
+    engine: EngineDep,
+    holder: ReaderDep,
+    limit: paging.LimitQuery = 50,
+    cursor: paging.CursorQuery = None,
+) -> Page[MarkerOut]:
+    """Marker results, oldest first (audited view)."""
+    rows, after = _results(engine, holder, mrn, "markers", paging.decode(cursor), limit)
+    return Page[MarkerOut](items=[MarkerOut(**r) for r in rows], next_cursor=after)
+
+
+@router.get("/patients/{mrn}/therapies", name="api.therapies", responses=READ_RESPONSES)
+def therapies(
+    mrn: Mrn,
+    engine: EngineDep,
+    holder: ReaderDep,
+    limit: paging.LimitQuery = 50,
+    cursor: paging.CursorQuery = None,
+) -> Page[TherapyOut]:
+    """Therapies, oldest first (audited view)."""
+    rows, after = _results(engine, holder, mrn, "therapies", paging.decode(cursor), limit)
+    return Page[TherapyOut](items=[TherapyOut(**r) for r in rows], next_cursor=after)

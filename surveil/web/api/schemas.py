@@ -233,3 +233,31 @@ class SectionOut(BaseModel):
     capped: bool
     items: list[WorkRowOut]
     next_cursor: str | None
+
+
+class MeasurementOut(BaseModel):
+    id: int
+    lesion: str
+    date: dt.date
+    diameter_mm: float
+    modality: str
+
+
+class MarkerOut(BaseModel):
+    id: int
+    name: str
+    value: float
+    unit: str
+    uln: float | None
+    date: dt.date
+    on_ppi: bool
+
+
+class TherapyOut(BaseModel):
+    id: int
+    kind: str
+    agent: str | None
+    started_on: dt.date
+    ended_on: dt.date | None
+    cycles_given: int | None
+    last_given_on: dt.date | None

@@ -162,6 +162,14 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class InteropSettings:
+    """Data in and out (issue 16): the JSON API's rate limit and the CSV import's dates."""
+
+    api_requests_per_minute: int = 120
+    import_date_format: str = ""  # strftime codes, e.g. "%d/%m/%Y"; ISO dates always work
+
+
+@dataclass(frozen=True)
 class Settings:
     clinic: ClinicSettings = field(default_factory=ClinicSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -175,6 +183,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     bookings: BookingSettings = field(default_factory=BookingSettings)
     reasons: ReasonSettings = field(default_factory=ReasonSettings)
+    interop: InteropSettings = field(default_factory=InteropSettings)
     # Raw [reminders] table, validated by surveil.core.reminders when the daemon starts.
     reminders: Mapping[str, Any] = field(default_factory=dict)
 

@@ -57,6 +57,7 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("daemon", "batch_size"): Bound(1, 10_000),
     ("daemon", "max_attempts"): Bound(1, 100),
     ("bookings", "no_result_grace_days"): Bound(0, 90, "days"),
+    ("interop", "api_requests_per_minute"): Bound(1, 100_000, "per API token"),
 }
 
 

@@ -51,6 +51,11 @@ AREAS = (
     "tests.services.test_web_sessions",
     "tests.web.test_web_sessions",
     "tests.cli.test_schedules_rollout",
+    "tests.services.test_api_tokens",
+    "tests.cli.test_token_cli",
+    "tests.api.test_api_routes",
+    "tests.services.test_csv_import",
+    "tests.web.test_import_page",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)
@@ -81,11 +86,15 @@ def _commands(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 
 def _routes(routes: list[Any]) -> Iterator[Any]:
-    """Routes, including those of included routers (FastAPI keeps them behind a wrapper)."""
+    """Routes, including those of included routers (FastAPI keeps them behind a wrapper) and
+    of mounted applications (the JSON API)."""
     for route in routes:
         inner = getattr(route, "original_router", None)
+        mounted = getattr(getattr(route, "app", None), "routes", None)  # /api/v1 is mounted
         if inner is not None:
             yield from _routes(inner.routes)
+        elif mounted is not None:
+            yield from _routes(mounted)
         else:
             yield route
 

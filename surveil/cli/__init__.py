@@ -90,6 +90,8 @@ _AREAS = (
     "triggers",
     "worklist",
     "users",
+    "tokens",
+    "imports",
     "feeds",
     "reminders",
     "export",

@@ -123,12 +123,12 @@ class Checker:
             self.fail(field, f"{value} must be greater than 0")
             return None
         if (low is not None and number < low) or (high is not None and number > high):
-            self.fail(
-                field,
-                f"{value} is outside {low:g}–{high:g}"
-                if high is not None
-                else f"{value} must be at least {low:g}",
-            )
+            if low is not None and high is not None:
+                self.fail(field, f"{value} is outside {low:g}–{high:g}")
+            elif high is not None:  # an upper bound alone (a diameter: positive, at most 500)
+                self.fail(field, f"{value} must be at most {high:g}")
+            else:
+                self.fail(field, f"{value} must be at least {low:g}")
             return None
         return number
 

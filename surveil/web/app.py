@@ -51,6 +51,7 @@ from surveil.web import (
     enrol,
     feeds,
     fhir,
+    imports,
     inputs,
     item_life,
     login_steps,
@@ -64,6 +65,9 @@ from surveil.web import (
     trigger_decisions,
     worklist,
 )
+from surveil.web.api import problems as api_problems
+from surveil.web.api.app import PREFIX as API_PREFIX
+from surveil.web.api.app import create_api
 from surveil.web.contexts import ErrorPage, Frame
 from surveil.web.deps import LoginRequired, client_ip, take_flashes
 
@@ -93,6 +97,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     item_life.router,
     trigger_decisions.router,
     merge.router,
+    imports.router,
 )
 
 
@@ -142,6 +147,8 @@ def create_app(
     # The clinic's coded reasons ([reasons]), for the forms' choices.
     app.state.templates.env.globals["reason_choices"] = functools.partial(choices, settings.reasons)
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
+    api = create_api(app, requests_per_minute=settings.interop.api_requests_per_minute)
+    app.mount(API_PREFIX, api, name="api")  # bearer tokens, problem+json (web/api)
     app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
@@ -236,6 +243,9 @@ async def _unprocessable(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and request.url.path.startswith(API_PREFIX + "/"):
+        # A path the mount could not take (a line break in a segment): still the API's answer.
+        return api_problems.problem(404, "not-found", "Not found", "no such route")
     if exc.status_code == 404:
         return _error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
     title = "Not allowed here" if exc.status_code == 405 else "Error"

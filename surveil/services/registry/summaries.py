@@ -36,7 +36,13 @@ def show_patient(engine: sa.Engine, *, actor: Actor, mrn: str, clinic: str) -> d
 
 @audited_read("patients.viewed")
 def find_patients(
-    engine: sa.Engine, *, actor: Actor, clinic: str, search: str | None, limit: int
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    clinic: str,
+    search: str | None,
+    limit: int,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Patients of ``clinic`` by family name (a name part or an exact MRN narrows the list).
 
@@ -44,7 +50,9 @@ def find_patients(
     patients were shown, which is what an auditor needs to ask "who looked for whom"."""
     require_clinic(actor, clinic)
     with session_scope(engine) as session:
-        rows = registry.list_patients(session, clinic=clinic, search=search, limit=limit)
+        rows = registry.list_patients(
+            session, clinic=clinic, search=search, limit=limit, offset=offset
+        )
         audit(
             session,
             actor=actor,

@@ -48,6 +48,8 @@ AREAS = (
     "tests.services.test_merge",
     "tests.cli.test_merge_cli",
     "tests.web.test_merge_web",
+    "tests.services.test_merge_purge",
+    "tests.cli.test_merge_purge_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -3,7 +3,7 @@
 import click
 
 from surveil.cli._common import console, get_app
-from surveil.services.reasons import choices
+from surveil.services.reasons import KINDS, choices
 from surveil.services.records import bookings, late, reopen
 from surveil.services.records.actions import DoneInput
 
@@ -136,7 +136,7 @@ def reasons_command(ctx: click.Context) -> None:
       surveil item reasons
     """
     app = get_app(ctx)
-    for kind in ("booking", "declined", "not_needed", "snoozed", "override", "reopened"):
+    for kind in KINDS:
         console.print(f"{kind}: {', '.join(choices(app.settings.reasons, kind))}")
 
 

@@ -50,6 +50,7 @@ AREAS = (
     "tests.web.test_merge_web",
     "tests.services.test_merge_purge",
     "tests.cli.test_merge_purge_cli",
+    "tests.cli.test_item_reasons_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -4,7 +4,7 @@ import click
 
 from surveil.cli._common import console, get_app
 from surveil.services.reasons import KINDS, choices
-from surveil.services.records import bookings, late, reopen
+from surveil.services.records import actions, bookings, late, reopen
 from surveil.services.records.actions import DoneInput
 
 
@@ -122,6 +122,52 @@ item.add_command(
         "no-show",
         "The patient did not come: the item is due again and the missed attempt is kept.\n\n"
         '\b\nExample:\n  surveil --as nina item no-show 42 --note "did not come"',
+    )
+)
+
+
+def _closing_command(name: str, kind: str, words: str, example: str) -> click.Command:
+    """``item decline`` / ``item not-needed``: close an item with a code from this clinic's
+    ``[reasons]`` list (the same list the web offers) and the words."""
+
+    @click.command(name, help=f"{words}\n\n\b\nExample:\n  {example}")
+    @click.argument("item_id", type=int)
+    @click.option(
+        "--reason-code",
+        help=f"Why, from [reasons] {kind} in the config (`surveil item reasons`; default other).",
+    )
+    @click.option("--reason", required=True, help="Why, in words (kept with the item).")
+    @click.pass_context
+    def command(ctx: click.Context, item_id: int, reason_code: str | None, reason: str) -> None:
+        app = get_app(ctx)
+        close = actions.mark_declined if kind == "declined" else actions.mark_not_needed
+        result = close(
+            app.engine,
+            item_id=item_id,
+            actor=app.actor(),
+            reason=reason,
+            reason_code=reason_code,
+            reasons=app.settings.reasons,
+        )
+        console.print(result.message)
+
+    return command
+
+
+item.add_command(
+    _closing_command(
+        "decline",
+        "declined",
+        "Close an item the patient declined, with a coded reason and the words.",
+        'surveil item decline 42 --reason-code cannot_travel --reason "moving abroad in May"',
+    )
+)
+item.add_command(
+    _closing_command(
+        "not-needed",
+        "not_needed",
+        "Close an item that is not needed, with a coded reason and the words.",
+        'surveil item not-needed 42 --reason-code done_elsewhere --reason "MRI at Leeds, 2 Nov"',
     )
 )
 

@@ -51,6 +51,7 @@ AREAS = (
     "tests.services.test_merge_purge",
     "tests.cli.test_merge_purge_cli",
     "tests.cli.test_item_reasons_cli",
+    "tests.web.test_merge_purge_web",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -41,6 +41,7 @@ from tests.services.one_way_in_records_cases import (
     system,
 )
 from tests.services.test_merge import COVERED as MERGES
+from tests.services.test_merge_purge import COVERED as MERGE_PURGE
 from tests.services.test_trigger_decisions import COVERED as DECISIONS
 
 
@@ -169,7 +170,7 @@ def test_every_entry_point_of_the_clinical_record_is_a_case() -> None:
     _import_all_services()
     mine = {name for name in ENTRY_POINTS if name.startswith(_RECORD_PACKAGES)}
     # Trigger decisions beyond resolving (confirm, re-open) and merges have their own modules.
-    assert mine - ITEM_LIFE - KEEPING - DECISIONS - MERGES == COVERED
+    assert mine - ITEM_LIFE - KEEPING - DECISIONS - MERGES - MERGE_PURGE == COVERED
     assert {name for name in mine if not ENTRY_POINTS[name].writes} == READS
     assert all(
         action.endswith(".viewed") for name in READS for action in ENTRY_POINTS[name].actions

@@ -146,6 +146,10 @@ class ReasonSettings:
     snoozed: str = "patient_away, awaiting_slot, awaiting_result, patient_unwell, other"
     override: str = "clinician_judgement, patient_choice, contraindication, trial_protocol, other"
     reopened: str = "recorded_in_error, patient_changed_mind, result_not_received, other"
+    # How a trigger was resolved; false_alarm and measurement_error undo its consequences.
+    trigger_outcome: str = (
+        "confirmed_progression, false_alarm, measurement_error, clinically_insignificant, other"
+    )
 
 
 @dataclass(frozen=True)

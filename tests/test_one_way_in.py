@@ -56,6 +56,10 @@ AREAS = (
     "tests.api.test_api_routes",
     "tests.services.test_csv_import",
     "tests.web.test_import_page",
+    "tests.services.test_merge_purge",
+    "tests.cli.test_merge_purge_cli",
+    "tests.cli.test_item_reasons_cli",
+    "tests.web.test_merge_purge_web",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

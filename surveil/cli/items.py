@@ -3,8 +3,8 @@
 import click
 
 from surveil.cli._common import console, get_app
-from surveil.services.reasons import choices
-from surveil.services.records import bookings, late, reopen
+from surveil.services.reasons import KINDS, choices
+from surveil.services.records import actions, bookings, late, reopen
 from surveil.services.records.actions import DoneInput
 
 
@@ -126,6 +126,52 @@ item.add_command(
 )
 
 
+def _closing_command(name: str, kind: str, words: str, example: str) -> click.Command:
+    """``item decline`` / ``item not-needed``: close an item with a code from this clinic's
+    ``[reasons]`` list (the same list the web offers) and the words."""
+
+    @click.command(name, help=f"{words}\n\n\b\nExample:\n  {example}")
+    @click.argument("item_id", type=int)
+    @click.option(
+        "--reason-code",
+        help=f"Why, from [reasons] {kind} in the config (`surveil item reasons`; default other).",
+    )
+    @click.option("--reason", required=True, help="Why, in words (kept with the item).")
+    @click.pass_context
+    def command(ctx: click.Context, item_id: int, reason_code: str | None, reason: str) -> None:
+        app = get_app(ctx)
+        close = actions.mark_declined if kind == "declined" else actions.mark_not_needed
+        result = close(
+            app.engine,
+            item_id=item_id,
+            actor=app.actor(),
+            reason=reason,
+            reason_code=reason_code,
+            reasons=app.settings.reasons,
+        )
+        console.print(result.message)
+
+    return command
+
+
+item.add_command(
+    _closing_command(
+        "decline",
+        "declined",
+        "Close an item the patient declined, with a coded reason and the words.",
+        'surveil item decline 42 --reason-code cannot_travel --reason "moving abroad in May"',
+    )
+)
+item.add_command(
+    _closing_command(
+        "not-needed",
+        "not_needed",
+        "Close an item that is not needed, with a coded reason and the words.",
+        'surveil item not-needed 42 --reason-code done_elsewhere --reason "MRI at Leeds, 2 Nov"',
+    )
+)
+
+
 @item.command("reasons")
 @click.pass_context
 def reasons_command(ctx: click.Context) -> None:
@@ -136,7 +182,7 @@ def reasons_command(ctx: click.Context) -> None:
       surveil item reasons
     """
     app = get_app(ctx)
-    for kind in ("booking", "declined", "not_needed", "snoozed", "override", "reopened"):
+    for kind in KINDS:
         console.print(f"{kind}: {', '.join(choices(app.settings.reasons, kind))}")
 
 

@@ -1,5 +1,6 @@
-"""``surveil patient merge`` and ``surveil patient unmerge``: two records of one patient made one,
-and undone. Administrators only (the service's rule); the commands join the ``patient`` group."""
+"""``surveil patient merge``, ``unmerge`` and ``purge-merge``: two records of one patient made
+one, undone, or made final. Administrators only (the service's rule); the commands join the
+``patient`` group."""
 
 import click
 
@@ -43,7 +44,9 @@ def merge(ctx: click.Context, keep: str, gone: str, reason: str) -> None:
 @click.pass_context
 def unmerge(ctx: click.Context, gone: str, reason: str) -> None:
     """Undo the merge of GONE: every row the merge moved goes back, GONE's state before the
-    merge is current again and both records are replanned (revoked feeds stay revoked).
+    merge is current again, the calendar feeds the merge revoked work again (unless GONE has
+    died or been discharged since) and both records are replanned. Refused once the merge has
+    been made final with ``surveil patient purge-merge GONE``.
 
     \b
     Example:
@@ -58,6 +61,30 @@ def unmerge(ctx: click.Context, gone: str, reason: str) -> None:
         reason=reason,
         settings=app.settings,
         today=app.today(),
+        now=app.now(),
+    )
+    console.print(result.message)
+
+
+@patient.command("purge-merge")
+@click.argument("gone")
+@click.option("--reason", default="", help="Why the merge is final (who checked it).")
+@click.pass_context
+def purge_merge(ctx: click.Context, gone: str, reason: str) -> None:
+    """Make the merge of GONE final: ``surveil patient unmerge GONE`` is refused after it.
+    Administrators only; audited. GONE stays as an empty, discharged record.
+
+    \b
+    Example:
+      surveil --as admin patient purge-merge 100999 --reason "checked with medical records"
+    """
+    app = get_app(ctx)
+    result = merging.purge_merge(
+        app.engine,
+        actor=app.actor(),
+        gone_mrn=gone,
+        clinic=app.clinic,
+        reason=reason,
         now=app.now(),
     )
     console.print(result.message)

@@ -98,27 +98,45 @@ def ack(ctx: click.Context, trigger_id: int, by: str | None) -> None:
 @click.argument("trigger_id", type=int)
 @click.option("--by", help="Who resolves: must be the acting user (--as), who is recorded.")
 @click.option(
+    "--outcome-code",
+    help="The coded outcome, from [reasons] trigger_outcome (see `surveil item reasons`), e.g. "
+    "confirmed_progression, false_alarm, measurement_error, clinically_insignificant, other "
+    "(the default; then --outcome is needed). false_alarm and measurement_error undo what the "
+    "trigger changed.",
+)
+@click.option(
     "--outcome",
-    required=True,
-    help='What was decided, e.g. "referred to surgery" or "tumour board: continue surveillance".',
+    default="",
+    help='What was decided, in words, e.g. "referred to surgery" or "tumour board: continue '
+    'surveillance".',
 )
 @click.option(
     "--false-alarm",
     is_flag=True,
-    help="A false alarm or measurement error: undo everything the trigger changed "
-    "(state, imaging interval, pause, unbooked orders). The tumour-board item stays.",
+    help="A false alarm (the code false_alarm unless --outcome-code says measurement_error): "
+    "undo everything the trigger changed (state, imaging interval, pause, unbooked orders). "
+    "The tumour-board item stays.",
 )
 @click.pass_context
 def resolve(
-    ctx: click.Context, trigger_id: int, by: str | None, outcome: str, false_alarm: bool
+    ctx: click.Context,
+    trigger_id: int,
+    by: str | None,
+    outcome_code: str | None,
+    outcome: str,
+    false_alarm: bool,
 ) -> None:
-    """Resolve a trigger with its outcome. Clinical findings (growth, size, RECIST, marker
-    rise, grade change, symptoms) need a clinician; a missed SSA dose a navigator may close.
+    """Resolve a trigger with a coded outcome and its words. Clinical findings (growth, size,
+    RECIST, marker rise, grade change, symptoms) need a clinician; a missed SSA dose a
+    navigator may close.
 
     \b
     Examples:
+      surveil --as dr.okafor triggers resolve 12 --outcome-code confirmed_progression \\
+        --outcome "tumour board: start treatment"
+      surveil --as dr.okafor triggers resolve 12 --outcome-code measurement_error \\
+        --outcome "re-measured on the same plane: 12 mm"
       surveil --as dr.okafor triggers resolve 12 --outcome "tumour board: continue surveillance"
-      surveil --as dr.okafor triggers resolve 12 --false-alarm --outcome "measurement error"
     """
     app = get_app(ctx)
     actor = _acting(app.actor(), by)
@@ -127,6 +145,7 @@ def resolve(
         trigger_id=trigger_id,
         actor=actor,
         outcome=outcome,
+        outcome_code=outcome_code,
         false_alarm=false_alarm,
         settings=app.settings,
         today=app.today(),

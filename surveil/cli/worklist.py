@@ -23,6 +23,7 @@ STYLE = {
     "no_plan": "white",
     "no_owner": "white",
     "lost": "red",
+    "snoozed": "white",
 }
 
 
@@ -59,6 +60,7 @@ def worklist_command(
       surveil worklist
       surveil worklist --navigator nina --date 2026-06-15
       surveil worklist --section overdue --page 2 --json
+      surveil worklist --section snoozed    (snoozed items, why and until when)
     """
     app = get_app(ctx)
     query = WorklistQuery(

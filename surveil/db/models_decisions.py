@@ -79,3 +79,6 @@ class PatientMerge(SQLModel, table=True):
     merged_at: dt.datetime = created_field()
     unmerged_by: str | None = Field(default=None, max_length=64)
     unmerged_at: dt.datetime | None = None
+    # Made final by an administrator (``surveil patient purge-merge``): no unmerge after it.
+    purged_by: str | None = Field(default=None, max_length=64)
+    purged_at: dt.datetime | None = None

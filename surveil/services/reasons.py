@@ -13,7 +13,17 @@ from surveil.services.actor import Actor
 from surveil.services.validate import Checker
 
 OTHER = "other"
-KINDS = ("booking", "declined", "not_needed", "snoozed", "override", "reopened")
+KINDS = (
+    "booking",
+    "declined",
+    "not_needed",
+    "snoozed",
+    "override",
+    "reopened",
+    "trigger_outcome",
+)
+# Trigger outcomes that say the finding was never real: its consequences are undone.
+REVERTING_OUTCOMES = frozenset({"false_alarm", "measurement_error"})
 
 
 def choices(reasons: ReasonSettings, kind: str) -> tuple[str, ...]:

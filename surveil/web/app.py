@@ -39,6 +39,7 @@ from surveil.services.feeds.fetches import FetchTally
 from surveil.services.labels import kind_label, state_label, trigger_label
 from surveil.services.protocols import check_clinic_protocol
 from surveil.services.reasons import choices
+from surveil.services.triggers import roles
 from surveil.services.users import accounts
 from surveil.services.users.accounts import AccessDenied
 from surveil.services.users.sessions import record_refusal, signed_in_user
@@ -146,6 +147,8 @@ def create_app(
     )
     # The clinic's coded reasons ([reasons]), for the forms' choices.
     app.state.templates.env.globals["reason_choices"] = functools.partial(choices, settings.reasons)
+    # Only the buttons a person may use: a navigator acknowledges a clinical trigger, not more.
+    app.state.templates.env.globals["may_resolve"] = roles.role_may_resolve
     app.mount("/static", StaticFiles(directory=templates_root / "web" / "static"), name="static")
     api = create_api(app, requests_per_minute=settings.interop.api_requests_per_minute)
     app.mount(API_PREFIX, api, name="api")  # bearer tokens, problem+json (web/api)

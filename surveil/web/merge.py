@@ -1,6 +1,6 @@
 """The administrators' merge form on a patient's page (merge a duplicate record into this one)
-and its undo on the merged record's page. The service checks the role and the clinic again and
-moves the history (``services.records.merge``)."""
+and its undo, or making it final, on the merged record's page. The service checks the role and
+the clinic again and moves the history (``services.records.merge``)."""
 
 from typing import Annotated
 
@@ -70,5 +70,24 @@ def unmerge(
             settings=settings,
             today=today,
             now=utc_now(),
+        ),
+    )
+
+
+@router.post("/patients/purge-merge", name="patients.purge_merge")
+def purge_merge(
+    request: Request,
+    engine: EngineDep,
+    actor: ReaderActorDep,
+    clinic: Text,
+    gone: Text,
+    reason: Text = "",
+    next: Text = "",
+) -> Response:
+    return _act(
+        request,
+        next,
+        lambda: merging.purge_merge(
+            engine, actor=actor, gone_mrn=gone, clinic=clinic, reason=reason, now=utc_now()
         ),
     )

@@ -29,6 +29,7 @@ def resolve(
     actor: ReaderActorDep,
     next: Text = "",
     outcome: Text = "",
+    outcome_code: Text = "",
     false_alarm: Text = "",
 ) -> Response:
     today = clinic_today(settings)
@@ -40,6 +41,7 @@ def resolve(
             trigger_id=trigger_id,
             actor=actor,
             outcome=outcome,
+            outcome_code=outcome_code or None,
             false_alarm=false_alarm == "yes",
             settings=settings,
             today=today,

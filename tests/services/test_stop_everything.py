@@ -12,9 +12,11 @@ from surveil.config import Settings
 from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.services.actor import Actor
+from surveil.services.planning import replan
 from surveil.services.planning.care import refresh_patient
 from surveil.services.records import enrolment
-from surveil.services.registry.patients import PatientInput
+from surveil.services.registry import patients as registry
+from surveil.services.registry.patients import PatientInput, TumourInput
 from tests.services.conftest import TODAY
 
 CLINIC = "Neuroendocrine Tumour Clinic"
@@ -109,3 +111,67 @@ def test_a_transfer_recorded_as_a_discharge_stops_everything_with_its_reason(
     assert _reminder(engine, rid)[0] == "suppressed"
     assert _actions(engine) == [("state.set", "nina"), ("plan.stopped", "system")]
     assert _open_count(engine, small_pnet.id) == 0
+
+
+def test_replan_all_stops_everything_for_patients_already_dead_or_discharged(
+    engine: sa.Engine, session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    """Recorded before stop-everything existed (or straight into the table by an import):
+    the death is there, the items and reminders still open. ``replan --all`` clears them."""
+    ids, rid = _planned_with_a_booking_and_a_reminder(session, small_pnet, settings)
+    with Session(engine) as s:
+        patient = s.get_one(m.Patient, small_pnet.id)
+        patient.deceased_on = dt.date(2026, 11, 20)
+        s.add(patient)
+        s.commit()
+    assert _open_count(engine, small_pnet.id) > 0
+    admin = Actor("root", "admin", None, channel=Channel.CLI, os_user="ops")
+    replan.replan_every_patient(engine, actor=admin, settings=settings, today=TODAY)
+    assert _states(engine, ids) == {("cancelled", "cancelled: the patient died on 2026-11-20")}
+    assert _reminder(engine, rid) == ("suppressed", "the patient died on 2026-11-20")
+    assert _open_count(engine, small_pnet.id) == 0
+    actions = _actions(engine)
+    assert ("plan.stopped", "system") in actions
+    assert actions[-1] == ("plan.replanned_all", "root")
+    # A second run finds nothing open: no second stop.
+    replan.replan_every_patient(engine, actor=admin, settings=settings, today=TODAY)
+    assert [a for a in _actions(engine) if a[0] == "plan.stopped"] == [("plan.stopped", "system")]
+
+
+def test_replan_all_stops_a_discharged_patient_and_leaves_the_others(
+    engine: sa.Engine, session: Session, small_pnet: m.Patient, settings: Settings
+) -> None:
+    refresh_patient(
+        session, patient=small_pnet, settings=settings, today=TODAY, channel=Channel.CLI
+    )
+    session.add(
+        m.DiseaseState(
+            patient_id=small_pnet.id or 0, kind="discharged", start_date=dt.date(2026, 11, 1),
+            reason="back to the GP",
+        )
+    )  # fmt: skip
+    for state in session.exec(
+        select(m.DiseaseState).where(
+            m.DiseaseState.patient_id == small_pnet.id, m.DiseaseState.kind != "discharged"
+        )
+    ).all():
+        state.end_date = dt.date(2026, 11, 1)
+        session.add(state)
+    other = registry.enrol_patient(
+        session, clinic=CLINIC,
+        data=PatientInput(mrn="P2", given_name="Bo", family_name="Lee", birth_date="1970-01-01"),
+        tumour=TumourInput(site="pancreas", ki67="2", size_mm="12", diagnosed_on="2025-03-02"),
+        state_kind="active_surveillance", since="2025-03-02", resection=None, today=TODAY,
+    )  # fmt: skip
+    session.commit()
+    replan.replan_every_patient(engine, actor=NURSE, settings=settings, today=TODAY)
+    assert _open_count(engine, small_pnet.id) == 0
+    assert _open_count(engine, other.id) > 0
+    with Session(engine) as s:
+        notes = s.exec(
+            select(m.FollowUpItem.outcome_note).where(
+                m.FollowUpItem.patient_id == small_pnet.id,
+                m.FollowUpItem.state == m.ItemState.CANCELLED,
+            )
+        ).all()
+    assert "cancelled: discharged on 2026-11-01: back to the GP" in notes

@@ -60,8 +60,8 @@ def test_a_false_alarm_reverts_the_state_and_the_imaging_interval(
 
     trigger = page.locator("#triggers li.trigger").first
     trigger.get_by_text("Resolve…").click()
-    trigger.get_by_label("Outcome").fill("Tumour board: measurement error on the MRI")
-    trigger.get_by_label("False alarm or measurement error").check()
+    trigger.get_by_label("Outcome").select_option("measurement_error")
+    trigger.get_by_label("In words").fill("Tumour board: measurement error on the MRI")
     trigger.get_by_role("button", name="Resolve").click()
     expect(page.locator(".flash-ok")).to_contain_text("undone")
     expect(page.locator(".state-now")).to_contain_text("Active surveillance")

@@ -64,13 +64,30 @@ def refresh_patients(
     created = evaluate_and_escalate(
         session, patients=patients, settings=settings, today=today, facts=facts, channel=channel
     )
-    moved = {t.patient_id for t in created}
+    # Stopped patients' facts are read again too: their items were cancelled just now.
+    moved = {t.patient_id for t in created} | _stop_where_care_ended(session, patients, channel)
     if moved:
         facts.update(facts_for_patients(session, [p for p in patients if p.id in moved]))
     result = replan_patients(
         session, patients=patients, settings=settings, today=today, facts=facts
     )
     return Refresh(new_triggers=created, plan=result)
+
+
+def _stop_where_care_ended(
+    session: Session, patients: list[m.Patient], channel: Channel
+) -> set[int]:
+    """Stop everything for the batch's dead and discharged patients, as ``refresh_patient``
+    does one at a time, so ``replan --all`` also clears what an older run left open."""
+    stopped: set[int] = set()
+    for patient, reason in stop.why_care_ended_for(session, patients):
+        system = Actor.system(channel=channel, clinic=patient.clinic)
+        items, reminders = stop.stop_everything(
+            session, patient=patient, reason=reason, actor=system
+        )
+        if items or reminders:
+            stopped.add(patient.id or 0)
+    return stopped
 
 
 def _regrade(session: Session, patient: m.Patient) -> None:

@@ -36,8 +36,35 @@ def why_care_ended(session: Session, patient: m.Patient) -> str | None:
         )
     ).first()
     if state is not None:
-        return f"discharged on {state.start_date}" + (f": {state.reason}" if state.reason else "")
+        return _discharge_reason(state)
     return None
+
+
+def why_care_ended_for(session: Session, patients: list[m.Patient]) -> list[tuple[m.Patient, str]]:
+    """:func:`why_care_ended` for a batch (``replan --all``), in one query for the discharges."""
+    ids = [p.id for p in patients]
+    discharged: dict[int, m.DiseaseState] = {}
+    for start in range(0, len(ids), 500):
+        for state in session.exec(
+            select(m.DiseaseState).where(
+                col(m.DiseaseState.patient_id).in_(ids[start : start + 500]),
+                col(m.DiseaseState.end_date).is_(None),
+                m.DiseaseState.kind == StateKind.DISCHARGED.value,
+            )
+        ).all():
+            discharged.setdefault(state.patient_id, state)
+    ended: list[tuple[m.Patient, str]] = []
+    for patient in patients:
+        episode = discharged.get(patient.id or 0)
+        if patient.deceased_on is not None:
+            ended.append((patient, f"the patient died on {patient.deceased_on}"))
+        elif episode is not None:
+            ended.append((patient, _discharge_reason(episode)))
+    return ended
+
+
+def _discharge_reason(state: m.DiseaseState) -> str:
+    return f"discharged on {state.start_date}" + (f": {state.reason}" if state.reason else "")
 
 
 def stop_everything(

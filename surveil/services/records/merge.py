@@ -8,8 +8,10 @@ open protocol items, which KEEP's replan supersedes: no duplicate open item) and
 already sent. GONE is then discharged "merged into KEEP", which stops everything left on it
 (``planning.stop``: open items cancelled, queued reminders suppressed) and revokes its calendar
 feeds. What moved is kept, row by row, in ``patient_merge.moved``, so unmerging moves exactly
-those rows back, ends the merge episode and replans both. Both are administrators' acts, each
-audited as one event plus its consequences, in one transaction.
+those rows back, ends the merge episode, restores the feeds the merge revoked (see
+:func:`_restore_feeds`) and replans both, until an administrator makes the merge final
+(``surveil patient purge-merge GONE``): unmerge is refused after that. All are administrators'
+acts, each audited as one event plus its consequences, in one transaction.
 """
 
 import datetime as dt
@@ -28,7 +30,7 @@ from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
 from surveil.services.outcome import Outcome
-from surveil.services.planning import care
+from surveil.services.planning import care, stop
 from surveil.services.registry.access import patient_by_mrn
 
 # Rows that belong to a patient directly and move whole, by their table name in ``moved``.
@@ -117,10 +119,16 @@ def unmerge_patient(
         merge = _active_merge(session, gone.id)
         if merge is None:
             raise NotFound(f"MRN {gone_mrn} has not been merged into another record")
+        if merge.purged_at is not None:
+            raise Conflict(
+                f"merge #{merge.id} was made final by {merge.purged_by} on "
+                f"{merge.purged_at:%Y-%m-%d}: it cannot be undone"
+            )
         keep = session.get_one(m.Patient, merge.keep_id)
         moved: dict[str, Any] = json.loads(merge.moved or "{}")
         _move_back(session, moved, gone)
         _end_merge_episode(session, moved.get("gone_state") or {})
+        feeds = _restore_feeds(session, gone, merge, moved.get("feed_token") or [])
         merge.unmerged_by, merge.unmerged_at = actor.username, now
         session.add(merge)
         audit(
@@ -130,8 +138,9 @@ def unmerge_patient(
             patient_id=gone.id,
             subject=f"patient_merge:{merge.id}",
             before={"keep": keep.mrn},
-            after={"gone": gone.mrn},
+            after={"gone": gone.mrn, "feeds_restored": feeds},
             detail=f"merge #{merge.id} undone: MRN {gone.mrn} is a record of its own again"
+            + (f"; {len(feeds)} calendar feed(s) restored" if feeds else "")
             + (f" ({reason.strip()[:200]})" if reason and reason.strip() else ""),
         )
         session.flush()
@@ -142,6 +151,47 @@ def unmerge_patient(
         return Outcome(
             message=f"merge #{merge.id} undone: MRN {gone.mrn} and MRN {keep.mrn} are apart",
             patient_id=gone.id or 0,
+        )
+
+
+@change("patient.merge_purged")
+def purge_merge(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    gone_mrn: str,
+    clinic: str,
+    reason: str | None,
+    now: dt.datetime,
+) -> Outcome:
+    """Make the merge of GONE final: it can no longer be undone. GONE stays as an empty,
+    discharged record (its MRN still finds the merge), and the audit keeps what moved."""
+    _require_admin(actor, "make a merge final")
+    with session_scope(engine) as session:
+        gone = patient_by_mrn(session, actor=actor, mrn=gone_mrn, clinic=clinic)
+        merge = _active_merge(session, gone.id)
+        if merge is None:
+            raise NotFound(f"MRN {gone_mrn} has not been merged into another record")
+        if merge.purged_at is not None:
+            raise Conflict(f"merge #{merge.id} is already final (by {merge.purged_by})")
+        keep = session.get_one(m.Patient, merge.keep_id)
+        merge.purged_by, merge.purged_at = actor.username, now
+        session.add(merge)
+        why = (reason or "").strip()[:200]
+        audit(
+            session,
+            actor=actor,
+            action="patient.merge_purged",
+            patient_id=keep.id,
+            subject=f"patient_merge:{merge.id}",
+            before={"reversible": True},
+            after={"reversible": False, "gone": gone.mrn, "keep": keep.mrn},
+            detail=f"merge #{merge.id} of MRN {gone.mrn} into MRN {keep.mrn} made final"
+            + (f" ({why})" if why else ""),
+        )
+        return Outcome(
+            message=f"merge #{merge.id} is final: MRN {gone.mrn} can no longer be unmerged",
+            patient_id=keep.id or 0,
         )
 
 
@@ -303,6 +353,28 @@ def _move_back(session: Session, moved: dict[str, Any], gone: m.Patient) -> None
             row.lesion_id = lesion_id
             session.add(row)
     session.flush()
+
+
+def _restore_feeds(
+    session: Session, gone: m.Patient, merge: m.PatientMerge, token_ids: list[int]
+) -> list[int]:
+    """Bring back the calendar feeds the merge revoked. Safe because each link only ever
+    showed GONE's own items, which are GONE's again; a feed revoked at any other time than
+    the merge (by a person, or retired) stays revoked, and none comes back while GONE's
+    follow-up here has ended (it died or was discharged meanwhile)."""
+    session.flush()
+    session.refresh(gone)
+    if stop.why_care_ended(session, gone) is not None:
+        return []
+    restored = []
+    for token_id in token_ids:
+        token = session.get(m.FeedToken, token_id)
+        if token is None or token.patient_id != gone.id or token.revoked_at != merge.merged_at:
+            continue
+        token.revoked_at = None
+        session.add(token)
+        restored.append(token_id)
+    return restored
 
 
 def _end_merge_episode(session: Session, state: dict[str, int | None]) -> None:

@@ -24,8 +24,10 @@ from surveil.services.entry import change
 from surveil.services.labels import trigger_label
 from surveil.services.outcome import Outcome
 from surveil.services.planning import care
+from surveil.services.reasons import OTHER, REVERTING_OUTCOMES, check_code, keep_reason
 from surveil.services.triggers import consequences, roles
 from surveil.services.users.accounts import visible_patient
+from surveil.services.validate import Checker
 
 OUTCOME_EXAMPLES = (
     "say what was decided, e.g. 'referred to surgery', 'tumour board: continue surveillance', "
@@ -40,20 +42,20 @@ def resolve_trigger(
     trigger_id: int,
     actor: Actor,
     outcome: str | None,
+    outcome_code: str | None = None,
     false_alarm: bool = False,
     settings: Settings,
     today: dt.date,
     now: dt.datetime,
 ) -> Outcome:
-    """Close a trigger with its outcome (e.g. 'tumour board: continue surveillance'). A false
-    alarm or measurement error (``false_alarm``) reverts every consequence the trigger applied
-    and declines those it proposed; otherwise unconfirmed proposals are declined. The
-    tumour-board item stays either way."""
+    """Close a trigger with a coded outcome (``[reasons] trigger_outcome``) and its words (e.g.
+    'tumour board: continue surveillance'). A false alarm or measurement error (those codes, or
+    ``false_alarm``, which means the code false_alarm when none is given) reverts every
+    consequence the trigger applied and declines those it proposed; otherwise unconfirmed
+    proposals are declined. The tumour-board item stays either way."""
     with session_scope(engine) as session:
         trigger = _visible_trigger(session, trigger_id, actor)
-        text = (outcome or "").strip()
-        if not text:
-            raise InvalidInput(Problem("outcome", OUTCOME_EXAMPLES), what="outcome")
+        code, text = _coded_outcome(settings, outcome_code, outcome, false_alarm=false_alarm)
         roles.require_may_resolve(actor, trigger)
         if trigger.state == m.TriggerState.RESOLVED:
             raise Conflict(f"trigger {trigger_id} is already resolved ({trigger.outcome})")
@@ -62,21 +64,55 @@ def resolve_trigger(
             trigger.acknowledged_by, trigger.acknowledged_at = actor.username, now
         trigger.state = m.TriggerState.RESOLVED
         trigger.resolved_by, trigger.resolved_at = actor.username, now
-        trigger.outcome = (f"false alarm: {text}" if false_alarm else text)[:300]
+        trigger.outcome = _outcome_words(code, text)[:300]
         session.add(trigger)
+        keep_reason(
+            session, actor=actor, patient_id=trigger.patient_id, action="trigger.resolved",
+            subject=f"trigger:{trigger.id}", rule_id=trigger.kind, code=code, note=text,
+        )  # fmt: skip
         undone: list[str] = []
-        if false_alarm:
+        if code in REVERTING_OUTCOMES:
             undone = consequences.revert_consequences(
                 session, record=trigger, actor=actor, now=now, why=trigger.outcome
             )
         else:
             consequences.decline_proposals(
-                session, record=trigger, why=f"resolved without confirming: {text}"
+                session, record=trigger, why=f"resolved without confirming: {trigger.outcome}"
             )
         words = f"resolved: {trigger.outcome}" + (
             f"; undone: {', '.join(undone)}" if undone else ""
         )
         return _decided(session, trigger, actor, "trigger.resolved", words, before, settings, today)
+
+
+def _coded_outcome(
+    settings: Settings, code: str | None, text: str | None, *, false_alarm: bool
+) -> tuple[str, str]:
+    """The outcome's code and words: a code from the clinic's list ("other" when none is given,
+    and then words are needed); ``false_alarm`` with a code that does not undo is refused."""
+    check = Checker(today=dt.date.min, what="outcome")
+    picked, words = check_code(
+        check, settings.reasons, "trigger_outcome", code, text,
+        field="outcome_code", text_field="outcome", default="false_alarm" if false_alarm else OTHER,
+    )  # fmt: skip
+    check.problems[:] = [  # "other" needs words: say which words are meant
+        Problem("outcome", OUTCOME_EXAMPLES) if p.field == "outcome" and "required" in p.message
+        else p
+        for p in check.problems
+    ]  # fmt: skip
+    if false_alarm and picked is not None and picked not in REVERTING_OUTCOMES:
+        check.fail("outcome_code", f"a false alarm is {' or '.join(sorted(REVERTING_OUTCOMES))}")
+    check.raise_if_problems()
+    assert picked is not None
+    return picked, words
+
+
+def _outcome_words(code: str, text: str) -> str:
+    """What the trigger shows: the words alone for "other", else the code's words first."""
+    if code == OTHER:
+        return text
+    label = code.replace("_", " ")
+    return f"{label}: {text}" if text else label
 
 
 @change("trigger.confirmed", *care.CONSEQUENCES)

@@ -1,6 +1,7 @@
 """How often each rule is declined, not needed, snoozed, booked outside its window, overridden or
-reopened, and why: the coded reasons counted by rule and reason, with the outcomes clinicians
-gave when resolving triggers (read from the trigger rows, counted by trigger kind and outcome).
+reopened, and why: the coded reasons counted by rule and reason, with the coded outcomes
+clinicians gave when resolving triggers (by trigger kind and outcome code; a resolution from
+before outcomes were coded is counted by its words, read from the trigger row).
 
 Counts only (no patient is named), for the actor's own clinic (an admin: every clinic).
 """
@@ -23,6 +24,7 @@ DECISIONS = {
     "item.booked_outside": "booked outside the window",
     "item.reopened": "reopened",
     "override.added": "override",
+    "trigger.resolved": "trigger resolved",
 }
 
 
@@ -46,10 +48,17 @@ def count_reasons(
             .join(p, col(p.id) == r.patient_id)
             .group_by(r.action, r.rule_id, r.code)
         )
+        # Resolutions before outcomes were coded: counted by their words (a coded one is
+        # counted once, by its code, above).
+        coded_resolution = (
+            sa.exists()
+            .where(col(r.action) == "trigger.resolved")
+            .where(col(r.subject) == sa.literal("trigger:") + sa.cast(col(t.id), sa.String))
+        )
         resolved = (
             select(t.kind, col(t.outcome), sa.func.count())
             .join(p, col(p.id) == t.patient_id)
-            .where(t.state == m.TriggerState.RESOLVED)
+            .where(t.state == m.TriggerState.RESOLVED, ~coded_resolution)
             .group_by(t.kind, col(t.outcome))
         )
         if not actor.is_admin:

@@ -37,6 +37,12 @@ def may_resolve(actor: Actor, kind: str) -> bool:
     return is_clinician(actor) or not is_clinical(kind)
 
 
+def role_may_resolve(role: str | None, kind: str) -> bool:
+    """:func:`may_resolve` for a signed-in user's role: pages offer only what the person may do
+    (the entry point checks again)."""
+    return role in CLINICIAN_ROLES or not is_clinical(kind)
+
+
 def require_may_resolve(actor: Actor, trigger: m.Trigger) -> None:
     if not may_resolve(actor, trigger.kind):
         raise PermissionDenied(

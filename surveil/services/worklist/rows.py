@@ -31,6 +31,7 @@ class WorkRow:
     item_id: int | None = None
     trigger_id: int | None = None
     reminder_id: int | None = None
+    trigger_kind: str | None = None  # who may resolve it (``triggers.roles``)
     last_contact: str = ""  # the navigator's latest call, letter or message (the outreach log)
 
 
@@ -74,6 +75,7 @@ def trigger_row(r: Any, today: dt.date) -> WorkRow:
         timing=f"found {r.detected_on}" + (f", {days} days ago" if days > 0 else " (today)"),
         detail=r.explanation,
         trigger_id=r.trigger_id,
+        trigger_kind=r.kind,
     )
 
 

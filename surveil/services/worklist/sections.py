@@ -16,7 +16,8 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``no_plan``    living, not-discharged patients with no open item at all: the safety net;
 - ``no_owner``   living, not-discharged patients with no navigator: nobody's, so everybody's
   (shown whichever navigator the page is filtered to);
-- ``lost``       open items overdue beyond ``lost_after_days``: lost to follow-up.
+- ``lost``       open items overdue beyond ``lost_after_days``: lost to follow-up;
+- ``snoozed``    only when asked for by name: snoozed items with the reason and end date.
 
 "Open" means planned, ordered or booked; a booked item only needs attention once its
 appointment time has passed without a result (in overdue or due until the grace is over, then
@@ -44,6 +45,7 @@ from surveil.db.indexed import indexed_alias, ordered_join
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.registry.search import patient_matches
+from surveil.services.worklist import snoozed
 from surveil.services.worklist.booked import (
     BookedSection,
     booking_specs,
@@ -60,6 +62,7 @@ from surveil.services.worklist.rows import (
     reminder_row,
     trigger_row,
 )
+from surveil.services.worklist.snoozed import snoozed_spec
 
 __all__ = ["Section", "WorkRow", "Worklist", "WorklistQuery", "build_worklist"]
 
@@ -190,6 +193,7 @@ SECTION_KEYS = (
     "no_plan",
     "no_owner",
     "lost",
+    "snoozed",  # a view asked for by name, not on the overview (``snoozed``)
 )
 
 
@@ -380,6 +384,11 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             lambda r: item_row("soon", r, opens_in(r.earliest, today)),
         ),
         *map(_booked, upcoming_booking_specs(items, by_earliest, **when)),
+        *(  # only when asked for: it walks every open item (``snoozed``)
+            [_booked(snoozed_spec(items, by_earliest, today=today, lost_before=lost_before))]
+            if query.section == snoozed.KEY
+            else []
+        ),
         _Spec(
             "reminders",
             "Reminders that failed",

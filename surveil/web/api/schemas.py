@@ -135,7 +135,9 @@ class Snooze(Body):
 
 class Resolution(Body):
     outcome: Text = Field(examples=["tumour board: continue surveillance"])
-    # A false alarm or measurement error reverts every consequence the trigger applied.
+    # A coded outcome from the clinic's [reasons] trigger_outcome list (e.g. false_alarm,
+    # measurement_error: those revert every consequence the trigger applied).
+    outcome_code: Text | None = None
     false_alarm: bool = False
 
 

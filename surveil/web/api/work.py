@@ -236,6 +236,7 @@ def resolve(
         trigger_id=trigger_id,
         actor=holder.actor,
         outcome=body.outcome,
+        outcome_code=body.outcome_code,
         false_alarm=body.false_alarm,
         settings=settings,
         today=today,

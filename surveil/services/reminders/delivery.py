@@ -13,7 +13,9 @@ A row goes through short transactions, never one held across the network:
    ``failed``, which puts it on the navigators' worklist.
 
 A crash between 2 and 3 leaves the row ``sending``; the sweep makes it ``unknown`` and it is
-sent again, marked ``resent_after_unknown``. Only one message is ever between the server's
+sent again, marked ``resent_after_unknown``; so is a row whose transport lost the answer
+after handing the message over (a reply timeout after DATA, an SMS request with no answer).
+Only one message is ever between the server's
 answer and its record, so a crash may repeat one message; it never drops one.
 
 Fault injection for the crash tests: ``SURVEIL_TEST_KILL_AT=point[:n][,...]`` makes the process
@@ -207,7 +209,9 @@ def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
     try:
         result = run.transports[claim.channel].send(started.message)
     except TransportError as error:
-        finish_failed(run, started, str(error), permanent=error.permanent)
+        finish_failed(
+            run, started, str(error), permanent=error.permanent, unknown=error.outcome_unknown
+        )
         if not error.permanent:
             run.failures[claim.channel] = run.failures.get(claim.channel, 0) + 1
     except Exception as error:  # a transport bug: the outcome is unknown, so retry it
@@ -284,8 +288,13 @@ def _end(session: Session, rid: int, worker: str, now: dt.datetime, state: str, 
     )
 
 
-def finish_failed(run: _Round, job: Outgoing, error: str, *, permanent: bool) -> None:
-    """Failed for good, or pending again after a backoff; only while the row is still ours."""
+def finish_failed(
+    run: _Round, job: Outgoing, error: str, *, permanent: bool, unknown: bool = False
+) -> None:
+    """Failed for good, or waiting again after a backoff; only while the row is still ours.
+
+    ``unknown``: the provider may have the message (see ``TransportError.outcome_unknown``);
+    the row waits as ``unknown`` and its resend is marked."""
     now = run.clock()
     retry_at: dt.datetime | None = now + retry_delay(job.attempts)
     if permanent or job.attempts >= run.settings.daemon.max_attempts:
@@ -294,7 +303,9 @@ def finish_failed(run: _Round, job: Outgoing, error: str, *, permanent: bool) ->
             error = f"gave up after {job.attempts} attempts: {error}"
     with claims.transaction(run.engine) as connection:
         run.record_sent(connection)
-        ledger.record_failure(connection, job, run.worker, now, error, retry_at=retry_at)
+        ledger.record_failure(
+            connection, job, run.worker, now, error, retry_at=retry_at, outcome_unknown=unknown
+        )
     status = "failed" if retry_at is None else f"retry at {retry_at:%H:%M:%S} UTC"
     logger.warning("reminder %s: %s (%s)", job.reminder_id, status, error)
 

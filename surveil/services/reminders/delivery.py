@@ -43,7 +43,7 @@ from surveil.core.reminders import ReminderPolicy
 from surveil.db import claims
 from surveil.db import models as m
 from surveil.errors import TransportError
-from surveil.services.reminders import ledger
+from surveil.services.reminders import dryrun, ledger
 from surveil.services.reminders.digest import send_digest
 from surveil.services.reminders.ledger import Accepted, Outgoing
 from surveil.services.reminders.outbox import list_reminders, preview_due, retry_reminder
@@ -150,8 +150,13 @@ def dispatch_due(
     """Send everything due at ``now`` on the channels in ``transports``; how many rows ended.
 
     Claims batches of ``daemon.batch_size`` until none is left, ``stop`` is set (the message in
-    flight is finished, the rest of the batch handed back) or a channel looks down.
+    flight is finished, the rest of the batch handed back) or a channel looks down. Dry-run
+    channels (``dryrun.py``) only note what they would send: those rows are not counted.
     """
+    dry = dryrun.dry_channels(transports)
+    if dry:
+        dryrun.note_due(engine, dry, settings, now, worker)
+        transports = {name: t for name, t in transports.items() if name not in dry}
     with engine.connect() as connection:
         run = _Round(connection, transports, settings, worker, now)
         if engine.dialect.name != "postgresql":
@@ -349,7 +354,7 @@ def build_transports(settings: Settings) -> dict[str, Transport]:
     effective_policy(settings)  # refuses unknown transport names with a ConfigError
     transports: dict[str, Transport] = {}
     if settings.daemon.email_channel == "log":
-        transports["email"] = LogTransport()
+        transports["email"] = LogTransport(dry_run=True)
     else:
         smtp = settings.smtp
         transports["email"] = SmtpTransport(
@@ -362,7 +367,7 @@ def build_transports(settings: Settings) -> dict[str, Transport]:
             timeout=smtp.timeout_seconds,
         )
     if settings.daemon.sms_channel == "log":
-        transports["sms"] = LogTransport()
+        transports["sms"] = LogTransport(dry_run=True)
     elif settings.sms.url:
         transports["sms"] = WebhookSmsTransport(
             url=settings.sms.url,

@@ -30,6 +30,7 @@ AREAS = (
     "tests.services.test_demo",
     "tests.cli.test_backup",
     "tests.cli.test_secret_cli",
+    "tests.services.test_reminder_hours",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -110,6 +110,7 @@ class PatientPage:
     feeds: Any = None  # filled by the calendar-feed extension (templates/web/patients/_feeds.html)
     channel: str = ""  # the preferred channel in words
     reminders: str = ""  # whether reminders go to the patient now, and if not, why
+    hours: Any = None  # reminder hours and cadence (templates/web/patients/_reminder_hours.html)
 
 
 @dataclass(frozen=True)

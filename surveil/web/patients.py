@@ -19,6 +19,7 @@ from surveil.services.protocols import active_profile
 from surveil.services.records.actions import DEFAULT_MODALITY
 from surveil.services.registry.patients import MODALITIES
 from surveil.services.registry.record import PatientRecord, open_record
+from surveil.services.reminders.hours import reminder_hours
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
 from surveil.web.deps import (
@@ -83,6 +84,7 @@ def patient_page(
         feeds=feed_panel(db, patient_id=patient_id, settings=settings),
         channel=CHANNEL_WORDS.get(patient.preferred_channel, patient.preferred_channel),
         reminders=reminders_note(patient, discharged=_discharged(record)),
+        hours=reminder_hours(patient, settings),
     )
     return render(request, "web/patients/detail.html", page)
 

@@ -28,7 +28,7 @@ from surveil.core.reminders import (
 from surveil.db import claims
 from surveil.db import models as m
 from surveil.db.session import session_scope
-from surveil.errors import InvalidInput, Problem
+from surveil.errors import ConfigError, InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
@@ -147,6 +147,16 @@ def _move_waiting(
 
 def _shown(window: tuple[dt.time, dt.time] | None) -> str | None:
     return None if window is None else f"{window[0]:%H:%M}-{window[1]:%H:%M}"
+
+
+def reminder_hours(patient: m.Patient, settings: Settings) -> ReminderHours | None:
+    """``describe`` with the clinic's policy; None when ``[reminders]`` is not valid (the daemon
+    refuses to start then, and says why)."""
+    try:
+        policy = effective_policy(settings)
+    except ConfigError:
+        return None
+    return describe(patient, policy)
 
 
 def describe(patient: m.Patient, policy: ReminderPolicy) -> ReminderHours:

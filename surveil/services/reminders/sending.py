@@ -26,6 +26,7 @@ from surveil.core.reminders import (
 )
 from surveil.core.vocab import ItemKind, StateKind
 from surveil.db import models as m
+from surveil.render.i18n import DEFAULT_LANGUAGE, pick_language
 from surveil.render.messages import (
     Clinic,
     RenderedMessage,
@@ -34,6 +35,7 @@ from surveil.render.messages import (
     render_message,
 )
 from surveil.render.templating import make_environment
+from surveil.resources import resource_dir
 from surveil.services.reminders.digest import digest_day, digest_lines
 from surveil.services.reminders.planning import core_item_state, reminder_patient
 
@@ -44,9 +46,15 @@ NAVIGATOR_INACTIVE = "navigator inactive or removed"
 
 
 @functools.cache
-def environment(templates: Path | None) -> jinja2.Environment:
-    """One Jinja environment per template folder, so templates compile once per process."""
-    return make_environment(templates)
+def environment(templates: Path | None, language: str = DEFAULT_LANGUAGE) -> jinja2.Environment:
+    """One Jinja environment per template folder and language, so templates compile once per
+    process."""
+    return make_environment(templates, language)
+
+
+def patient_language(patient: m.Patient, settings: Settings) -> str:
+    """The catalogue for the patient's language (English when there is none for it)."""
+    return pick_language(patient.language, resource_dir("templates", settings.paths.templates))
 
 
 def clinic(settings: Settings) -> Clinic:
@@ -117,6 +125,7 @@ def prepare(
         return OTHER_CHANNEL
     if today > item.latest:
         return WINDOW_CLOSED  # the patient is no longer nagged; the navigators are told
+    language = patient_language(patient, settings)
     context = patient_context(
         clinic=clinic(settings),
         kind=ItemKind(item.kind),
@@ -124,7 +133,10 @@ def prepare(
         target=item.target,
         latest=item.latest,
         first_name=patient.given_name,
+        language=language,
     )
+    if language != DEFAULT_LANGUAGE:
+        env = environment(settings.paths.templates, language)
     address = patient.email if channel is Channel.EMAIL else patient.phone
     return address or "", render_message(env, row.template, context)
 

@@ -31,6 +31,7 @@ AREAS = (
     "tests.cli.test_backup",
     "tests.cli.test_secret_cli",
     "tests.services.test_reminder_hours",
+    "tests.services.test_message_history",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

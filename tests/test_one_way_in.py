@@ -32,6 +32,7 @@ AREAS = (
     "tests.cli.test_secret_cli",
     "tests.services.test_reminder_hours",
     "tests.services.test_message_history",
+    "tests.cli.test_reminder_hours_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

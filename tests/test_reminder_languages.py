@@ -9,6 +9,9 @@ import datetime as dt
 import gettext
 import re
 import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import jinja2
@@ -155,3 +158,19 @@ def test_a_clinic_adds_a_language_and_corrects_one_without_code(tmp_path: Path) 
     assert corrected.subject == "Aviso de St Elsewhere Hospital"  # the clinic's entry wins
     assert "Le recordamos" in corrected.text  # the rest still shipped
     assert translations("es", own).gettext("What:") == "Qué:"
+
+
+def test_the_wheel_carries_the_catalogues_inside_the_package(tmp_path: Path) -> None:
+    """Compiled at load, the .po files are all a wheel needs; they sit in the package, where
+    ``SHIPPED_LOCALE`` looks in an installed copy too."""
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path),
+         str(repo)],
+        check=True, cwd=tmp_path,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("surveil-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for language in SHIPPED:
+        assert f"surveil/locale/{language}/LC_MESSAGES/messages.po" in names
+    assert SHIPPED_LOCALE.parent.name == "surveil"

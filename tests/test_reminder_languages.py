@@ -18,7 +18,9 @@ import jinja2
 import pytest
 from babel.messages.pofile import read_po
 
+from surveil.core.feed import FeedItemStatus
 from surveil.core.vocab import ItemKind
+from surveil.render.feedtext import local_time_text, render_calendar_description, render_event_text
 from surveil.render.i18n import (
     DEFAULT_LANGUAGE,
     SHIPPED_LOCALE,
@@ -174,3 +176,40 @@ def test_the_wheel_carries_the_catalogues_inside_the_package(tmp_path: Path) -> 
     for language in SHIPPED:
         assert f"surveil/locale/{language}/LC_MESSAGES/messages.po" in names
     assert SHIPPED_LOCALE.parent.name == "surveil"
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_every_feed_text_renders_in_every_language_for_every_kind_and_state(
+    language: str,
+) -> None:
+    env, strict = strict_env(language)
+    english = make_environment(None, DEFAULT_LANGUAGE)
+    booked_at = dt.datetime(2026, 3, 30, 8, 30, tzinfo=dt.UTC)
+    for status in FeedItemStatus:
+        for kind in ItemKind:
+            for detailed in (False, True):
+                for booked in (None, local_time_text(booked_at, "Europe/Madrid", language)):
+                    words = {
+                        "detailed": detailed, "clinic_phone": CLINIC.phone,
+                        "window": (dt.date(2026, 6, 1), dt.date(2026, 7, 1)),
+                        "booked_at_local": booked, "status": status,
+                    }  # fmt: skip
+                    summary, text = render_event_text(env, kind, **words, language=language)
+                    original = render_event_text(english, kind, **words)
+                    assert text != original[1]
+                    assert summary and "\n" not in summary
+    described = render_calendar_description(env, clinic_phone=CLINIC.phone)
+    assert described != render_calendar_description(english, clinic_phone=CLINIC.phone)
+    assert CLINIC.phone in described
+    assert strict.asked
+
+
+def test_appointment_times_are_written_in_the_language() -> None:
+    at = dt.datetime(2026, 3, 30, 8, 30, tzinfo=dt.UTC)
+    assert local_time_text(at, "Europe/London") == (
+        "Monday 30 March 2026 at 09:30 (Europe/London time)"
+    )
+    assert local_time_text(at, "Europe/Madrid", "es") == (
+        "lunes, 30 de marzo de 2026, 10:30 (Europe/Madrid)"
+    )
+    assert local_time_text(at, "Europe/Paris", "fr") == "lundi 30 mars 2026, 10:30 (Europe/Paris)"

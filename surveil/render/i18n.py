@@ -84,20 +84,28 @@ def translations(language: str, templates: Path) -> NullTranslations:
     return merged if merged is not None else NullTranslations()
 
 
+def _date_locale(language: str) -> Locale:
+    try:
+        return Locale.parse(_DATE_LOCALE.get(language, language))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(_DATE_LOCALE[DEFAULT_LANGUAGE])
+
+
 def format_day_in(day: dt.date, language: str) -> str:
     """A date written out in the language: "31 January 2026", "31 de enero de 2026"."""
-    tag = _DATE_LOCALE.get(language, language)
-    try:
-        locale = Locale.parse(tag)
-    except (UnknownLocaleError, ValueError):
-        locale = Locale.parse(_DATE_LOCALE[DEFAULT_LANGUAGE])
-    return format_date(day, "long", locale=locale)
+    return format_date(day, "long", locale=_date_locale(language))
 
 
-# Translated templates: the patient's reminder messages. (The navigators' digest is for staff
-# and stays in the clinic's language, English.)
+def format_full_day_in(day: dt.date, language: str) -> str:
+    """The weekday too: "lunes, 30 de marzo de 2026", "lundi 30 mars 2026"."""
+    return format_date(day, "full", locale=_date_locale(language))
+
+
+# Translated templates: the patient's reminder messages and calendar feed. (The navigators'
+# digest is for staff and stays in the clinic's language, English.)
 TRANSLATED = ("reminders/_*", "reminders/window-open/*", "reminders/due-soon/*",
-              "reminders/ssa-due/*")  # fmt: skip
+              "reminders/ssa-due/*", "ical/summary.txt", "ical/description.txt",
+              "ical/_refresh_note.txt", "ical/calendar.txt")  # fmt: skip
 _EXTRACT_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "trim_blocks": "true"}
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "select_reminders",
     "send_window_problem",
     "suppression_reason",
+    "wait_for_window",
 ]
 
 UTC = dt.UTC
@@ -197,6 +198,26 @@ def next_allowed_send_time(
     if quiet_start > quiet_end and local.time() >= quiet_start:
         day += dt.timedelta(days=1)  # evening: the quiet hours end tomorrow morning
     return dt.datetime.combine(day, quiet_end, tzinfo=zone).astimezone(UTC)
+
+
+def wait_for_window(
+    at_utc: dt.datetime, tz: str | ZoneInfo, window: tuple[dt.time, dt.time] | None
+) -> dt.datetime | None:
+    """None if ``at_utc`` is inside the patient's window [start, end) on their clock (or they
+    have none); else the window's next start, in UTC. Built as a wall-clock time on the
+    patient's day, so it is 17:00 there on the day the clocks change too."""
+    if window is None:
+        return None
+    if at_utc.tzinfo is None:
+        raise ValueError("at_utc must be an aware datetime")
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    local = at_utc.astimezone(zone)
+    start, end = window
+    now = local.time().replace(tzinfo=None, fold=0)
+    if start <= now < end:
+        return None
+    day = local.date() if now < start else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
 
 
 def send_window_problem(

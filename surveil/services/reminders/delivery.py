@@ -48,7 +48,14 @@ from surveil.services.reminders.digest import send_digest
 from surveil.services.reminders.ledger import Accepted, Outgoing
 from surveil.services.reminders.outbox import list_reminders, preview_due, retry_reminder
 from surveil.services.reminders.planning import effective_policy, plan_reminders
-from surveil.services.reminders.sending import Loaded, Prepared, environment, load_many, prepare
+from surveil.services.reminders.sending import (
+    Deferred,
+    Loaded,
+    Prepared,
+    environment,
+    load_many,
+    prepare,
+)
 from surveil.transports import LogTransport, SmtpTransport, Transport, WebhookSmsTransport
 from surveil.transports.base import OutgoingMessage
 
@@ -72,6 +79,7 @@ RETRY_MAX = dt.timedelta(hours=1)
 # Consecutive transient failures after which a channel is left alone until the next round: a
 # mail server that is down costs a few connection attempts per round, not one per reminder.
 CHANNEL_DOWN_AFTER = 3
+DEFERRED = "deferred"  # handed back to wait for the patient's preferred hours
 
 
 # How old the send-time check may be: rows are read in small groups, never more than this
@@ -208,7 +216,7 @@ def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
     loaded = run.loaded(claimed, index)
     started = "lost" if loaded is None else start(run, loaded)
     if not isinstance(started, Outgoing):
-        run.handled += started != "lost"
+        run.handled += started not in ("lost", DEFERRED)  # a deferred row has not ended
         return
     failpoint("after_sending")
     try:
@@ -245,6 +253,10 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
         if isinstance(checked, _Unsent):
             run.record_sent(connection)
             return _end(session, rid, worker, now, checked.state, checked.why)
+        if isinstance(checked, Deferred):
+            run.record_sent(connection)
+            deferred = ledger.defer(connection, rid, worker, checked.until, now)
+            return DEFERRED if deferred else "lost"
         until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
         after = run.unrecorded.pop() if run.unrecorded else None
         if run.solo is None:
@@ -271,8 +283,11 @@ class _Unsent(NamedTuple):
     why: str
 
 
-def _check(run: _Round, session: Session, loaded: Loaded, now: dt.datetime) -> Prepared | _Unsent:
-    """The send-time check and the render; or how the row ends without being sent."""
+def _check(
+    run: _Round, session: Session, loaded: Loaded, now: dt.datetime
+) -> Prepared | Deferred | _Unsent:
+    """The send-time check and the render; or how the row ends without being sent, or when
+    it is to be tried instead."""
     row = loaded.reminder
     try:
         prepared = prepare(session, loaded, run.settings, run.policy, run.env, now)
@@ -281,6 +296,8 @@ def _check(run: _Round, session: Session, loaded: Loaded, now: dt.datetime) -> P
         return _Unsent(m.ReminderState.FAILED, f"cannot prepare: {error!r}")
     if isinstance(prepared, str):
         return _Unsent(m.ReminderState.SUPPRESSED, prepared)
+    if isinstance(prepared, Deferred):
+        return prepared
     if row.attempts >= run.settings.daemon.max_attempts:
         why = f"gave up after {row.attempts} attempts; last: {row.last_error}"
         return _Unsent(m.ReminderState.FAILED, why)

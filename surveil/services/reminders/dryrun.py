@@ -24,7 +24,7 @@ from sqlmodel import Session
 from surveil.config import Settings
 from surveil.db import claims
 from surveil.services.reminders.planning import effective_policy
-from surveil.services.reminders.sending import environment, load_many, prepare
+from surveil.services.reminders.sending import Deferred, environment, load_many, prepare
 from surveil.transports import OutgoingMessage, Transport
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ R, A = claims.R, claims.A
 DRY_RUN = "dry_run"  # the ledger status of a reminder a dry-run channel would have sent
 WOULD_SEND = "would send (dry run: nothing sent, still waiting)"
 WOULD_NOT_SEND = "would not send (dry run)"
+WOULD_WAIT = "would wait for the patient's hours (dry run), until"
 _KEPT = 500
 
 
@@ -103,6 +104,8 @@ def _note(
             else:
                 if isinstance(prepared, str):
                     outcome = f"{WOULD_NOT_SEND}: {prepared}"
+                elif isinstance(prepared, Deferred):
+                    outcome = f"{WOULD_WAIT} {prepared.until:%Y-%m-%d %H:%M} UTC"
                 else:
                     address, message = prepared
                     transports[reminder.channel].send(

@@ -266,3 +266,16 @@ def close_attempt(
         _CLOSE_ATTEMPT,
         {"aid": job.attempt_id, "status": status, "now": now, "response": response[:TEXT_KEPT]},
     )
+
+
+def defer(
+    connection: sa.Connection, rid: int, worker: str, until: dt.datetime, now: dt.datetime
+) -> bool:
+    """Hand a row back to wait until ``until`` (the patient's preferred hours), its state and
+    attempt count unchanged: nothing was tried. False if the row is no longer ours."""
+    changed = connection.execute(
+        sa.update(R)
+        .where(R.c.id == rid, R.c.lease_owner == worker, R.c.state.in_(claims.CLAIMABLE))
+        .values(next_attempt_at=until, lease_owner=None, lease_until=None, updated_at=now)
+    ).rowcount
+    return bool(changed)

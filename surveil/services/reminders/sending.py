@@ -23,6 +23,7 @@ from surveil.core.reminders import (
     Suppression,
     patient_channels,
     suppression_reason,
+    wait_for_window,
 )
 from surveil.core.vocab import ItemKind, StateKind
 from surveil.db import models as m
@@ -37,9 +38,17 @@ from surveil.render.messages import (
 from surveil.render.templating import make_environment
 from surveil.resources import resource_dir
 from surveil.services.reminders.digest import digest_day, digest_lines
-from surveil.services.reminders.planning import core_item_state, reminder_patient
+from surveil.services.reminders.planning import core_item_state, reminder_patient, send_window
 
 Prepared = tuple[str, RenderedMessage]  # address, message
+
+
+class Deferred(NamedTuple):
+    """Not now: outside the patient's preferred hours. Try again at ``until`` (UTC)."""
+
+    until: dt.datetime
+
+
 WINDOW_CLOSED = "window closed: on the navigators' digest"
 OTHER_CHANNEL = "patient now prefers another channel"
 NAVIGATOR_INACTIVE = "navigator inactive or removed"
@@ -108,8 +117,9 @@ def prepare(
     policy: ReminderPolicy,
     env: jinja2.Environment,
     now: dt.datetime,
-) -> Prepared | str:
-    """The address and the rendered message, or the reason the row must not be sent."""
+) -> Prepared | Deferred | str:
+    """The address and the rendered message, the reason the row must not be sent, or when
+    to try again (outside the patient's preferred hours)."""
     row, patient, item, discharged = loaded
     if row.user_id is not None:
         return _prepare_digest(session, row, settings, env, now)
@@ -125,6 +135,9 @@ def prepare(
         return OTHER_CHANNEL
     if today > item.latest:
         return WINDOW_CLOSED  # the patient is no longer nagged; the navigators are told
+    until = wait_for_window(now, patient.timezone, send_window(patient))
+    if until is not None:
+        return Deferred(until)  # late (a daemon was down, a dry run switched): at their hours
     language = patient_language(patient, settings)
     context = patient_context(
         clinic=clinic(settings),

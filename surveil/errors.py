@@ -67,6 +67,15 @@ class Conflict(SurveilError):
 
 
 class TransportError(SurveilError):
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    """A send that did not clearly succeed.
+
+    ``permanent``: trying again cannot help (a refused mailbox). ``outcome_unknown``: the
+    message had been handed over (the end of SMTP DATA, or the whole HTTP request) when the
+    answer went missing, so the provider may have it; a resend is a possible duplicate and is
+    marked as such. Never both.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, outcome_unknown: bool = False) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent = permanent and not outcome_unknown
+        self.outcome_unknown = outcome_unknown

@@ -60,6 +60,9 @@ AREAS = (
     "tests.cli.test_merge_purge_cli",
     "tests.cli.test_item_reasons_cli",
     "tests.web.test_merge_purge_web",
+    "tests.services.test_reminder_hours",
+    "tests.services.test_message_history",
+    "tests.cli.test_reminder_hours_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

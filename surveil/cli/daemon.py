@@ -31,7 +31,8 @@ def daemon(ctx: click.Context, once: bool) -> None:
     \b
     Stop it with Ctrl-C or SIGTERM: the message being sent is finished first.
     On PostgreSQL several daemons may run on different machines; on SQLite only one.
-    For a dry run, set daemon.email_channel = "log" (nothing is sent, keys are logged).
+    For a dry run, set daemon.email_channel = "log": nothing is sent and nothing is used
+    up (the ledger notes what would go); switch back and what is still due is sent.
 
     \b
     Examples:

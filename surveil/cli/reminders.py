@@ -7,6 +7,9 @@ from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.cli.daemon import configure_logging
+from surveil.services.feeds.manage import find_patient
+from surveil.services.reminders.history import message_history
+from surveil.services.reminders.hours import set_send_window
 from surveil.services.reminders.outbox import (
     STATES,
     ReminderView,
@@ -25,6 +28,8 @@ def reminders() -> None:
       surveil reminders send-due --once --dry-run what would go out now (subjects only)
       surveil reminders send-due --once          send it now (the daemon does this by itself)
       surveil reminders retry 42                 queue a failed reminder again
+      surveil reminders hours 1234 --window 17:00-20:00   remind patient 1234 at those hours
+      surveil reminders history 1234             every message to patient 1234, every attempt
     \b
     States: pending (waiting for its time or a retry), sending, sent, failed (needs a person;
     also on the worklist), suppressed (not sent on purpose: the reason is shown), unknown (a
@@ -133,6 +138,79 @@ def retry_(ctx: click.Context, reminder_id: int) -> None:
         f"Reminder {row.id} ({row.channel}, {row.stage}, {row.to}) is pending again; "
         "the daemon sends it at its next round, or run: surveil reminders send-due --once"
     )
+
+
+@reminders.command("hours")
+@click.argument("mrn")
+@click.option(
+    "--window",
+    default=None,
+    metavar="HH:MM-HH:MM",
+    help="Preferred hours on the patient's clock, e.g. 17:00-20:00.",
+)
+@click.option("--clear", is_flag=True, help="Back to the clinic's send time.")
+@click.pass_context
+def hours_(ctx: click.Context, mrn: str, window: str | None, clear: bool) -> None:  # fmt: skip
+    """Set when a patient is reminded: a window on their clock, outside the clinic's quiet hours.
+
+    Reminders are then planned at the window's start (17:00 stays 17:00 across a clock change);
+    waiting reminders move to it.
+
+    \b
+    Examples:
+      surveil reminders hours 1234 --window 17:00-20:00
+      surveil reminders hours 1234 --clear
+    """
+    if (window is None) == (not clear):
+        raise click.UsageError("give --window HH:MM-HH:MM or --clear")
+    start, _, end = (window or "").partition("-")
+    app = get_app(ctx)
+    actor = app.actor()
+    patient_id = find_patient(app.engine, actor=actor, mrn=mrn, clinic=app.clinic)
+    hours = set_send_window(
+        app.engine, actor=actor, patient_id=patient_id, start=start, end=end,
+        settings=app.settings, now=app.now(),
+    )  # fmt: skip
+    when = hours.window or f"the clinic's send time, {hours.send_time} their time"
+    console.print(
+        f"Patient {mrn}: reminders at {when} (quiet hours {hours.quiet}); cadence: "
+        f"{hours.cadence}; {hours.moved} waiting reminder(s) moved"
+    )
+
+
+@reminders.command("history")
+@click.argument("mrn")
+@json_option
+@click.pass_context
+def history_(ctx: click.Context, mrn: str, as_json: bool) -> None:
+    """Every message to a patient: channel, state, why not sent, and every attempt.
+
+    \b
+    Examples:
+      surveil reminders history 1234
+      surveil reminders history 1234 --json
+    """
+    app = get_app(ctx)
+    actor = app.actor()
+    patient_id = find_patient(app.engine, actor=actor, mrn=mrn, clinic=app.clinic)
+    entries = message_history(app.engine, actor=actor, patient_id=patient_id)
+    if as_json:
+        print_json([dataclasses.asdict(entry) for entry in entries])
+        return
+    if not entries:
+        console.print(f"No message to patient {mrn}.")
+        return
+    table = Table(title=f"Messages to patient {mrn}")
+    for column in ("id", "due (UTC)", "channel", "about", "state", "attempts", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        attempts = ", ".join(a.status for a in entry.attempts) or "-"
+        state = f"{entry.state} (possible duplicate)" if entry.possible_duplicate else entry.state
+        table.add_row(
+            str(entry.id), f"{entry.due_at:%Y-%m-%d %H:%M}", entry.channel,
+            entry.about or "-", state, attempts, entry.reason,
+        )  # fmt: skip
+    console.print(table)
 
 
 def _state(row: ReminderView) -> str:

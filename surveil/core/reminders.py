@@ -5,8 +5,8 @@ The daemon turns the intents returned by ``select_reminders`` into outbox rows (
 ``idempotency_key`` is the unique key) and calls ``suppression_reason`` again just before
 sending, because an item can be done, or a patient opt out, between planning and sending.
 
-Stages of one item (each at ``policy.send_time`` on its day, in the patient's time zone, then
-moved out of quiet hours):
+Stages of one item (each at ``policy.send_time`` on its day, or at the start of the patient's
+preferred window when they have one, in the patient's time zone, then moved out of quiet hours):
 
 * ``window_open``       the day the window opens (``earliest``), to the patient;
 * ``before_target``     ``before_target_days`` before the target, to the patient; skipped when
@@ -49,7 +49,9 @@ __all__ = [
     "patient_channels",
     "reminder_key",
     "select_reminders",
+    "send_window_problem",
     "suppression_reason",
+    "wait_for_window",
 ]
 
 UTC = dt.UTC
@@ -121,6 +123,8 @@ class ReminderPatient:
     opted_out: bool = False
     deceased_on: dt.date | None = None
     discharged: bool = False
+    # Preferred hours on the patient's clock, (start, end); None: the clinic's send_time.
+    send_window: tuple[dt.time, dt.time] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,46 @@ def next_allowed_send_time(
     return dt.datetime.combine(day, quiet_end, tzinfo=zone).astimezone(UTC)
 
 
+def wait_for_window(
+    at_utc: dt.datetime, tz: str | ZoneInfo, window: tuple[dt.time, dt.time] | None
+) -> dt.datetime | None:
+    """None if ``at_utc`` is inside the patient's window [start, end) on their clock (or they
+    have none); else the window's next start, in UTC. Built as a wall-clock time on the
+    patient's day, so it is 17:00 there on the day the clocks change too."""
+    if window is None:
+        return None
+    if at_utc.tzinfo is None:
+        raise ValueError("at_utc must be an aware datetime")
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    local = at_utc.astimezone(zone)
+    start, end = window
+    now = local.time().replace(tzinfo=None, fold=0)
+    if start <= now < end:
+        return None
+    day = local.date() if now < start else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
+
+
+def send_window_problem(
+    start: dt.time, end: dt.time, quiet_start: dt.time, quiet_end: dt.time
+) -> str | None:
+    """Why a patient's preferred window [start, end) is not allowed, or None.
+
+    It must be a span within one day (start before end) with no minute in the clinic's quiet
+    hours: its start is not quiet, and no quiet period begins inside it.
+    """
+    if start >= end:
+        return f"the window must start before it ends ({start:%H:%M}-{end:%H:%M})"
+    if quiet_start == quiet_end:
+        return None
+    if is_quiet(start, quiet_start, quiet_end) or start < quiet_start < end:
+        return (
+            f"{start:%H:%M}-{end:%H:%M} overlaps the clinic's quiet hours "
+            f"({quiet_start:%H:%M}-{quiet_end:%H:%M})"
+        )
+    return None
+
+
 def suppression_reason(
     item_state: ItemState, patient: ReminderPatient, channel: Channel, today: dt.date
 ) -> Suppression | None:
@@ -260,8 +304,12 @@ def _item_intents(
     zone: ZoneInfo,
     today: dt.date,
 ) -> list[ReminderIntent]:
+    send_time = patient.send_window[0] if patient.send_window else policy.send_time
+
     def when(day: dt.date) -> dt.datetime:
-        at = dt.datetime.combine(day, policy.send_time, tzinfo=zone).astimezone(UTC)
+        # A wall-clock time on the patient's day, converted once: 17:00 stays 17:00 local
+        # across a clock change (the UTC hour moves instead).
+        at = dt.datetime.combine(day, send_time, tzinfo=zone).astimezone(UTC)
         return next_allowed_send_time(at, zone, policy.quiet_start, policy.quiet_end)
 
     intents: list[ReminderIntent] = []

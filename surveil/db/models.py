@@ -172,6 +172,10 @@ class Patient(SQLModel, table=True):
     search_given: str = Field(default="", max_length=255)
     created_at: dt.datetime = created_field()
     updated_at: dt.datetime = created_field()
+    # Issue #18: the patient's preferred hours for reminders, on their clock (both or neither;
+    # inside the clinic's allowed hours). None: the clinic's send_time.
+    send_window_start: dt.time | None = None
+    send_window_end: dt.time | None = None
 
 
 # --------------------------------------------------------------------------- disease

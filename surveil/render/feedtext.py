@@ -14,6 +14,7 @@ import jinja2
 
 from surveil.core.feed import FeedItem, FeedItemStatus, wording_for
 from surveil.core.vocab import ItemKind
+from surveil.render.i18n import DEFAULT_LANGUAGE, format_full_day_in
 from surveil.render.templating import format_day, render_text
 
 _STATE = {
@@ -34,8 +35,10 @@ def render_event_text(
     window: tuple[dt.date, dt.date] | None,
     booked_at_local: str | None,
     status: FeedItemStatus = FeedItemStatus.PLANNED,
+    language: str = DEFAULT_LANGUAGE,
 ) -> tuple[str, str]:
-    """(SUMMARY, DESCRIPTION) for one event; ``window`` is (earliest, latest), inclusive."""
+    """(SUMMARY, DESCRIPTION) for one event; ``window`` is (earliest, latest), inclusive.
+    ``env`` is ``language``'s environment; the dates are written in that language."""
     if window is None and booked_at_local is None:
         raise ValueError("an event needs its due window or its booked time to be described")
     context = {
@@ -45,8 +48,8 @@ def render_event_text(
         "state": _STATE[status],
         "booked": booked_at_local is not None,
         "booked_at_local": booked_at_local or "",
-        "window_from": format_day(window[0]) if window else "",
-        "window_to": format_day(window[1]) if window else "",
+        "window_from": format_day(window[0], language) if window else "",
+        "window_to": format_day(window[1], language) if window else "",
         "clinic_phone": clinic_phone,
     }
     # A summary is one line whatever the template's layout.
@@ -55,10 +58,16 @@ def render_event_text(
 
 
 def render_item_text(
-    env: jinja2.Environment, item: FeedItem, *, detailed: bool, clinic_phone: str, tz_name: str
+    env: jinja2.Environment,
+    item: FeedItem,
+    *,
+    detailed: bool,
+    clinic_phone: str,
+    tz_name: str,
+    language: str = DEFAULT_LANGUAGE,
 ) -> tuple[str, str]:
     """(SUMMARY, DESCRIPTION) for a feed item, appointment times shown in ``tz_name``."""
-    booked = local_time_text(item.booked_at, tz_name) if item.booked_at else None
+    booked = local_time_text(item.booked_at, tz_name, language) if item.booked_at else None
     return render_event_text(
         env,
         item.kind,
@@ -67,6 +76,7 @@ def render_item_text(
         window=(item.earliest, item.latest),
         booked_at_local=booked,
         status=item.status,
+        language=language,
     )
 
 
@@ -75,8 +85,10 @@ def render_calendar_description(env: jinja2.Environment, *, clinic_phone: str) -
     return render_text(env, "ical/calendar.txt", {"clinic_phone": clinic_phone})
 
 
-def local_time_text(instant: dt.datetime, tz_name: str) -> str:
-    """'Monday 30 March 2026 at 09:30 (Europe/London time)' for an aware instant.
+def local_time_text(instant: dt.datetime, tz_name: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """'Monday 30 March 2026 at 09:30 (Europe/London time)' for an aware instant; in another
+    language Babel's full date and the 24-hour time ('lunes, 30 de marzo de 2026, 09:30
+    (Europe/London)').
 
     The feed carries the instant in UTC and the calendar app shows it in the device's zone;
     the description names the clinic's wall time too, for a patient reading it abroad.
@@ -84,4 +96,6 @@ def local_time_text(instant: dt.datetime, tz_name: str) -> str:
     if instant.tzinfo is None:
         raise ValueError("local_time_text needs an aware datetime")
     local = instant.astimezone(ZoneInfo(tz_name))
+    if language != DEFAULT_LANGUAGE:
+        return f"{format_full_day_in(local.date(), language)}, {local:%H:%M} ({tz_name})"
     return f"{local:%A} {format_day(local.date())} at {local:%H:%M} ({tz_name} time)"

@@ -18,6 +18,7 @@ import jinja2
 from surveil.core.feed import wording_for
 from surveil.core.vocab import ItemKind
 from surveil.errors import InvalidInput, Problem
+from surveil.render.i18n import DEFAULT_LANGUAGE
 from surveil.render.templating import format_day, render_text
 
 PARTS = ("subject.txt", "body.txt", "body.html", "sms.txt")
@@ -107,8 +108,10 @@ def patient_context(
     target: dt.date,
     latest: dt.date,
     first_name: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
-    """The whole of what a patient message may say: first name, clinic, what and when."""
+    """The whole of what a patient message may say: first name, clinic, what and when (the
+    dates written in ``language``; render with that language's environment)."""
     return {
         "first_name": first_name or None,
         "clinic_name": clinic.name,
@@ -116,9 +119,9 @@ def patient_context(
         "detailed": clinic.detailed,
         "wording": wording_for(kind).value,
         "kind": kind.value,
-        "window_from": format_day(earliest),
-        "window_to": format_day(latest),
-        "target": format_day(target),
+        "window_from": format_day(earliest, language),
+        "window_to": format_day(latest, language),
+        "target": format_day(target, language),
     }
 
 

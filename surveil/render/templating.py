@@ -10,13 +10,22 @@ from typing import Any
 
 import jinja2
 
+from surveil.render.i18n import DEFAULT_LANGUAGE, format_day_in, translations
 from surveil.resources import resource_dir
 
 
-def make_environment(templates: Path | None = None) -> jinja2.Environment:
-    """A Jinja environment over ``templates/``; HTML is autoescaped, text keeps its layout."""
+def make_environment(
+    templates: Path | None = None, language: str = DEFAULT_LANGUAGE
+) -> jinja2.Environment:
+    """A Jinja environment over ``templates/``; HTML is autoescaped, text keeps its layout.
+
+    ``{% trans %}`` blocks are translated into ``language`` (``render/i18n.py``; English is the
+    templates' own text). One environment per language: installing a catalogue changes the
+    environment, so it is never switched under a render in progress.
+    """
     root = resource_dir("templates", templates)
-    return jinja2.Environment(
+    env = jinja2.Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=jinja2.FileSystemLoader(root),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -28,6 +37,11 @@ def make_environment(templates: Path | None = None) -> jinja2.Environment:
         # therefore take effect when the web app or daemon restarts.
         auto_reload=False,
     )
+    # Whitespace inside {% trans %} is collapsed, so a template may wrap a long sentence.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(language, root), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang"] = language
+    return env
 
 
 def render_text(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
@@ -41,7 +55,10 @@ _MONTHS = (
 )  # fmt: skip
 
 
-def format_day(day: dt.date) -> str:
+def format_day(day: dt.date, language: str = DEFAULT_LANGUAGE) -> str:
     """'31 January 2026': unambiguous for patients anywhere (no 01/02 guessing). English month
-    names from a table, not strftime: the server's locale must not change a patient's text."""
+    names from a table, not strftime: the server's locale must not change a patient's text.
+    Another language: Babel's long date in it ('31 de enero de 2026')."""
+    if language != DEFAULT_LANGUAGE:
+        return format_day_in(day, language)
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"

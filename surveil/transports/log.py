@@ -3,6 +3,11 @@
 It logs the idempotency key only (never the address or the text) and keeps the latest messages
 it would have sent in memory (a bounded number: the demo daemon runs for days), so a dry run can
 print a summary of them.
+
+``dry_run=True`` (what a configured ``"log"`` channel gets): the dispatcher records "would send"
+in the ledger and leaves the reminder waiting, so a clinic that switches the channel to a real
+transport later still sends what is due. Without it, the dispatcher treats it as a channel that
+accepted the message (tests of the code around sending use it that way).
 """
 
 import logging
@@ -14,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 class LogTransport:
-    def __init__(self, keep: int = 10_000) -> None:
+    def __init__(self, keep: int = 10_000, *, dry_run: bool = False) -> None:
         self.sent: deque[OutgoingMessage] = deque(maxlen=keep)
+        self.dry_run = dry_run
 
     def __repr__(self) -> str:
         return f"LogTransport({len(self.sent)} message(s))"

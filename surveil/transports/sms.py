@@ -6,8 +6,10 @@ The idempotency key also goes in an ``Idempotency-Key`` header: providers that h
 (the ones to prefer) drop a resend after a crash instead of texting the patient twice.
 
 2xx is accepted. 408 and 429 (the provider is slow or rate-limiting us) and 5xx are
-transient; other 4xx (bad number, refused content, bad credentials) are permanent. A timeout
-is transient but ambiguous: the provider may have sent it, and the retry carries the same key.
+transient; other 4xx (bad number, refused content, bad credentials) are permanent. No answer
+after the request was sent (a read timeout, the connection closed) is an *unknown* outcome: the
+provider may have sent it, the retry carries the same key and is marked as a possible
+duplicate. Failing to connect or to write the request is a plain transient failure.
 """
 
 import json
@@ -27,6 +29,9 @@ DEFAULT_BODY: Mapping[str, Any] = {"to": "{to}", "text": "{text}", "reference": 
 _PLACEHOLDER = re.compile(r"\{(to|text|key)\}")
 _RETRYABLE_4XX = frozenset({408, 429})
 _ID_FIELDS = ("id", "sid", "message_id", "messageId", "reference")
+# Raised while waiting for (or reading) the answer, once the request was written: the provider
+# may have acted on it. Connect, write and pool errors come before that and lose nothing.
+_AFTER_REQUEST = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 _RESPONSE_KEPT = 500  # characters of the provider's answer kept for the ledger
 
 
@@ -66,10 +71,12 @@ class WebhookSmsTransport:
         headers = {"Idempotency-Key": message.idempotency_key}
         try:
             response = self._client.post(self.url, content=content, headers=headers)
-        except httpx.TimeoutException as error:
+        except _AFTER_REQUEST as error:
             raise TransportError(
-                f"SMS provider timed out ({type(error).__name__}); it may have sent the message",
+                f"outcome unknown: the request was sent, then {type(error).__name__}; the "
+                "provider may have sent the message, so a resend may repeat it",
                 permanent=False,
+                outcome_unknown=True,
             ) from None
         except httpx.HTTPError as error:
             raise TransportError(

@@ -8,7 +8,12 @@ One connection is kept open across sends (that is what makes hundreds of message
 possible). It is checked with NOOP after it has been idle, renewed after
 ``max_per_connection`` messages, and dropped after any error that leaves its state unknown.
 
-Errors: a 5xx answer to RCPT or DATA is about this message (550 bad mailbox, 553 bad address,
+Errors: once the whole message (up to the final dot of DATA) has been written, anything but a
+clear 2xx, 4xx or 5xx answer (a reply timeout, a dropped connection, a TLS error, an
+unreadable reply) is an *unknown* outcome: the server may have the message
+(``TransportError.outcome_unknown``), and the resend is marked as a possible duplicate.
+
+A 5xx answer to RCPT or DATA is about this message (550 bad mailbox, 553 bad address,
 554 refused content) and is permanent. Everything else is transient and will be retried: 4xx
 answers, refused or dropped connections, timeouts, and anything about our own configuration:
 failures while connecting, in TLS or in AUTH, "authentication/TLS required" (530, 534, 535,
@@ -148,6 +153,14 @@ class SmtpTransport:
         conn = self._connection()
         try:
             reply = self._transact(conn, message.to, payload)
+        except _UnknownOutcome as error:
+            self._drop()
+            raise TransportError(
+                f"outcome unknown: the message was handed over, then {error}; the server may "
+                "have it, so a resend may repeat it",
+                permanent=False,
+                outcome_unknown=True,
+            ) from None
         except smtplib.SMTPServerDisconnected as error:
             self._drop()
             raise TransportError(
@@ -162,7 +175,7 @@ class SmtpTransport:
                 "address needs SMTPUTF8, which is not used", permanent=True
             ) from None
         except (OSError, smtplib.SMTPException) as error:
-            # A timeout after DATA is ambiguous: the server may have it, and a retry may repeat it.
+            # Before the message was handed over (after it is _UnknownOutcome): nothing is lost.
             self._drop()
             raise TransportError(f"SMTP send failed: {_describe(error)}", permanent=False) from None
         self._sent_on_conn += 1
@@ -189,9 +202,7 @@ class SmtpTransport:
         code, text = conn.rcpt(to)
         if code not in (250, 251):
             raise smtplib.SMTPRecipientsRefused({to: (code, text)})
-        code, text = conn.data(payload)
-        if code != 250:
-            raise smtplib.SMTPDataError(code, text)
+        code, text = _data(conn, payload)
         return f"{code} {text.decode(errors='replace')}"
 
     def _connection(self) -> smtplib.SMTP:
@@ -261,6 +272,37 @@ class SmtpTransport:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         _close_quietly(conn)
+
+
+class _UnknownOutcome(Exception):
+    """The end of DATA was sent and no clear 2xx, 4xx or 5xx came back."""
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _data(conn: smtplib.SMTP, payload: bytes) -> tuple[int, bytes]:
+    """``SMTP.data`` in two halves, so that a failure is known to come before the message was
+    handed over (clear: nothing can have been delivered) or after (unknown: RFC 1047, the
+    server may have taken it and its answer got lost). smtplib reports a reply timeout or a
+    dropped connection after the final dot the same way as one before DATA."""
+    conn.putcmd("data")
+    code, text = conn.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, text)
+    body = _LEADING_DOT.sub(b"..", payload)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    conn.send(body + b".\r\n")  # a failure here means the final dot was not all written
+    try:
+        code, text = conn.getreply()
+    except (OSError, smtplib.SMTPException) as error:  # timeout, closed connection, TLS error
+        raise _UnknownOutcome(_describe(error)) from None
+    if 200 <= code < 300:
+        return code, text
+    if 400 <= code < 600:
+        raise smtplib.SMTPDataError(code, text)
+    raise _UnknownOutcome(f"the server's answer could not be read ({code} {_text(text)})")
 
 
 def _refusal(

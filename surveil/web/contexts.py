@@ -113,6 +113,7 @@ class PatientPage:
     forms: Any = None  # the record's small forms, filled (web.record_forms.record_forms)
     care: Any = None  # results, therapies, corrections, outreach (web/result_forms.care_section)
     bookings: tuple[Any, ...] = ()  # booking attempts, newest first (patients/_bookings.html)
+    hours: Any = None  # reminder hours and cadence (templates/web/patients/_reminder_hours.html)
 
 
 @dataclass(frozen=True)

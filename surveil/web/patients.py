@@ -20,6 +20,7 @@ from surveil.services.records.actions import DEFAULT_MODALITY
 from surveil.services.records.attempts import booking_history
 from surveil.services.registry.patients import MODALITIES
 from surveil.services.registry.record import PatientRecord, open_record
+from surveil.services.reminders.hours import reminder_hours
 from surveil.web.charts import growth_chart, marker_chart
 from surveil.web.contexts import ItemView, PatientPage
 from surveil.web.deps import (
@@ -89,6 +90,7 @@ def patient_page(
         forms=record_forms(db, record),
         care=care_section(db, patient_id=patient_id, today=today, open_items=record.open_items),
         bookings=booking_history(db, patient_id=patient_id, timezone=patient.timezone),
+        hours=reminder_hours(patient, settings),
     )
     return render(request, "web/patients/detail.html", page)
 

@@ -50,6 +50,12 @@ def states(engine: sa.Engine) -> list[str]:
         return list(session.exec(select(m.Reminder.state).order_by(m.Reminder.id)))
 
 
+def dry_run_notes(engine: sa.Engine) -> int:
+    with Session(engine) as session:
+        noted = select(m.DeliveryAttempt).where(m.DeliveryAttempt.status == "dry_run")
+        return len(session.exec(noted).all())
+
+
 def test_scheduler_jobs_run_at_start_and_again_when_time_moves(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     settings = settings_for(sqlite_url, email_channel="log", plan_minutes=15)
@@ -140,7 +146,8 @@ def test_surveil_daemon_on_sqlite_refuses_a_second_and_stops_cleanly_on_sigterm(
         command, env=_daemon_env(sqlite_url), cwd=tmp_path, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_for(lambda: states(engine) == ["sent"] * 3, 60)
+        wait_for(lambda: dry_run_notes(engine) == 3, 60)  # the log channel is a dry run
+        assert states(engine) == ["pending"] * 3  # ... that consumes nothing
         second = subprocess.run(
             [*command, "--once"], env=_daemon_env(sqlite_url), cwd=tmp_path,
             capture_output=True, text=True, timeout=60,
@@ -182,7 +189,13 @@ def surveil(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Inv
     return invoke
 
 
-def test_reminders_commands(surveil: Invoke, engine: sa.Engine, db_url: str) -> None:
+def test_reminders_commands(
+    surveil: Invoke, engine: sa.Engine, db_url: str, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real channel: the "log" channel is a dry run that consumes nothing (test_dry_run.py).
+    monkeypatch.setenv("SURVEIL_DAEMON_EMAIL_CHANNEL", "smtp")
+    monkeypatch.setenv("SURVEIL_SMTP_PORT", str(sink.port))
+    monkeypatch.setenv("SURVEIL_SMTP_SECURITY", "none")
     now = dt.datetime.now(dt.UTC)
     assert many_due(engine, settings_for(db_url), 2, now) == 2
     with Session(engine) as session:  # the commands that touch the outbox act as a user

@@ -325,8 +325,10 @@ def test_log_transport_channel_for_a_dry_daemon(engine: sa.Engine, db_url: str) 
     transports = delivery.build_transports(settings)
     assert isinstance(transports["email"], LogTransport)
     assert "sms" in transports  # sms_channel = "log" in these settings
-    assert dispatch_due(engine, transports, settings, NOW, "w1") == 5
+    # A dry run: noted in the ledger, not consumed (tests/daemon/test_dry_run.py).
+    assert dispatch_due(engine, transports, settings, NOW, "w1") == 0
     assert len(transports["email"].sent) == 5
+    assert {r.state for r in rows(engine)} == {"pending"}
 
 
 def test_sms_without_a_webhook_url_is_not_planned(engine: sa.Engine, db_url: str) -> None:

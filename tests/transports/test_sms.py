@@ -1,4 +1,6 @@
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -79,16 +81,46 @@ def test_status_codes_are_classified(
     assert str(status) in str(caught.value)
 
 
-def test_a_timeout_is_transient(httpserver: HTTPServer, sms: WebhookSmsTransport) -> None:
-    def slow(_request: Request) -> Response:
-        time.sleep(1.5)  # longer than the transport's 1 s timeout
+def test_a_timeout_after_the_request_was_sent_is_an_unknown_outcome(
+    httpserver: HTTPServer, sms: WebhookSmsTransport
+) -> None:
+    taken: list[bytes] = []
+
+    def slow(request: Request) -> Response:
+        taken.append(request.get_data())  # the provider has the whole request ...
+        time.sleep(1.5)  # ... and answers after the transport's 1 s timeout
         return Response("late", status=201)
 
     httpserver.expect_oneshot_request("/v1/messages").respond_with_handler(slow)
     with pytest.raises(TransportError) as caught:
         sms.send(message())
     assert not caught.value.permanent
-    assert "timed out" in str(caught.value)
+    assert caught.value.outcome_unknown
+    assert "ReadTimeout" in str(caught.value)
+    assert len(taken) == 1 and KEY.encode() in taken[0]
+
+
+def test_a_provider_that_closes_the_connection_without_answering_is_unknown() -> None:
+    with socket.socket() as rude:
+        rude.bind(("127.0.0.1", 0))
+        rude.listen()
+
+        def take_and_hang_up() -> None:
+            connection, _ = rude.accept()
+            with connection:
+                connection.recv(65536)  # the request arrives
+            # closed without a status line
+
+        peer = threading.Thread(target=take_and_hang_up)
+        peer.start()
+        transport = WebhookSmsTransport(url=f"http://127.0.0.1:{rude.getsockname()[1]}/v1")
+        try:
+            with pytest.raises(TransportError) as caught:
+                transport.send(message())
+        finally:
+            transport.close()
+            peer.join()
+    assert caught.value.outcome_unknown and not caught.value.permanent
 
 
 def test_an_unreachable_provider_is_transient(httpserver: HTTPServer) -> None:
@@ -99,6 +131,7 @@ def test_an_unreachable_provider_is_transient(httpserver: HTTPServer) -> None:
         with pytest.raises(TransportError) as caught:
             transport.send(message())
         assert not caught.value.permanent
+        assert not caught.value.outcome_unknown  # nothing was sent: nothing can be repeated
     finally:
         transport.close()
         httpserver.start()

@@ -1,3 +1,4 @@
+import asyncio
 import socket
 import ssl
 import threading
@@ -5,11 +6,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from surveil.errors import TransportError
 from surveil.transports import OutgoingMessage, SmtpTransport
-from tests.transports.peers import Certificate, SmtpServer, free_port, start_server
+from tests.transports.peers import (
+    Certificate,
+    Mailbox,
+    SmtpServer,
+    free_port,
+    start_server,
+)
 
 KEY = "3f2a9c0d4b8e41f7a6c2d9e0b1f4a7c3"
 SENDER = '"St Elsewhere Hospital" <no-reply@stelsewhere.example>'
@@ -358,3 +366,97 @@ def test_sends_from_two_threads_each_with_its_own_transport(smtpd: SmtpServer) -
     for thread in threads:
         thread.join()
     assert len(smtpd.mailbox.received) == 40
+
+
+# ------------------------------------------------- answers lost after the message was handed over
+
+
+class LateMailbox(Mailbox):
+    """Takes every message, then answers DATA ``late`` seconds later; RCPT likewise when
+    ``late_at_rcpt``."""
+
+    def __init__(self, late: float, *, late_at_rcpt: bool = False) -> None:
+        super().__init__()
+        self.late, self.late_at_rcpt = late, late_at_rcpt
+
+    async def handle_RCPT(self, *args: Any) -> str:
+        if self.late_at_rcpt:
+            await asyncio.sleep(self.late)
+        return await super().handle_RCPT(*args)
+
+    async def handle_DATA(self, *args: Any) -> str:
+        reply = await super().handle_DATA(*args)  # the message is kept: the server has it
+        if not self.late_at_rcpt:
+            await asyncio.sleep(self.late)
+        return reply
+
+
+def late_server(mailbox: LateMailbox) -> Controller:
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller
+
+
+def test_an_answer_to_data_after_the_timeout_is_an_unknown_outcome() -> None:
+    mailbox = LateMailbox(late=1.5)
+    controller = late_server(mailbox)
+    sender = transport(controller.port, timeout=0.5)
+    try:
+        with pytest.raises(TransportError) as caught:
+            sender.send(message())
+        assert caught.value.outcome_unknown and not caught.value.permanent
+        assert "outcome unknown" in str(caught.value)
+        assert len(mailbox.received) == 1  # delivered, though the client could not know it
+    finally:
+        sender.close()
+        controller.stop()
+
+
+def test_a_timeout_before_the_message_was_handed_over_is_a_plain_retry() -> None:
+    mailbox = LateMailbox(late=1.5, late_at_rcpt=True)
+    controller = late_server(mailbox)
+    sender = transport(controller.port, timeout=0.5)
+    try:
+        with pytest.raises(TransportError) as caught:
+            sender.send(message())
+        assert not caught.value.outcome_unknown and not caught.value.permanent
+        assert mailbox.received == []
+    finally:
+        sender.close()
+        controller.stop()
+
+
+def test_a_connection_closed_after_the_final_dot_is_an_unknown_outcome() -> None:
+    """A hand-written server: greets, accepts MAIL, RCPT and DATA, reads up to the final dot,
+    then hangs up without answering."""
+    with socket.socket() as rude:
+        rude.bind(("127.0.0.1", 0))
+        rude.listen()
+        got: list[bytes] = []
+
+        def serve() -> None:
+            connection, _ = rude.accept()
+            with connection, connection.makefile("rb") as lines:
+                connection.sendall(b"220 rude.test ESMTP\r\n")
+                for line in lines:
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO", b"MAIL", b"RCPT"):
+                        connection.sendall(b"250 OK\r\n")
+                    elif verb == b"DATA":
+                        connection.sendall(b"354 go ahead\r\n")
+                        for body in lines:
+                            if body == b".\r\n":
+                                got.append(b"whole message")
+                                return  # hang up instead of answering
+
+        peer = threading.Thread(target=serve)
+        peer.start()
+        sender = transport(rude.getsockname()[1], timeout=2.0)
+        try:
+            with pytest.raises(TransportError) as caught:
+                sender.send(message())
+        finally:
+            sender.close()
+            peer.join()
+    assert got == [b"whole message"]
+    assert caught.value.outcome_unknown and not caught.value.permanent

@@ -38,7 +38,9 @@ from surveil.db import models as m
 from surveil.errors import InvalidInput
 from surveil.ical import build_feed
 from surveil.render.feedtext import render_calendar_description, render_item_text
+from surveil.render.i18n import DEFAULT_LANGUAGE, pick_language
 from surveil.render.templating import make_environment
+from surveil.resources import resource_dir
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +83,16 @@ _ITEMS = (
     .where(_ITEM.c.patient_id == sa.bindparam("patient_id"), _SHOWN)
     .order_by(_ITEM.c.id)
 )
-_ZONE = sa.select(_PATIENT.c.timezone).where(_PATIENT.c.id == sa.bindparam("patient_id"))
+_ZONE = sa.select(_PATIENT.c.timezone, _PATIENT.c.language).where(
+    _PATIENT.c.id == sa.bindparam("patient_id")
+)
 _FEED_COLUMNS = (
     _FEED.c.id,
     _FEED.c.public_id,
     _FEED.c.patient_id,
     _FEED.c.created_at,
     _PATIENT.c.timezone,
+    _PATIENT.c.language,
 )
 # A poll in one indexed query: the token's feed (if active), its patient's zone and the items
 # shown, one row per item (or one row of NULL item columns for a feed with nothing to show).
@@ -113,6 +118,7 @@ class OpenFeed:
     created_at: dt.datetime
     timezone: str  # the patient's: appointment wall times are worded in it
     items: tuple[FeedItem, ...]
+    language: str | None = None  # the patient's (BCP 47): the feed's words are in it
 
 
 def open_feed(
@@ -138,9 +144,9 @@ def open_feed(
                 items.append(item)
     if first is None:
         return None
-    feed_id, public_id, patient_id, created_at, zone = first[: len(_FEED_COLUMNS)]
+    feed_id, public_id, patient_id, created_at, zone, language = first[: len(_FEED_COLUMNS)]
     shown = select_feed_items(items, today=today, retention=retention)
-    return OpenFeed(feed_id, public_id, patient_id, _utc(created_at), zone, tuple(shown))
+    return OpenFeed(feed_id, public_id, patient_id, _utc(created_at), zone, tuple(shown), language)
 
 
 def _cutoffs(today: dt.date, retention: dt.timedelta) -> dict[str, object]:
@@ -231,9 +237,9 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-@functools.lru_cache(maxsize=4)
-def _environment(templates: Path | None) -> jinja2.Environment:
-    return make_environment(templates)
+@functools.lru_cache(maxsize=16)
+def _environment(templates: Path | None, language: str = DEFAULT_LANGUAGE) -> jinja2.Environment:
+    return make_environment(templates, language)
 
 
 class FeedRenderer:
@@ -246,14 +252,17 @@ class FeedRenderer:
     def __init__(self, settings: Settings, *, cache_size: int = 512) -> None:
         self.settings = settings
         self.env = _environment(settings.paths.templates)
+        self._templates = resource_dir("templates", settings.paths.templates)
         self.retention = dt.timedelta(days=settings.feeds.cancelled_retention_days)
         self.host = uid_host(settings.web.public_url)
         self._cache: OrderedDict[tuple[object, ...], FeedBody] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._description = render_calendar_description(
-            self.env, clinic_phone=settings.clinic.phone
-        )
+        self._descriptions = {
+            DEFAULT_LANGUAGE: render_calendar_description(
+                self.env, clinic_phone=settings.clinic.phone
+            )
+        }
 
     def render(
         self, session: Session, feed: FeedRef, *, today: dt.date, zone: str | None = None
@@ -262,33 +271,45 @@ class FeedRenderer:
         items = feed_items(
             session, patient_id=feed.patient_id, today=today, retention=self.retention
         )
-        return self.render_items(feed, items, zone or self._zone(session, feed.patient_id))
+        found_zone, language = self._zone(session, feed.patient_id)
+        return self.render_items(feed, items, zone or found_zone, language=language)
 
-    def render_items(self, feed: FeedRef, items: Sequence[FeedItem], zone: str) -> FeedBody:
-        """The feed showing ``items`` (as chosen by ``open_feed`` or ``feed_items``)."""
-        key = (feed.public_id, _utc(feed.created_at), zone, *items)
+    def render_items(
+        self,
+        feed: FeedRef,
+        items: Sequence[FeedItem],
+        zone: str,
+        *,
+        language: str | None = None,
+    ) -> FeedBody:
+        """The feed showing ``items`` (as chosen by ``open_feed`` or ``feed_items``), worded in
+        ``language`` (else the ``OpenFeed``'s own, else English)."""
+        wanted = language or getattr(feed, "language", None)
+        language = pick_language(wanted, self._templates)
+        key = (feed.public_id, _utc(feed.created_at), zone, language, *items)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        rendered = self._render(feed, items, zone)
+        rendered = self._render(feed, items, zone, language)
         with self._lock:
             self._cache[key] = rendered
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return rendered
 
-    def _zone(self, session: Session, patient_id: int) -> str:
+    def _zone(self, session: Session, patient_id: int) -> tuple[str, str | None]:
         # Appointments are booked in the patient's zone (services.records.actions), so their
         # wall time is written in it too; the clinic's zone is the fallback.
-        zone: str | None = (
-            session.connection().execute(_ZONE, {"patient_id": patient_id}).scalar_one_or_none()
-        )
-        return zone or self.settings.clinic.timezone
+        row = session.connection().execute(_ZONE, {"patient_id": patient_id}).first()
+        zone, language = (row[0], row[1]) if row is not None else (None, None)
+        return zone or self.settings.clinic.timezone, language
 
-    def _render(self, feed: FeedRef, items: Sequence[FeedItem], zone: str) -> FeedBody:
-        body = build_feed(self.calendar(feed), self.events(items, zone))
+    def _render(
+        self, feed: FeedRef, items: Sequence[FeedItem], zone: str, language: str
+    ) -> FeedBody:
+        body = build_feed(self.calendar(feed, language), self.events(items, zone, language))
         changed = [item.updated_at for item in items]
         return FeedBody(
             body=body,
@@ -296,29 +317,44 @@ class FeedRenderer:
             last_modified=max([_utc(feed.created_at), *changed]),
         )
 
-    def events(self, items: Sequence[FeedItem], zone: str) -> list[FeedEvent]:
+    def events(
+        self, items: Sequence[FeedItem], zone: str, language: str = DEFAULT_LANGUAGE
+    ) -> list[FeedEvent]:
         clinic = self.settings.clinic
+        env = self._env(language)
         events = []
         for item in items:
             summary, description = render_item_text(
-                self.env,
+                env,
                 item,
                 detailed=clinic.detailed_messages,
                 clinic_phone=clinic.phone,
                 tz_name=zone,
+                language=language,
             )
             events.append(
                 make_feed_event(item, host=self.host, summary=summary, description=description)
             )
         return events
 
-    def calendar(self, feed: FeedRef) -> FeedCalendar:
+    def _env(self, language: str) -> jinja2.Environment:
+        if language == DEFAULT_LANGUAGE:
+            return self.env
+        return _environment(self.settings.paths.templates, language)
+
+    def calendar(self, feed: FeedRef, language: str = DEFAULT_LANGUAGE) -> FeedCalendar:
         feeds = self.settings.feeds
         alarm = feeds.alarm_days_before
+        description = self._descriptions.get(language)
+        if description is None:  # a race only renders the same text twice
+            description = render_calendar_description(
+                self._env(language), clinic_phone=self.settings.clinic.phone
+            )
+            self._descriptions[language] = description
         return FeedCalendar(
             public_id=feed.public_id,
             name=feeds.calendar_name,
-            description=self._description,
+            description=description,
             refresh=dt.timedelta(hours=feeds.refresh_hours),
             alarm_before=dt.timedelta(days=alarm) if alarm > 0 else None,
         )

@@ -13,7 +13,9 @@ A row goes through short transactions, never one held across the network:
    ``failed``, which puts it on the navigators' worklist.
 
 A crash between 2 and 3 leaves the row ``sending``; the sweep makes it ``unknown`` and it is
-sent again, marked ``resent_after_unknown``. Only one message is ever between the server's
+sent again, marked ``resent_after_unknown``; so is a row whose transport lost the answer
+after handing the message over (a reply timeout after DATA, an SMS request with no answer).
+Only one message is ever between the server's
 answer and its record, so a crash may repeat one message; it never drops one.
 
 Fault injection for the crash tests: ``SURVEIL_TEST_KILL_AT=point[:n][,...]`` makes the process
@@ -41,12 +43,19 @@ from surveil.core.reminders import ReminderPolicy
 from surveil.db import claims
 from surveil.db import models as m
 from surveil.errors import TransportError
-from surveil.services.reminders import ledger
+from surveil.services.reminders import dryrun, ledger
 from surveil.services.reminders.digest import send_digest
 from surveil.services.reminders.ledger import Accepted, Outgoing
 from surveil.services.reminders.outbox import list_reminders, preview_due, retry_reminder
 from surveil.services.reminders.planning import effective_policy, plan_reminders
-from surveil.services.reminders.sending import Loaded, Prepared, environment, load_many, prepare
+from surveil.services.reminders.sending import (
+    Deferred,
+    Loaded,
+    Prepared,
+    environment,
+    load_many,
+    prepare,
+)
 from surveil.transports import LogTransport, SmtpTransport, Transport, WebhookSmsTransport
 from surveil.transports.base import OutgoingMessage
 
@@ -70,6 +79,7 @@ RETRY_MAX = dt.timedelta(hours=1)
 # Consecutive transient failures after which a channel is left alone until the next round: a
 # mail server that is down costs a few connection attempts per round, not one per reminder.
 CHANNEL_DOWN_AFTER = 3
+DEFERRED = "deferred"  # handed back to wait for the patient's preferred hours
 
 
 # How old the send-time check may be: rows are read in small groups, never more than this
@@ -148,8 +158,13 @@ def dispatch_due(
     """Send everything due at ``now`` on the channels in ``transports``; how many rows ended.
 
     Claims batches of ``daemon.batch_size`` until none is left, ``stop`` is set (the message in
-    flight is finished, the rest of the batch handed back) or a channel looks down.
+    flight is finished, the rest of the batch handed back) or a channel looks down. Dry-run
+    channels (``dryrun.py``) only note what they would send: those rows are not counted.
     """
+    dry = dryrun.dry_channels(transports)
+    if dry:
+        dryrun.note_due(engine, dry, settings, now, worker)
+        transports = {name: t for name, t in transports.items() if name not in dry}
     with engine.connect() as connection:
         run = _Round(connection, transports, settings, worker, now)
         if engine.dialect.name != "postgresql":
@@ -201,13 +216,15 @@ def _one(run: _Round, claimed: list[claims.Claim], index: int) -> None:
     loaded = run.loaded(claimed, index)
     started = "lost" if loaded is None else start(run, loaded)
     if not isinstance(started, Outgoing):
-        run.handled += started != "lost"
+        run.handled += started not in ("lost", DEFERRED)  # a deferred row has not ended
         return
     failpoint("after_sending")
     try:
         result = run.transports[claim.channel].send(started.message)
     except TransportError as error:
-        finish_failed(run, started, str(error), permanent=error.permanent)
+        finish_failed(
+            run, started, str(error), permanent=error.permanent, unknown=error.outcome_unknown
+        )
         if not error.permanent:
             run.failures[claim.channel] = run.failures.get(claim.channel, 0) + 1
     except Exception as error:  # a transport bug: the outcome is unknown, so retry it
@@ -236,6 +253,10 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
         if isinstance(checked, _Unsent):
             run.record_sent(connection)
             return _end(session, rid, worker, now, checked.state, checked.why)
+        if isinstance(checked, Deferred):
+            run.record_sent(connection)
+            deferred = ledger.defer(connection, rid, worker, checked.until, now)
+            return DEFERRED if deferred else "lost"
         until = now + dt.timedelta(seconds=run.settings.daemon.lease_seconds)
         after = run.unrecorded.pop() if run.unrecorded else None
         if run.solo is None:
@@ -262,8 +283,11 @@ class _Unsent(NamedTuple):
     why: str
 
 
-def _check(run: _Round, session: Session, loaded: Loaded, now: dt.datetime) -> Prepared | _Unsent:
-    """The send-time check and the render; or how the row ends without being sent."""
+def _check(
+    run: _Round, session: Session, loaded: Loaded, now: dt.datetime
+) -> Prepared | Deferred | _Unsent:
+    """The send-time check and the render; or how the row ends without being sent, or when
+    it is to be tried instead."""
     row = loaded.reminder
     try:
         prepared = prepare(session, loaded, run.settings, run.policy, run.env, now)
@@ -272,6 +296,8 @@ def _check(run: _Round, session: Session, loaded: Loaded, now: dt.datetime) -> P
         return _Unsent(m.ReminderState.FAILED, f"cannot prepare: {error!r}")
     if isinstance(prepared, str):
         return _Unsent(m.ReminderState.SUPPRESSED, prepared)
+    if isinstance(prepared, Deferred):
+        return prepared
     if row.attempts >= run.settings.daemon.max_attempts:
         why = f"gave up after {row.attempts} attempts; last: {row.last_error}"
         return _Unsent(m.ReminderState.FAILED, why)
@@ -284,8 +310,13 @@ def _end(session: Session, rid: int, worker: str, now: dt.datetime, state: str, 
     )
 
 
-def finish_failed(run: _Round, job: Outgoing, error: str, *, permanent: bool) -> None:
-    """Failed for good, or pending again after a backoff; only while the row is still ours."""
+def finish_failed(
+    run: _Round, job: Outgoing, error: str, *, permanent: bool, unknown: bool = False
+) -> None:
+    """Failed for good, or waiting again after a backoff; only while the row is still ours.
+
+    ``unknown``: the provider may have the message (see ``TransportError.outcome_unknown``);
+    the row waits as ``unknown`` and its resend is marked."""
     now = run.clock()
     retry_at: dt.datetime | None = now + retry_delay(job.attempts)
     if permanent or job.attempts >= run.settings.daemon.max_attempts:
@@ -294,7 +325,9 @@ def finish_failed(run: _Round, job: Outgoing, error: str, *, permanent: bool) ->
             error = f"gave up after {job.attempts} attempts: {error}"
     with claims.transaction(run.engine) as connection:
         run.record_sent(connection)
-        ledger.record_failure(connection, job, run.worker, now, error, retry_at=retry_at)
+        ledger.record_failure(
+            connection, job, run.worker, now, error, retry_at=retry_at, outcome_unknown=unknown
+        )
     status = "failed" if retry_at is None else f"retry at {retry_at:%H:%M:%S} UTC"
     logger.warning("reminder %s: %s (%s)", job.reminder_id, status, error)
 
@@ -338,7 +371,7 @@ def build_transports(settings: Settings) -> dict[str, Transport]:
     effective_policy(settings)  # refuses unknown transport names with a ConfigError
     transports: dict[str, Transport] = {}
     if settings.daemon.email_channel == "log":
-        transports["email"] = LogTransport()
+        transports["email"] = LogTransport(dry_run=True)
     else:
         smtp = settings.smtp
         transports["email"] = SmtpTransport(
@@ -351,7 +384,7 @@ def build_transports(settings: Settings) -> dict[str, Transport]:
             timeout=smtp.timeout_seconds,
         )
     if settings.daemon.sms_channel == "log":
-        transports["sms"] = LogTransport()
+        transports["sms"] = LogTransport(dry_run=True)
     elif settings.sms.url:
         transports["sms"] = WebhookSmsTransport(
             url=settings.sms.url,

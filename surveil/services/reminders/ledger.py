@@ -230,14 +230,23 @@ def record_failure(
     error: str,
     *,
     retry_at: dt.datetime | None,
+    outcome_unknown: bool = False,
 ) -> None:
-    """Pending again until ``retry_at``, or failed for good (None); only while still ours."""
+    """Pending again until ``retry_at``, or failed for good (None); only while still ours.
+
+    ``outcome_unknown``: the provider may have the message. The attempt says ``unknown``, not
+    ``retry``, and the row waits as ``unknown``, so its resend is marked
+    ``resent_after_unknown`` (as after a crash mid-send).
+    """
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "updated_at": now}
     if retry_at is None:
         state, status = m.ReminderState.FAILED, "failed"
     else:
         state, status = m.ReminderState.PENDING, "retry"
         values["next_attempt_at"] = retry_at
+    if outcome_unknown:
+        status = "unknown"
+        state = m.ReminderState.FAILED if retry_at is None else m.ReminderState.UNKNOWN
     connection.execute(
         sa.update(R)
         .where(
@@ -257,3 +266,16 @@ def close_attempt(
         _CLOSE_ATTEMPT,
         {"aid": job.attempt_id, "status": status, "now": now, "response": response[:TEXT_KEPT]},
     )
+
+
+def defer(
+    connection: sa.Connection, rid: int, worker: str, until: dt.datetime, now: dt.datetime
+) -> bool:
+    """Hand a row back to wait until ``until`` (the patient's preferred hours), its state and
+    attempt count unchanged: nothing was tried. False if the row is no longer ours."""
+    changed = connection.execute(
+        sa.update(R)
+        .where(R.c.id == rid, R.c.lease_owner == worker, R.c.state.in_(claims.CLAIMABLE))
+        .values(next_attempt_at=until, lease_owner=None, lease_until=None, updated_at=now)
+    ).rowcount
+    return bool(changed)

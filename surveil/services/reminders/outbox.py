@@ -22,7 +22,7 @@ from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read, change
 from surveil.services.reminders.planning import effective_policy
-from surveil.services.reminders.sending import environment, load, prepare
+from surveil.services.reminders.sending import Deferred, environment, load, prepare
 from surveil.services.users.accounts import may_see
 from surveil.transports import LogTransport, OutgoingMessage
 
@@ -56,7 +56,7 @@ class PreviewLine:
     id: int
     channel: str
     template: str
-    outcome: str  # "send" | "suppress" | "fail"
+    outcome: str  # "send" | "suppress" | "fail" | "wait"
     detail: str  # the subject line, or why not; never the address or the body
 
 
@@ -188,6 +188,10 @@ def preview_due(
                 lines.append(
                     PreviewLine(row.id or 0, row.channel, row.template, "suppress", prepared)
                 )
+                continue
+            if isinstance(prepared, Deferred):
+                until = f"the patient's hours: {prepared.until:%Y-%m-%d %H:%M} UTC"
+                lines.append(PreviewLine(row.id or 0, row.channel, row.template, "wait", until))
                 continue
             address, message = prepared
             log.send(

@@ -159,7 +159,13 @@ def reminder_patient(patient: m.Patient, discharged: bool) -> ReminderPatient:
         opted_out=patient.opted_out or not patient.consent_reminders or chosen == m.Channel.NONE,
         deceased_on=patient.deceased_on,
         discharged=discharged,
+        send_window=send_window(patient),
     )
+
+
+def send_window(patient: m.Patient) -> tuple[dt.time, dt.time] | None:
+    start, end = patient.send_window_start, patient.send_window_end
+    return None if start is None or end is None else (start, end)
 
 
 def reminder_item(item: m.FollowUpItem) -> ReminderItem:

@@ -23,9 +23,11 @@ from surveil.core.reminders import (
     Suppression,
     patient_channels,
     suppression_reason,
+    wait_for_window,
 )
 from surveil.core.vocab import ItemKind, StateKind
 from surveil.db import models as m
+from surveil.render.i18n import DEFAULT_LANGUAGE, pick_language
 from surveil.render.messages import (
     Clinic,
     RenderedMessage,
@@ -34,19 +36,34 @@ from surveil.render.messages import (
     render_message,
 )
 from surveil.render.templating import make_environment
+from surveil.resources import resource_dir
 from surveil.services.reminders.digest import digest_day, digest_lines
-from surveil.services.reminders.planning import core_item_state, reminder_patient
+from surveil.services.reminders.planning import core_item_state, reminder_patient, send_window
 
 Prepared = tuple[str, RenderedMessage]  # address, message
+
+
+class Deferred(NamedTuple):
+    """Not now: outside the patient's preferred hours. Try again at ``until`` (UTC)."""
+
+    until: dt.datetime
+
+
 WINDOW_CLOSED = "window closed: on the navigators' digest"
 OTHER_CHANNEL = "patient now prefers another channel"
 NAVIGATOR_INACTIVE = "navigator inactive or removed"
 
 
 @functools.cache
-def environment(templates: Path | None) -> jinja2.Environment:
-    """One Jinja environment per template folder, so templates compile once per process."""
-    return make_environment(templates)
+def environment(templates: Path | None, language: str = DEFAULT_LANGUAGE) -> jinja2.Environment:
+    """One Jinja environment per template folder and language, so templates compile once per
+    process."""
+    return make_environment(templates, language)
+
+
+def patient_language(patient: m.Patient, settings: Settings) -> str:
+    """The catalogue for the patient's language (English when there is none for it)."""
+    return pick_language(patient.language, resource_dir("templates", settings.paths.templates))
 
 
 def clinic(settings: Settings) -> Clinic:
@@ -100,8 +117,9 @@ def prepare(
     policy: ReminderPolicy,
     env: jinja2.Environment,
     now: dt.datetime,
-) -> Prepared | str:
-    """The address and the rendered message, or the reason the row must not be sent."""
+) -> Prepared | Deferred | str:
+    """The address and the rendered message, the reason the row must not be sent, or when
+    to try again (outside the patient's preferred hours)."""
     row, patient, item, discharged = loaded
     if row.user_id is not None:
         return _prepare_digest(session, row, settings, env, now)
@@ -117,6 +135,10 @@ def prepare(
         return OTHER_CHANNEL
     if today > item.latest:
         return WINDOW_CLOSED  # the patient is no longer nagged; the navigators are told
+    until = wait_for_window(now, patient.timezone, send_window(patient))
+    if until is not None:
+        return Deferred(until)  # late (a daemon was down, a dry run switched): at their hours
+    language = patient_language(patient, settings)
     context = patient_context(
         clinic=clinic(settings),
         kind=ItemKind(item.kind),
@@ -124,7 +146,10 @@ def prepare(
         target=item.target,
         latest=item.latest,
         first_name=patient.given_name,
+        language=language,
     )
+    if language != DEFAULT_LANGUAGE:
+        env = environment(settings.paths.templates, language)
     address = patient.email if channel is Channel.EMAIL else patient.phone
     return address or "", render_message(env, row.template, context)
 

@@ -302,7 +302,13 @@ def demo_registry(engine: sa.Engine, settings: Settings, count: int = 50) -> lis
         if n % 5 == 0:
             day = max(item.target, TODAY + DAY)
             actions.mark_booked(
-                engine, item_id=item.id, actor=nav, date=str(day), time="09:30", today=TODAY
+                engine,
+                item_id=item.id,
+                actor=nav,
+                date=str(day),
+                time="09:30",
+                today=TODAY,
+                reason_code="no_slot",  # some fall after their window: the reason is asked
             )
         elif n % 7 == 0:
             actions.mark_declined(engine, item_id=item.id, actor=nav, reason="on holiday")

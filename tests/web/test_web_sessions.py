@@ -16,6 +16,7 @@ from surveil.db import models as m
 from surveil.web.app import create_app
 from surveil.web.security import cookie_name
 from tests.web.conftest import BASE, csrf_of, login
+from tests.web.seed import NO_TOTP
 from tests.web.test_one_way_in_accounts_shells import audit_since, last_audit, post, web
 
 __all__ = ["web"]  # the fixture: an admin (ada), nina and sam, a patient per clinic
@@ -33,6 +34,7 @@ def settings_for(db_url: str) -> Settings:
     return Settings(
         database=DatabaseSettings(url=db_url),
         web=WebSettings(secret_key="test-secret-" + "x" * 32, login_attempts=3),
+        security=NO_TOTP,
     )
 
 

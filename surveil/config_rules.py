@@ -56,6 +56,9 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("daemon", "lease_seconds"): Bound(10, 86_400, "seconds"),
     ("daemon", "batch_size"): Bound(1, 10_000),
     ("daemon", "max_attempts"): Bound(1, 100),
+    ("hl7", "port"): _PORT,
+    # 0 would delete a message before a navigator could read it in the unmatched queue.
+    ("hl7", "retention_days"): Bound(1, 3650, "days"),
 }
 
 

@@ -36,6 +36,7 @@ AREAS = (
     "tests.services.test_second_factor",
     "tests.web.test_account_security",
     "tests.cli.test_second_factor_cli",
+    "tests.hl7.test_queue_and_cli",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -95,6 +95,7 @@ _AREAS = (
     "daemon",
     "secret",
     "rundemo",
+    "hl7",
 )
 
 

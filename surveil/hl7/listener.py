@@ -109,7 +109,7 @@ def _ack_words(state: str, reason: str) -> str:
     if state == "applied":
         return "applied"
     if state == "queued":
-        return f"not applied, queued for a navigator: {reason}"
+        return f"queued for a navigator: {reason}"
     if state == "dismissed":
         return "already handled by a navigator"
     return reason or state

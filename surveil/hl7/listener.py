@@ -26,6 +26,7 @@ from surveil.hl7.mllp import Deframer, FrameTooLarge, frame
 from surveil.services.actor import Actor
 from surveil.services.hl7 import store
 from surveil.services.hl7.ack import build_ack
+from surveil.services.hl7.parse import Header, Unreadable, decode, read
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,21 @@ class Listener:
             raw_digest=receipt.sha256,
         )
 
+    def answer(self, raw: bytes) -> str:
+        """``handle``, or an AE when surveil itself failed (the database gone, a bug): the
+        message is then either not stored (the engine resends it) or stored and applied by the
+        next recovery; either way the sender is told it was not applied."""
+        try:
+            return self.handle(raw)
+        except Exception:
+            log.exception("hl7 message not handled")
+            return build_ack(
+                "AE",
+                header=_header_or_none(raw),
+                reason="surveil could not process the message now; send it again",
+                now=dt.datetime.now(dt.UTC),
+            )
+
     def _pause(self, point: str) -> None:
         if self.pause_at == point:
             log.warning("paused %s for a crash test", point)
@@ -94,7 +110,7 @@ class Listener:
         try:
             while data := await reader.read(65536):
                 for raw in deframer.feed(data):
-                    ack = await asyncio.to_thread(self.handle, raw)
+                    ack = await asyncio.to_thread(self.answer, raw)
                     writer.write(frame(ack))
                     await writer.drain()
         except FrameTooLarge as error:
@@ -103,6 +119,13 @@ class Listener:
             pass
         finally:
             writer.close()
+
+
+def _header_or_none(raw: bytes) -> Header | None:
+    try:
+        return read(decode(raw))[1]
+    except Unreadable:
+        return None
 
 
 def _ack_words(state: str, reason: str) -> str:

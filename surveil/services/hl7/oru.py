@@ -158,7 +158,7 @@ def _correct(context: Context, patient: m.Patient, observation: Observation) -> 
         select(m.MarkerResult).where(
             m.MarkerResult.patient_id == patient.id,
             m.MarkerResult.name == observation.kind,
-            m.MarkerResult.date == observation.date,
+            m.MarkerResult.date == dt.date.fromisoformat(observation.date),
         )
     ).all()
     if len(earlier) != 1:

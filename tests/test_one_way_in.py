@@ -37,6 +37,7 @@ AREAS = (
     "tests.web.test_account_security",
     "tests.cli.test_second_factor_cli",
     "tests.hl7.test_queue_and_cli",
+    "tests.web.test_hl7_queue_page",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -49,6 +49,7 @@ def path_values(world: World, web_engine: sa.Engine) -> dict[str, str]:
         "trigger_id": str(world.trigger),
         "user_id": str(nina.id),
         "public_id": issued.feed.public_id,
+        "message_id": "1",  # an HL7 message (issue 17); none is stored here
     }
 
 

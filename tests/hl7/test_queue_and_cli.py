@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.db.hl7 import Hl7Message
-from surveil.errors import Conflict, InvalidInput
+from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.hl7.sender import ack_code, messages_in
 from surveil.services.actor import Actor
 from surveil.services.hl7 import queue, store
@@ -54,14 +54,21 @@ def _last(engine: sa.Engine) -> int:
 def _dump(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
     tables = ("hl7_message", "markerresult", "followup_item", "patient", "audit_event")
     with engine.connect() as connection:
-        return {t: sorted(map(tuple, connection.execute(sa.text(f"SELECT * FROM {t}"))), key=str)
-                for t in tables}  # fmt: skip
+        return {
+            t: sorted(map(tuple, connection.execute(sa.text(f"SELECT * FROM {t}"))), key=str)
+            for t in tables
+        }
 
 
 def _store(engine: sa.Engine, db_url: str, name: str) -> store.Receipt:
     receipt = store.receive(engine, actor=FEED, raw=messages_in(SAMPLES / name)[0])
-    return store.apply_message(engine, actor=FEED, message_id=receipt.message_id,
-                               settings=hl7_settings(db_url), today=TODAY)  # fmt: skip
+    return store.apply_message(
+        engine,
+        actor=FEED,
+        message_id=receipt.message_id,
+        settings=hl7_settings(db_url),
+        today=TODAY,
+    )
 
 
 @pytest.mark.usefixtures("world")
@@ -96,8 +103,14 @@ def test_a_queued_message_is_listed_in_words_then_applied_to_the_chosen_patient(
         "lab result (ORU^R01) for Nora NOBODY, MRN 9434765919: Chromogranin A 99 ug/L"
     )
     since = _last(engine)
-    words = queue.apply_queued(engine, actor=NINA, message_id=entry.id, patient_id=world.ann,
-                               settings=hl7_settings(db_url), today=TODAY)  # fmt: skip
+    words = queue.apply_queued(
+        engine,
+        actor=NINA,
+        message_id=entry.id,
+        patient_id=world.ann,
+        settings=hl7_settings(db_url),
+        today=TODAY,
+    )
     assert "cga 99 ug/L on 2026-11-20" in words
     rows = _audit(engine, since)
     assert rows[-1] == ("hl7.applied", "nina", "cli", world.ann)
@@ -105,8 +118,14 @@ def test_a_queued_message_is_listed_in_words_then_applied_to_the_chosen_patient(
     assert queue.list_queue(engine, actor=NINA) == []
     before = _dump(engine)
     with pytest.raises(Conflict):
-        queue.apply_queued(engine, actor=NINA, message_id=entry.id, patient_id=None,
-                           settings=hl7_settings(db_url), today=TODAY)  # fmt: skip
+        queue.apply_queued(
+            engine,
+            actor=NINA,
+            message_id=entry.id,
+            patient_id=None,
+            settings=hl7_settings(db_url),
+            today=TODAY,
+        )
     with pytest.raises(Conflict):
         queue.dismiss(engine, actor=NINA, message_id=entry.id, reason="done twice")
     assert _dump(engine) == before
@@ -118,8 +137,14 @@ def test_refused_apply_and_dismissal_write_nothing_then_a_dismissal_keeps_the_me
     entry = _store(engine, db_url, "oru_unknown_code.hl7")
     before = _dump(engine)
     with pytest.raises(InvalidInput, match="2951-2"):  # still not a marker surveil knows
-        queue.apply_queued(engine, actor=NINA, message_id=entry.message_id, patient_id=None,
-                           settings=hl7_settings(db_url), today=TODAY)  # fmt: skip
+        queue.apply_queued(
+            engine,
+            actor=NINA,
+            message_id=entry.message_id,
+            patient_id=None,
+            settings=hl7_settings(db_url),
+            today=TODAY,
+        )
     with pytest.raises(InvalidInput, match="reason"):
         queue.dismiss(engine, actor=NINA, message_id=entry.message_id, reason=" ")
     assert _dump(engine) == before
@@ -140,9 +165,15 @@ def test_the_cli_listens_sends_lists_applies_and_dismisses(
         monkeypatch.setenv(f"SURVEIL_HL7_{key}", value)
     add_account(engine, "nina", role="navigator", clinic=CLINIC)
     with listener_process(db_url) as (_, port):  # `surveil hl7 listen` itself
-        sent = invoke("hl7", "send", str(SAMPLES / "siu_s12_booked.hl7"),
-                      str(SAMPLES / "adt_a28_unknown.hl7"), str(SAMPLES / "oru_unknown_code.hl7"),
-                      "--port", str(port))  # fmt: skip
+        sent = invoke(
+            "hl7",
+            "send",
+            str(SAMPLES / "siu_s12_booked.hl7"),
+            str(SAMPLES / "adt_a28_unknown.hl7"),
+            str(SAMPLES / "oru_unknown_code.hl7"),
+            "--port",
+            str(port),
+        )
     assert sent.exit_code == 0, sent.output
     lines = sent.output.splitlines()
     assert [line.split(": ")[1][:2] for line in lines] == ["AA", "AE", "AE"], lines
@@ -171,3 +202,29 @@ def test_the_cli_listens_sends_lists_applies_and_dismisses(
         }
     assert os_users == {me}
     assert ack_code("MSH|x\rMSA|AA|1") == "AA"
+
+
+def test_another_clinic_neither_sees_nor_touches_a_patients_message(
+    engine: sa.Engine, db_url: str, world: World
+) -> None:
+    sam = Actor(username="sam", role="navigator", clinic="south", channel=Channel.CLI)
+    about_ann = _store(engine, db_url, "oru_unknown_code.hl7")  # matched to Ann, then queued
+    unmatched = _store(engine, db_url, "oru_unknown_patient.hl7")
+    assert [e.id for e in queue.list_queue(engine, actor=NINA)] == [
+        about_ann.message_id,
+        unmatched.message_id,
+    ]
+    assert [e.id for e in queue.list_queue(engine, actor=sam)] == [unmatched.message_id]
+    before = _dump(engine)
+    with pytest.raises(NotFound):
+        queue.dismiss(engine, actor=sam, message_id=about_ann.message_id, reason="not mine")
+    with pytest.raises(NotFound):  # nor may she send a message to Ann's record
+        queue.apply_queued(
+            engine,
+            actor=sam,
+            message_id=unmatched.message_id,
+            patient_id=world.ann,
+            settings=hl7_settings(db_url),
+            today=TODAY,
+        )
+    assert _dump(engine) == before  # refused: neither data nor audit

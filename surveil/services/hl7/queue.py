@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
+from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.db.hl7 import Hl7Message
 from surveil.db.session import read_scope, session_scope
@@ -24,6 +25,7 @@ from surveil.services.hl7.appliers import apply
 from surveil.services.hl7.context import Context, Unapplicable
 from surveil.services.hl7.parse import Unreadable, component, read, segments
 from surveil.services.planning import care
+from surveil.services.users.accounts import may_see, visible_patient
 
 WAITING = ("queued", "rejected")
 KIND_WORDS = {
@@ -49,13 +51,20 @@ class QueuedMessage:
 def list_queue(engine: sa.Engine, *, actor: Actor, limit: int = 200) -> list[QueuedMessage]:
     """The messages waiting for a navigator, oldest first."""
     with read_scope(engine) as session:
-        rows = session.exec(
+        query = (
             select(Hl7Message)
+            .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
             .where(col(Hl7Message.state).in_(WAITING))
             .order_by(col(Hl7Message.id))
             .limit(limit)
-        ).all()
-        entries = [_entry(row) for row in rows]
+        )
+        if not actor.is_admin:
+            # Another clinic's patient's messages are not shown; unmatched ones (no patient
+            # yet) are, to every navigator of the clinic the listener serves.
+            query = query.where(
+                sa.or_(col(Hl7Message.patient_id).is_(None), col(m.Patient.clinic) == actor.clinic)
+            )
+        entries = [_entry(row) for row in session.exec(query).all()]
     with session_scope(engine) as session:
         audit(
             session,
@@ -101,7 +110,7 @@ def dismiss(engine: sa.Engine, *, actor: Actor, message_id: int, reason: str | N
     if not why:
         raise InvalidInput(Problem("reason", "say why the message is dismissed"), what="dismissal")
     with session_scope(engine) as session:
-        row = _waiting(session, message_id)
+        row = _waiting(session, message_id, actor)
         row.state, row.reason = "dismissed", f"{why[:900]} (was: {row.reason})"[:1000]
         row.resolved_by, row.processed_at = actor.username, utcnow()
         session.add(row)
@@ -140,7 +149,9 @@ def apply_queued(
     ``patient_id`` is None: after the record was fixed). Refused with the reason if it still
     cannot be applied; nothing is written then."""
     with session_scope(engine) as session:
-        row = _waiting(session, message_id)
+        row = _waiting(session, message_id, actor)
+        if patient_id is not None:
+            visible_patient(session, actor=actor, patient_id=patient_id)  # NotFound otherwise
         if row.state != "queued":
             raise Conflict(f"message {message_id} is {row.state}: it cannot be applied")
         message, _ = read(row.raw or "")
@@ -164,9 +175,10 @@ def apply_queued(
         return f"message {message_id} applied: {words}"
 
 
-def _waiting(session: Session, message_id: int) -> Hl7Message:
+def _waiting(session: Session, message_id: int, actor: Actor) -> Hl7Message:
     row = session.get(Hl7Message, message_id)
-    if row is None:
+    patient = session.get(m.Patient, row.patient_id) if row and row.patient_id else None
+    if row is None or (patient is not None and not may_see(actor, patient)):
         raise NotFound(f"no HL7 message with id {message_id}")
     if row.state not in WAITING:
         raise Conflict(f"message {message_id} is {row.state}, not waiting in the queue")

@@ -74,7 +74,9 @@ def run(messages: int = MESSAGES) -> dict[str, Any]:
         now=now,
     )
     with Session(engine) as session:
-        mrns = [p.mrn for p in session.exec(select(m.Patient).order_by(m.Patient.id))]
+        # The demo puts a few patients in a second clinic; the feed serves the configured one.
+        mine = select(m.Patient).where(m.Patient.clinic == settings.clinic.name)
+        mrns = [p.mrn for p in session.exec(mine.order_by(m.Patient.id))]
     # Results dated today, so each joins its patient's series as the newest value.
     day = now.date()
     batch = [oru(f"B{i:06d}", mrns[i % len(mrns)], 50 + i % 40, day) for i in range(messages)]

@@ -31,6 +31,7 @@ from surveil.services.hl7.parse import Header, Unreadable, decode, read
 log = logging.getLogger(__name__)
 
 PAUSE_ENV = "SURVEIL_CRASH_TEST_HL7_PAUSE"
+PURGE_SECONDS = 24 * 3600
 
 
 class Listener:
@@ -97,13 +98,17 @@ class Listener:
                 today=self.today(),
             )
             done += 1
-        store.purge_raw(
+        self.purge()
+        return done
+
+    def purge(self) -> int:
+        """Clear the raw text of messages past the retention time (at start, then daily)."""
+        return store.purge_raw(
             self.engine,
             actor=self.actor,
             days=self.settings.hl7.retention_days,
             now=dt.datetime.now(dt.UTC),
         )
-        return done
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         deframer = Deframer()
@@ -147,5 +152,18 @@ async def serve(
     log.info("hl7 listening on %s:%s (recovered %s stored message(s))", host, bound, recovered)
     if ready is not None:
         ready(bound)
-    async with server:
-        await server.serve_forever()
+    purging = asyncio.create_task(_purge_daily(listener))
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        purging.cancel()
+
+
+async def _purge_daily(listener: Listener) -> None:
+    while True:
+        await asyncio.sleep(PURGE_SECONDS)
+        try:
+            await asyncio.to_thread(listener.purge)
+        except Exception:  # the next day tries again; the listener keeps listening
+            log.exception("hl7 retention purge failed")

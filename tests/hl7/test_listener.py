@@ -137,3 +137,18 @@ def _read_acks(connection: socket.socket, count: int) -> list[str]:
         assert data, "connection closed before the ACK"
         got += deframer.feed(data)
     return [g.decode() for g in got]
+
+
+def test_err_names_the_condition_and_where_it_is(running: Running, world: World) -> None:
+    expected = {
+        "bad_unsupported_type.hl7": "ERR||MSH^1^9|200^Unsupported message type^HL70357|E",
+        "bad_no_control_id.hl7": "ERR||MSH^1^10|101^Required field missing^HL70357|E",
+        "bad_encoding_chars.hl7": "ERR||MSH^1^2|102^Data type error^HL70357|E",
+        "oru_unknown_patient.hl7": "ERR||PID^1^3|204^Unknown key identifier^HL70357|E",
+        "oru_unknown_code.hl7": "ERR||OBX^1^3|103^Table value not found^HL70357|E",
+        "siu_unmapped_type.hl7": "ERR||SCH^1^7|103^Table value not found^HL70357|E",
+    }
+    for name, err in expected.items():
+        [ack] = running.send_file(name)
+        assert "\r" + err in ack, (name, ack)
+    assert world.ann

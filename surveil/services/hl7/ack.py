@@ -16,6 +16,38 @@ def escape(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
+# HL7 table 0357 (message error condition codes), chosen by what the reason says.
+_CONDITIONS = (
+    ("is not one surveil takes", "200^Unsupported message type^HL70357", "MSH^1^9"),
+    ("MSH-10", "101^Required field missing^HL70357", "MSH^1^10"),
+    ("does not start with an MSH", "100^Segment sequence error^HL70357", "MSH^1"),
+    ("encoding characters", "102^Data type error^HL70357", "MSH^1^2"),
+    ("not UTF-8", "102^Data type error^HL70357", "MSH^1^18"),
+    ("no patient", "204^Unknown key identifier^HL70357", "PID^1^3"),
+    ("PID", "204^Unknown key identifier^HL70357", "PID^1^3"),
+    ("OBX-3 code", "103^Table value not found^HL70357", "OBX^1^3"),
+    ("appointment type", "103^Table value not found^HL70357", "SCH^1^7"),
+)
+
+
+def error_code(code: str, reason: str) -> str:
+    """ERR-3: the condition in HL7's own terms; 207 when nothing more precise fits."""
+    for words, condition, _ in _CONDITIONS:
+        if words in reason:
+            return condition
+    if code == "AE":
+        return "207^Application internal error^HL70357"
+    return "102^Data type error^HL70357"
+
+
+def error_location(reason: str) -> str:
+    """ERR-2: the segment and field the condition is about, where the reason names one."""
+    for words, _, location in _CONDITIONS:
+        if words in reason:
+            return location
+    return ""
+
+
 def build_ack(
     code: str,
     *,
@@ -38,10 +70,6 @@ def build_ack(
         f"MSA|{code}|{escape(control)}|{escape(reason)[:80]}",
     ]
     if code != "AA":
-        error = (
-            "207^Application internal error^HL70357"
-            if code == "AE"
-            else ("200^Unsupported message type^HL70357")
-        )
-        segments.append(f"ERR||MSH^1^10|{error}|E||||{escape(reason)}")
+        where, condition = error_location(reason), error_code(code, reason)
+        segments.append(f"ERR||{where}|{condition}|E||||{escape(reason)}")
     return "\r".join(segments)

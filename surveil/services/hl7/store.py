@@ -67,9 +67,8 @@ def receive(engine: sa.Engine, *, actor: Actor, raw: bytes) -> Receipt:
         state, reason = "rejected", str(error)
     sender = header.sender if header else "(unreadable)"
     control = header.control_id if header else f"sha256:{digest}"
-    known = _stored(engine, sender, control)
-    if known is not None:
-        return _receipt(known, header, duplicate=True)
+    # Insert first: a new message (the common case) costs one transaction; a resend hits the
+    # unique constraint and is then looked up.
     try:
         with session_scope(engine) as session:
             row = Hl7Message(
@@ -94,10 +93,11 @@ def receive(engine: sa.Engine, *, actor: Actor, raw: bytes) -> Receipt:
             )
             return _receipt(row, header, duplicate=False)
     except sa.exc.IntegrityError:
-        # Another listener stored the same message between our look and our insert.
-        again = _stored(engine, sender, control)
-        assert again is not None
-        return _receipt(again, header, duplicate=True)
+        # Sent before (a resend), or stored a moment ago by another listener.
+        known = _stored(engine, sender, control)
+        if known is None:
+            raise
+        return _receipt(known, header, duplicate=True)
 
 
 def _stored(engine: sa.Engine, sender: str, control: str) -> Hl7Message | None:

@@ -101,13 +101,23 @@ def queue(ctx: click.Context, as_json: bool) -> None:
     default=None,
     help="The patient (id) the message is about, when PID-3 did not match.",
 )
+@click.option(
+    "--item",
+    "item_id",
+    type=int,
+    default=None,
+    help="The follow-up item (id) a booking is for, when several could be meant.",
+)
 @click.pass_context
-def apply_(ctx: click.Context, message_id: int, patient_id: int | None) -> None:
+def apply_(
+    ctx: click.Context, message_id: int, patient_id: int | None, item_id: int | None
+) -> None:
     """Apply a queued message, to the patient you name or as it now matches.
 
     \b
-    Example:
+    Examples:
       surveil --as nina hl7 apply 12 --patient 3
+      surveil --as nina hl7 apply 14 --item 57
     """
     from surveil.services.hl7.queue import apply_queued
 
@@ -117,6 +127,7 @@ def apply_(ctx: click.Context, message_id: int, patient_id: int | None) -> None:
         actor=app.actor(),
         message_id=message_id,
         patient_id=patient_id,
+        item_id=item_id,
         settings=app.settings,
         today=app.today(),
     )

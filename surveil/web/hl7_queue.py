@@ -51,21 +51,18 @@ def apply_message(
     user: UserDep,
     actor: ActorDep,
     patient_id: Annotated[str, Form(max_length=12)] = "",
+    item_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     problems: list[str] = []
-    chosen = None
-    if patient_id.strip():
-        if patient_id.strip().isdigit():
-            chosen = int(patient_id.strip())
-        else:
-            problems.append(f"patient_id: {patient_id!r} is not a patient id")
+    patient, item = _id(patient_id, "patient_id", problems), _id(item_id, "item_id", problems)
     if not problems:
         try:
             words = apply_queued(
                 engine,
                 actor=actor,
                 message_id=message_id,
-                patient_id=chosen,
+                patient_id=patient,
+                item_id=item,
                 settings=settings,
                 today=clinic_today(settings),
             )
@@ -99,6 +96,17 @@ def dismiss_message(
         flash(request, words)
         return RedirectResponse("/hl7/queue", status_code=303)
     return _refused(request, engine, settings, user, actor, message_id, problems)
+
+
+def _id(text: str, name: str, problems: list[str]) -> int | None:
+    """An optional id typed in the form; a problem named after its field when it is not one."""
+    value = text.strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        problems.append(f"{name}: {text!r} is not an id")
+        return None
+    return int(value)
 
 
 def _refused(

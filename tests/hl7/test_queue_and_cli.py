@@ -16,6 +16,7 @@ from surveil.hl7.sender import ack_code, messages_in
 from surveil.services.actor import Actor
 from surveil.services.hl7 import queue, store
 from tests.cli.acting import CLINIC, add_account, fresh_invoke
+from tests.daemon.seed import add_item
 from tests.hl7.conftest import SAMPLES, World, hl7_settings
 from tests.hl7.processes import listener_process
 
@@ -228,3 +229,39 @@ def test_another_clinic_neither_sees_nor_touches_a_patients_message(
             today=TODAY,
         )
     assert _dump(engine) == before  # refused: neither data nor audit
+
+
+def test_a_booking_that_could_mean_two_items_waits_until_one_is_chosen(
+    engine: sa.Engine, db_url: str, world: World
+) -> None:
+    with Session(engine) as session:
+        ann = session.get(m.Patient, world.ann)
+        assert ann is not None
+        second = add_item(session, ann, TODAY + dt.timedelta(days=200), kind="mri")
+        session.commit()
+        assert second.id
+    receipt = _store(engine, db_url, "siu_s12_booked.hl7")
+    assert receipt.state == "queued" and "2 open items of kind mri" in receipt.reason
+    with pytest.raises(InvalidInput, match="not an item of this patient"):
+        queue.apply_queued(
+            engine,
+            actor=NINA,
+            message_id=receipt.message_id,
+            patient_id=None,
+            item_id=999_999,
+            settings=hl7_settings(db_url),
+            today=TODAY,
+        )
+    queue.apply_queued(
+        engine,
+        actor=NINA,
+        message_id=receipt.message_id,
+        patient_id=None,
+        item_id=second.id,
+        settings=hl7_settings(db_url),
+        today=TODAY,
+    )
+    with Session(engine) as session:
+        booked = session.get(m.FollowUpItem, second.id)
+        first = session.get(m.FollowUpItem, world.mri_item)
+        assert booked and booked.state == "booked" and first and first.state == "planned"

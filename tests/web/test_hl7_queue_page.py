@@ -68,7 +68,7 @@ def test_apply_to_a_named_patient_and_dismiss_with_a_reason(
     assert 'id="problems-' + str(contact) + '"' in refused.text
     assert "say why the message is dismissed" in refused.text
     wrong = nina.post(f"/hl7/queue/{result}/apply", data={"patient_id": "x1", "csrf_token": token})
-    assert wrong.status_code == 422 and "is not a patient id" in wrong.text
+    assert wrong.status_code == 422 and "patient_id: &#39;x1&#39; is not an id" in wrong.text
     assert [a for a in _audit(web_engine) if a[0] != "hl7.queue.viewed"] == [
         a for a in before if a[0] != "hl7.queue.viewed"
     ]  # nothing written

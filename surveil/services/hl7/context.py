@@ -32,6 +32,7 @@ class Context:
     message: hl7.Message
     row: Hl7Message
     patient_id: int | None = None  # set by a navigator who matched the message by hand
+    item_id: int | None = None  # the follow-up item she chose, when several could be meant
 
 
 def identifier(context: Context) -> str:
@@ -71,6 +72,16 @@ def find_patient(context: Context) -> m.Patient:
     if patient is None:
         raise Unapplicable(f"no patient with MRN {mrn} in surveil (unknown patient)")
     return _keep(context, patient)
+
+
+def chosen_item(context: Context, patient: m.Patient) -> m.FollowUpItem:
+    """The open item a navigator named for this message: it must be this patient's, and open."""
+    item = context.session.get(m.FollowUpItem, context.item_id)
+    if item is None or item.patient_id != patient.id:
+        raise Unapplicable(f"item {context.item_id} is not an item of this patient")
+    if item.state not in {s.value for s in m.OPEN_ITEM_STATES}:
+        raise Unapplicable(f"item {context.item_id} is already {item.state}")
+    return item
 
 
 def _keep(context: Context, patient: m.Patient) -> m.Patient:

@@ -144,9 +144,11 @@ def apply_queued(
     patient_id: int | None,
     settings: Settings,
     today: dt.date,
+    item_id: int | None = None,
 ) -> str:
     """Apply a queued message, to the patient the navigator chose (or as matched by PID-3 when
-    ``patient_id`` is None: after the record was fixed). Refused with the reason if it still
+    ``patient_id`` is None: after the record was fixed) and, for a booking, to the item she
+    chose (``item_id``) when several could be meant. Refused with the reason if it still
     cannot be applied; nothing is written then."""
     with session_scope(engine) as session:
         row = _waiting(session, message_id, actor)
@@ -155,7 +157,7 @@ def apply_queued(
         if row.state != "queued":
             raise Conflict(f"message {message_id} is {row.state}: it cannot be applied")
         message, _ = read(row.raw or "")
-        context = Context(session, actor, settings, today, message, row, patient_id=patient_id)
+        context = Context(session, actor, settings, today, message, row, patient_id, item_id)
         try:
             words = apply(context)
         except Unapplicable as error:

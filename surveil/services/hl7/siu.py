@@ -16,7 +16,7 @@ from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.services.audit import audit
 from surveil.services.hl7.codes import appointment_kinds
-from surveil.services.hl7.context import Context, Unapplicable, find_patient
+from surveil.services.hl7.context import Context, Unapplicable, chosen_item, find_patient
 from surveil.services.hl7.parse import component, segments
 
 OPEN = tuple(s.value for s in m.OPEN_ITEM_STATES)
@@ -72,6 +72,8 @@ def apply_booking(context: Context) -> str:
 
 
 def _item(context: Context, patient: m.Patient, kind: str, event: str) -> m.FollowUpItem:
+    if context.item_id is not None:
+        return chosen_item(context, patient)
     items = context.session.exec(
         select(m.FollowUpItem)
         .where(

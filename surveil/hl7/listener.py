@@ -129,8 +129,8 @@ class Listener:
 def _header_or_none(raw: bytes) -> Header | None:
     try:
         return read(decode(raw))[1]
-    except Unreadable:
-        return None
+    except Unreadable as error:
+        return error.header
 
 
 def _ack_words(state: str, reason: str) -> str:

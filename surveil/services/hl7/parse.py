@@ -17,7 +17,13 @@ SUPPORTED = frozenset(
 
 
 class Unreadable(Exception):
-    """Not an HL7 v2 message surveil can read: the reason goes back in the ACK (AR)."""
+    """Not an HL7 v2 message surveil can read: the reason goes back in the ACK (AR). ``header``
+    is the header when it could be read (a type surveil does not take), so the ACK names the
+    message it answers (MSA-2)."""
+
+    def __init__(self, reason: str, header: "Header | None" = None) -> None:
+        super().__init__(reason)
+        self.header = header
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def read(text: str) -> tuple[hl7.Message, Header]:
     if len(header.control_id) > 199 or len(header.sender) > 199:
         raise Unreadable("MSH-10 or MSH-3/MSH-4 is longer than 199 characters")
     if header.kind not in SUPPORTED:
-        raise Unreadable(f"message type {header.kind or '(none)'} is not one surveil takes")
+        raise Unreadable(f"message type {header.kind} is not one surveil takes", header)
     return message, header
 
 

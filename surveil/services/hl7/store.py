@@ -64,7 +64,7 @@ def receive(engine: sa.Engine, *, actor: Actor, raw: bytes) -> Receipt:
         _, header = read(text)
     except Unreadable as error:
         text = raw.decode("utf-8", errors="replace")
-        state, reason = "rejected", str(error)
+        state, reason, header = "rejected", str(error), error.header
     sender = header.sender if header else "(unreadable)"
     control = header.control_id if header else f"sha256:{digest}"
     # Insert first: a new message (the common case) costs one transaction; a resend hits the
@@ -179,8 +179,8 @@ def _current(engine: sa.Engine, message_id: int) -> Receipt:
 def _header_of(row: Hl7Message) -> Header | None:
     try:
         return read(row.raw or "")[1]
-    except Unreadable:
-        return None
+    except Unreadable as error:
+        return error.header
 
 
 def _queue(

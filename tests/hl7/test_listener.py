@@ -3,15 +3,18 @@ sample message does to the registry."""
 
 import hashlib
 import socket
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from surveil.db import models as m
+from surveil.db.engine import make_engine
 from surveil.db.hl7 import Hl7Message
+from surveil.hl7.listener import Listener
 from surveil.hl7.mllp import Deframer, frame
 from surveil.hl7.sender import ack_code, ack_text, messages_in
-from tests.hl7.conftest import SAMPLES, Running, World
+from tests.hl7.conftest import SAMPLES, Running, World, hl7_settings
 
 
 def _messages(engine: sa.Engine) -> list[Hl7Message]:
@@ -154,3 +157,13 @@ def test_err_names_the_condition_and_where_it_is(running: Running, world: World)
         [ack] = running.send_file(name)
         assert "\r" + err in ack, (name, ack)
     assert world.ann
+
+
+def test_when_the_database_is_gone_the_sender_is_told_ae_with_the_control_id(
+    tmp_path: Path,
+) -> None:
+    gone = make_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'registry.db'}")
+    listener = Listener(gone, hl7_settings(str(gone.url)))
+    ack = listener.answer(messages_in(SAMPLES / "oru_cga.hl7")[0])
+    assert ack_code(ack) == "AE" and "\rMSA|AE|ORU0001|" in ack
+    assert "send it again" in ack_text(ack)

@@ -80,7 +80,7 @@ def read(text: str) -> tuple[hl7.Message, Header]:
 
 
 def field(segment: hl7.Segment, index: int) -> str:
-    """A field's text (the first repetition, all components), or ""."""
+    """A field's whole text as sent (every repetition and component, not unescaped), or ""."""
     try:
         value = segment[index]
     except IndexError:

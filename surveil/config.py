@@ -174,6 +174,23 @@ class InteropSettings:
 
 
 @dataclass(frozen=True)
+class Hl7Settings:
+    """HL7 v2 feeds from the hospital over MLLP (issue 17, docs/hl7.md).
+
+    ``identifier_authority``: the assigning authority (PID-3.4) whose identifier is the MRN; empty
+    takes the first identifier. ``local_codes`` and ``appointment_types`` are comma-separated
+    ``CODE=kind`` pairs (a lab's own OBX-3 codes beside the LOINC ones surveil knows; SIU
+    appointment types to item kinds). Raw messages are kept ``retention_days``."""
+
+    host: str = "127.0.0.1"
+    port: int = 2575
+    identifier_authority: str = ""
+    local_codes: str = ""
+    appointment_types: str = ""
+    retention_days: int = 90
+
+
+@dataclass(frozen=True)
 class Settings:
     clinic: ClinicSettings = field(default_factory=ClinicSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -188,6 +205,7 @@ class Settings:
     bookings: BookingSettings = field(default_factory=BookingSettings)
     reasons: ReasonSettings = field(default_factory=ReasonSettings)
     interop: InteropSettings = field(default_factory=InteropSettings)
+    hl7: Hl7Settings = field(default_factory=Hl7Settings)
     # Raw [reminders] table, validated by surveil.core.reminders when the daemon starts.
     reminders: Mapping[str, Any] = field(default_factory=dict)
 

@@ -58,6 +58,9 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("daemon", "max_attempts"): Bound(1, 100),
     ("bookings", "no_result_grace_days"): Bound(0, 90, "days"),
     ("interop", "api_requests_per_minute"): Bound(1, 100_000, "per API token"),
+    ("hl7", "port"): _PORT,
+    # 0 would delete a message before a navigator could read it in the unmatched queue.
+    ("hl7", "retention_days"): Bound(1, 3650, "days"),
 }
 
 

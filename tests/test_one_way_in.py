@@ -63,6 +63,8 @@ AREAS = (
     "tests.services.test_reminder_hours",
     "tests.services.test_message_history",
     "tests.cli.test_reminder_hours_cli",
+    "tests.hl7.test_queue_and_cli",
+    "tests.web.test_hl7_queue_page",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

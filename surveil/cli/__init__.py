@@ -101,6 +101,7 @@ _AREAS = (
     "rundemo",
     "items",
     "reports",
+    "hl7",
 )
 
 

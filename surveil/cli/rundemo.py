@@ -9,6 +9,7 @@ it scrolled away under a hundred lines of the daemon's first round.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -111,6 +112,7 @@ def print_banner(relay: Relay, url: str) -> None:
                 f"({user.role.value}{where})"
             )
         console.print("  no second factor is asked in the demo (no authenticator apps)")
+        console.print("  HL7 feeds: surveil hl7 send tests/data/hl7/*.hl7 (README, HL7 feeds)")
         console.print("  reminders are written to the log (dry run); Ctrl-C stops everything\n")
 
 
@@ -173,6 +175,7 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     children = [
         _start([*prefix, "serve", "--host", host, "--port", str(port)], env),
         _start([*prefix, "daemon"], env),
+        *_hl7_listener(prefix, env, app.settings.hl7.port),
     ]
     stop = threading.Event()
 
@@ -201,6 +204,19 @@ def run_demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
     if failed and not stop.is_set():
         raise click.ClickException("a part of the demo stopped unexpectedly (see the log above)")
+
+
+def _hl7_listener(prefix: list[str], env: dict[str, str], port: int) -> list[subprocess.Popen[str]]:
+    """The HL7 listener on loopback (issue 17; README: push the samples with `surveil hl7
+    send`), unless its port is taken: the demo then runs without it and says so."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            console.print(f"HL7 port {port} is in use: the demo runs without an HL7 listener")
+            return []
+    env.setdefault("SURVEIL_HL7_IDENTIFIER_AUTHORITY", "HOSP")  # as the sample messages say
+    return [_start([*prefix, "hl7", "listen", "--host", "127.0.0.1", "--port", str(port)], env)]
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -602,6 +602,8 @@ class LoginAttempt(SQLModel, table=True):
 
 # The second factor's tables live beside this module (this one is near its size limit); importing
 # it here puts them on the metadata wherever the models are loaded (Alembic, tests, the app).
+# HL7 v2 feeds (issue 17): the message store, beside this module like the second factor's tables.
+from surveil.db import hl7 as _hl7  # noqa: E402, F401
 from surveil.db import second_factor as _second_factor  # noqa: E402, F401
 
 # API tokens and CSV import batches (issue 16) live beside this module, which would pass 600

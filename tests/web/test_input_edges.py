@@ -52,6 +52,7 @@ def path_values(world: World, web_engine: sa.Engine) -> dict[str, str]:
         # The record-keeping routes (issue 13 B-2): refused at the edge, before any row is read.
         "therapy_id": "1",
         "row_id": "1",
+        "message_id": "1",  # an HL7 message (issue 17); none is stored here
     }
 
 

@@ -1,0 +1,138 @@
+"""Benchmark: ORU^R01 results applied end to end by a real MLLP listener, beside bare parsing.
+
+    .venv/bin/python scripts/bench_hl7.py            # a fresh SQLite database in a temp folder
+    .venv/bin/python scripts/bench_hl7.py 400        # messages to send (default 400)
+
+``run()`` builds a migrated SQLite registry with 200 demo patients (``generate_demo``: real
+tumours, plans and open items), starts the listener (``surveil.hl7.listener``) on a loopback
+port in this process, and sends ORU^R01 messages, each a CgA result for one of those patients
+(by MRN), over one MLLP connection, waiting for each ACK before the next, as an interface engine
+does. Each message is parsed, stored (committed before its ACK), matched on PID-3, recorded as a
+marker result that closes the open CgA item if there is one, and followed by the triggers and the
+replan of that patient, then ACKed. It reports:
+
+- ``end_to_end_per_s``: messages per second, send to ACK (target, issue 17: ≥ 200/s);
+- ``parse_per_s``: ``hl7.parse`` of the same texts alone (python-hl7, no I/O);
+- ``ratio``: parse rate / end-to-end rate (how many bare parses one applied message costs).
+"""
+
+import asyncio
+import datetime as dt
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import hl7
+from sqlmodel import Session, select
+
+from surveil.config import DatabaseSettings, Settings
+from surveil.db import migrate
+from surveil.db import models as m
+from surveil.db.engine import make_engine
+from surveil.demo.generate import generate_demo
+from surveil.hl7.listener import Listener, serve
+from surveil.hl7.mllp import Deframer, frame
+from surveil.hl7.sender import ack_code
+
+MESSAGES = 400
+PATIENTS = 200
+
+
+def oru(control: str, mrn: str, value: float, day: dt.date) -> bytes:
+    stamp = day.strftime("%Y%m%d")
+    return (
+        "\r".join(
+            [
+                f"MSH|^~\\&|LAB|HOSP|SURVEIL|NET|{stamp}0900||ORU^R01^ORU_R01|{control}|P|2.5.1",
+                f"PID|1||{mrn}^^^HOSP^MR||Demo^Patient||19600101|F",
+                f"OBR|1|ORD{control}||9811-1^Chromogranin A^LN|||{stamp}0800",
+                f"OBX|1|NM|9811-1^Chromogranin A^LN||{value:g}|ug/L|0-100|N|||F|||{stamp}0800",
+            ]
+        ).encode()
+        + b"\r"
+    )
+
+
+def run(messages: int = MESSAGES) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-hl7-"))
+    url = f"sqlite:///{folder / 'registry.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    settings = Settings(database=DatabaseSettings(url=url))
+    now = dt.datetime.now(dt.UTC)
+    generate_demo(
+        engine,
+        patients=PATIENTS,
+        seed=7,
+        clinic=settings.clinic.name,
+        timezone=settings.clinic.timezone,
+        today=now.date(),
+        now=now,
+    )
+    with Session(engine) as session:
+        # The demo puts a few patients in a second clinic; the feed serves the configured one.
+        mine = select(m.Patient).where(m.Patient.clinic == settings.clinic.name)
+        mrns = [p.mrn for p in session.exec(mine.order_by(m.Patient.id))]
+    # Results dated today, so each joins its patient's series as the newest value.
+    day = now.date()
+    batch = [oru(f"B{i:06d}", mrns[i % len(mrns)], 50 + i % 40, day) for i in range(messages)]
+    port = _start_listener(Listener(engine, settings))
+
+    codes: dict[str, int] = {}
+    start = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        deframer = Deframer()
+        for message in batch:
+            connection.sendall(frame(message))
+            got: list[bytes] = []
+            while not got:
+                got = deframer.feed(connection.recv(65536))
+            code = ack_code(got[0].decode())
+            codes[code] = codes.get(code, 0) + 1
+    elapsed = time.perf_counter() - start
+
+    texts = [b.decode() for b in batch]
+    parse_start = time.perf_counter()
+    for text in texts:
+        hl7.parse(text)
+    parse_elapsed = time.perf_counter() - parse_start
+    end_to_end = messages / elapsed
+    parse_rate = messages / parse_elapsed
+    engine.dispose()
+    return {
+        "messages": messages,
+        "ack_codes": codes,
+        "end_to_end_per_s": round(end_to_end, 1),
+        "parse_per_s": round(parse_rate, 1),
+        "ratio": round(parse_rate / end_to_end, 1),
+        "target_per_s": 200,
+        "meets_target": end_to_end >= 200,
+    }
+
+
+def _start_listener(listener: Listener) -> int:
+    loop = asyncio.new_event_loop()
+    bound: list[int] = []
+    ready = threading.Event()
+
+    def on_ready(port: int) -> None:
+        bound.append(port)
+        ready.set()
+
+    def serve_forever() -> None:
+        loop.run_until_complete(serve(listener, "127.0.0.1", 0, on_ready))
+
+    threading.Thread(target=serve_forever, daemon=True).start()
+    if not ready.wait(30):
+        raise RuntimeError("the listener did not start")
+    return bound[0]
+
+
+if __name__ == "__main__":
+    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else MESSAGES)
+    for key, value in result.items():
+        print(f"{key}: {value}")

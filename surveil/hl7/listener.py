@@ -1,0 +1,169 @@
+"""``surveil hl7 listen``: the MLLP server on asyncio streams.
+
+For each message: store it (committed), apply it, then answer with its ACK. The database work
+runs in a worker thread so one slow message does not stall other connections; messages on one
+connection are answered in order, one ACK each. On start the listener applies what a killed
+listener stored but did not apply, and clears raw text older than the retention time.
+
+``SURVEIL_CRASH_TEST_HL7_PAUSE`` (``after_persist`` or ``after_apply``) makes the listener
+wait at that point: the crash tests kill it there with SIGKILL. It is read once at start and
+does nothing unless set.
+"""
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from surveil.config import Settings
+from surveil.core.vocab import Channel
+from surveil.core.zones import today_in
+from surveil.hl7.mllp import Deframer, FrameTooLarge, frame
+from surveil.services.actor import Actor
+from surveil.services.hl7 import store
+from surveil.services.hl7.ack import build_ack
+from surveil.services.hl7.parse import Header, Unreadable, decode, read
+
+log = logging.getLogger(__name__)
+
+PAUSE_ENV = "SURVEIL_CRASH_TEST_HL7_PAUSE"
+PURGE_SECONDS = 24 * 3600
+
+
+class Listener:
+    def __init__(self, engine: sa.Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.actor = Actor.system(Channel.HL7, clinic=settings.clinic.name)
+        self.pause_at = os.environ.get(PAUSE_ENV, "")
+
+    def today(self) -> dt.date:
+        return today_in(self.settings.clinic.timezone, dt.datetime.now(dt.UTC))
+
+    def handle(self, raw: bytes) -> str:
+        """Store, apply, and word the ACK for one message (blocking: runs in a thread)."""
+        receipt = store.receive(self.engine, actor=self.actor, raw=raw)
+        self._pause("after_persist")
+        if receipt.state == "received":
+            receipt = store.apply_message(
+                self.engine,
+                actor=self.actor,
+                message_id=receipt.message_id,
+                settings=self.settings,
+                today=self.today(),
+            )
+        self._pause("after_apply")
+        log.info("hl7 message %s %s -> %s", receipt.message_id, receipt.state, receipt.ack_code)
+        return build_ack(
+            receipt.ack_code,
+            header=receipt.header,
+            reason=_ack_words(receipt.state, receipt.reason),
+            now=dt.datetime.now(dt.UTC),
+            raw_digest=receipt.sha256,
+        )
+
+    def answer(self, raw: bytes) -> str:
+        """``handle``, or an AE when surveil itself failed (the database gone, a bug): the
+        message is then either not stored (the engine resends it) or stored and applied by the
+        next recovery; either way the sender is told it was not applied."""
+        try:
+            return self.handle(raw)
+        except Exception:
+            log.exception("hl7 message not handled")
+            return build_ack(
+                "AE",
+                header=_header_or_none(raw),
+                reason="surveil could not process the message now; send it again",
+                now=dt.datetime.now(dt.UTC),
+            )
+
+    def _pause(self, point: str) -> None:
+        if self.pause_at == point:
+            log.warning("paused %s for a crash test", point)
+            time.sleep(3600)
+
+    def recover(self) -> int:
+        """Apply what was stored and never applied; returns how many."""
+        done = 0
+        for message_id in store.pending_ids(self.engine):
+            store.apply_message(
+                self.engine,
+                actor=self.actor,
+                message_id=message_id,
+                settings=self.settings,
+                today=self.today(),
+            )
+            done += 1
+        self.purge()
+        return done
+
+    def purge(self) -> int:
+        """Clear the raw text of messages past the retention time (at start, then daily)."""
+        return store.purge_raw(
+            self.engine,
+            actor=self.actor,
+            days=self.settings.hl7.retention_days,
+            now=dt.datetime.now(dt.UTC),
+        )
+
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        deframer = Deframer()
+        try:
+            while data := await reader.read(65536):
+                for raw in deframer.feed(data):
+                    ack = await asyncio.to_thread(self.answer, raw)
+                    writer.write(frame(ack))
+                    await writer.drain()
+        except FrameTooLarge as error:
+            log.warning("hl7 connection closed: %s", error)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+def _header_or_none(raw: bytes) -> Header | None:
+    try:
+        return read(decode(raw))[1]
+    except Unreadable as error:
+        return error.header
+
+
+def _ack_words(state: str, reason: str) -> str:
+    if state == "applied":
+        return "applied"
+    if state == "queued":
+        return f"queued for a navigator: {reason}"
+    if state == "dismissed":
+        return "already handled by a navigator"
+    return reason or state
+
+
+async def serve(
+    listener: Listener, host: str, port: int, ready: Callable[[int], None] | None = None
+) -> None:
+    recovered = await asyncio.to_thread(listener.recover)
+    server = await asyncio.start_server(listener.connection, host, port)
+    bound = server.sockets[0].getsockname()[1]
+    log.info("hl7 listening on %s:%s (recovered %s stored message(s))", host, bound, recovered)
+    if ready is not None:
+        ready(bound)
+    purging = asyncio.create_task(_purge_daily(listener))
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        purging.cancel()
+
+
+async def _purge_daily(listener: Listener) -> None:
+    while True:
+        await asyncio.sleep(PURGE_SECONDS)
+        try:
+            await asyncio.to_thread(listener.purge)
+        except Exception:  # the next day tries again; the listener keeps listening
+            log.exception("hl7 retention purge failed")

@@ -1,0 +1,1 @@
+"""HL7 v2 feeds (issue 17): the message store, reading messages, and applying them."""

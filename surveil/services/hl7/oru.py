@@ -1,0 +1,217 @@
+"""ORU^R01: lab results. Each OBX of a marker surveil knows becomes a marker result; the open
+item for that marker is done; triggers and the plan re-run once for the message.
+
+Every OBX is read and checked before anything is written: one that cannot be used (unknown
+code, not a number, a unit or reference range not comparable with the patient's series, a
+preliminary result) queues the whole message, so a panel is never half applied. An amended
+result (OBX-11 = C) corrects the earlier result of that marker on that date.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import hl7
+from sqlmodel import col, select
+
+from surveil.core.vocab import ItemKind
+from surveil.db import models as m
+from surveil.db.base import utcnow
+from surveil.services.audit import audit
+from surveil.services.hl7.codes import marker_codes
+from surveil.services.hl7.context import Context, Unapplicable, find_patient
+from surveil.services.hl7.parse import component, field, hl7_date, segments
+from surveil.services.planning import care
+from surveil.services.records.results import audit_marker
+from surveil.services.registry import patients as registry
+
+OPEN = tuple(s.value for s in m.OPEN_ITEM_STATES)
+
+
+@dataclass(frozen=True)
+class Observation:
+    kind: ItemKind
+    value: str
+    unit: str
+    uln: float | None
+    date: str
+    corrects: bool
+
+
+def apply_results(context: Context) -> str:
+    patient = find_patient(context)
+    pid = patient.id
+    observed = [_read(context, obx, pid) for obx in segments(context.message, "OBX")]
+    if not observed:
+        raise Unapplicable("the result message has no OBX segment", patient_id=pid)
+    for observation in observed:
+        _check_series(context, patient, observation)
+    words = [_store(context, patient, observation) for observation in observed]
+    care.refresh_patient(
+        context.session,
+        patient=patient,
+        settings=context.settings,
+        today=context.today,
+        channel=context.actor.channel,
+    )
+    return "; ".join(words)
+
+
+def _read(context: Context, obx: hl7.Segment, pid: int | None) -> Observation:
+    code, system = component(obx, 3, 1), component(obx, 3, 3)
+    name = component(obx, 3, 2) or code
+    kind = marker_codes(context.settings.hl7.local_codes).get(code)
+    if kind is None:
+        raise Unapplicable(
+            f"OBX-3 code {code} ({name}, {system or 'no system'}) is not a marker surveil knows",
+            patient_id=pid,
+        )
+    status = field(obx, 11) or "F"
+    if status not in ("F", "C"):
+        raise Unapplicable(
+            f"{name} result status {status!r} is not final (F) or corrected (C)", patient_id=pid
+        )
+    value = field(obx, 5).strip()
+    try:
+        float(value)
+    except ValueError:
+        raise Unapplicable(f"{name} value {value!r} is not a number", patient_id=pid) from None
+    date = hl7_date(field(obx, 14)) or _request_date(context)
+    if date is None:
+        raise Unapplicable(f"{name} has no observation date (OBX-14 or OBR-7)", patient_id=pid)
+    return Observation(
+        kind, value, component(obx, 6, 1), _uln(field(obx, 7)), date, corrects=status == "C"
+    )
+
+
+def _request_date(context: Context) -> str | None:
+    for obr in segments(context.message, "OBR"):
+        return hl7_date(field(obr, 7))
+    return None
+
+
+def _uln(reference_range: str) -> float | None:
+    """The upper limit of normal in OBX-7: '0-100' -> 100, '<100' -> 100, '>5' -> None."""
+    text = reference_range.strip().lstrip("<=").strip()
+    upper = text.rsplit("-", 1)[-1].strip() if "-" in text[1:] else text
+    if reference_range.strip().startswith(">"):
+        return None
+    try:
+        number = float(upper)
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def _unit(text: str) -> str:
+    return text.strip().lower().replace("µ", "u").replace("μ", "u")
+
+
+def _check_series(context: Context, patient: m.Patient, observation: Observation) -> None:
+    """Never mix a result into a trend it cannot join: same unit, and for CgA the same assay
+    (its reference range stands for the assay: CgA assays are not interconvertible)."""
+    last = context.session.exec(
+        select(m.MarkerResult)
+        .where(m.MarkerResult.patient_id == patient.id, m.MarkerResult.name == observation.kind)
+        .order_by(col(m.MarkerResult.date).desc(), col(m.MarkerResult.id).desc())
+    ).first()
+    if last is None:
+        return
+    label = observation.kind.value
+    if last.unit and _unit(last.unit) != _unit(observation.unit):
+        raise Unapplicable(
+            f"{label} in {observation.unit or 'no unit'} cannot join the series in {last.unit}",
+            patient_id=patient.id,
+        )
+    if (
+        observation.kind == ItemKind.CGA
+        and last.uln
+        and observation.uln
+        and abs(last.uln - observation.uln) > 1e-9
+    ):
+        raise Unapplicable(
+            f"CgA upper limit {observation.uln:g} differs from the series' {last.uln:g}: "
+            "probably another assay, not comparable",
+            patient_id=patient.id,
+        )
+
+
+def _store(context: Context, patient: m.Patient, observation: Observation) -> str:
+    if observation.corrects:
+        return _correct(context, patient, observation)
+    row = registry.add_marker(
+        context.session,
+        patient=patient,
+        name=observation.kind.value,
+        value=observation.value,
+        date=observation.date,
+        unit=observation.unit,
+        uln=observation.uln,
+        today=context.today,
+    )
+    words = audit_marker(context.session, actor=context.actor, row=row)
+    _close_item(context, patient, observation)
+    return words
+
+
+def _correct(context: Context, patient: m.Patient, observation: Observation) -> str:
+    earlier = context.session.exec(
+        select(m.MarkerResult).where(
+            m.MarkerResult.patient_id == patient.id,
+            m.MarkerResult.name == observation.kind,
+            m.MarkerResult.date == dt.date.fromisoformat(observation.date),
+        )
+    ).all()
+    if len(earlier) != 1:
+        raise Unapplicable(
+            f"a correction of {observation.kind.value} on {observation.date} matches "
+            f"{len(earlier)} stored results, not one",
+            patient_id=patient.id,
+        )
+    row = earlier[0]
+    before = {"value": row.value, "unit": row.unit, "uln": row.uln}
+    row.value, row.unit, row.uln = float(observation.value), observation.unit, observation.uln
+    context.session.add(row)
+    after = {"value": row.value, "unit": row.unit, "uln": row.uln}
+    words = f"{row.name} on {row.date} corrected to {row.value:g} {row.unit}".rstrip()
+    audit(
+        context.session,
+        actor=context.actor,
+        action="marker.corrected",
+        patient_id=patient.id,
+        subject=f"marker:{row.id}",
+        before=before,
+        after=after,
+        detail=words,
+    )
+    return words
+
+
+def _close_item(context: Context, patient: m.Patient, observation: Observation) -> None:
+    item = context.session.exec(
+        select(m.FollowUpItem)
+        .where(
+            m.FollowUpItem.patient_id == patient.id,
+            m.FollowUpItem.kind == observation.kind,
+            col(m.FollowUpItem.state).in_(OPEN),
+        )
+        .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
+    ).first()
+    if item is None:
+        return
+    before = {"state": item.state, "completed_on": item.completed_on}
+    item.state = m.ItemState.DONE
+    item.completed_on = dt.date.fromisoformat(observation.date)
+    item.snoozed_until = None
+    item.sequence += 1
+    item.updated_at = utcnow()
+    context.session.add(item)
+    audit(
+        context.session,
+        actor=context.actor,
+        action="item.done",
+        patient_id=patient.id,
+        subject=f"item:{item.id}",
+        before=before,
+        after={"state": item.state, "completed_on": item.completed_on},
+        detail=f"item {item.id}: {observation.kind.value} done on {observation.date} (HL7)",
+    )

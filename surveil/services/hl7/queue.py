@@ -1,0 +1,187 @@
+"""The unmatched queue: every message that could not be applied, for a navigator.
+
+Each entry says what the message means in words (who, what, why it waits). A navigator matches
+it to a patient and applies it (the same appliers, in one transaction, audited), retries it after
+fixing the record (an item added, a unit settled), or dismisses it with a reason. Nothing is
+dropped: a dismissed message stays, with who dismissed it and why.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.db import models as m
+from surveil.db.base import utcnow
+from surveil.db.hl7 import Hl7Message
+from surveil.db.session import read_scope, session_scope
+from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.entry import audited_read, change
+from surveil.services.hl7.appliers import apply
+from surveil.services.hl7.context import Context, Unapplicable
+from surveil.services.hl7.parse import Unreadable, component, read, segments
+from surveil.services.planning import care
+from surveil.services.users.accounts import may_see, visible_patient
+
+WAITING = ("queued", "rejected")
+KIND_WORDS = {
+    "ORU": "lab result",
+    "SIU": "appointment",
+    "ADT^A40": "merge of two patients",
+    "ADT": "patient details",
+}
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    state: str
+    kind: str
+    meaning: str  # the message in words: what it is and about whom
+    reason: str  # why it waits
+    patient_id: int | None
+    received_at: dt.datetime
+
+
+@audited_read("hl7.queue.viewed")
+def list_queue(engine: sa.Engine, *, actor: Actor, limit: int = 200) -> list[QueuedMessage]:
+    """The messages waiting for a navigator, oldest first."""
+    with read_scope(engine) as session:
+        query = (
+            select(Hl7Message)
+            .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
+            .where(col(Hl7Message.state).in_(WAITING))
+            .order_by(col(Hl7Message.id))
+            .limit(limit)
+        )
+        if not actor.is_admin:
+            # Another clinic's patient's messages are not shown; unmatched ones (no patient
+            # yet) are, to every navigator of the clinic the listener serves.
+            query = query.where(
+                sa.or_(col(Hl7Message.patient_id).is_(None), col(m.Patient.clinic) == actor.clinic)
+            )
+        entries = [_entry(row) for row in session.exec(query).all()]
+    with session_scope(engine) as session:
+        audit(
+            session,
+            actor=actor,
+            action="hl7.queue.viewed",
+            detail=f"unmatched HL7 queue viewed ({len(entries)} message(s))",
+        )
+    return entries
+
+
+def _entry(row: Hl7Message) -> QueuedMessage:
+    assert row.id is not None
+    return QueuedMessage(
+        row.id, row.state, row.kind, meaning(row), row.reason, row.patient_id, row.received_at
+    )
+
+
+def meaning(row: Hl7Message) -> str:
+    """'lab result (ORU^R01) for Ann SMITH, MRN 100234, born 1960-05-01: CgA 120 ug/L'."""
+    what = KIND_WORDS.get(row.kind) or KIND_WORDS.get(row.kind.split("^")[0], "message")
+    try:
+        message, _ = read(row.raw or "")
+    except Unreadable:
+        return f"unreadable message ({len(row.raw or '')} characters)"
+    words = f"{what} ({row.kind})"
+    pids = segments(message, "PID")
+    if pids:
+        pid = pids[0]
+        name = f"{component(pid, 5, 2)} {component(pid, 5, 1).upper()}".strip()
+        words += f" for {name or 'no name'}, MRN {component(pid, 3, 1) or '?'}"
+    results = [
+        f"{component(o, 3, 2) or component(o, 3, 1)} {component(o, 5, 1)} {component(o, 6, 1)}"
+        for o in segments(message, "OBX")
+    ]
+    if results:
+        words += ": " + ", ".join(r.strip() for r in results)
+    return words
+
+
+@change("hl7.dismissed")
+def dismiss(engine: sa.Engine, *, actor: Actor, message_id: int, reason: str | None) -> str:
+    why = (reason or "").strip()
+    if not why:
+        raise InvalidInput(Problem("reason", "say why the message is dismissed"), what="dismissal")
+    with session_scope(engine) as session:
+        row = _waiting(session, message_id, actor)
+        row.state, row.reason = "dismissed", f"{why[:900]} (was: {row.reason})"[:1000]
+        row.resolved_by, row.processed_at = actor.username, utcnow()
+        session.add(row)
+        audit(
+            session,
+            actor=actor,
+            action="hl7.dismissed",
+            patient_id=row.patient_id,
+            subject=f"hl7:{row.id}",
+            after={"state": "dismissed", "reason": why[:200]},
+            detail=f"HL7 message {row.id} dismissed: {why[:200]}",
+        )
+        return f"message {message_id} dismissed"
+
+
+@change(
+    "hl7.applied",
+    "marker.recorded",
+    "marker.corrected",
+    "item.done",
+    "item.booked",
+    "item.reopened",
+    "patient.updated",
+    *care.CONSEQUENCES,
+)
+def apply_queued(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    message_id: int,
+    patient_id: int | None,
+    settings: Settings,
+    today: dt.date,
+    item_id: int | None = None,
+) -> str:
+    """Apply a queued message, to the patient the navigator chose (or as matched by PID-3 when
+    ``patient_id`` is None: after the record was fixed) and, for a booking, to the item she
+    chose (``item_id``) when several could be meant. Refused with the reason if it still
+    cannot be applied; nothing is written then."""
+    with session_scope(engine) as session:
+        row = _waiting(session, message_id, actor)
+        if patient_id is not None:
+            visible_patient(session, actor=actor, patient_id=patient_id)  # NotFound otherwise
+        if row.state != "queued":
+            raise Conflict(f"message {message_id} is {row.state}: it cannot be applied")
+        message, _ = read(row.raw or "")
+        context = Context(session, actor, settings, today, message, row, patient_id, item_id)
+        try:
+            words = apply(context)
+        except Unapplicable as error:
+            raise InvalidInput(Problem("message", str(error)), what="HL7 message") from None
+        row.state, row.reason = "applied", words[:1000]
+        row.resolved_by, row.processed_at = actor.username, utcnow()
+        session.add(row)
+        audit(
+            session,
+            actor=actor,
+            action="hl7.applied",
+            patient_id=row.patient_id,
+            subject=f"hl7:{row.id}",
+            after={"state": "applied"},
+            detail=f"HL7 message {row.id} {row.kind} applied by hand: {words}"[:1000],
+        )
+        return f"message {message_id} applied: {words}"
+
+
+def _waiting(session: Session, message_id: int, actor: Actor) -> Hl7Message:
+    row = session.get(Hl7Message, message_id)
+    patient = session.get(m.Patient, row.patient_id) if row and row.patient_id else None
+    if row is None or (patient is not None and not may_see(actor, patient)):
+        raise NotFound(f"no HL7 message with id {message_id}")
+    if row.state not in WAITING:
+        raise Conflict(f"message {message_id} is {row.state}, not waiting in the queue")
+    return row

@@ -39,6 +39,7 @@ AREAS = (
     "tests.services.test_one_way_in_care",
     "tests.web.test_result_forms",
     "tests.cli.test_recordkeeping_cli",
+    "tests.services.reports.test_worklist_as_of",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -145,6 +145,10 @@ def test_the_reconstructed_worklist_equals_the_snapshot_taken_then(
     now = build_worklist(session, query=queries[0], actor=NAV, settings=settings)
     session.commit()
     assert shown(now) != shown(snapshots[0])  # the changes did move the worklist
+    states = set(session.exec(select(m.FollowUpItem.state)).all())
+    session.commit()
+    # Audited actions and the unaudited replan (a supersession) both have to be undone.
+    assert {"ordered", "booked", "done", "declined", "superseded"} <= states
 
     for query, snapshot in zip(queries, snapshots, strict=True):
         result = worklist_as_of(engine, actor=NAV, query=query, moment=moment, settings=settings)

@@ -41,6 +41,7 @@ AREAS = (
     "tests.cli.test_recordkeeping_cli",
     "tests.services.reports.test_worklist_as_of",
     "tests.web.reports.test_worklist_as_of_web",
+    "tests.services.reports.test_capacity",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -96,6 +96,7 @@ _AREAS = (
     "daemon",
     "secret",
     "rundemo",
+    "reports",
 )
 
 

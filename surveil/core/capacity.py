@@ -1,0 +1,161 @@
+"""Capacity forecast: how many scans, scopes, blood tests, injections and tumour boards the
+committed plans need per month, with the spread their windows allow.
+
+Pure: the service hands in each open (or would-be) item's kind, tumour site and window. For
+each month of the horizon an item counts
+
+* under **target** in the month of its target date,
+* under **earliest** in the month its window opens (everyone seen as early as allowed),
+* under **latest** in the month its window closes (everyone seen as late as allowed),
+* under **possible** in every month its window touches (the most a month could be asked for).
+
+An item already overdue (or opening before the horizon) is needed now: its dates before the
+first month count in the first month. Dates after the horizon count nowhere.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from dateutil.relativedelta import relativedelta
+
+from surveil.core.vocab import MARKER_KINDS, ItemKind
+
+DIMENSIONS = ("resource", "kind", "site", "month")
+MEASURES = ("earliest", "target", "latest", "possible")
+
+# What the clinic books: several item kinds share one resource (a scope room, the phlebotomy
+# list). A kind not named here is its own resource.
+_RESOURCES: dict[str, str] = {
+    ItemKind.MRI: "MRI",
+    ItemKind.CT: "CT",
+    ItemKind.CT_OR_MRI: "CT or MRI",
+    ItemKind.SSTR_PET: "SSTR PET",
+    ItemKind.FDG_PET: "FDG PET",
+    ItemKind.EUS: "Endoscopy",
+    ItemKind.ENDOSCOPY: "Endoscopy",
+    ItemKind.LABS: "Blood tests",
+    **{k: "Blood tests" for k in MARKER_KINDS},
+    ItemKind.SSA_INJECTION: "SSA injections",
+    ItemKind.TUMOUR_BOARD: "Tumour boards",
+    ItemKind.ECHOCARDIOGRAM: "Echocardiogram",
+    ItemKind.PRRT_CYCLE: "PRRT cycles",
+    ItemKind.CLINIC_VISIT: "Clinic visits",
+}
+RESOURCE_ORDER = (
+    "MRI",
+    "CT",
+    "CT or MRI",
+    "SSTR PET",
+    "FDG PET",
+    "Endoscopy",
+    "Blood tests",
+    "SSA injections",
+    "Tumour boards",
+    "Echocardiogram",
+    "PRRT cycles",
+    "Clinic visits",
+)
+
+
+def resource_of(kind: str) -> str:
+    return _RESOURCES.get(kind, kind)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One item the plans commit to: what, for which tumour site, and its window."""
+
+    kind: str
+    site: str
+    earliest: dt.date
+    target: dt.date
+    latest: dt.date
+
+
+@dataclass
+class Counts:
+    earliest: int = 0
+    target: int = 0
+    latest: int = 0
+    possible: int = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.earliest, self.target, self.latest, self.possible)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    months: tuple[dt.date, ...]  # the first day of each month of the horizon
+    by: tuple[str, ...]  # the dimensions each row is keyed by, in DIMENSIONS order
+    rows: tuple[tuple[tuple[str, ...], Counts], ...]  # (key values, counts), sorted
+    total: Counts = field(default_factory=Counts)
+
+
+def month_starts(first: dt.date, months: int) -> tuple[dt.date, ...]:
+    start = first.replace(day=1)
+    return tuple(start + relativedelta(months=n) for n in range(months))
+
+
+def parse_by(text: str) -> tuple[tuple[str, ...], list[str]]:
+    """``kind,site,month`` as dimensions in canonical order, and the names that are not one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    wrong = [n for n in names if n not in DIMENSIONS]
+    return tuple(d for d in DIMENSIONS if d in names), wrong
+
+
+def forecast(needs: Iterable[Need], *, today: dt.date, months: int, by: Sequence[str]) -> Forecast:
+    """Count ``needs`` per month of the ``months`` starting with today's, keyed by ``by``."""
+    starts = month_starts(today, months)
+    first, end = starts[0], starts[-1] + relativedelta(months=1)
+    table: dict[tuple[str, ...], Counts] = {}
+    total = Counts()
+
+    def month_of(day: dt.date) -> dt.date | None:
+        if day >= end:
+            return None
+        return max(day, first).replace(day=1)
+
+    for need in needs:
+        base = {"resource": resource_of(need.kind), "kind": need.kind, "site": need.site}
+        for measure in ("earliest", "target", "latest"):
+            month = month_of(getattr(need, measure))
+            if month is not None:
+                _bump(table, base, month, by, measure)
+                setattr(total, measure, getattr(total, measure) + 1)
+        touched = [m for m in starts if _overlaps(need, m, first)]
+        for month in touched:
+            _bump(table, base, month, by, "possible")
+        total.possible += 1 if touched else 0
+    rows = tuple(sorted(table.items(), key=lambda pair: _order(pair[0], by)))
+    return Forecast(months=starts, by=tuple(by), rows=rows, total=total)
+
+
+def _overlaps(need: Need, month: dt.date, first: dt.date) -> bool:
+    """Whether the window (overdue windows reach into the first month) touches ``month``."""
+    latest = max(need.latest, first)
+    return need.earliest < month + relativedelta(months=1) and latest >= month
+
+
+def _bump(
+    table: dict[tuple[str, ...], Counts],
+    base: dict[str, str],
+    month: dt.date,
+    by: Sequence[str],
+    measure: str,
+) -> None:
+    values = {**base, "month": month.strftime("%Y-%m")}
+    key = tuple(values[d] for d in by)
+    counts = table.setdefault(key, Counts())
+    setattr(counts, measure, getattr(counts, measure) + 1)
+
+
+def _order(key: tuple[str, ...], by: Sequence[str]) -> tuple[object, ...]:
+    out: list[object] = []
+    for dim, value in zip(by, key, strict=True):
+        if dim == "resource":
+            known = value in RESOURCE_ORDER
+            out.append((0, RESOURCE_ORDER.index(value), "") if known else (1, 0, value))
+        else:
+            out.append(value)
+    return tuple(out)

@@ -7,7 +7,8 @@ each month of the horizon an item counts
 * under **target** in the month of its target date,
 * under **earliest** in the month its window opens (everyone seen as early as allowed),
 * under **latest** in the month its window closes (everyone seen as late as allowed),
-* under **possible** in every month its window touches (the most a month could be asked for).
+* under **possible** in every month its window touches (the most a month could be asked for;
+  grouped without months, once).
 
 An item already overdue (or opening before the horizon) is needed now: its dates before the
 first month count in the first month. Dates after the horizon count nowhere.
@@ -124,7 +125,8 @@ def forecast(needs: Iterable[Need], *, today: dt.date, months: int, by: Sequence
                 _bump(table, base, month, by, measure)
                 setattr(total, measure, getattr(total, measure) + 1)
         touched = [m for m in starts if _overlaps(need, m, first)]
-        for month in touched:
+        # Without months, an item counts once however many months its window touches.
+        for month in touched if "month" in by else touched[:1]:
             _bump(table, base, month, by, "possible")
         total.possible += 1 if touched else 0
     rows = tuple(sorted(table.items(), key=lambda pair: _order(pair[0], by)))

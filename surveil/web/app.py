@@ -55,6 +55,7 @@ from surveil.web import (
     patient_list,
     patients,
     record_forms,
+    reports,
     result_forms,
     security,
     worklist,
@@ -84,6 +85,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     fhir.router,
     login_steps.router,  # issue 21: second factor and passwords
     account.router,
+    reports.router,  # issue 20: the clinic as a whole
 )
 
 

@@ -1,20 +1,37 @@
-"""The clinic as a whole (issue 20): the worklist as it was (``/worklist?as_of=``)."""
+"""The clinic as a whole (issue 20): the worklist as it was (``/worklist?as_of=``) and the
+capacity forecast (``/reports/capacity``, its CSV)."""
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.services.actor import Actor
 from surveil.services.reports.as_of import NOT_RECONSTRUCTED, AsOf, parse_moment, worklist_as_of
+from surveil.services.reports.capacity import MAX_MONTHS, Capacity, CapacityQuery, capacity_forecast
+from surveil.services.reports.capacity_export import capacity_csv
 from surveil.services.worklist.sections import WorklistQuery
 from surveil.web.contexts import Frame, SectionView
-from surveil.web.deps import frame, render, utc_now
+from surveil.web.deps import (
+    EngineDep,
+    ReaderActorDep,
+    ReaderDep,
+    SettingsDep,
+    clinic_today,
+    frame,
+    render,
+    utc_now,
+)
+from surveil.web.report_charts import BarChart, MonthCounts, bar_chart
+
+router = APIRouter()
+Param = Annotated[str, Query(max_length=100)]
 
 
 @dataclass(frozen=True)
@@ -62,3 +79,99 @@ def as_of_page(
 def _url(params: dict[str, str]) -> str:
     kept = {k: v for k, v in params.items() if v and not (k == "page" and v == "1")}
     return f"/worklist?{urlencode(kept)}" if kept else "/worklist"
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+@dataclass(frozen=True)
+class CapacityPage:
+    frame: Frame
+    result: Capacity
+    charts: tuple[BarChart, ...]
+    months: str
+    by: str
+    profile: str
+    csv_url: str
+    max_months: int = MAX_MONTHS
+
+
+@router.get("/reports/capacity", name="reports.capacity")
+def capacity_page(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: ReaderDep,
+    actor: ReaderActorDep,
+    months: Param = "12",
+    by: Param = "resource,month",
+    profile: Param = "",
+    clinic: Param = "",
+) -> Response:
+    query = _capacity_query(months, by, profile, clinic)
+    today = clinic_today(settings)
+    result = capacity_forecast(engine, actor=actor, query=query, settings=settings, today=today)
+    by_month = capacity_forecast(
+        engine,
+        actor=actor,
+        query=CapacityQuery(query.months, "resource,month", query.clinic, query.profile),
+        settings=settings,
+        today=today,
+    )
+    page = CapacityPage(
+        frame=frame(request, user, section="reports", settings=settings),
+        result=result,
+        charts=_charts(by_month),
+        months=str(query.months),
+        by=query.by,
+        profile=profile,
+        csv_url="/reports/capacity.csv?"
+        + urlencode({"months": query.months, "by": query.by, "profile": profile, "clinic": clinic}),
+    )
+    return render(request, "web/reports/capacity.html", page)
+
+
+@router.get("/reports/capacity.csv", name="reports.capacity_csv")
+def capacity_export(
+    engine: EngineDep,
+    settings: SettingsDep,
+    actor: ReaderActorDep,
+    months: Param = "12",
+    by: Param = "resource,month",
+    profile: Param = "",
+    clinic: Param = "",
+) -> Response:
+    query = _capacity_query(months, by, profile, clinic)
+    today = clinic_today(settings)
+    result = capacity_forecast(engine, actor=actor, query=query, settings=settings, today=today)
+    name = f"capacity-{today.isoformat()}.csv"
+    return Response(
+        capacity_csv(result),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _capacity_query(months: str, by: str, profile: str, clinic: str) -> CapacityQuery:
+    try:
+        count = int(months)
+    except ValueError:
+        count = 0  # refused by the service, which names the field with every other problem
+    return CapacityQuery(
+        months=count, by=by or "resource,month", clinic=clinic or None, profile=profile or None
+    )
+
+
+def _charts(result: Capacity) -> tuple[BarChart, ...]:
+    """One chart per resource, a bar for every month of the horizon (empty months too)."""
+    f = result.forecast
+    per: dict[str, dict[str, MonthCounts]] = {}
+    for (resource, month), c in f.rows:
+        per.setdefault(resource, {})[month] = MonthCounts(
+            month, c.target, c.earliest, c.latest, c.possible
+        )
+    labels = [m.strftime("%Y-%m") for m in f.months]
+    return tuple(
+        bar_chart(resource, [months.get(m, MonthCounts(m, 0, 0, 0, 0)) for m in labels])
+        for resource, months in per.items()
+    )

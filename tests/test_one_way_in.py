@@ -42,6 +42,7 @@ AREAS = (
     "tests.services.reports.test_worklist_as_of",
     "tests.web.reports.test_worklist_as_of_web",
     "tests.services.reports.test_capacity",
+    "tests.services.reports.test_quality",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -55,6 +55,7 @@ from surveil.web import (
     patient_list,
     patients,
     record_forms,
+    report_quality,
     reports,
     result_forms,
     security,
@@ -86,6 +87,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     login_steps.router,  # issue 21: second factor and passwords
     account.router,
     reports.router,  # issue 20: the clinic as a whole
+    report_quality.router,
 )
 
 

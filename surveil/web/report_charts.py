@@ -41,6 +41,7 @@ class BarChart:
     bars: tuple[Bar, ...]
     y_ticks: tuple[Tick, ...]
     table: tuple[tuple[str, ...], ...]  # header first
+    marks: bool = True  # earliest/latest marks and whiskers (capacity); none on a trend
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -118,3 +119,36 @@ def _nice_ceiling(value: float) -> int:
 def _steps(high: int) -> list[int]:
     step = max(1, high // 4)
     return list(range(0, high + 1, step))
+
+
+def trend_chart(name: str, points: Sequence[tuple[str, float | None]], *, unit: str) -> BarChart:
+    """A bar per month of one figure (a month without any data has no bar)."""
+    high = 100 if unit == "%" else _nice_ceiling(max([1.0, *(v or 0 for _, v in points)]))
+    span = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
+
+    def y(value: float) -> float:
+        return round(HEIGHT - BOTTOM - value / high * (HEIGHT - TOP - BOTTOM), 1)
+
+    bars = tuple(
+        Bar(
+            x=round(LEFT + i * span + span * 0.15, 1),
+            width=round(span * 0.7, 1),
+            y=y(v or 0),
+            high_y=y(v or 0),
+            early_y=y(v or 0),
+            late_y=y(v or 0),
+            label=month,
+            title=f"{month}: {'no data' if v is None else f'{v:g}{unit}'}",
+        )
+        for i, (month, v) in enumerate(points)
+    )
+    shown = [f"{v:g}" for _, v in points if v is not None]
+    return BarChart(
+        id="chart-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"),
+        title=name,
+        description=f"{name} per month: " + (", ".join(shown) if shown else "no data") + ".",
+        bars=bars,
+        y_ticks=tuple(Tick(y(v), f"{v}{unit}") for v in _steps(high)),
+        table=(("Month", name), *((m, "" if v is None else f"{v:g}") for m, v in points)),
+        marks=False,
+    )

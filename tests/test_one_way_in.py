@@ -43,6 +43,7 @@ AREAS = (
     "tests.web.reports.test_worklist_as_of_web",
     "tests.services.reports.test_capacity",
     "tests.services.reports.test_quality",
+    "tests.services.reports.test_letters",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

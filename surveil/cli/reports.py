@@ -1,11 +1,14 @@
 """``surveil forecast``: the clinic as a whole from the terminal (issue 20)."""
 
+from pathlib import Path
+
 import click
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.services.reports.capacity import Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_json
+from surveil.services.reports.letters import letters_pdf, patient_letters
 
 
 @click.command("forecast")
@@ -69,4 +72,58 @@ def _table(result: Capacity) -> Table:
     return table
 
 
-COMMANDS = [forecast_command]
+@click.command("letter")
+@click.argument("mrns", nargs=-1, required=True)
+@click.option("--months", default=12, show_default=True, type=click.Choice(["12", "24"]))
+@click.option(
+    "--handover",
+    is_flag=True,
+    help="Printed to hand to the patient: names the tests and the patient (else as the feed).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write one PDF per patient into (letter-<MRN>.pdf).",
+)
+@click.option("--html", "as_html", is_flag=True, help="Write HTML files instead of PDF.")
+@click.pass_context
+def letter_command(
+    ctx: click.Context,
+    mrns: tuple[str, ...],
+    months: str,
+    handover: bool,
+    out: Path,
+    as_html: bool,
+) -> None:
+    """Each patient's plan for the next 12 or 24 months in plain words, as a printable letter
+    (PDF, or HTML). Each printing is audited.
+
+    \b
+    Examples:
+      surveil letter 100 101 --out letters/
+      surveil letter 100 --months 24 --handover --out letters/
+    """
+    app = get_app(ctx)
+    letters = patient_letters(
+        app.engine,
+        actor=app.actor(),
+        mrns=list(mrns),
+        months=int(months),
+        handover=handover,
+        settings=app.settings,
+        today=app.today(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    pdfs = [] if as_html else letters_pdf(letters)
+    for n, mrn in enumerate(mrns):
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in mrn)
+        if as_html:
+            (out / f"letter-{name}.html").write_text(letters[n].html, encoding="utf-8")
+        else:
+            (out / f"letter-{name}.pdf").write_bytes(pdfs[n])
+    console.print(f"{len(letters)} letter(s) written to {out}")
+
+
+COMMANDS = [forecast_command, letter_command]

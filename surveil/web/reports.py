@@ -16,6 +16,7 @@ from surveil.services.actor import Actor
 from surveil.services.reports.as_of import NOT_RECONSTRUCTED, AsOf, parse_moment, worklist_as_of
 from surveil.services.reports.capacity import MAX_MONTHS, Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_csv
+from surveil.services.reports.letters import letters_pdf, patient_letters
 from surveil.services.worklist.sections import WorklistQuery
 from surveil.web.contexts import Frame, SectionView
 from surveil.web.deps import (
@@ -174,4 +175,54 @@ def _charts(result: Capacity) -> tuple[BarChart, ...]:
     return tuple(
         bar_chart(resource, [months.get(m, MonthCounts(m, 0, 0, 0, 0)) for m in labels])
         for resource, months in per.items()
+    )
+
+
+# --------------------------------------------------------------------------- letters
+
+
+@router.get("/reports/letters/{patient_id:int}", name="reports.letter")
+def letter_page(
+    engine: EngineDep,
+    settings: SettingsDep,
+    actor: ReaderActorDep,
+    patient_id: int,
+    months: Annotated[int, Query()] = 12,
+    handover: Annotated[bool, Query()] = False,
+) -> Response:
+    """The letter as a page to print (its own print stylesheet; no site chrome)."""
+    (letter,) = patient_letters(
+        engine,
+        actor=actor,
+        patient_ids=[patient_id],
+        months=months,
+        handover=handover,
+        settings=settings,
+        today=clinic_today(settings),
+    )
+    return Response(letter.html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/reports/letters/{patient_id}.pdf", name="reports.letter_pdf")
+def letter_pdf(
+    engine: EngineDep,
+    settings: SettingsDep,
+    actor: ReaderActorDep,
+    patient_id: int,
+    months: Annotated[int, Query()] = 12,
+    handover: Annotated[bool, Query()] = False,
+) -> Response:
+    letters = patient_letters(
+        engine,
+        actor=actor,
+        patient_ids=[patient_id],
+        months=months,
+        handover=handover,
+        settings=settings,
+        today=clinic_today(settings),
+    )
+    return Response(
+        letters_pdf(letters)[0],
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="plan-{patient_id}.pdf"'},
     )

@@ -109,13 +109,13 @@ def forecast(needs: Iterable[Need], *, today: dt.date, months: int, by: Sequence
     """Count ``needs`` per month of the ``months`` starting with today's, keyed by ``by``."""
     starts = month_starts(today, months)
     first, end = starts[0], starts[-1] + relativedelta(months=1)
+    index = {m: n for n, m in enumerate(starts)}  # month start -> position in the horizon
+    per_month = "month" in by
     table: dict[tuple[str, ...], Counts] = {}
     total = Counts()
 
     def month_of(day: dt.date) -> dt.date | None:
-        if day >= end:
-            return None
-        return max(day, first).replace(day=1)
+        return None if day >= end else max(day, first).replace(day=1)
 
     for need in needs:
         base = {"resource": resource_of(need.kind), "kind": need.kind, "site": need.site}
@@ -124,19 +124,18 @@ def forecast(needs: Iterable[Need], *, today: dt.date, months: int, by: Sequence
             if month is not None:
                 _bump(table, base, month, by, measure)
                 setattr(total, measure, getattr(total, measure) + 1)
-        touched = [m for m in starts if _overlaps(need, m, first)]
-        # Without months, an item counts once however many months its window touches.
-        for month in touched if "month" in by else touched[:1]:
+        opens = month_of(need.earliest)
+        if opens is None:
+            continue  # the window opens after the horizon
+        # Every month from the window's opening (or now) to its close (or the horizon's end);
+        # an overdue window reaches into the first month. Without months, once.
+        closes = month_of(need.latest) or starts[-1]
+        touched = starts[index[opens] : index[max(closes, opens)] + 1]
+        for month in touched if per_month else touched[:1]:
             _bump(table, base, month, by, "possible")
-        total.possible += 1 if touched else 0
+        total.possible += 1
     rows = tuple(sorted(table.items(), key=lambda pair: _order(pair[0], by)))
     return Forecast(months=starts, by=tuple(by), rows=rows, total=total)
-
-
-def _overlaps(need: Need, month: dt.date, first: dt.date) -> bool:
-    """Whether the window (overdue windows reach into the first month) touches ``month``."""
-    latest = max(need.latest, first)
-    return need.earliest < month + relativedelta(months=1) and latest >= month
 
 
 def _bump(

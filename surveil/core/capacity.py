@@ -108,47 +108,54 @@ def parse_by(text: str) -> tuple[tuple[str, ...], list[str]]:
 def forecast(needs: Iterable[Need], *, today: dt.date, months: int, by: Sequence[str]) -> Forecast:
     """Count ``needs`` per month of the ``months`` starting with today's, keyed by ``by``."""
     starts = month_starts(today, months)
-    first, end = starts[0], starts[-1] + relativedelta(months=1)
-    index = {m: n for n, m in enumerate(starts)}  # month start -> position in the horizon
+    labels = [m.strftime("%Y-%m") for m in starts]
+    origin = starts[0].year * 12 + starts[0].month - 1
     per_month = "month" in by
-    table: dict[tuple[str, ...], Counts] = {}
-    total = Counts()
+    others = [d for d in by if d != "month"]
+    # Months as positions in the horizon (plain integers: this loop runs once per open item of
+    # the registry); -1 for "after the horizon", 0 for now or before.
+    table: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    total = [0, 0, 0, 0]
 
-    def month_of(day: dt.date) -> dt.date | None:
-        return None if day >= end else max(day, first).replace(day=1)
+    def position(day: dt.date) -> int:
+        at = day.year * 12 + day.month - 1 - origin
+        return -1 if at >= months else max(at, 0)
 
     for need in needs:
-        base = {"resource": resource_of(need.kind), "kind": need.kind, "site": need.site}
-        for measure in ("earliest", "target", "latest"):
-            month = month_of(getattr(need, measure))
-            if month is not None:
-                _bump(table, base, month, by, measure)
-                setattr(total, measure, getattr(total, measure) + 1)
-        opens = month_of(need.earliest)
-        if opens is None:
+        values = {"resource": resource_of(need.kind), "kind": need.kind, "site": need.site}
+        group = tuple(values[d] for d in others)
+        opens, aims, closes = position(need.earliest), position(need.target), position(need.latest)
+        for measure, at in enumerate((opens, aims, closes)):
+            if at >= 0:
+                _add(table, group, at if per_month else 0, measure)
+                total[measure] += 1
+        if opens < 0:
             continue  # the window opens after the horizon
         # Every month from the window's opening (or now) to its close (or the horizon's end);
         # an overdue window reaches into the first month. Without months, once.
-        closes = month_of(need.latest) or starts[-1]
-        touched = starts[index[opens] : index[max(closes, opens)] + 1]
-        for month in touched if per_month else touched[:1]:
-            _bump(table, base, month, by, "possible")
-        total.possible += 1
-    rows = tuple(sorted(table.items(), key=lambda pair: _order(pair[0], by)))
-    return Forecast(months=starts, by=tuple(by), rows=rows, total=total)
+        last = months - 1 if closes < 0 else closes
+        for at in range(opens, last + 1) if per_month else (0,):
+            _add(table, group, at, 3)
+        total[3] += 1
+    rows = []
+    for (group, at), counts in table.items():
+        named = dict(zip(others, group, strict=True))
+        named["month"] = labels[at]
+        rows.append((tuple(named[d] for d in by), Counts(*counts)))
+    rows.sort(key=lambda pair: _order(pair[0], by))
+    return Forecast(months=starts, by=tuple(by), rows=tuple(rows), total=Counts(*total))
 
 
-def _bump(
-    table: dict[tuple[str, ...], Counts],
-    base: dict[str, str],
-    month: dt.date,
-    by: Sequence[str],
-    measure: str,
+def _add(
+    table: dict[tuple[tuple[str, ...], int], list[int]],
+    group: tuple[str, ...],
+    at: int,
+    measure: int,
 ) -> None:
-    values = {**base, "month": month.strftime("%Y-%m")}
-    key = tuple(values[d] for d in by)
-    counts = table.setdefault(key, Counts())
-    setattr(counts, measure, getattr(counts, measure) + 1)
+    counts = table.get((group, at))
+    if counts is None:
+        counts = table[(group, at)] = [0, 0, 0, 0]
+    counts[measure] += 1
 
 
 def _order(key: tuple[str, ...], by: Sequence[str]) -> tuple[object, ...]:

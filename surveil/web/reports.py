@@ -16,7 +16,7 @@ from surveil.services.actor import Actor
 from surveil.services.reports.as_of import NOT_RECONSTRUCTED, AsOf, parse_moment, worklist_as_of
 from surveil.services.reports.capacity import MAX_MONTHS, Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_csv
-from surveil.services.reports.letters import letters_pdf, patient_letters
+from surveil.services.reports.letters import letters_in_one_pdf, letters_pdf, patient_letters
 from surveil.services.worklist.sections import WorklistQuery
 from surveil.web.contexts import Frame, SectionView
 from surveil.web.deps import (
@@ -225,4 +225,30 @@ def letter_pdf(
         letters_pdf(letters)[0],
         media_type="application/pdf",
         headers={"content-disposition": f'attachment; filename="plan-{patient_id}.pdf"'},
+    )
+
+
+@router.get("/reports/letters.pdf", name="reports.letters_pdf")
+def letters_bulk_pdf(
+    engine: EngineDep,
+    settings: SettingsDep,
+    actor: ReaderActorDep,
+    mrn: Annotated[list[str], Query(max_length=32)],
+    months: Annotated[int, Query()] = 12,
+    handover: Annotated[bool, Query()] = False,
+) -> Response:
+    """Many patients' letters in one PDF, one letter per page run: ``?mrn=100&mrn=101``."""
+    letters = patient_letters(
+        engine,
+        actor=actor,
+        mrns=mrn,
+        months=months,
+        handover=handover,
+        settings=settings,
+        today=clinic_today(settings),
+    )
+    return Response(
+        letters_in_one_pdf(letters),
+        media_type="application/pdf",
+        headers={"content-disposition": 'attachment; filename="plans.pdf"'},
     )

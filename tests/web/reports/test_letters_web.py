@@ -21,3 +21,13 @@ def test_the_letter_page_and_its_pdf(nina: TestClient, world: World) -> None:
     assert nina.get(f"/reports/letters/{world.south_patient}").status_code == 404
     six = nina.get(f"/reports/letters/{world.north_patient}", params={"months": 6})
     assert six.status_code == 422 and "months" in six.text
+
+
+def test_bulk_letters_in_one_pdf(nina: TestClient, world: World) -> None:  # noqa: ARG001
+    pdf = nina.get("/reports/letters.pdf", params=[("mrn", "N-100"), ("mrn", "N-101")])
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages]
+    starts = [n for n, text in enumerate(pages) if "Your follow-up plan" in text]
+    assert len(starts) == 2 and starts[0] == 0  # each letter starts a page of its own
+    assert "MRI" not in "".join(pages)
+    assert nina.get("/reports/letters.pdf", params={"mrn": "S-200"}).status_code == 404

@@ -72,6 +72,7 @@ class Need:
     earliest: dt.date
     target: dt.date
     latest: dt.date
+    count: int = 1  # as many items alike (the service counts them by month in the database)
 
 
 @dataclass
@@ -125,18 +126,19 @@ def forecast(needs: Iterable[Need], *, today: dt.date, months: int, by: Sequence
         values = {"resource": resource_of(need.kind), "kind": need.kind, "site": need.site}
         group = tuple(values[d] for d in others)
         opens, aims, closes = position(need.earliest), position(need.target), position(need.latest)
+        weight = need.count
         for measure, at in enumerate((opens, aims, closes)):
             if at >= 0:
-                _add(table, group, at if per_month else 0, measure)
-                total[measure] += 1
+                _add(table, group, at if per_month else 0, measure, weight)
+                total[measure] += weight
         if opens < 0:
             continue  # the window opens after the horizon
         # Every month from the window's opening (or now) to its close (or the horizon's end);
         # an overdue window reaches into the first month. Without months, once.
         last = months - 1 if closes < 0 else closes
         for at in range(opens, last + 1) if per_month else (0,):
-            _add(table, group, at, 3)
-        total[3] += 1
+            _add(table, group, at, 3, weight)
+        total[3] += weight
     rows = []
     for (group, at), counts in table.items():
         named = dict(zip(others, group, strict=True))
@@ -151,11 +153,12 @@ def _add(
     group: tuple[str, ...],
     at: int,
     measure: int,
+    weight: int,
 ) -> None:
     counts = table.get((group, at))
     if counts is None:
         counts = table[(group, at)] = [0, 0, 0, 0]
-    counts[measure] += 1
+    counts[measure] += weight
 
 
 def _order(key: tuple[str, ...], by: Sequence[str]) -> tuple[object, ...]:

@@ -97,18 +97,30 @@ def _living(clinic: str | None) -> list[sa.ColumnElement[bool]]:
 def _committed(
     session: Session, clinic: str | None, *, escalations_only: bool = False
 ) -> list[Need]:
+    """The open items counted in the database by kind, site and the months of their dates (the
+    forecast only needs months): a few thousand groups, not every item of the registry."""
+    months = [
+        (sa.extract("year", column), sa.extract("month", column))
+        for column in (ITEM.earliest, ITEM.target, ITEM.latest)
+    ]
+    groups = [ITEM.kind, TUMOUR.site, *(part for pair in months for part in pair)]
     stmt = (
-        sa.select(ITEM.kind, TUMOUR.site, ITEM.earliest, ITEM.target, ITEM.latest)
+        sa.select(*groups, sa.func.count())
         .select_from(m.FollowUpItem.__table__)  # type: ignore[attr-defined]
         .join(m.Patient.__table__, PATIENT.id == ITEM.patient_id)  # type: ignore[attr-defined]
         .outerjoin(m.Tumour.__table__, TUMOUR.patient_id == ITEM.patient_id)  # type: ignore[attr-defined]
         .where(ITEM.state.in_([s.value for s in m.OPEN_ITEM_STATES]), *_living(clinic))
+        .group_by(*groups)
     )
     if escalations_only:
         stmt = stmt.where(ITEM.rule_id.startswith(TRIGGER_RULE_PREFIX))
+
+    def day(year: object, month: object) -> dt.date:
+        return dt.date(int(year), int(month), 1)  # type: ignore[call-overload]
+
     return [
-        Need(kind=k, site=s or "unknown", earliest=e, target=t, latest=la)
-        for k, s, e, t, la in session.execute(stmt).all()
+        Need(k, s or "unknown", day(ey, em), day(ty, tm), day(ly, lm), count=int(n))
+        for k, s, ey, em, ty, tm, ly, lm, n in session.execute(stmt).all()
     ]
 
 

@@ -65,6 +65,11 @@ AREAS = (
     "tests.cli.test_reminder_hours_cli",
     "tests.hl7.test_queue_and_cli",
     "tests.web.test_hl7_queue_page",
+    "tests.services.reports.test_worklist_as_of",
+    "tests.web.reports.test_worklist_as_of_web",
+    "tests.services.reports.test_capacity",
+    "tests.services.reports.test_quality",
+    "tests.services.reports.test_letters",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

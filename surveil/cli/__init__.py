@@ -102,6 +102,7 @@ _AREAS = (
     "items",
     "reports",
     "hl7",
+    "clinic_reports",
 )
 
 

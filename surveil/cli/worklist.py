@@ -1,12 +1,14 @@
 """``surveil worklist``: the navigator's worklist in the terminal, the web page's twin."""
 
 import datetime as dt
+from typing import Any
 
 import click
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.errors import InvalidInput, Problem
+from surveil.services.reports.as_of import parse_moment, worklist_as_of
 from surveil.services.worklist.export import worklist_json as to_json
 from surveil.services.worklist.sections import SECTION_KEYS, Section, WorklistQuery
 from surveil.services.worklist.views import export_worklist, show_worklist
@@ -38,6 +40,12 @@ STYLE = {
     "--section", type=click.Choice(SECTION_KEYS), help="Show one section in full, page by page."
 )
 @click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Show the worklist as it was at a past moment, YYYY-MM-DDTHH:MM in the clinic's zone "
+    "(reconstructed from history; audited).",
+)
 @json_option
 @click.pass_context
 def worklist_command(
@@ -50,6 +58,7 @@ def worklist_command(
     search: str | None,
     section: str | None,
     page: int,
+    as_of: str | None,
     as_json: bool,
 ) -> None:
     """What needs a human today: open triggers, overdue and due items, windows opening soon,
@@ -61,6 +70,7 @@ def worklist_command(
       surveil worklist --navigator nina --date 2026-06-15
       surveil worklist --section overdue --page 2 --json
       surveil worklist --section snoozed    (snoozed items, why and until when)
+      surveil worklist --as-of 2026-11-02T09:00
     """
     app = get_app(ctx)
     query = WorklistQuery(
@@ -74,6 +84,9 @@ def worklist_command(
         page=page,
     )
     actor = app.actor()
+    if as_of:
+        _show_as_of(app, query, as_of, as_json=as_json)
+        return
     if as_json:  # an export: audited
         exported = export_worklist(app.engine, actor=actor, query=query, settings=app.settings)
         print_json(to_json(exported))
@@ -85,6 +98,21 @@ def worklist_command(
         "  ".join(f"[{STYLE[s.key]}]{s.count}[/] {s.title.lower()}" for s in result.sections)
     )
     for s in result.sections:
+        console.print(_table(s))
+
+
+def _show_as_of(app: Any, query: WorklistQuery, text: str, *, as_json: bool) -> None:
+    """The worklist as it was at a past moment (an audited read, for incident review)."""
+    moment = parse_moment(text, app.settings.clinic.timezone, now=app.now())
+    then = worklist_as_of(
+        app.engine, actor=app.actor(), query=query, moment=moment, settings=app.settings
+    )
+    if as_json:
+        print_json({"as_of": then.local, **to_json(then.worklist)})
+        return
+    console.print(f"[bold]Worklist as it was at {then.local}[/] ({then.worklist.query.clinic})")
+    console.print("[dim]Reconstructed from history; failed reminders are not reconstructed.[/]")
+    for s in then.worklist.sections:
         console.print(_table(s))
 
 

@@ -62,6 +62,8 @@ from surveil.web import (
     patient_list,
     patients,
     record_forms,
+    report_quality,
+    reports,
     result_forms,
     security,
     trigger_decisions,
@@ -101,6 +103,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     trigger_decisions.router,
     merge.router,
     imports.router,
+    reports.router,  # issue 20: the clinic as a whole
+    report_quality.router,
 )
 
 

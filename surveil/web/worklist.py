@@ -22,6 +22,7 @@ from surveil.services.worklist.sections import (
     filter_problems,
 )
 from surveil.services.worklist.views import export_worklist
+from surveil.web import reports
 from surveil.web.contexts import Option, SectionView, WorklistPage
 from surveil.web.deps import (
     ActorDep,
@@ -54,6 +55,7 @@ def worklist_page(
     settings: SettingsDep,
     user: ReaderDep,
     actor: ReaderActorDep,
+    engine: EngineDep,  # for the audited as-of view, which writes its audit event
     date: Param = "",
     navigator: Param = "",
     site: Param = "",
@@ -62,10 +64,22 @@ def worklist_page(
     q: Param = "",
     section: Param = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    as_of: Param = "",
 ) -> Response:
     today = clinic_today(settings)
     params = _params(date, navigator, site, kind, clinic, q, section, page)
     query = _query(params, today=today, user=user)
+    if as_of:  # the worklist as it was at a past moment (issue 20): read-only, audited
+        return reports.as_of_page(
+            request,
+            engine=engine,
+            settings=settings,
+            user=user,
+            actor=actor,
+            query=query,
+            params=params,
+            as_of=as_of,
+        )
     result = build_worklist(db, query=query, actor=actor, settings=settings, count_cap=COUNT_CAP)
     navigators, clinics = filter_choices(db, actor=actor)
     limit = settings.worklist.snooze_max_days

@@ -1,0 +1,177 @@
+"""Patient letters: the plan for the next 12 to 24 months in plain words, as HTML to print and as
+PDF (``templates/letters/plan.html``), one patient or many (issue 20, point 3).
+
+Privacy follows the calendar feed (``clinic.detailed_messages``): by default a letter names no
+diagnosis, body site or test that gives the condition away, and no patient name, as it may be
+read by anyone who finds it. ``handover=True`` (printed to give to the patient in person) uses
+the tests' own names and greets the patient by name. Wording is English only for now.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import jinja2
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from sqlmodel import Session, col, select
+
+from surveil.config import Settings
+from surveil.core.feed import Wording, wording_for
+from surveil.core.vocab import ItemKind
+from surveil.db import models as m
+from surveil.db.session import session_scope
+from surveil.errors import InvalidInput, Problem
+from surveil.render.feedtext import local_time_text, render_event_text
+from surveil.render.pdf import html_to_pdf
+from surveil.render.templating import format_day, make_environment
+from surveil.services.actor import Actor
+from surveil.services.audit import audit
+from surveil.services.entry import audited_read
+from surveil.services.registry.access import patient_by_mrn
+from surveil.services.users.accounts import visible_patient
+
+MONTHS = (12, 24)
+MAX_LETTERS = 500
+# Why each kind of date matters, in words that give nothing away.
+WHY = {
+    Wording.SCAN: "A scan shows whether anything has changed since the last one.",
+    Wording.BLOOD_TEST: "A blood test can show a change before a scan does.",
+    Wording.URINE_TEST: "A urine test can show a change before a scan does.",
+    Wording.INJECTION: "Your treatment works best when the injections keep to time.",
+    Wording.PROCEDURE: "This procedure lets the team look closely where a scan cannot.",
+    Wording.TREATMENT: "Your treatment is given in planned steps; each one counts.",
+    Wording.APPOINTMENT: "Your doctor or nurse will go through your results and how you feel.",
+    Wording.REVIEW: "Your care team meets to look at your results. You do not need to come in.",
+}
+
+
+@dataclass(frozen=True)
+class LetterLine:
+    when: str
+    what: str
+    details: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Letter:
+    patient_id: int
+    greeting: str
+    lines: tuple[LetterLine, ...]
+    html: str
+
+
+@audited_read("letter.printed")
+def patient_letters(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    patient_ids: list[int] | None = None,
+    mrns: list[str] | None = None,
+    clinic: str | None = None,
+    months: int,
+    handover: bool,
+    settings: Settings,
+    today: dt.date,
+) -> list[Letter]:
+    """Each patient's letter (HTML), named by id or by MRN in ``clinic`` (the actor's by
+    default), in the order asked; each printing is audited."""
+    if months not in MONTHS:
+        raise InvalidInput(Problem("months", "must be 12 or 24"), what="letter")
+    wanted = len(patient_ids or []) + len(mrns or [])
+    if not wanted or wanted > MAX_LETTERS:
+        raise InvalidInput(Problem("patients", f"name 1 to {MAX_LETTERS} patients"), what="letter")
+    env = make_environment(settings.paths.templates)
+    letters = []
+    with session_scope(engine) as session:
+        home = clinic or actor.clinic
+        found = [visible_patient(session, actor=actor, patient_id=p) for p in patient_ids or []]
+        found += [patient_by_mrn(session, actor=actor, mrn=mrn, clinic=home) for mrn in mrns or []]
+        for patient in found:
+            pid = patient.id or 0
+            letter = _letter(session, patient, months, handover, settings, today, env)
+            letters.append(letter)
+            audit(
+                session,
+                actor=actor,
+                action="letter.printed",
+                patient_id=pid,
+                subject=f"patient:{pid}",
+                detail=f"plan letter, {months} months{', handed over' if handover else ''}",
+            )
+    return letters
+
+
+def letters_pdf(letters: list[Letter]) -> list[bytes]:
+    """One PDF per letter."""
+    return [html_to_pdf(letter.html) for letter in letters]
+
+
+def letters_in_one_pdf(letters: list[Letter]) -> bytes:
+    """Every letter in one PDF, each starting on a new page (one document to lay out, so much
+    faster per letter than a PDF each). Each letter is the ``<main>`` of its own page."""
+    head = letters[0].html.partition("<main")[0]
+    bodies = [
+        "<main" + one.html.partition("<main")[2].partition("</main>")[0] + "</main>"
+        for one in letters
+    ]
+    return html_to_pdf(head + "".join(bodies) + "</body></html>")
+
+
+def _letter(
+    session: Session,
+    patient: m.Patient,
+    months: int,
+    handover: bool,
+    settings: Settings,
+    today: dt.date,
+    env: jinja2.Environment,
+) -> Letter:
+    until = today + relativedelta(months=months)
+    items = session.exec(
+        select(m.FollowUpItem)
+        .where(
+            m.FollowUpItem.patient_id == patient.id,
+            col(m.FollowUpItem.state).in_(m.OPEN_ITEM_STATES),
+            m.FollowUpItem.earliest <= until,
+        )
+        .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
+    ).all()
+    clinic = settings.clinic
+    detailed = handover or clinic.detailed_messages
+    lines = []
+    for item in items:
+        kind = ItemKind(item.kind)
+        booked = (
+            local_time_text(_aware(item.booked_at), patient.timezone) if item.booked_at else None
+        )
+        what, details = render_event_text(
+            env,
+            kind,
+            detailed=detailed,
+            clinic_phone=clinic.phone,
+            window=(item.earliest, item.latest),
+            booked_at_local=booked,
+        )
+        when = booked or (
+            f"{format_day(item.earliest)} to {format_day(item.latest)}"
+            if item.earliest != item.latest
+            else format_day(item.earliest)
+        )
+        lines.append(LetterLine(when, what, details, WHY[wording_for(kind)]))
+    greeting = f"Dear {patient.given_name} {patient.family_name}" if handover else "Dear patient"
+    html = env.get_template("letters/plan.html").render(
+        greeting=greeting,
+        lines=lines,
+        clinic_name=clinic.patient_facing_name,
+        clinic_phone=clinic.phone,
+        today=format_day(today),
+        until=format_day(until),
+        months=months,
+        handover=handover,
+    )
+    return Letter(patient_id=patient.id or 0, greeting=greeting, lines=tuple(lines), html=html)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value

@@ -29,7 +29,7 @@ from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
-from surveil.db.queries import facts_for_patients
+from surveil.db.queries import facts_for_patients, plain_columns
 from surveil.services.protocols import active_profile
 
 # A stored follow-up item as read for comparison: a Core row with the table's columns.
@@ -355,13 +355,14 @@ def reconcile(
 
 
 def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenRow]]:
-    """Each patient's open items as plain rows (read-only: ``_supersede`` loads what it writes)."""
+    """Each patient's open items as plain rows without their timestamps (read-only:
+    ``_supersede`` loads what it writes)."""
     out: dict[int, list[OpenRow]] = {}
     if not patient_ids:
         return out
     table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
     for start in range(0, len(patient_ids), 900):  # SQLite's cap on bound parameters
-        query = sa.select(table).where(
+        query = sa.select(*plain_columns(table)).where(
             table.c.patient_id.in_(patient_ids[start : start + 900]),
             table.c.state.in_(ACTIVE_STATES),
         )

@@ -34,7 +34,11 @@ def test_the_check_finds_a_foreign_key_without_an_index(engine: sa.Engine) -> No
             "CREATE TABLE fk_probe (id INTEGER PRIMARY KEY, "
             "patient_id INTEGER REFERENCES patient (id), note_id INTEGER)"
         )
-    assert unindexed_foreign_keys(engine) == ["fk_probe(patient_id) -> patient"]
-    with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE INDEX ix_fk_probe_patient ON fk_probe (patient_id)")
-    assert unindexed_foreign_keys(engine) == []
+    try:
+        assert unindexed_foreign_keys(engine) == ["fk_probe(patient_id) -> patient"]
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE INDEX ix_fk_probe_patient ON fk_probe (patient_id)")
+        assert unindexed_foreign_keys(engine) == []
+    finally:  # the PostgreSQL database is shared by the session's tests
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE fk_probe")

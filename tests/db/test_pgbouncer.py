@@ -117,6 +117,8 @@ def test_concurrent_transactions_through_transaction_pooling(pooled_url: str) ->
 def test_a_demo_load_through_transaction_pooling(pooled_url: str) -> None:
     engine = make_engine(pooled_url)
     today = dt.date(2026, 12, 5)
+    with engine.connect() as connection:  # the session's PostgreSQL database is shared
+        before = connection.execute(sa.text("SELECT count(*) FROM patient")).scalar_one()
     result = demo.generate_demo(
         engine,
         patients=40,
@@ -129,4 +131,4 @@ def test_a_demo_load_through_transaction_pooling(pooled_url: str) -> None:
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT count(*) FROM patient")).scalar_one()
     engine.dispose()
-    assert result.created == 40 == stored
+    assert result.created == 40 == stored - before

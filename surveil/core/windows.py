@@ -4,15 +4,21 @@ Every date is computed from a real event (the last completed item, a dose, an in
 step, ``anchor + relativedelta(months=n)``. Adding months one at a time drifts at month ends
 (31 Jan + 1 + 1 month = 28 Mar, but + 2 months = 31 Mar), so no date is ever built from another
 planned date.
+
+``plus`` does that step without building a ``relativedelta`` per date: replanning 100,000
+patients asks for about a million dates, and the object (not the arithmetic) was most of the
+planner's cost. It gives exactly ``day + relativedelta(<unit>=amount)`` (a month-end day clamps
+to the shorter month; 29 Feb + 1 year is 28 Feb), which ``tests/core/test_windows.py`` checks
+against dateutil over thousands of dates.
 """
 
 import datetime as dt
 from dataclasses import dataclass
 
-from dateutil.relativedelta import relativedelta
-
-from surveil.core.protocol import Interval
+from surveil.core.protocol import Interval, Unit
 from surveil.core.vocab import ItemStatus
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 @dataclass(frozen=True)
@@ -30,19 +36,21 @@ class Window:
 
 def after(anchor: dt.date, interval: Interval) -> Window:
     """The window ``interval`` after ``anchor``; min ≤ target ≤ max keeps the dates ordered."""
+    unit = interval.unit
     return Window(
-        earliest=anchor + interval.delta(interval.min),
-        target=anchor + interval.delta(interval.target),
-        latest=anchor + interval.delta(interval.max),
+        earliest=plus(anchor, unit, interval.min),
+        target=plus(anchor, unit, interval.target),
+        latest=plus(anchor, unit, interval.max),
     )
 
 
 def before(reference: dt.date, offset: Interval, *, not_before: dt.date) -> Window:
     """The window ``offset`` before ``reference`` (labs 2–4 weeks before a dose), never earlier
     than ``not_before`` (the event it is anchored on)."""
-    earliest = max(reference - offset.delta(offset.max), not_before)
-    latest = max(reference - offset.delta(offset.min), earliest)
-    target = min(max(reference - offset.delta(offset.target), earliest), latest)
+    unit = offset.unit
+    earliest = max(plus(reference, unit, -offset.max), not_before)
+    latest = max(plus(reference, unit, -offset.min), earliest)
+    target = min(max(plus(reference, unit, -offset.target), earliest), latest)
     return Window(earliest=earliest, target=target, latest=latest)
 
 
@@ -56,4 +64,20 @@ def status_on(earliest: dt.date, latest: dt.date, today: dt.date) -> ItemStatus:
 
 def years_after(day: dt.date, years: int) -> dt.date:
     """``day`` plus whole years; 29 Feb falls back to 28 Feb in common years."""
-    return day + relativedelta(years=years)
+    return add_months(day, 12 * years)
+
+
+def plus(day: dt.date, unit: Unit, amount: int) -> dt.date:
+    """``day + relativedelta(<unit>=amount)`` in one step (``amount`` may be negative)."""
+    if unit is Unit.MONTHS:
+        return add_months(day, amount)
+    return day + dt.timedelta(days=amount * 7 if unit is Unit.WEEKS else amount)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day + relativedelta(months=months)``: the same day of the month, or the month's last."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    last = _MONTH_DAYS[month0]
+    if month0 == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        last = 29
+    return dt.date(year, month0 + 1, day.day if day.day <= last else last)

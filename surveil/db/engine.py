@@ -26,8 +26,18 @@ def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        # No server-side prepared statements: behind PgBouncer in transaction mode (the pooling
+        # docs/operations.md recommends) consecutive transactions land on different server
+        # connections, and psycopg's automatic prepare fails with "prepared statement _pg3_0
+        # already exists / does not exist" (tests/db/test_pgbouncer.py). SQLAlchemy still caches
+        # the compiled SQL; PostgreSQL re-plans each statement, which costs little here.
         return sa.create_engine(
-            url, echo=echo, pool_pre_ping=True, future=True, hide_parameters=True
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            future=True,
+            hide_parameters=True,
+            connect_args={"prepare_threshold": None},
         )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

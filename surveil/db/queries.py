@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.core import facts as f
@@ -42,29 +43,28 @@ def facts_for_patients(session: Session, patients: list[m.Patient]) -> dict[int,
     ids = [p.id for p in patients if p.id is not None]
     tumours = {t.patient_id: t for t in _rows(session, m.Tumour, m.Tumour.patient_id, ids)}
     states = _grouped(_rows(session, m.DiseaseState, m.DiseaseState.patient_id, ids))
-    # Struck-out results (a mistyped value kept in history) never reach the planner or triggers.
-    markers = _grouped(
-        [
-            r
-            for r in _rows(session, m.MarkerResult, m.MarkerResult.patient_id, ids)
-            if not r.struck_out_at
-        ]
-    )
+    # Struck-out results (a mistyped value kept in history) never reach the planner or triggers
+    # (``_rows`` leaves them out).
+    markers = _grouped(_rows(session, m.MarkerResult, m.MarkerResult.patient_id, ids))
     therapies = _grouped(_rows(session, m.Therapy, m.Therapy.patient_id, ids))
     symptoms = _grouped(_rows(session, m.Symptom, m.Symptom.patient_id, ids))
     pathology = _grouped(_rows(session, m.PathologyResult, m.PathologyResult.patient_id, ids))
     measurements: dict[int, list[f.Measurement]] = {}
     for chunk in _chunks(ids):
         query = (
-            select(m.Lesion.patient_id, m.Lesion.label, m.Measurement)
+            sa.select(
+                col(m.Lesion.patient_id),
+                col(m.Lesion.label),
+                col(m.Measurement.date),
+                col(m.Measurement.diameter_mm),
+                col(m.Measurement.modality),
+            )
             .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
             .where(col(m.Lesion.patient_id).in_(chunk), col(m.Measurement.struck_out_at).is_(None))
         )
-        for pid, label, row in session.exec(query):
+        for pid, label, day, mm, modality in session.execute(query):
             measurements.setdefault(pid, []).append(
-                f.Measurement(
-                    lesion=label, date=row.date, mm=row.diameter_mm, modality=row.modality
-                )
+                f.Measurement(lesion=label, date=day, mm=mm, modality=modality)
             )
     done: dict[int, set[tuple[ItemKind, dt.date, str | None]]] = {}
     for chunk in _chunks(ids):
@@ -103,11 +103,30 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _rows(session: Session, table: Any, column: Any, ids: list[int]) -> list[Any]:
+def _rows(session: Session, model: Any, column: Any, ids: list[int]) -> list[Any]:
+    """``model``'s rows for ``ids`` as plain Core rows with the same attribute names: the facts
+    only read them, and building ORM objects to be read once was half of a replan's time."""
+    table = model.__table__
+    query = sa.select(*plain_columns(table))
+    if "struck_out_at" in table.c:  # a mistyped value kept in history: never planned on
+        query = query.where(table.c.struck_out_at.is_(None))
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows.extend(session.exec(select(table).where(col(column).in_(chunk))).all())
+        rows.extend(session.execute(query.where(table.c[column.key].in_(chunk))).all())
     return rows
+
+
+def plain_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    """``table``'s columns but its timestamps (created, updated, booked at): the planner never
+    reads them, and each would be turned into an aware datetime for nothing."""
+    return [column for column in table.c if not _is_timestamp(column)]
+
+
+def _is_timestamp(column: sa.Column[Any]) -> bool:
+    try:
+        return column.type.python_type is dt.datetime
+    except NotImplementedError:
+        return False
 
 
 def _grouped(rows: list[Any]) -> dict[int, list[Any]]:

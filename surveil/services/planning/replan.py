@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
+from surveil.db import migrate
 from surveil.db import models as m
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import InvalidInput, Problem
@@ -33,6 +34,7 @@ from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
 from surveil.services.planning import care
+from surveil.services.planning.batch_gc import batch_gc
 from surveil.services.planning.plans import ReplanResult
 from surveil.services.registry.access import patient_by_mrn
 
@@ -76,14 +78,17 @@ def replan_every_patient(
     ids = _visible_patient_ids(engine, actor)
     parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
     total = ReplanResult()
-    for number, part in enumerate(parts, start=1):
-        with session_scope(engine) as session:
-            result = _replan_part(session, actor, part, settings=settings, today=today, why=why)
-            total.add(result)
-            if number == len(parts):
-                _audit_run(session, actor, total, why=why)
-        if progress is not None:
-            progress(min(number * chunk, len(ids)), len(ids))
+    with batch_gc():
+        for number, part in enumerate(parts, start=1):
+            with session_scope(engine) as session:
+                result = _replan_part(session, actor, part, settings=settings, today=today, why=why)
+                total.add(result)
+                if number == len(parts):
+                    _audit_run(session, actor, total, why=why)
+            if progress is not None:
+                progress(min(number * chunk, len(ids)), len(ids))
+    if total.created or total.superseded:
+        migrate.analyze(engine)  # a bulk step: PostgreSQL's planner needs fresh statistics
     return total
 
 

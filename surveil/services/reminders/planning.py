@@ -68,10 +68,16 @@ def enabled_channels(settings: Settings) -> tuple[Channel, ...]:
     return (Channel.EMAIL,) if sms_off else (Channel.EMAIL, Channel.SMS)
 
 
-def plan_reminders(session: Session, settings: Settings, now: dt.datetime) -> int:
-    """Insert the reminder rows that are due at ``now`` and not there yet; how many were new."""
+def plan_reminders(
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    patient_range: tuple[int, int] | None = None,
+) -> int:
+    """Insert the reminder rows that are due at ``now`` and not there yet; how many were new.
+    ``patient_range``: only patients with ids in it, inclusive (one bounded chunk of a round)."""
     policy = effective_policy(settings)
-    items = _candidate_items(session, policy, now)
+    items = _candidate_items(session, policy, now, patient_range)
     by_patient: dict[int, list[m.FollowUpItem]] = {}
     for item in items:
         by_patient.setdefault(item.patient_id, []).append(item)
@@ -125,7 +131,10 @@ def insert_reminders(session: Session, rows: Sequence[dict[str, Any]], now: dt.d
 
 
 def _candidate_items(
-    session: Session, policy: ReminderPolicy, now: dt.datetime
+    session: Session,
+    policy: ReminderPolicy,
+    now: dt.datetime,
+    patient_range: tuple[int, int] | None = None,
 ) -> list[m.FollowUpItem]:
     """Open items whose window is around now: a patient stage may be due for them."""
     soon = (now + _ZONE_SLACK).date()
@@ -143,6 +152,8 @@ def _candidate_items(
         .where(stage_due)
         .order_by(col(m.FollowUpItem.patient_id), col(m.FollowUpItem.id))
     )
+    if patient_range is not None:
+        query = query.where(col(m.FollowUpItem.patient_id).between(*patient_range))
     return list(session.exec(query))
 
 

@@ -129,12 +129,13 @@ def create_anonymous(
     address: str = "",
 ) -> str | None:
     """A session before login (it holds the login form's CSRF secret); returns its new id, or
-    None when the database was too busy to write it at once (the visitor's next page tries
-    again)."""
+    None when the database stayed busy for the whole lock timeout. It waits for the write lock
+    like any change (unlike a read-only page's touch): without it the login form cannot be
+    posted, and the daemon's write transactions are short (each under half a second)."""
     token = new_token()
     idle = min(idle, ANONYMOUS_IDLE)
     try:
-        with quick_scope(engine) as session:
+        with session_scope(engine) as session:
             _purge(session, now)
             session.add(_row(token, None, now, idle, user_agent, address, data))
     except sa.exc.OperationalError:

@@ -27,11 +27,13 @@ LARGEST_ID = 2**31 - 1  # INTEGER on PostgreSQL; no table comes near it on SQLit
 async def refuse_bad_input(request: Request) -> None:
     """App-wide dependency (``create_app``)."""
     for value in request.path_params.values():
+        # A path written "{id:int}" arrives converted already; the others as their text.
+        digits = str(value) if isinstance(value, int) else value
         if (
-            isinstance(value, str)
-            and value.isascii()
-            and value.isdigit()
-            and int(value) > LARGEST_ID
+            isinstance(digits, str)
+            and digits.isascii()
+            and digits.isdigit()
+            and int(digits) > LARGEST_ID
         ):
             raise NotFound("no such page")
     problems = _control_characters(request.path_params.items())

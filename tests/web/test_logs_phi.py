@@ -97,6 +97,7 @@ def seeded(db_url: str) -> dict[str, str]:
             "trigger_id": str(trigger.id),
             "user_id": str(admin.id),
             "session_id": "1",  # a sessions page id (another user's or none: a neutral 303)
+            "message_id": "1",  # an HL7 message (issue 17); none is stored here
             "public_id": issued.feed.public_id,
             "token": issued.urls.https.rsplit("/", 1)[1].removesuffix(".ics"),
         }

@@ -60,6 +60,15 @@ TUMOUR_OPTIONS = [
         help="none, carcinoid_syndrome, insulinoma, gastrinoma, glucagonoma, vipoma or acth.",
     ),
     click.option("--diagnosed-on", help="YYYY-MM-DD."),
+    # Pack 2027.1's optional facts; "unknown" clears one (rules needing it then do not match).
+    click.option("--node-status", help="Regional nodes on the specimen: N0, N1 or unknown."),
+    click.option(
+        "--adverse-histology",
+        help="Comma list of lvi, muscularis, mesoappendix; none (reported, none seen) or unknown.",
+    ),
+    click.option("--carcinoid-type", help="Lung or thymus: typical, atypical or unknown."),
+    click.option("--gastric-type", help="Stomach: type_1, type_2, type_3 or unknown."),
+    click.option("--carcinoid-heart-disease", help="yes, no or unknown."),
 ]
 
 
@@ -110,6 +119,9 @@ def add(
         --birth-date 1962-03-14 --timezone Europe/London --email ada@example.org \\
         --site pancreas --ki67 2 --size-mm 14 --diagnosed-on 2025-01-10 \\
         --state active_surveillance
+      surveil patient add --mrn 100235 --given Tom --family Lung --birth-date 1958-05-02 \
+        --site lung --carcinoid-type atypical --node-status N0 --diagnosed-on 2026-09-01 \
+        --state resected --since 2026-10-01 --resection R0
 
     Every field is checked first; if any is wrong, all problems are listed and nothing is saved.
     """
@@ -146,6 +158,8 @@ def update(ctx: click.Context, /, mrn: str, as_json: bool, **kwargs: Any) -> Non
     Examples:
       surveil patient update 100234 --phone +447700900123 --channel sms
       surveil patient update 100234 --ki67 4 --stage regional
+      surveil patient update 100235 --carcinoid-type atypical --node-status N1
+      surveil patient update 100236 --adverse-histology lvi,muscularis
     """
     app = get_app(ctx)
     tumour = _tumour_input(kwargs)

@@ -210,6 +210,12 @@ class Tumour(SQLModel, table=True):
     sstr_method: str | None = Field(default=None, max_length=64)
     functional: str = Field(default=Functional.NONE, max_length=24)
     diagnosed_on: dt.date | None = None
+    # Optional facts of pack 2027.1 (migration 0015); NULL: not recorded.
+    node_status: str | None = Field(default=None, max_length=4)
+    adverse_histology: str | None = Field(default=None, max_length=64)  # "lvi,muscularis"; "": none
+    carcinoid_type: str | None = Field(default=None, max_length=12)
+    gastric_type: str | None = Field(default=None, max_length=8)
+    carcinoid_heart_disease: bool | None = None
 
 
 class PathologyResult(SQLModel, table=True):

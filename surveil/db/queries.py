@@ -8,10 +8,14 @@ from sqlmodel import Session, col, select
 
 from surveil.core import facts as f
 from surveil.core.vocab import (
+    AdverseHistology,
+    CarcinoidType,
     Differentiation,
     Functional,
+    GastricType,
     Hereditary,
     ItemKind,
+    NodeStatus,
     Resection,
     Site,
     Sstr,
@@ -256,4 +260,16 @@ def _tumour(row: m.Tumour | None) -> f.Tumour | None:
         sstr=Sstr(row.sstr_status),
         diagnosed_on=row.diagnosed_on,
         size_mm=row.size_mm,
+        node_status=NodeStatus(row.node_status) if row.node_status else None,
+        adverse_histology=_adverse(row.adverse_histology),
+        carcinoid_type=CarcinoidType(row.carcinoid_type) if row.carcinoid_type else None,
+        gastric_type=GastricType(row.gastric_type) if row.gastric_type else None,
+        carcinoid_heart_disease=row.carcinoid_heart_disease,
     )
+
+
+def _adverse(stored: str | None) -> frozenset[AdverseHistology] | None:
+    """The stored comma list as facts: None is not recorded, "" is reported with none seen."""
+    if stored is None:
+        return None
+    return frozenset(AdverseHistology(v) for v in stored.split(",") if v)

@@ -38,6 +38,7 @@ from surveil.web.deps import (
 from surveil.web.form_pages import EnrolPage
 from surveil.web.form_state import FormState, enum_options, problems_by_field
 from surveil.web.form_values import FormValues, form_values
+from surveil.web.tumour_detail_fields import DETAIL_FIELDS, detail_choices, detail_form_values
 
 router = APIRouter()
 
@@ -60,6 +61,7 @@ PATIENT_FIELDS = (
 TUMOUR_FIELDS = (
     *("site", "differentiation", "ki67", "mitoses"),
     *("stage", "size_mm", "functional", "diagnosed_on"),
+    *DETAIL_FIELDS,
 )
 STATE_FIELDS = ("state", "since", "resection")
 FIELDS = PATIENT_FIELDS + TUMOUR_FIELDS + STATE_FIELDS
@@ -78,6 +80,7 @@ def enrol_form(request: Request, db: ReadDbDep, settings: SettingsDep, user: Use
         "state": State.ACTIVE_SURVEILLANCE.value,
         "consent_reminders": "yes",
         "navigator": user.username if user.role == m.Role.NAVIGATOR else "",
+        **detail_form_values(None),
     }
     form = FormState(values=values, choices=_choices(db, user.clinic))
     page = EnrolPage(frame=frame(request, user, section="enrol", settings=settings), form=form)
@@ -161,4 +164,5 @@ def _choices(db: ReadSession, clinic: str) -> dict[str, tuple[Option, ...]]:
         "functional": enum_options(Functional),
         "state": enum_options(State, words={s.value: state_label(s.value) for s in State}),
         "resection": enum_options(Resection, blank="not resected / not known"),
+        **detail_choices(),
     }

@@ -41,6 +41,7 @@ from surveil.web.enrol import FormDep
 from surveil.web.form_pages import RecordFormPage
 from surveil.web.form_state import FormState, enum_options, problems_by_field
 from surveil.web.form_values import FormValues
+from surveil.web.tumour_detail_fields import DETAIL_FIELDS, detail_choices, detail_form_values
 
 router = APIRouter()
 
@@ -60,6 +61,7 @@ SPECS: dict[str, FormSpec] = {
         (
             *("site", "differentiation", "ki67", "mitoses", "stage", "size_mm"),
             *("sstr_status", "sstr_date", "functional", "diagnosed_on"),
+            *DETAIL_FIELDS,
         ),
     ),
     "pathology": FormSpec("Pathology report", ("date", "ki67", "mitoses", "differentiation")),
@@ -82,7 +84,9 @@ def record_forms(db: ReadSession, record: PatientRecord) -> dict[str, FormState]
     """The patient page's forms, filled with the record as it stands."""
     p, t = record.patient, record.tumour
     now = {
-        "tumour": _tumour_values(t) if t else {"differentiation": "well", "functional": "none"},
+        "tumour": _tumour_values(t)
+        if t
+        else {"differentiation": "well", "functional": "none", **detail_form_values(None)},
         "pathology": {"differentiation": ""},
         "state": {"kind": record.state.kind if record.state else ""},
         "contact": {"phone": p.phone or "", "email": p.email or ""},
@@ -106,7 +110,8 @@ def _tumour_values(t: m.Tumour) -> dict[str, str]:
     def text(value: Any) -> str:
         return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
-    return {name: text(getattr(t, name)) for name in SPECS["tumour"].fields}
+    plain = (name for name in SPECS["tumour"].fields if name not in DETAIL_FIELDS)
+    return {**{name: text(getattr(t, name)) for name in plain}, **detail_form_values(t)}
 
 
 def _navigator_of(db: ReadSession, patient: m.Patient) -> str:
@@ -127,6 +132,7 @@ def _choices(db: ReadSession, clinic: str) -> dict[str, tuple[Option, ...]]:
         "stage": enum_options(Stage, blank="not known"),
         "sstr_status": enum_options(Sstr),
         "functional": enum_options(Functional),
+        **detail_choices(),
         "kind": (
             Option("", "choose…"),
             *enum_options(StateKind, words={s.value: state_label(s.value) for s in StateKind}),

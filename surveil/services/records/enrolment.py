@@ -23,6 +23,7 @@ from surveil.services.registry import patients as registry
 from surveil.services.registry.access import patient_by_mrn, require_clinic
 from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.services.registry.summaries import summarise
+from surveil.services.registry.tumour_details import DETAIL_FIELDS
 
 # What an update may change, as recorded before → after (the MRN and clinic never change).
 PATIENT_FIELDS = frozenset(
@@ -57,6 +58,7 @@ TUMOUR_FIELDS = frozenset(
         "sstr_method",
         "functional",
         "diagnosed_on",
+        *DETAIL_FIELDS,
     }
 )
 

@@ -32,6 +32,7 @@ from surveil.core.vocab import (
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.registry.tumour_details import DETAIL_FIELDS, detail_values
 from surveil.services.validate import Checker
 
 MODALITIES = ("mri", "ct", "eus", "sstr_pet", "fdg_pet", "ultrasound", "endoscopy")
@@ -243,6 +244,12 @@ class TumourInput:
     sstr_method: str | None = None
     functional: str | None = None
     diagnosed_on: str | None = None
+    # Pack 2027.1's optional facts (see tumour_details): "unknown" clears one.
+    node_status: str | None = None
+    adverse_histology: str | None = None
+    carcinoid_type: str | None = None
+    gastric_type: str | None = None
+    carcinoid_heart_disease: str | None = None
 
 
 def set_tumour(
@@ -252,12 +259,15 @@ def set_tumour(
     tumour = session.exec(select(m.Tumour).where(m.Tumour.patient_id == patient.id)).first()
     check = Checker(today=today, what="tumour")
     values = _tumour_values(check, data, born=patient.birth_date, new=tumour is None)
+    details = detail_values(check, {name: getattr(data, name) for name in DETAIL_FIELDS})
     check.raise_if_problems()
     if tumour is None:
         tumour = m.Tumour(patient_id=stored_id(patient), site=str(values["site"]))
     for name, value in values.items():
         if value is not None:
             setattr(tumour, name, value)
+    for name, value in details.items():  # None here is a deliberate "unknown": it clears
+        setattr(tumour, name, value)
     tumour.grade = who_grade(Differentiation(tumour.differentiation), tumour.ki67, tumour.mitoses)
     session.add(tumour)
     session.flush()
@@ -316,6 +326,7 @@ def enrol_patient(
     check = Checker(today=today)
     if tumour is not None:
         _tumour_values(check, tumour, born=born, new=True)
+        detail_values(check, {name: getattr(tumour, name) for name in DETAIL_FIELDS})
     since = since or (tumour.diagnosed_on if tumour else None)
     if state_kind is not None:
         check.choice("state", state_kind, StateKind)

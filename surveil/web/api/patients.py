@@ -28,6 +28,7 @@ from surveil.web.api.schemas import (
     TherapyOut,
     TumourFields,
     text,
+    tumour_text,
 )
 
 router = APIRouter(tags=["patients"])
@@ -262,7 +263,8 @@ def _patient_fields(body: PatientFields) -> dict[str, Any]:
 
 
 def _tumour(body: TumourFields) -> TumourInput:
-    return TumourInput(**{name: text(getattr(body, name)) for name in TumourFields.model_fields})
+    fields = TumourFields.model_fields
+    return TumourInput(**{name: tumour_text(getattr(body, name)) for name in fields})
 
 
 def _results(

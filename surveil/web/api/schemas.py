@@ -61,6 +61,24 @@ class TumourFields(Body):
     sstr_method: Text | None = None
     functional: Text | None = None
     diagnosed_on: Text | None = Field(default=None, examples=["2025-03-02"])
+    # Pack 2027.1's optional facts, shaped as in the facts contract; "unknown" clears one.
+    node_status: Text | None = Field(default=None, examples=["N0"])
+    adverse_histology: list[Text] | Text | None = Field(
+        default=None, examples=[["lvi"]], description='features; [] reported none; "unknown"'
+    )
+    carcinoid_type: Text | None = Field(default=None, examples=["atypical"])
+    gastric_type: Text | None = Field(default=None, examples=["type_1"])
+    carcinoid_heart_disease: bool | Text | None = None
+
+
+def tumour_text(value: float | str | bool | list[str] | None) -> str | None:
+    """A tumour field as the registry service takes it: a list of features as a comma list
+    (empty: "none" seen), true/false as yes/no, numbers as typed."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(value) or "none"
+    return text(value)
 
 
 class NewPatient(PatientFields):

@@ -79,15 +79,6 @@ def partial_index(name: str, *columns: str | sa.ColumnElement[object], where: st
 OPEN_ITEMS_SQL = in_sql("state", OPEN_ITEM_STATES)
 
 
-class ReminderState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    SUPPRESSED = "suppressed"
-    UNKNOWN = "unknown"
-
-
 # --------------------------------------------------------------------------- people
 
 
@@ -483,97 +474,6 @@ partial_index(
 )
 
 
-# --------------------------------------------------------------------------- delivery
-
-
-class Reminder(SQLModel, table=True):
-    """One message to send (the outbox row). The idempotency key makes re-planning harmless."""
-
-    __table_args__ = (
-        one_of("state", ReminderState),
-        one_of("channel", ("email", "sms", "log")),
-        sa.Index("ix_reminder_due", "state", "send_after"),
-        # A patient reminder, or a navigator's digest (user_id): one or the other.
-        sa.CheckConstraint(
-            "(patient_id IS NULL) <> (user_id IS NULL)", name="patient_or_navigator"
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(max_length=128, unique=True)
-    patient_id: int | None = fk("patient.id", nullable=True, ondelete="CASCADE")
-    user_id: int | None = fk("user_account.id", nullable=True, ondelete="CASCADE")
-    item_id: int | None = fk("followup_item.id", nullable=True, ondelete="SET NULL")
-    stage: str = Field(max_length=32)
-    channel: str = Field(max_length=8)
-    recipient: str = Field(default="patient", max_length=16)
-    template: str = Field(max_length=64)
-    urgent: bool = False
-    state: str = Field(default=ReminderState.PENDING, max_length=12)
-    send_after: dt.datetime
-    lease_owner: str | None = Field(default=None, max_length=64)
-    lease_until: dt.datetime | None = None
-    attempts: int = 0
-    next_attempt_at: dt.datetime | None = None
-    last_error: str = Field(default="", max_length=500)
-    suppressed_reason: str | None = Field(default=None, max_length=64)
-    resent_after_unknown: bool = False
-    sent_at: dt.datetime | None = None
-    created_at: dt.datetime = created_field()
-    updated_at: dt.datetime = created_field()
-
-
-class DeliveryAttempt(SQLModel, table=True):
-    """The ledger: every attempt to send a reminder, whatever its outcome."""
-
-    __tablename__ = "delivery_attempt"
-
-    id: int | None = Field(default=None, primary_key=True)
-    reminder_id: int = fk("reminder.id")
-    worker: str = Field(max_length=64)
-    started_at: dt.datetime = created_field()
-    finished_at: dt.datetime | None = None
-    status: str = Field(max_length=16)
-    provider_response: str = Field(default="", max_length=500)
-
-
-class DaemonLease(SQLModel, table=True):
-    """Leader election without advisory locks: whoever holds an unexpired lease leads."""
-
-    __tablename__ = "daemon_lease"
-
-    name: str = Field(primary_key=True, max_length=32)
-    holder: str = Field(max_length=64)
-    epoch: int = 0
-    expires_at: dt.datetime
-
-
-class Heartbeat(SQLModel, table=True):
-    worker: str = Field(primary_key=True, max_length=64)
-    hostname: str = Field(max_length=128)
-    pid: int
-    started_at: dt.datetime
-    last_seen: dt.datetime
-    last_job: str = Field(default="", max_length=32)
-
-
-class FeedToken(SQLModel, table=True):
-    """A calendar-feed capability. Only the SHA-256 of the token is stored."""
-
-    __tablename__ = "feed_token"
-
-    id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = fk("patient.id")
-    token_hash: str = Field(max_length=64, unique=True)
-    public_id: str = Field(max_length=32, unique=True)
-    label: str = Field(default="", max_length=64)
-    created_by: str = Field(default="", max_length=64)
-    created_at: dt.datetime = created_field()
-    revoked_at: dt.datetime | None = None
-    last_seen_at: dt.datetime | None = None
-    fetch_count: int = 0
-
-
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_at", "at"),)
@@ -606,9 +506,9 @@ class LoginAttempt(SQLModel, table=True):
     success: bool = False
 
 
-# The second factor's tables live beside this module (this one is near its size limit); importing
-# it here puts them on the metadata wherever the models are loaded (Alembic, tests, the app).
-# HL7 v2 feeds (issue 17): the message store, beside this module like the second factor's tables.
+# The HL7 message store (issue 17) and the second factor's tables (issue 21) live beside this
+# module; importing them here puts them on the metadata wherever the models are loaded (Alembic,
+# tests, the app).
 from surveil.db import hl7 as _hl7  # noqa: E402, F401
 from surveil.db import second_factor as _second_factor  # noqa: E402, F401
 
@@ -644,6 +544,27 @@ from surveil.db.models_decisions import (  # noqa: E402
 )
 from surveil.db.models_decisions import (  # noqa: E402
     TriggerConsequence as TriggerConsequence,
+)
+
+# The reminder outbox, the daemon's lease and heartbeat, and the feed tokens (issue 12's
+# delivery tables) live beside this module; re-exported so that callers say ``m.Reminder``.
+from surveil.db.models_delivery import (  # noqa: E402
+    DaemonLease as DaemonLease,
+)
+from surveil.db.models_delivery import (  # noqa: E402
+    DeliveryAttempt as DeliveryAttempt,
+)
+from surveil.db.models_delivery import (  # noqa: E402
+    FeedToken as FeedToken,
+)
+from surveil.db.models_delivery import (  # noqa: E402
+    Heartbeat as Heartbeat,
+)
+from surveil.db.models_delivery import (  # noqa: E402
+    Reminder as Reminder,
+)
+from surveil.db.models_delivery import (  # noqa: E402
+    ReminderState as ReminderState,
 )
 
 # Booking attempts and coded reasons (issue 14) live beside this module; imported here so that

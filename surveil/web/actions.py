@@ -27,10 +27,20 @@ Text = Annotated[str, Form(max_length=500)]
 EngineDep = Annotated[sa.Engine, Depends(get_engine)]
 
 
-def _act(request: Request, next_url: str, action: Callable[[], Outcome]) -> Response:
+def act_and_redirect(
+    request: Request,
+    next_url: str,
+    action: Callable[[], Outcome],
+    *,
+    refused: tuple[type[Exception], ...] = (InvalidInput, Conflict),
+) -> Response:
+    """Run a service entry point for a form and redirect back (post/redirect/get) with what it did,
+    new triggers included, or why nothing was changed. ``refused``: the errors shown as a message
+    rather than an error page (the item-life forms add ``PermissionDenied``: a navigator who may
+    not reopen is told so on the page they came from)."""
     try:
         result = action()
-    except (InvalidInput, Conflict) as error:
+    except refused as error:
         problems = [str(p) for p in error.problems] if isinstance(error, InvalidInput) else []
         text = "Nothing was changed." if problems else f"Nothing was changed: {error}"
         flash(request, text, kind="error", problems=problems)
@@ -50,7 +60,7 @@ def ordered(
     next: Text = "",
     note: Text = "",
 ) -> Response:
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: actions.mark_ordered(engine, item_id=item_id, actor=actor, note=note),
@@ -71,7 +81,7 @@ def booked(
     reason: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: actions.mark_booked(
@@ -118,7 +128,7 @@ def done(
         note=note,
     )
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: actions.mark_done(
@@ -138,7 +148,7 @@ def declined(
     reason: Text = "",
     reason_code: Text = "",
 ) -> Response:
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: actions.mark_declined(
@@ -163,7 +173,7 @@ def not_needed(
     reason: Text = "",
     reason_code: Text = "",
 ) -> Response:
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: actions.mark_not_needed(
@@ -190,7 +200,7 @@ def snooze(
     reason_code: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: actions.snooze(
@@ -210,7 +220,7 @@ def snooze(
 def acknowledge(
     request: Request, trigger_id: int, engine: EngineDep, actor: ReaderActorDep, next: Text = ""
 ) -> Response:
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: review.acknowledge_trigger(

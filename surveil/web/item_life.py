@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from surveil.errors import Conflict, InvalidInput, PermissionDenied
 from surveil.services.outcome import Outcome
 from surveil.services.records import bookings, late, reopen
 from surveil.services.records.actions import DoneInput
 from surveil.services.reports.reasons import ReasonCount, count_reasons
+from surveil.web.actions import act_and_redirect
 from surveil.web.contexts import Frame
 from surveil.web.deps import (
     EngineDep,
@@ -23,11 +24,9 @@ from surveil.web.deps import (
     SettingsDep,
     UserDep,
     clinic_today,
-    flash,
     frame,
     render,
 )
-from surveil.web.security import safe_next
 
 router = APIRouter()
 
@@ -35,15 +34,9 @@ Text = Annotated[str, Form(max_length=500)]
 
 
 def _act(request: Request, next_url: str, action: Callable[[], Outcome]) -> Response:
-    try:
-        result = action()
-    except (InvalidInput, Conflict, PermissionDenied) as error:
-        problems = [str(p) for p in error.problems] if isinstance(error, InvalidInput) else []
-        text = "Nothing was changed." if problems else f"Nothing was changed: {error}"
-        flash(request, text, kind="error", problems=problems)
-        return RedirectResponse(safe_next(next_url), status_code=303)
-    flash(request, result.message + ".")
-    return RedirectResponse(safe_next(next_url, f"/patients/{result.patient_id}"), status_code=303)
+    return act_and_redirect(
+        request, next_url, action, refused=(InvalidInput, Conflict, PermissionDenied)
+    )
 
 
 @router.post("/items/{item_id}/reopen", name="items.reopen")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from surveil.services.records import merge as merging
-from surveil.web.actions import EngineDep, _act
+from surveil.web.actions import EngineDep, act_and_redirect
 from surveil.web.deps import ReaderActorDep, SettingsDep, clinic_today, utc_now
 
 router = APIRouter()
@@ -29,7 +29,7 @@ def merge(
     next: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: merging.merge_patients(
@@ -58,7 +58,7 @@ def unmerge(
     next: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: merging.unmerge_patient(
@@ -84,7 +84,7 @@ def purge_merge(
     reason: Text = "",
     next: Text = "",
 ) -> Response:
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: merging.purge_merge(

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from surveil.services.records import trigger_review
 from surveil.services.triggers import review
-from surveil.web.actions import EngineDep, _act
+from surveil.web.actions import EngineDep, act_and_redirect
 from surveil.web.deps import ReaderActorDep, SettingsDep, clinic_today, utc_now
 
 router = APIRouter()
@@ -33,7 +33,7 @@ def resolve(
     false_alarm: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: trigger_review.resolve_trigger(
@@ -60,7 +60,7 @@ def confirm(
     next: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: trigger_review.confirm_consequences(
@@ -85,7 +85,7 @@ def reopen(
     reason: Text = "",
 ) -> Response:
     today = clinic_today(settings)
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: trigger_review.reopen_trigger(
@@ -109,7 +109,7 @@ def note(
     next: Text = "",
     note: Text = "",
 ) -> Response:
-    return _act(
+    return act_and_redirect(
         request,
         next,
         lambda: review.note_trigger(

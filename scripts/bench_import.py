@@ -14,7 +14,9 @@ through ``import_csv`` exactly as `surveil import csv --kind measurements` runs 
 The bare baseline, in the same run on the same copy: Python's ``csv`` reading the same bytes and
 ``sqlite3`` ``executemany`` inserting the same 100,000 rows into the same ``measurement`` table
 (with its indexes) in one transaction, rolled back. ``ratio_commit_vs_bare`` is commit over bare.
-Times are wall clock (the target is "under a minute" for a person waiting) with CPU beside them.
+Times are wall clock (the target is "under a minute" for a person waiting) with CPU beside them
+(``time.process_time``), and the load average: on a machine shared by several runs, the wall time
+measures the neighbours too.
 """
 
 import csv
@@ -104,8 +106,11 @@ def _measure(url: str) -> dict[str, Any]:
         "ratio_commit_vs_bare": round(commit["wall_s"] / bare, 1),
         "load_average_1m": round(os.getloadavg()[0], 1),
         "met": {
-            "100,000 rows committed in < 60 s": commit["wall_s"] < TARGET_S,
-            "dry run in < 60 s": dry["wall_s"] < TARGET_S,
+            "100,000 rows committed in < 60 s (wall)": commit["wall_s"] < TARGET_S,
+            "dry run in < 60 s (wall)": dry["wall_s"] < TARGET_S,
+            # On the shared bench machine wall time mostly measures the neighbours: CPU time
+            # says what the import itself costs.
+            "commit in < 60 CPU-s": commit["cpu_s"] < TARGET_S,
         },
     }
 

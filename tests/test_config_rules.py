@@ -153,3 +153,17 @@ def test_the_key_problem_comes_with_every_other_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(config, environ={}, require_secret_key=True)
     assert {p.field for p in caught.value.problems} == {"web.secret_key", "web.port"}
+
+
+def test_a_bad_reminder_cadence_is_refused_at_load_with_its_key(tmp_path: Path) -> None:
+    found = problems_of(
+        "[reminders]\ndays_before_window = [14, 0]\nrepeats = 11\nrepeat_every_days = 0\n",
+        tmp_path,
+    )
+    fields = {p.split(":")[0] for p in found}
+    assert fields == {
+        "reminders.days_before_window", "reminders.repeats", "reminders.repeat_every_days"
+    }, found  # fmt: skip
+    config = tmp_path / "good.toml"
+    config.write_text("[reminders]\ndays_before_window = [3, 14]\nrepeats = 2\n", encoding="utf-8")
+    assert load_settings(config, environ={}).reminders["repeats"] == 2

@@ -1,8 +1,18 @@
 """``surveil import csv|rollback``: load a clinic's spreadsheet as one batch, or undo a batch."""
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from surveil.cli._common import console, get_app
 from surveil.services.imports import batch
@@ -37,18 +47,20 @@ def import_csv(
       surveil --as nina import csv scans.csv --kind measurements --date-format %d/%m/%Y
     """
     app = get_app(ctx)
-    report = batch.import_csv(
-        app.engine,
-        actor=app.actor(),
-        kind=kind,
-        content=file.read_bytes(),
-        filename=file.name,
-        clinic=app.clinic,
-        dry_run=dry_run,
-        settings=app.settings,
-        today=app.today(),
-        date_format=date_format or app.settings.interop.import_date_format or None,
-    )
+    with _progress() as progress:
+        report = batch.import_csv(
+            app.engine,
+            actor=app.actor(),
+            kind=kind,
+            content=file.read_bytes(),
+            filename=file.name,
+            clinic=app.clinic,
+            dry_run=dry_run,
+            settings=app.settings,
+            today=app.today(),
+            date_format=date_format or app.settings.interop.import_date_format or None,
+            progress=progress,
+        )
     verb = "would add" if dry_run else "added"
     console.print(
         f"{report.rows} rows: {verb} {report.created} ({report.new_patients} new patients), "
@@ -56,11 +68,29 @@ def import_csv(
     )
     if report.new_triggers:
         opened = "would open" if dry_run else "opened"
-        console.print(f"triggers {opened}: {', '.join(report.new_triggers)}")
+        shown = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in report.trigger_counts)
+        console.print(f"triggers {opened}: {shown}")
     if report.batch_id is not None:
         console.print(f"[green]batch {report.batch_id}[/] (sha256 {report.file_sha256[:12]})")
     elif not dry_run:
         console.print("nothing new: no batch recorded")
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A bar per stage of the import (rows checked, patients re-planned); on a terminal only,
+    so that scripts and logs get the summary lines alone."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 @import_group.command("rollback")

@@ -4,6 +4,9 @@
 [reminders]
 window_open = true              # remind when an item's window opens
 before_target_days = 7          # and this many days before its target (0 = never)
+days_before_window = [14, 3]    # and these many days before the window opens ([] = none)
+repeats = 2                     # then up to this many repeats while the item is still open,
+repeat_every_days = 2           # this many days apart, after the window opened (0 = none)
 overdue_navigator = true        # overdue: stop reminding the patient, tell the navigators
 urgent_kinds = ["ssa_injection"]
 channels = ["email", "sms"]     # what this clinic has set up; patients choose among these
@@ -36,6 +39,11 @@ PATIENT_CHANNELS = (Channel.EMAIL, Channel.SMS)
 class ReminderPolicy:
     window_open: bool = True
     before_target_days: int = 7  # 0 turns the stage off
+    # The clinic's cadence: reminders this many days before the window opens (largest first),
+    # then up to ``repeats`` more, ``repeat_every_days`` apart, after it opened.
+    days_before_window: tuple[int, ...] = ()
+    repeats: int = 0
+    repeat_every_days: int = 2
     overdue_navigator: bool = True
     urgent_kinds: frozenset[ItemKind] = frozenset({ItemKind.SSA_INJECTION})
     channels: tuple[Channel, ...] = PATIENT_CHANNELS
@@ -46,8 +54,11 @@ class ReminderPolicy:
 
 _FLAGS = ("window_open", "overdue_navigator")
 _TIMES = ("send_time", "quiet_start", "quiet_end")
-_KEYS = (*_FLAGS, "before_target_days", "urgent_kinds", "channels", *_TIMES)
+_CADENCE = ("days_before_window", "repeats", "repeat_every_days")
+_KEYS = (*_FLAGS, "before_target_days", *_CADENCE, "urgent_kinds", "channels", *_TIMES)
 _MAX_DAYS_BEFORE = 90
+_MAX_REPEATS = 10
+_MAX_REPEAT_GAP = 30
 _KIND_NAMES = frozenset(k.value for k in ItemKind)
 
 
@@ -71,6 +82,15 @@ def parse_policy(
             values[key] = value
         else:
             problems.append(Problem(f"{where}.{key}", message))
+    gap = values.get("repeat_every_days", ReminderPolicy.repeat_every_days)
+    if values.get("repeats", 0) * gap > _MAX_DAYS_BEFORE:
+        problems.append(
+            Problem(
+                f"{where}.repeats",
+                f"{values['repeats']} repeats {gap} days apart reach past {_MAX_DAYS_BEFORE} "
+                "days after the window opens: fewer repeats, or closer together",
+            )
+        )
     return ReminderPolicy(**values), problems
 
 
@@ -87,6 +107,28 @@ def _days(raw: Any) -> _Parsed:
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= _MAX_DAYS_BEFORE:
         return raw, None
     return None, f"expected a whole number of days from 0 to {_MAX_DAYS_BEFORE}, got {raw!r}"
+
+
+def _lead_days(raw: Any) -> _Parsed:
+    """Distinct whole days from 1 to 90 (the day itself is ``window_open``), largest first."""
+    fine = isinstance(raw, list | tuple) and all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= _MAX_DAYS_BEFORE for d in raw
+    )
+    if fine and len(set(raw)) == len(raw):
+        return tuple(sorted(raw, reverse=True)), None
+    return None, (
+        f"expected a list of distinct whole numbers of days from 1 to {_MAX_DAYS_BEFORE} "
+        f"(e.g. [14, 3]), got {raw!r}"
+    )
+
+
+def _bounded(low: int, high: int, what: str) -> Any:
+    def parse(raw: Any) -> _Parsed:
+        if isinstance(raw, int) and not isinstance(raw, bool) and low <= raw <= high:
+            return raw, None
+        return None, f"expected a whole number of {what} from {low} to {high}, got {raw!r}"
+
+    return parse
 
 
 def _time(raw: Any) -> _Parsed:
@@ -128,6 +170,9 @@ _PARSERS = {
     "window_open": _flag,
     "overdue_navigator": _flag,
     "before_target_days": _days,
+    "days_before_window": _lead_days,
+    "repeats": _bounded(0, _MAX_REPEATS, "repeats"),
+    "repeat_every_days": _bounded(1, _MAX_REPEAT_GAP, "days"),
     "urgent_kinds": _kinds,
     "channels": _channels,
     "send_time": _time,

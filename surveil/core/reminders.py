@@ -8,7 +8,11 @@ sending, because an item can be done, or a patient opt out, between planning and
 Stages of one item (each at ``policy.send_time`` on its day, or at the start of the patient's
 preferred window when they have one, in the patient's time zone, then moved out of quiet hours):
 
+* ``before_window``     each of the clinic's ``days_before_window`` before ``earliest`` (e.g.
+                        14 and 3 days before), to the patient;
 * ``window_open``       the day the window opens (``earliest``), to the patient;
+* ``repeat``            up to ``repeats`` more, ``repeat_every_days`` apart after ``earliest``,
+                        while the item is open and its window has not closed, to the patient;
 * ``before_target``     ``before_target_days`` before the target, to the patient; skipped when
                         that day is not after ``earliest`` (the window-open reminder said it);
 * ``overdue_navigator`` the day after ``latest``: the patient is no longer nagged, the item goes
@@ -58,9 +62,11 @@ UTC = dt.UTC
 
 
 class Stage(StrEnum):
+    BEFORE_WINDOW = "before_window"
     WINDOW_OPEN = "window_open"
     BEFORE_TARGET = "before_target"
     OVERDUE_NAVIGATOR = "overdue_navigator"
+    REPEAT = "repeat"
 
 
 class Recipient(StrEnum):
@@ -165,7 +171,8 @@ def message_name(stage: Stage, kind: ItemKind) -> str:
         return "navigator-digest"
     if kind is ItemKind.SSA_INJECTION:
         return "ssa-due"
-    return "window-open" if stage is Stage.WINDOW_OPEN else "due-soon"
+    # A repeat says again what the window-open message said; the earlier stages say "coming up".
+    return "window-open" if stage in (Stage.WINDOW_OPEN, Stage.REPEAT) else "due-soon"
 
 
 def is_quiet(local: dt.time, quiet_start: dt.time, quiet_end: dt.time) -> bool:
@@ -338,14 +345,22 @@ def _latest_due_patient_stage(
     now: dt.datetime,
     when: Callable[[dt.date], dt.datetime],
 ) -> tuple[Stage, dt.date] | None:
-    stages: list[tuple[Stage, dt.date]] = []
+    stages = [
+        (Stage.BEFORE_WINDOW, item.earliest - dt.timedelta(days=days))
+        for days in policy.days_before_window
+    ]
     if policy.window_open:
         stages.append((Stage.WINDOW_OPEN, item.earliest))
     if policy.before_target_days > 0:
         day = item.target - dt.timedelta(days=policy.before_target_days)
         if not (policy.window_open and day <= item.earliest):
             stages.append((Stage.BEFORE_TARGET, day))
+    for number in range(1, policy.repeats + 1):
+        day = item.earliest + dt.timedelta(days=number * policy.repeat_every_days)
+        if day <= item.latest:  # nothing is repeated once the window has closed
+            stages.append((Stage.REPEAT, day))
     due = [s for s in stages if when(s[1]) <= now]
+    # On a tie the stage listed first wins: a repeat gives way to window_open / before_target.
     return max(due, key=lambda s: s[1]) if due else None
 
 

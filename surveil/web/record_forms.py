@@ -7,6 +7,7 @@ saying what changed and what that did to the plan. A refused form is shown again
 (422) with every problem beside its field and the values typed; nothing was written.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from surveil.services.records import keeping
 from surveil.services.records.keeping import KeptOutcome
 from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.services.registry.record import PatientRecord
+from surveil.services.reminders.hours import set_send_window
 from surveil.services.users.accounts import list_users, visible_patient
 from surveil.web.contexts import Option
 from surveil.web.deps import (
@@ -36,6 +38,7 @@ from surveil.web.deps import (
     flash,
     frame,
     render,
+    utc_now,
 )
 from surveil.web.enrol import FormDep
 from surveil.web.form_pages import RecordFormPage
@@ -74,6 +77,9 @@ SPECS: dict[str, FormSpec] = {
         "Language, channel and time zone", ("language", "preferred_channel", "timezone")
     ),
     "navigator": FormSpec("Navigator", ("navigator",)),
+    "hours": FormSpec(
+        "Reminder hours and language", ("send_window_start", "send_window_end", "language")
+    ),
     "deceased": FormSpec("Date of death", ("deceased_on",)),
 }
 
@@ -100,10 +106,19 @@ def record_forms(db: ReadSession, record: PatientRecord) -> dict[str, FormState]
             "timezone": p.timezone,
         },
         "navigator": {"navigator": _navigator_of(db, p)},
+        "hours": {
+            "send_window_start": _hh_mm(p.send_window_start),
+            "send_window_end": _hh_mm(p.send_window_end),
+            "language": p.language or "",
+        },
         "deceased": {"deceased_on": str(p.deceased_on or "")},
     }
     choices = _choices(db, p.clinic)
     return {name: FormState(values=values, choices=choices) for name, values in now.items()}
+
+
+def _hh_mm(at: dt.time | None) -> str:
+    return "" if at is None else f"{at:%H:%M}"
 
 
 def _tumour_values(t: m.Tumour) -> dict[str, str]:
@@ -159,24 +174,70 @@ def _submit(
     try:
         outcome = call(values)
     except InvalidInput as error:
-        errors, general = problems_by_field(error.problems, spec.fields, dict(spec.aliases))
-        settings = request.app.state.settings
-        page = RecordFormPage(
-            frame=frame(request, user, section="patients", settings=settings),
-            form=FormState(
-                values=values.all,
-                errors=errors,
-                choices=_choices(db, _clinic_of(db, user, patient_id)),
-                general=general,
-            ),
-            patient_id=patient_id,
-            title=spec.title,
-            template=name,
-        )
-        return render(request, "web/patients/forms/refused.html", page, status_code=422)
+        return _refused(request, name, patient_id, values, db, user, error)
     flash(request, f"{spec.title}: {outcome.message}. {outcome.plan.summary()}")
     for kind in outcome.new_triggers:
         flash(request, f"New trigger: {trigger_label(kind)}. See Triggers.", kind="alert")
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+def _refused(
+    request: Request,
+    name: str,
+    patient_id: int,
+    values: FormValues,
+    db: ReadSession,
+    user: m.User,
+    error: InvalidInput,
+) -> Response:
+    """The form again (422), with what was typed and every problem beside its field."""
+    spec = SPECS[name]
+    errors, general = problems_by_field(error.problems, spec.fields, dict(spec.aliases))
+    settings = request.app.state.settings
+    page = RecordFormPage(
+        frame=frame(request, user, section="patients", settings=settings),
+        form=FormState(
+            values=values.all,
+            errors=errors,
+            choices=_choices(db, _clinic_of(db, user, patient_id)),
+            general=general,
+        ),
+        patient_id=patient_id,
+        title=spec.title,
+        template=name,
+    )
+    return render(request, "web/patients/forms/refused.html", page, status_code=422)
+
+
+@router.post("/patients/{patient_id}/hours", name="patients.hours")
+def hours(
+    request: Request,
+    patient_id: int,
+    engine: EngineDep,
+    db: ReadDbDep,
+    settings: SettingsDep,
+    user: UserDep,
+    actor: ActorDep,
+    values: FormDep,
+) -> Response:
+    """The patient's preferred reminder hours and language (``reminders.hours``): not clinical
+    data, so nothing is re-planned; waiting reminders move to the new hours."""
+    try:
+        done = set_send_window(
+            engine,
+            actor=actor,
+            patient_id=patient_id,
+            start=values.text("send_window_start"),
+            end=values.text("send_window_end"),
+            language=values.text("language"),
+            settings=settings,
+            now=utc_now(),
+        )
+    except InvalidInput as error:
+        return _refused(request, "hours", patient_id, values, db, user, error)
+    when = done.window or f"the clinic's time, {done.send_time} theirs"
+    moved = f"{done.moved} waiting reminder(s) moved"
+    flash(request, f"Reminder hours: {when}; {moved}. The plan did not change.")
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 

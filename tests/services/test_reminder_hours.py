@@ -171,3 +171,74 @@ def test_the_cadence_is_described_in_words(db_url: str) -> None:
     hours = describe(patient, policy)
     assert hours.window is None and hours.send_time == "09:00"
     assert hours.cadence == "when the window opens; 7 days before the target"
+
+
+CADENCE = {"channels": ["email"], "before_target_days": 0, "days_before_window": [14, 3],
+           "repeats": 2, "repeat_every_days": 2}  # fmt: skip
+
+
+def test_the_clinic_cadence_is_described_as_configured(db_url: str) -> None:
+    policy = effective_policy(settings_for(db_url, reminders=CADENCE))
+    patient = m.Patient(
+        clinic=CLINIC, mrn="X", given_name="A", family_name="B", birth_date=dt.date(1960, 1, 1)
+    )
+    assert describe(patient, policy).cadence == (
+        "14 and 3 days before the window opens; when the window opens; "
+        "up to 2 repeats 2 days apart while not done"
+    )
+
+
+def test_reminder_planning_follows_the_clinic_cadence(engine: sa.Engine, db_url: str) -> None:
+    """One outbox row per cadence day, planned as each day comes (the query reaches items whose
+    window opens 14 days ahead), none twice, none after the item is done."""
+    settings = settings_for(db_url, reminders=CADENCE)
+    opens = dt.date(2026, 5, 1)
+    pid = _patient(engine, "H6", opens)
+    planned: list[tuple[str, dt.date]] = []
+    with Session(engine) as session:
+        days = (dt.date(2026, 4, 16), dt.date(2026, 4, 17), dt.date(2026, 4, 28), opens,
+                dt.date(2026, 5, 3), dt.date(2026, 5, 5), dt.date(2026, 5, 7))  # fmt: skip
+        for day in days:
+            noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+            assert plan_reminders(session, settings, noon) in (0, 1)
+            assert plan_reminders(session, settings, noon) == 0  # again: nothing new
+            session.commit()
+        rows = session.exec(select(m.Reminder).order_by(col(m.Reminder.send_after))).all()
+        planned = [(r.stage, r.send_after.date()) for r in rows]
+    assert planned == [
+        ("before_window", dt.date(2026, 4, 17)),
+        ("before_window", dt.date(2026, 4, 28)),
+        ("window_open", opens),
+        ("repeat", dt.date(2026, 5, 3)),
+        ("repeat", dt.date(2026, 5, 5)),
+    ]
+    assert {r.patient_id for r in rows} == {pid}
+
+
+def test_a_window_and_a_language_together_or_neither(engine: sa.Engine, db_url: str) -> None:
+    settings = settings_for(db_url)
+    pid = _patient(engine, "H7")
+    with pytest.raises(InvalidInput) as caught:
+        set_send_window(
+            engine, actor=NURSE, patient_id=pid, start="19:00", end="21:00", language="not a tag!",
+            settings=settings, now=NOW,
+        )  # fmt: skip
+    assert [p.field for p in caught.value.problems] == ["send_window_start", "language"]
+    assert _audit(engine) == []
+    hours = set_send_window(
+        engine, actor=NURSE, patient_id=pid, start="17:00", end="19:00", language="es",
+        settings=settings, now=NOW,
+    )  # fmt: skip
+    assert hours.window == "17:00-19:00 (Europe/London)"
+    with Session(engine) as session:
+        patient = session.get(m.Patient, pid)
+        assert patient is not None and patient.language == "es"
+    set_send_window(
+        engine, actor=NURSE, patient_id=pid, start="", end="", language="",
+        settings=settings, now=NOW,
+    )  # fmt: skip
+    with Session(engine) as session:
+        patient = session.get(m.Patient, pid)
+        assert patient is not None and (patient.language, patient.send_window_start) == (None, None)
+    first, second = _audit(engine)
+    assert '"language": "es"' in str(first.after) and '"language": "es"' in str(second.before)

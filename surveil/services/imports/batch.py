@@ -13,8 +13,10 @@ event, and triggers and plans are re-run for the touched patients.
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,12 +30,17 @@ from surveil.errors import Conflict, InvalidInput, NotFound, PermissionDenied, P
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
+from surveil.services.imports import bulk
 from surveil.services.imports import rows as appliers
 from surveil.services.imports.csvfile import Row, read_table
 from surveil.services.planning import care
+from surveil.services.planning.batch_gc import batch_gc
 from surveil.services.registry.access import require_clinic
 
 IMPORTERS = (m.Role.ADMIN, m.Role.NAVIGATOR)
+REFRESH_CHUNK = 500  # patients re-planned per step, as ``replan --all`` does
+# progress(stage, done, total): "checking rows" in rows, then "re-planning" in patients
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class ImportReport:
     new_triggers: tuple[str, ...]  # kinds of the triggers the import opens (or would open)
     batch_id: int | None  # None for a dry run, or when nothing was new
     dry_run: bool
+
+    @property
+    def trigger_counts(self) -> tuple[tuple[str, int], ...]:
+        """(kind, how many) of the new triggers: a big file opens thousands, shown by kind."""
+        return tuple(sorted(Counter(self.new_triggers).items()))
 
 
 class _Preview(Exception):
@@ -80,6 +92,7 @@ def import_csv(
     settings: Settings,
     today: dt.date,
     date_format: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Check every row of ``content`` and commit them as one batch (or, ``dry_run``, only
     say what would change). Raises InvalidInput with every problem of every row."""
@@ -91,11 +104,9 @@ def import_csv(
     digest = hashlib.sha256(content).hexdigest()
     try:
         with session_scope(engine) as session:
-            tally = _apply(session, actor, kind, clinic, table, today)
+            tally = _apply(session, actor, kind, clinic, table, today, progress)
             patients = list(tally.touched.values())
-            refresh = care.refresh_patients(
-                session, patients=patients, settings=settings, today=today, channel=actor.channel
-            )
+            opened = _refresh(session, patients, settings, today, actor, progress)
             report = ImportReport(
                 kind=kind,
                 file_sha256=digest,
@@ -104,7 +115,7 @@ def import_csv(
                 skipped=tally.skipped,
                 new_patients=tally.new_patients,
                 touched_patients=len(patients),
-                new_triggers=tuple(t.kind for t in refresh.new_triggers),
+                new_triggers=opened,
                 batch_id=None,
                 dry_run=dry_run,
             )
@@ -117,9 +128,44 @@ def import_csv(
         return preview.report
 
 
+def _refresh(
+    session: Session,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    actor: Actor,
+    progress: Progress | None,
+) -> tuple[str, ...]:
+    """Triggers, then plans, for the touched patients, a chunk at a time (the bulk replan
+    path of ``replan --all``), all in the import's transaction; the kinds of the new triggers."""
+    opened: list[str] = []
+    with batch_gc():
+        for start in range(0, len(patients), REFRESH_CHUNK):
+            part = patients[start : start + REFRESH_CHUNK]
+            refresh = care.refresh_patients(
+                session, patients=part, settings=settings, today=today, channel=actor.channel
+            )
+            opened += [t.kind for t in refresh.new_triggers]
+            if progress is not None:
+                progress("re-planning", start + len(part), len(patients))
+    return tuple(opened)
+
+
 def _apply(
-    session: Session, actor: Actor, kind: str, clinic: str, table: list[Row], today: dt.date
+    session: Session,
+    actor: Actor,
+    kind: str,
+    clinic: str,
+    table: list[Row],
+    today: dt.date,
+    progress: Progress | None,
 ) -> _Tally:
+    if kind == "measurements":  # the spreadsheet-sized kind: checked and written in bulk
+        step = None if progress is None else partial(progress, "checking rows")
+        done = bulk.measurements(session, actor, clinic, table, today, _row_problem, step)
+        if done.problems:
+            raise InvalidInput(done.problems, what=f"{kind} file ({len(table)} rows)")
+        return _Tally(done.created, done.touched, done.per_patient, done.skipped, 0)
     apply = appliers.APPLIERS[kind]
     tally = _Tally()
     problems: list[Problem] = []
@@ -172,8 +218,11 @@ def _record_batch(
     session.add(batch)
     session.flush()
     assert batch.id is not None
-    for table_name, row_id in tally.created:
-        session.add(m.ImportBatchRow(batch_id=batch.id, table_name=table_name, row_id=row_id))
+    bulk.insert_plain(
+        session,
+        bulk.table_of(m.ImportBatchRow),
+        ({"batch_id": batch.id, "table_name": name, "row_id": rid} for name, rid in tally.created),
+    )
     counts = {"rows": report.rows, "created": report.created, "skipped": report.skipped}
     audit(
         session,
@@ -225,8 +274,8 @@ def rollback_import(
         for table_name in appliers.DELETE_ORDER:
             model = appliers.TABLES[table_name]
             ids = [r.row_id for r in made if r.table_name == table_name]
-            if ids:
-                session.execute(sa.delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+            for part in bulk.chunks(ids):
+                session.execute(sa.delete(model).where(model.id.in_(part)))  # type: ignore[attr-defined]
         batch.rolled_back_at, batch.rolled_back_by = now, actor.username
         session.add(batch)
         audit(
@@ -237,32 +286,38 @@ def rollback_import(
             before={"rows": len(made)},
             detail=f"{batch.kind} import {batch_id} rolled back: {len(made)} rows deleted",
         )
-        left = session.exec(select(m.Patient).where(col(m.Patient.id).in_(patient_ids))).all()
-        care.refresh_patients(
-            session, patients=list(left), settings=settings, today=today, channel=actor.channel
-        )
+        left = [
+            patient
+            for part in bulk.chunks(patient_ids)
+            for patient in session.exec(select(m.Patient).where(col(m.Patient.id).in_(part)))
+        ]
+        _refresh(session, left, settings, today, actor, None)
         return len(made)
 
 
 def _patients_of(session: Session, made: Sequence[m.ImportBatchRow]) -> list[int]:
+    """The patients of a batch's rows, with one query per table and 900 ids (a batch may hold
+    100,000 measurements)."""
     ids: set[int] = set()
+    by_table: dict[str, list[int]] = {}
     for row in made:
-        if row.table_name == "patient":
-            ids.add(row.row_id)
-        elif row.table_name == "lesion":
-            lesion = session.get(m.Lesion, row.row_id)
-            ids |= {lesion.patient_id} if lesion else set()
-        elif row.table_name == "measurement":
-            found = session.exec(
-                select(m.Lesion.patient_id)
-                .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
-                .where(m.Measurement.id == row.row_id)
-            ).first()
-            ids |= {found} if found else set()
-        else:
-            model: Any = appliers.TABLES[row.table_name]
-            stored = session.get(model, row.row_id)
-            ids |= {stored.patient_id} if stored is not None else set()
+        by_table.setdefault(row.table_name, []).append(row.row_id)
+    for table_name, row_ids in by_table.items():
+        for part in bulk.chunks(row_ids):
+            query: Any
+            if table_name == "patient":
+                ids |= set(part)
+                continue
+            if table_name == "measurement":
+                query = (
+                    sa.select(col(m.Lesion.patient_id))
+                    .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
+                    .where(col(m.Measurement.id).in_(part))
+                )
+            else:
+                model: Any = appliers.TABLES[table_name]
+                query = sa.select(model.patient_id).where(model.id.in_(part))
+            ids |= set(session.execute(query.distinct()).scalars())
     return sorted(ids)
 
 
@@ -276,16 +331,17 @@ def _refuse_if_depended_on(session: Session, batch: m.ImportBatch, patient_ids: 
     ).first()
     if later is not None:
         raise Conflict(f"import {later} came later and is not rolled back: roll it back first")
-    changed = session.exec(
-        select(m.AuditEvent.action).where(
-            col(m.AuditEvent.patient_id).in_(patient_ids),
-            m.AuditEvent.at > batch.created_at,
-            m.AuditEvent.actor != "system",
-            col(m.AuditEvent.action).not_like("%.viewed"),
-            m.AuditEvent.action != "import.committed",
-        )
-    ).first()
-    if changed is not None:
-        raise Conflict(
-            f"a patient of import {batch.id} was changed since ({changed}); not rolled back"
-        )
+    for part in bulk.chunks(patient_ids):
+        changed = session.exec(
+            select(m.AuditEvent.action).where(
+                col(m.AuditEvent.patient_id).in_(part),
+                m.AuditEvent.at > batch.created_at,
+                m.AuditEvent.actor != "system",
+                col(m.AuditEvent.action).not_like("%.viewed"),
+                m.AuditEvent.action != "import.committed",
+            )
+        ).first()
+        if changed is not None:
+            raise Conflict(
+                f"a patient of import {batch.id} was changed since ({changed}); not rolled back"
+            )

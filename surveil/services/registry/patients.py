@@ -405,6 +405,29 @@ def current_state(session: Session, *, patient_id: int | None) -> m.DiseaseState
 # --------------------------------------------------------------------------- results
 
 
+def check_measurement(
+    *,
+    birth_date: dt.date,
+    lesion: str | None,
+    date: str | None,
+    diameter_mm: str | float | None,
+    modality: str | None,
+    today: dt.date,
+) -> tuple[str, dt.date, float, str]:
+    """(label, date, mm, modality) checked and normalised: the form's rules, shared by the
+    bulk import (InvalidInput names every bad field)."""
+    check = Checker(today=today, what="measurement")
+    label = check.text("lesion", lesion, max_length=32)
+    day = check.date("date", date, not_before=birth_date, not_before_label="the birth date")
+    mm = check.number("diameter_mm", diameter_mm, positive=True, high=500)
+    mod = (modality or "").strip().lower()
+    if mod not in MODALITIES:
+        check.fail("modality", f"{modality!r} is not one of: {', '.join(MODALITIES)}")
+    check.raise_if_problems()
+    assert label and day and mm
+    return label, day, mm, mod
+
+
 def add_measurement(
     session: Session,
     *,
@@ -415,15 +438,10 @@ def add_measurement(
     modality: str | None,
     today: dt.date,
 ) -> m.Measurement:
-    check = Checker(today=today, what="measurement")
-    label = check.text("lesion", lesion, max_length=32)
-    day = check.date("date", date, not_before=patient.birth_date, not_before_label="the birth date")
-    mm = check.number("diameter_mm", diameter_mm, positive=True, high=500)
-    mod = (modality or "").strip().lower()
-    if mod not in MODALITIES:
-        check.fail("modality", f"{modality!r} is not one of: {', '.join(MODALITIES)}")
-    check.raise_if_problems()
-    assert label and day and mm
+    label, day, mm, mod = check_measurement(
+        birth_date=patient.birth_date, lesion=lesion, date=date, diameter_mm=diameter_mm,
+        modality=modality, today=today,
+    )  # fmt: skip
     found = session.exec(
         select(m.Lesion).where(m.Lesion.patient_id == patient.id, m.Lesion.label == label)
     ).first()

@@ -1,8 +1,9 @@
 """When a patient is reminded: their preferred send window, and the clinic's cadence.
 
 ``set_send_window`` is the entry point that sets or clears a patient's window (e.g. 17:00-20:00
-on their clock). It must lie inside the hours the clinic allows (outside ``quiet_start`` -
-``quiet_end``). Reminders are then planned at the window's start on the patient's clock (see
+on their clock), and the language of their messages with it (the patient page's form). The
+window must lie inside the hours the clinic allows (outside ``quiet_start`` - ``quiet_end``).
+Reminders are then planned at the window's start on the patient's clock (see
 ``core.reminders``): a wall-clock time, so it stays 17:00 local across a clock change. Waiting
 reminders that no daemon holds yet move to the new time on their day.
 
@@ -32,6 +33,8 @@ from surveil.errors import ConfigError, InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import change
+from surveil.services.registry import patients as registry
+from surveil.services.registry.patients import PatientInput
 from surveil.services.reminders.planning import effective_policy, send_window
 from surveil.services.users.accounts import visible_patient
 
@@ -46,7 +49,7 @@ class ReminderHours:
     window: str | None  # "17:00-20:00 (Europe/London)", or None: the clinic's send time
     send_time: str  # the clinic's, "09:00"
     quiet: str  # "20:00-08:00", or "none"
-    cadence: str  # "when the window opens; 7 days before the target"
+    cadence: str  # "14 and 3 days before the window opens; when the window opens; ..."
     moved: int = 0  # waiting reminders moved to the new time (set_send_window only)
 
 
@@ -89,13 +92,29 @@ def set_send_window(
     end: str,
     settings: Settings,
     now: dt.datetime,
+    language: str | None = None,
 ) -> ReminderHours:
-    """Set (or, with both times empty, clear) the patient's preferred reminder hours."""
+    """Set (or, with both times empty, clear) the patient's preferred reminder hours; and,
+    when ``language`` is given, the language of their messages ("" clears it). Every problem
+    of either is reported at once, and nothing is written while there is one."""
     policy = effective_policy(settings)
-    window = check_window(start, end, policy)
+    problems: list[Problem] = []
+    try:
+        window = check_window(start, end, policy)
+    except InvalidInput as error:
+        problems, window = list(error.problems), None
     with session_scope(engine) as session:
         patient = visible_patient(session, actor=actor, patient_id=patient_id)
         before = _shown(send_window(patient))
+        spoken = patient.language
+        if language is not None:  # the registry's own check and write, as the details form
+            try:
+                data = PatientInput(language=language)
+                registry.update_patient(session, patient=patient, data=data, today=now.date())
+            except InvalidInput as error:
+                problems += error.problems
+        if problems:
+            raise InvalidInput(problems, what="reminder hours")
         patient.send_window_start, patient.send_window_end = window or (None, None)
         patient.updated_at = now
         session.add(patient)
@@ -106,8 +125,8 @@ def set_send_window(
             action="patient.send_window",
             patient_id=patient_id,
             subject=f"patient:{patient_id}",
-            before={"send_window": before},
-            after={"send_window": _shown(window)},
+            before={"send_window": before, "language": spoken},
+            after={"send_window": _shown(window), "language": patient.language},
             detail=f"{moved} waiting reminder(s) moved",
             channel=actor.channel,
         )
@@ -163,10 +182,18 @@ def describe(patient: m.Patient, policy: ReminderPolicy) -> ReminderHours:
     """The patient's reminder hours and the clinic's cadence, in words."""
     window = _shown(send_window(patient))
     stages = []
+    if policy.days_before_window:
+        days = [str(d) for d in policy.days_before_window]
+        listed = days[0] if len(days) == 1 else ", ".join(days[:-1]) + " and " + days[-1]
+        stages.append(f"{listed} days before the window opens")
     if policy.window_open:
         stages.append("when the window opens")
     if policy.before_target_days:
         stages.append(f"{policy.before_target_days} days before the target")
+    if policy.repeats:
+        times = "1 repeat" if policy.repeats == 1 else f"up to {policy.repeats} repeats"
+        gap = policy.repeat_every_days
+        stages.append(f"{times} {gap} day{'s' if gap > 1 else ''} apart while not done")
     quiet = (
         "none"
         if policy.quiet_start == policy.quiet_end

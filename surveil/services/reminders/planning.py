@@ -139,7 +139,9 @@ def _candidate_items(
     """Open items whose window is around now: a patient stage may be due for them."""
     soon = (now + _ZONE_SLACK).date()
     still_open = (now - _ZONE_SLACK).date()
-    stage_due = col(m.FollowUpItem.earliest) <= soon
+    # The clinic's earliest stage: the window opening, or its first reminder before that.
+    lead = dt.timedelta(days=max(policy.days_before_window, default=0))
+    stage_due = col(m.FollowUpItem.earliest) <= soon + lead
     if policy.before_target_days:
         stage_due = stage_due | (
             col(m.FollowUpItem.target) <= soon + dt.timedelta(days=policy.before_target_days)

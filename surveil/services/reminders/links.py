@@ -115,6 +115,7 @@ def open_link(engine: sa.Engine, settings: Settings, token: str, now: dt.datetim
         if found is None:
             return invalid
         _row, patient, item = found
+        requested, kind = patient.language, item.kind if item is not None else ""
         used = (
             session.connection()
             .execute(
@@ -124,8 +125,7 @@ def open_link(engine: sa.Engine, settings: Settings, token: str, now: dt.datetim
             )
             .scalar()
         )
-    language = pick_language(patient.language, resource_dir("templates", settings.paths.templates))
-    kind = item.kind if item is not None else ""
+    language = pick_language(requested, resource_dir("templates", settings.paths.templates))
     return LinkPage(
         "used" if used else "open",
         language=language,

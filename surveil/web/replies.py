@@ -16,6 +16,7 @@ session to ride on). They never log the token or the body, and answer with no-re
 and no-store headers.
 """
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -113,7 +114,7 @@ async def link_page(request: Request) -> Response:
                 return _render(settings, page, status=404 if page.state == "invalid" else 422)
             page = await run_in_threadpool(open_link, engine, settings, token, _now())
             if outcome.status == "applied":
-                page = LinkPage("done", **{**page.__dict__, "state": "done"})
+                page = dataclasses.replace(page, state="done")
             return _render(settings, page)
         page = await run_in_threadpool(open_link, engine, settings, token, _now())
         return _render(settings, page, status=404 if page.state == "invalid" else 200)

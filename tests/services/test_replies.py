@@ -46,17 +46,19 @@ def reply_settings(db_url: str) -> Settings:
     )
 
 
-def seed(engine: sa.Engine, *, channel: str = "sms", state: str = "sent") -> tuple[int, int, int]:
+def seed(
+    engine: sa.Engine, *, channel: str = "sms", state: str = "sent", now: dt.datetime = NOW
+) -> tuple[int, int, int]:
     """A patient with a phone and an e-mail address, one MRI, and one reminder about it (sent
-    by ``channel``); their ids."""
+    by ``channel`` at ``now``); their ids."""
     with Session(engine) as session:
         patient = add_patient(session, "R1", phone=PHONE, preferred_channel=channel)
-        item = add_item(session, patient, NOW.date() - dt.timedelta(days=1))
+        item = add_item(session, patient, now.date() - dt.timedelta(days=1))
         reminder = m.Reminder(
             idempotency_key=f"k-{channel}", patient_id=patient.id, item_id=item.id,
             stage="window_open", channel=channel, template="window-open", state=state,
-            send_after=NOW - dt.timedelta(hours=1),
-            sent_at=NOW - dt.timedelta(minutes=30) if state == "sent" else None,
+            send_after=now - dt.timedelta(hours=1),
+            sent_at=now - dt.timedelta(minutes=30) if state == "sent" else None,
         )  # fmt: skip
         session.add(reminder)
         session.commit()

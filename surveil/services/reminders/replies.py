@@ -212,13 +212,6 @@ def mark_reply_handled(engine: sa.Engine, *, actor: Actor, reply_id: int, note: 
         )  # fmt: skip
 
 
-def opted_out_channels(connection: sa.Connection, patient_id: int) -> set[str]:
-    rows = connection.execute(
-        sa.select(OPT_OUT.c.channel).where(OPT_OUT.c.patient_id == patient_id)
-    )
-    return set(rows.scalars())
-
-
 def replies_to(connection: sa.Connection, reminder_ids: list[int]) -> dict[int, str]:
     """The patient's answer to each of these reminders, in words, for the message history."""
     found: dict[int, str] = {}

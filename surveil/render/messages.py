@@ -113,10 +113,12 @@ def patient_context(
     language: str = DEFAULT_LANGUAGE,
     reply_url: str | None = None,
     unsubscribe_url: str | None = None,
+    sms_replies: bool = False,
 ) -> dict[str, Any]:
     """The whole of what a patient message may say: first name, clinic, what and when (the
     dates written in ``language``; render with that language's environment), and the e-mail's
-    reply and unsubscribe links (signed tokens naming only the reminder)."""
+    reply and unsubscribe links (signed tokens naming only the reminder); ``sms_replies``: the
+    clinic takes replies by text, so the SMS says "Reply C to confirm, STOP to stop"."""
     return {
         "first_name": first_name or None,
         "clinic_name": clinic.name,
@@ -129,6 +131,7 @@ def patient_context(
         "target": format_day(target, language),
         "reply_url": reply_url,
         "unsubscribe_url": unsubscribe_url,
+        "sms_replies": sms_replies,
     }
 
 

@@ -267,3 +267,31 @@ def test_no_links_without_an_address_patients_can_reach(engine: sa.Engine, db_ur
     with Session(engine) as session:
         row = session.get(m.Reminder, rid)
         assert row is not None and links_for(settings, row) is None
+
+
+def test_a_text_says_how_to_reply_only_where_replies_are_taken(
+    engine: sa.Engine, db_url: str
+) -> None:
+    pid, item_id, _ = seed(engine)
+    with Session(engine) as session:
+        pending = m.Reminder(
+            idempotency_key="k-hint", patient_id=pid, item_id=item_id, stage="window_open",
+            channel="sms", template="window-open", send_after=NOW,
+        )  # fmt: skip
+        session.add(pending)
+        session.commit()
+        said = {}
+        for secret in ("", "inbound-" + "s" * 32):
+            base = reply_settings(db_url)
+            settings = dataclasses.replace(
+                base, sms=dataclasses.replace(base.sms, inbound_secret=secret)
+            )
+            loaded = load(session, pending.id or 0)
+            assert loaded is not None
+            checked = prepare(
+                session, loaded, settings, effective_policy(settings), environment(None), NOW
+            )
+            assert isinstance(checked, tuple) and checked[0] == PHONE
+            said[bool(secret)] = checked[1].sms
+    assert "Reply C to confirm, STOP to stop." in said[True]
+    assert "Reply" not in said[False]

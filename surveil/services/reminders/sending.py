@@ -158,6 +158,7 @@ def prepare(
         language=language,
         reply_url=links.reply_url if links else None,
         unsubscribe_url=links.unsubscribe_url if links else None,
+        sms_replies=channel is Channel.SMS and bool(settings.sms.inbound_secret),
     )
     if language != DEFAULT_LANGUAGE:
         env = environment(settings.paths.templates, language)

@@ -295,3 +295,18 @@ def test_a_text_says_how_to_reply_only_where_replies_are_taken(
             said[bool(secret)] = checked[1].sms
     assert "Reply C to confirm, STOP to stop." in said[True]
     assert "Reply" not in said[False]
+
+
+def test_one_click_is_only_offered_over_https(engine: sa.Engine, db_url: str) -> None:
+    _, _, rid = seed(engine, channel="email")
+    base = reply_settings(db_url)
+    plain = dataclasses.replace(
+        base, web=dataclasses.replace(base.web, base_url="http://demo.example:8000")
+    )
+    assert _links(engine, plain, rid).list_unsubscribe == ""
+    with_mail = dataclasses.replace(
+        plain, replies=dataclasses.replace(base.replies, unsubscribe_mailto="out@h.example")
+    )
+    found = _links(engine, with_mail, rid)
+    assert found.list_unsubscribe == "<mailto:out@h.example?subject=unsubscribe>"
+    assert found.reply_url.startswith("http://demo.example:8000/r/")  # the page still works

@@ -49,7 +49,7 @@ LINK_ACTIONS = {
 class Links:
     reply_url: str
     unsubscribe_url: str
-    list_unsubscribe: str  # the header's value: <https://…>[, <mailto:…>]
+    list_unsubscribe: str  # the header's value: <https://…>[, <mailto:…>]; "" for none
 
 
 def links_for(settings: Settings, reminder: m.Reminder) -> Links | None:
@@ -66,11 +66,12 @@ def links_for(settings: Settings, reminder: m.Reminder) -> Links | None:
     reply = make_token(key, reminder.id, expires, Purpose.REPLY)
     leave = make_token(key, reminder.id, expires, Purpose.UNSUBSCRIBE)
     unsubscribe_url = f"{base}/r/{leave}"
-    header = f"<{unsubscribe_url}>"
+    # RFC 8058: the one-click URI must be HTTPS; over plain HTTP (a demo) only the mailto.
+    parts = [f"<{unsubscribe_url}>"] if base.startswith("https://") else []
     if settings.replies.unsubscribe_mailto:
-        header += (
-            f", <mailto:{quote(settings.replies.unsubscribe_mailto, safe='@')}?subject=unsubscribe>"
-        )
+        mailto = quote(settings.replies.unsubscribe_mailto, safe="@")
+        parts.append(f"<mailto:{mailto}?subject=unsubscribe>")
+    header = ", ".join(parts)
     return Links(f"{base}/r/{reply}", unsubscribe_url, header)
 
 

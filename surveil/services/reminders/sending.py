@@ -164,11 +164,11 @@ def prepare(
         env = environment(settings.paths.templates, language)
     address = patient.email if channel is Channel.EMAIL else patient.phone
     rendered = render_message(env, row.template, context)
-    if links is not None:  # RFC 8058: mail clients offer a one-click unsubscribe
-        rendered = dataclasses.replace(rendered, headers=(
-            ("List-Unsubscribe", links.list_unsubscribe),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ))  # fmt: skip
+    if links is not None and links.list_unsubscribe:  # RFC 8058: one-click unsubscribe
+        headers = [("List-Unsubscribe", links.list_unsubscribe)]
+        if links.list_unsubscribe.startswith("<https://"):
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        rendered = dataclasses.replace(rendered, headers=tuple(headers))
     return address or "", rendered
 
 

@@ -15,7 +15,8 @@ from surveil.db import models as m
 from surveil.services.reminders.links import links_for
 from tests.services.test_replies import replies, seed
 from tests.web.axe import axe_violations
-from tests.web.conftest import screenshot
+from tests.web.conftest import World, screenshot
+from tests.web.test_browser import log_in
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
@@ -60,3 +61,31 @@ def test_the_reply_page_works_on_a_phone_in_every_language(
     assert axe_violations(page) == []
     assert [r.kind for r in replies(web_engine)] == ["confirm"]
     screenshot(page, f"reply18-link-done-{language}")
+
+
+def test_a_navigator_handles_a_reply_from_the_worklist_on_a_phone(
+    page: Page, live_server: str, web_engine: sa.Engine, world: World
+) -> None:
+    with Session(web_engine) as session:
+        session.add(
+            m.InboundReply(
+                dedupe_key="sms:B1", channel="sms", kind="unrecognised",
+                patient_id=world.north_patient, item_id=world.overdue_item,
+                text="Tuesday is no good", received_at=dt.datetime.now(dt.UTC),
+                needs_action=True,
+            )
+        )  # fmt: skip
+        session.commit()
+    page.set_viewport_size(PHONE)
+    log_in(page, live_server)
+    page.goto(f"{live_server}/worklist?section=replies")
+    section = page.locator("#sec-replies")
+    expect(section).to_contain_text('"Tuesday is no good"')
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert axe_violations(page) == []
+    screenshot(page, "reply18-worklist-replies-phone")
+    section.get_by_label("Note").fill("called back, rebooked for Thursday")
+    section.get_by_role("button", name="Handled").click()
+    expect(page.locator(".flash-ok")).to_contain_text("Reply marked handled")
+    expect(page.locator("#sec-replies")).not_to_contain_text("Tuesday is no good")
+    assert [r.handled_note for r in replies(web_engine)] == ["called back, rebooked for Thursday"]

@@ -29,7 +29,12 @@ from surveil.errors import ConfigError, Problem
 
 DEFAULT_CONFIG_FILE = "surveil.toml"
 ENV_PREFIX = "SURVEIL_"
-SECRET_KEYS = {("web", "secret_key"), ("smtp", "password"), ("sms", "auth_header")}
+SECRET_KEYS = {
+    ("web", "secret_key"),
+    ("smtp", "password"),
+    ("sms", "auth_header"),
+    ("sms", "inbound_secret"),
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,19 @@ class SmsSettings:
     url: str = ""
     auth_header: str = ""
     timeout_seconds: float = 10.0
+    # Patients' replies (issue 18): the provider's inbound webhook signs each request with this
+    # shared secret (HMAC-SHA256); empty: inbound texts are refused.
+    inbound_secret: str = ""
+    inbound_window_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class RepliesSettings:
+    """The links in reminder e-mails (confirm, call me, stop; List-Unsubscribe)."""
+
+    link_days: int = 30
+    link_base_url: str = ""  # empty: web.base_url (the address patients can reach)
+    unsubscribe_mailto: str = ""  # optional address for the List-Unsubscribe mailto
 
 
 @dataclass(frozen=True)
@@ -200,6 +218,7 @@ class Settings:
     feeds: FeedSettings = field(default_factory=FeedSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    replies: RepliesSettings = field(default_factory=RepliesSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     bookings: BookingSettings = field(default_factory=BookingSettings)

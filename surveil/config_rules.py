@@ -49,6 +49,10 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("smtp", "port"): _PORT,
     ("smtp", "timeout_seconds"): _NETWORK_TIMEOUT,
     ("sms", "timeout_seconds"): _NETWORK_TIMEOUT,
+    # How far a signed webhook's timestamp may be from our clock; beyond it, a replay.
+    ("sms", "inbound_window_seconds"): Bound(10, 3600, "seconds"),
+    # RFC 8058 unsubscribe links must keep working for a while (CAN-SPAM: 30 days at least).
+    ("replies", "link_days"): Bound(1, 365, "days"),
     ("daemon", "dispatch_seconds"): Bound(1, 3600, "seconds"),
     ("daemon", "plan_minutes"): Bound(1, 1440, "minutes"),
     ("daemon", "sweep_seconds"): Bound(1, 3600, "seconds"),
@@ -81,7 +85,11 @@ def bound_problems(section: str, values: dict[str, Any]) -> list[Problem]:
 
 # (section, key) -> may be empty. The SMS webhook's address is not quoted back: providers put
 # account ids, sometimes keys, in it.
-_URLS = {("web", "base_url"): True, ("sms", "url"): True}  # empty: not used / served address
+_URLS = {
+    ("web", "base_url"): True,
+    ("sms", "url"): True,
+    ("replies", "link_base_url"): True,
+}  # empty: not used / served address
 
 
 def url_problems(section: str, values: dict[str, Any]) -> list[Problem]:

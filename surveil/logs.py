@@ -31,7 +31,8 @@ REDACTED = "<redacted>"
 HARMLESS_PARAMETERS = frozenset({"page", "section", "site", "kind"})
 _HARMLESS_VALUE = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
 
-_FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
+# Calendar feeds and the reply links of reminder e-mails (``/r/<token>``): the URL is the secret.
+_FEED_TOKEN = re.compile(r"(/feeds/|/r/)[^/?#\s\"]+?(\.ics)?(?=[/?#\s\"]|$)")
 _QUERY = re.compile(r"(/[^\s?\"']*)\?([^\s\"'#]*)")
 _DB_KEY = re.compile(r"(Key \([^)\n]*\)=).*")
 _DB_ROW = re.compile(r"(Failing row contains ).*")
@@ -44,7 +45,7 @@ _CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def redact_feed_tokens(text: str) -> str:
-    """``/feeds/abc123.ics?x`` -> ``/feeds/<redacted>.ics?x``."""
+    """``/feeds/abc123.ics?x`` -> ``/feeds/<redacted>.ics?x``; ``/r/abc`` -> ``/r/<redacted>``."""
     return _FEED_TOKEN.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2) or ''}", text)
 
 

@@ -70,6 +70,8 @@ AREAS = (
     "tests.services.reports.test_capacity",
     "tests.services.reports.test_quality",
     "tests.services.reports.test_letters",
+    "tests.services.test_replies",
+    "tests.web.test_replies_web",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -219,3 +219,4 @@ class Channel(StrEnum):
     IMPORT = "import"
     API = "api"
     HL7 = "hl7"
+    SMS = "sms"  # a patient's text message (a reply to a reminder)

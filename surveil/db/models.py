@@ -582,6 +582,11 @@ from surveil.db.models_items import (  # noqa: E402
     CodedReason as CodedReason,
 )
 
+# Issue 18: patients' replies and stopped channels (surveil/db/models_replies.py).
+from surveil.db.models_replies import ChannelOptOut as ChannelOptOut  # noqa: E402
+from surveil.db.models_replies import InboundReply as InboundReply  # noqa: E402
+from surveil.db.models_replies import ReplyKind as ReplyKind  # noqa: E402
+
 # Issue 15: the protocol activation log lives in its own module (this one is near 600 lines).
 from surveil.db.protocol_models import ProtocolActivation as ProtocolActivation  # noqa: E402
 

@@ -33,6 +33,8 @@ class RenderedMessage:
     text: str
     html: str
     sms: str
+    # Extra e-mail headers (List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,14 @@ def patient_context(
     latest: dt.date,
     first_name: str | None = None,
     language: str = DEFAULT_LANGUAGE,
+    reply_url: str | None = None,
+    unsubscribe_url: str | None = None,
+    sms_replies: bool = False,
 ) -> dict[str, Any]:
     """The whole of what a patient message may say: first name, clinic, what and when (the
-    dates written in ``language``; render with that language's environment)."""
+    dates written in ``language``; render with that language's environment), and the e-mail's
+    reply and unsubscribe links (signed tokens naming only the reminder); ``sms_replies``: the
+    clinic takes replies by text, so the SMS says "Reply C to confirm, STOP to stop"."""
     return {
         "first_name": first_name or None,
         "clinic_name": clinic.name,
@@ -122,6 +129,9 @@ def patient_context(
         "window_from": format_day(earliest, language),
         "window_to": format_day(latest, language),
         "target": format_day(target, language),
+        "reply_url": reply_url,
+        "unsubscribe_url": unsubscribe_url,
+        "sms_replies": sms_replies,
     }
 
 

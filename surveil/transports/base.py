@@ -22,6 +22,8 @@ class OutgoingMessage:
     text: str
     html: str | None = None
     sms: str | None = None
+    # Extra e-mail headers, e.g. List-Unsubscribe (RFC 8058); printable ASCII, one line each.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,8 @@ class SmtpTransport:
         email["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
         email["Message-ID"] = self.message_id(message.idempotency_key)
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: holiday autoreplies stay quiet
+        for name, value in message.headers:
+            email[name] = value
         if message.html is None:
             email["MIME-Version"] = "1.0"
             email.set_payload(message.text, utf8)
@@ -332,7 +334,8 @@ def _is_final(code: int) -> bool:
 def _check_headers(message: OutgoingMessage) -> None:
     if not _SAFE_KEY.fullmatch(message.idempotency_key):
         raise TransportError("idempotency key is not usable in a Message-ID", permanent=True)
-    if any(c in value for value in (message.to, message.subject) for c in "\r\n"):
+    values = (message.to, message.subject, *(v for pair in message.headers for v in pair))
+    if any(c in value for value in values for c in "\r\n"):
         raise TransportError("a header contains a line break (header injection?)", permanent=True)
     address = parseaddr(message.to)[1]
     if "@" not in address or address != message.to.strip():

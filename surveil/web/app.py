@@ -62,6 +62,7 @@ from surveil.web import (
     patient_list,
     patients,
     record_forms,
+    replies,
     report_quality,
     reports,
     result_forms,
@@ -105,6 +106,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     reports.router,  # issue 20: the clinic as a whole
     report_quality.router,
+    replies.router,  # issue 18: a patient's reply handled from the worklist
 )
 
 
@@ -159,6 +161,8 @@ def create_app(
     api = create_api(app, requests_per_minute=settings.interop.api_requests_per_minute)
     app.mount(API_PREFIX, api, name="api")  # bearer tokens, problem+json (web/api)
     app.router.routes.insert(0, feeds.FEED_ROUTE)  # the hot path: matched first (web/feeds.py)
+    # Patients' replies: no session and no CSRF form token; signed instead (web/replies.py).
+    app.router.routes[1:1] = replies.ROUTES
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
     _add_error_handlers(app)

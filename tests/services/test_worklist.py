@@ -207,6 +207,7 @@ def test_csv_export_neutralises_formulas_and_json_has_every_section(
         "soon",
         "booked",
         "reminders",
+        "replies",
         "no_plan",
         "no_owner",
         "lost",

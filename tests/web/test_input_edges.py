@@ -53,6 +53,7 @@ def path_values(world: World, web_engine: sa.Engine) -> dict[str, str]:
         "therapy_id": "1",
         "row_id": "1",
         "message_id": "1",  # an HL7 message (issue 17); none is stored here
+        "reply_id": "1",  # a patient's reply (issue 18); none is stored here
     }
 
 

@@ -98,6 +98,7 @@ def seeded(db_url: str) -> dict[str, str]:
             "user_id": str(admin.id),
             "session_id": "1",  # a sessions page id (another user's or none: a neutral 303)
             "message_id": "1",  # an HL7 message (issue 17); none is stored here
+            "reply_id": "1",  # a patient's reply (issue 18); none is stored here
             "public_id": issued.feed.public_id,
             "token": issued.urls.https.rsplit("/", 1)[1].removesuffix(".ics"),
         }

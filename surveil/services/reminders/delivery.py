@@ -27,7 +27,6 @@ Unset, the hook costs one dictionary lookup.
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from surveil.db import models as m
 from surveil.errors import TransportError
 from surveil.services.reminders import dryrun, ledger
 from surveil.services.reminders.digest import send_digest
+from surveil.services.reminders.faults import KILL_ENV, failpoint
 from surveil.services.reminders.ledger import Accepted, Outgoing
 from surveil.services.reminders.outbox import list_reminders, preview_due, retry_reminder
 from surveil.services.reminders.planning import effective_policy, plan_reminders
@@ -62,6 +62,7 @@ from surveil.transports.base import OutgoingMessage
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "KILL_ENV",
     "build_transports",
     "dispatch_due",
     "list_reminders",
@@ -72,7 +73,6 @@ __all__ = [
     "sweep",
 ]
 
-KILL_ENV = "SURVEIL_TEST_KILL_AT"
 KILL_POINTS = ("after_claim", "after_sending", "after_smtp_accept")
 RETRY_FIRST = dt.timedelta(minutes=1)
 RETRY_MAX = dt.timedelta(hours=1)
@@ -263,8 +263,10 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
             marked = ledger.mark_sending(connection, rid, worker, until, now, after=after)
     if run.solo is not None:  # the check above wrote nothing: marking is a transaction alone
         marked = ledger.mark_sending(run.solo, rid, worker, until, now, after=after)
-    if marked is None:
-        return "lost"
+    if marked is None:  # no longer ours, or a STOP came in after the check above
+        with claims.transaction(run.engine) as connection:
+            stopped = ledger.end_if_stopped(connection, rid, worker, run.clock())
+        return m.ReminderState.SUPPRESSED if stopped else "lost"
     attempts, attempt_id = marked
     address, rendered = checked
     message = OutgoingMessage(
@@ -274,6 +276,7 @@ def start(run: _Round, loaded: Loaded) -> Outgoing | str:
         text=rendered.text,
         html=rendered.html,
         sms=rendered.sms,
+        headers=rendered.headers,
     )
     return Outgoing(rid, attempt_id, attempts, row.channel, message)
 
@@ -347,23 +350,6 @@ def sweep(engine: sa.Engine, now: dt.datetime) -> claims.SweepResult:
             result.unknown[:20],
         )
     return result
-
-
-def failpoint(name: str) -> None:
-    """The crash-test hook (see the module docstring); a no-op unless the variable is set."""
-    spec = os.environ.get(KILL_ENV)
-    if not spec:
-        return
-    for part in spec.split(","):
-        point, _, nth = part.strip().partition(":")
-        if point == name:
-            _hits[name] = _hits.get(name, 0) + 1
-            if _hits[name] == int(nth or 1):
-                os.write(2, f"{KILL_ENV}: exiting at {name} #{_hits[name]}\n".encode())
-                os._exit(137)
-
-
-_hits: dict[str, int] = {}
 
 
 def build_transports(settings: Settings) -> dict[str, Transport]:

@@ -18,6 +18,7 @@ from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read
+from surveil.services.reminders.replies import replies_to
 from surveil.services.users.accounts import visible_patient
 
 R, A = claims.R, claims.A
@@ -49,7 +50,7 @@ class MessageEntry:
     reason: str  # why it was not sent, or the last error; "" when sent or waiting
     possible_duplicate: bool  # sent again after an unknown outcome
     attempts: tuple[Attempt, ...]
-    reply: str | None = None  # the patient's answer, once replies are taken (point 3)
+    reply: str | None = None  # the patient's answer(s): 'confirm by email', 'stop by sms "STOP"'
 
 
 @audited_read("messages.viewed")
@@ -83,6 +84,7 @@ def message_history(
                         attempt.provider_response,
                     )
                 )
+        answers = replies_to(connection, ids)
         audit(
             session,
             actor=actor,
@@ -92,10 +94,12 @@ def message_history(
             detail=f"{len(rows)} message(s)",
             channel=actor.channel,
         )
-    return [_entry(row, tuple(ledger.get(row.id, ()))) for row in rows]
+    return [_entry(row, tuple(ledger.get(row.id, ())), answers.get(row.id)) for row in rows]
 
 
-def _entry(row: sa.Row[tuple[object, ...]], attempts: tuple[Attempt, ...]) -> MessageEntry:
+def _entry(
+    row: sa.Row[tuple[object, ...]], attempts: tuple[Attempt, ...], reply: str | None
+) -> MessageEntry:
     r = row._mapping
     reason = r["suppressed_reason"] or r["last_error"] or ""
     return MessageEntry(
@@ -110,6 +114,7 @@ def _entry(row: sa.Row[tuple[object, ...]], attempts: tuple[Attempt, ...]) -> Me
         reason=reason,
         possible_duplicate=bool(r["resent_after_unknown"]),
         attempts=attempts,
+        reply=reply,
     )
 
 

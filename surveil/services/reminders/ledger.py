@@ -19,6 +19,7 @@ from surveil.db import models as m
 from surveil.transports.base import DeliveryResult, OutgoingMessage
 
 R, A = claims.R, claims.A
+OPT_OUT: sa.Table = m.ChannelOptOut.__table__  # type: ignore[attr-defined]
 TEXT_KEPT = 500  # characters of an error or a provider's answer kept in a row
 
 
@@ -33,12 +34,19 @@ class Outgoing:
     message: OutgoingMessage
 
 
+# A STOP on the row's channel (``channel_opt_out``) is checked in the very statement that marks
+# the row ``sending``: a STOP committed after the send-time check, while the row was claimed,
+# still stops it (issue 18). The lookup is one probe of the opt-out table's primary key.
+STOPPED = sa.exists().where(
+    OPT_OUT.c.patient_id == R.c.patient_id, OPT_OUT.c.channel == R.c.channel
+)
 _MARK_SENDING = (
     sa.update(R)
     .where(
         R.c.id == sa.bindparam("rid"),
         R.c.lease_owner == sa.bindparam("claimant"),
         R.c.state.in_(claims.CLAIMABLE),
+        ~STOPPED,
     )
     .values(
         state=m.ReminderState.SENDING,
@@ -180,6 +188,15 @@ def mark_sending(
         }
     row = connection.execute(_SENDING_AFTER_SENT if after else _SENDING, values).first()
     return None if row is None else (int(row[0]), int(row[1]))
+
+
+def end_if_stopped(connection: sa.Connection, rid: int, worker: str, now: dt.datetime) -> bool:
+    """Suppress a row that ``mark_sending`` refused because the patient stopped its channel
+    in the meantime; False if it was refused for another reason (no longer ours)."""
+    stopped = connection.execute(sa.select(R.c.id).where(R.c.id == rid, STOPPED)).first()
+    return stopped is not None and end_unsent(
+        connection, rid, worker, now, m.ReminderState.SUPPRESSED, "opted out"
+    )
 
 
 def end_unsent(

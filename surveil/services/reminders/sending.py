@@ -5,6 +5,7 @@ be discharged or change their address between planning and sending. A refusal is
 reason stored on the row (``suppressed_reason``) and in the ledger.
 """
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from surveil.render.messages import (
 from surveil.render.templating import make_environment
 from surveil.resources import resource_dir
 from surveil.services.reminders.digest import digest_day, digest_lines
+from surveil.services.reminders.links import links_for
 from surveil.services.reminders.planning import core_item_state, reminder_patient, send_window
 
 Prepared = tuple[str, RenderedMessage]  # address, message
@@ -81,27 +83,31 @@ class Loaded(NamedTuple):
     patient: m.Patient | None
     item: m.FollowUpItem | None
     discharged: bool
+    stopped: bool = False  # the patient sent STOP on this row's channel (``channel_opt_out``)
 
 
 def load_many(session: Session, reminder_ids: Sequence[int]) -> dict[int, Loaded]:
     """Rows with their patient and item, and whether the patient is discharged, in one query."""
-    discharged = (
-        sa.exists()
-        .where(
-            col(m.DiseaseState.patient_id) == col(m.Reminder.patient_id),
-            col(m.DiseaseState.end_date).is_(None),
-            col(m.DiseaseState.kind) == StateKind.DISCHARGED,
-        )
-        .label("discharged")
+    discharged = sa.exists().where(
+        col(m.DiseaseState.patient_id) == col(m.Reminder.patient_id),
+        col(m.DiseaseState.end_date).is_(None),
+        col(m.DiseaseState.kind) == StateKind.DISCHARGED,
     )
+    stopped = sa.exists().where(
+        col(m.ChannelOptOut.patient_id) == col(m.Reminder.patient_id),
+        col(m.ChannelOptOut.channel) == col(m.Reminder.channel),
+    )
+    # Both flags in one column (1: discharged, 2: stopped on this channel): the typed select
+    # takes four columns.
+    flags = (sa.case((discharged, 1), else_=0) + sa.case((stopped, 2), else_=0)).label("flags")
     query = (
-        select(m.Reminder, m.Patient, m.FollowUpItem, discharged)
+        select(m.Reminder, m.Patient, m.FollowUpItem, flags)
         .outerjoin(m.Patient, col(m.Patient.id) == m.Reminder.patient_id)
         .outerjoin(m.FollowUpItem, col(m.FollowUpItem.id) == m.Reminder.item_id)
         .where(col(m.Reminder.id).in_(list(reminder_ids)))
     )
     return {
-        row.id or 0: Loaded(row, patient, item, bool(flag))
+        row.id or 0: Loaded(row, patient, item, bool(flag & 1), bool(flag & 2))
         for row, patient, item, flag in session.exec(query)
     }
 
@@ -120,7 +126,7 @@ def prepare(
 ) -> Prepared | Deferred | str:
     """The address and the rendered message, the reason the row must not be sent, or when
     to try again (outside the patient's preferred hours)."""
-    row, patient, item, discharged = loaded
+    row, patient, item, discharged, stopped = loaded
     if row.user_id is not None:
         return _prepare_digest(session, row, settings, env, now)
     if patient is None or item is None:
@@ -131,6 +137,8 @@ def prepare(
     reason = suppression_reason(core_item_state(item.state), core_patient, channel, today)
     if reason is not None:
         return reason.value
+    if stopped:
+        return Suppression.OPTED_OUT.value  # STOP on this channel (a reply, issue 18)
     if channel not in patient_channels(core_patient, policy):
         return OTHER_CHANNEL
     if today > item.latest:
@@ -139,6 +147,7 @@ def prepare(
     if until is not None:
         return Deferred(until)  # late (a daemon was down, a dry run switched): at their hours
     language = patient_language(patient, settings)
+    links = links_for(settings, row) if channel is Channel.EMAIL else None
     context = patient_context(
         clinic=clinic(settings),
         kind=ItemKind(item.kind),
@@ -147,11 +156,20 @@ def prepare(
         latest=item.latest,
         first_name=patient.given_name,
         language=language,
+        reply_url=links.reply_url if links else None,
+        unsubscribe_url=links.unsubscribe_url if links else None,
+        sms_replies=channel is Channel.SMS and bool(settings.sms.inbound_secret),
     )
     if language != DEFAULT_LANGUAGE:
         env = environment(settings.paths.templates, language)
     address = patient.email if channel is Channel.EMAIL else patient.phone
-    return address or "", render_message(env, row.template, context)
+    rendered = render_message(env, row.template, context)
+    if links is not None and links.list_unsubscribe:  # RFC 8058: one-click unsubscribe
+        headers = [("List-Unsubscribe", links.list_unsubscribe)]
+        if links.list_unsubscribe.startswith("<https://"):
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        rendered = dataclasses.replace(rendered, headers=tuple(headers))
+    return address or "", rendered
 
 
 def _prepare_digest(

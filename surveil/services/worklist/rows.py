@@ -31,6 +31,7 @@ class WorkRow:
     item_id: int | None = None
     trigger_id: int | None = None
     reminder_id: int | None = None
+    reply_id: int | None = None  # a patient's reply (the ``replies`` section)
     trigger_kind: str | None = None  # who may resolve it (``triggers.roles``)
     last_contact: str = ""  # the navigator's latest call, letter or message (the outreach log)
 

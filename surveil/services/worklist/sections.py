@@ -13,6 +13,8 @@ Sections (each a query over the registry; counts are exact, rows are paged):
 - ``booked``     booked items inside their window, appointment to come, window open or opening
   within ``soon_days`` (so a booked item is never out of sight);
 - ``reminders``  reminders that failed (or whose fate is unknown after a crash);
+- ``replies``    patients' answers to reminders that need a person (call me, not understood,
+  STOP), until handled with a note (``replies.py``);
 - ``no_plan``    living, not-discharged patients with no open item at all: the safety net;
 - ``no_owner``   living, not-discharged patients with no navigator: nobody's, so everybody's
   (shown whichever navigator the page is filtered to);
@@ -52,6 +54,7 @@ from surveil.services.worklist.booked import (
     upcoming_booking_specs,
 )
 from surveil.services.worklist.contacts import latest_contacts
+from surveil.services.worklist.replies import replies_spec
 from surveil.services.worklist.rows import (
     WorkRow,
     closes_in,
@@ -190,6 +193,7 @@ SECTION_KEYS = (
     "soon",
     "booked",
     "reminders",
+    "replies",
     "no_plan",
     "no_owner",
     "lost",
@@ -397,6 +401,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             (R.send_after, R.id),
             reminder_row,
         ),
+        _booked(replies_spec(PATIENT, ITEM, patients, query.kind)),
         _Spec(
             "no_plan",
             "Active patients with no future item",

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.services.actor import Actor
-from surveil.services.reports.as_of import NOT_RECONSTRUCTED, AsOf, parse_moment, worklist_as_of
+from surveil.services.reports.as_of import AsOf, parse_moment, worklist_as_of
 from surveil.services.reports.capacity import MAX_MONTHS, Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_csv
 from surveil.services.reports.letters import letters_in_one_pdf, letters_pdf, patient_letters
@@ -42,7 +42,6 @@ class AsOfPage:
     sections: tuple[SectionView, ...]
     as_of: str  # the moment as typed, for the form
     live_url: str  # the same filters, today
-    not_reconstructed: tuple[str, ...] = NOT_RECONSTRUCTED
 
 
 def as_of_page(

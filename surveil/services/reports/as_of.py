@@ -3,10 +3,9 @@
 Reconstructed from history, never from a stored copy: the patients enrolled by then, each item
 created by then rewound through the audited changes made since (``core.as_of``), the triggers by
 their own timestamps, the navigator as the audited reassignments say, the disease state as the
-episodes recorded by then say. Then the same rules as the live sections place each row.
-
-Reminders are not reconstructed: a reminder's failures and retries are not kept as history with
-their times, so that section is shown empty with a note (see ``NOT_RECONSTRUCTED``).
+episodes recorded by then say, each reminder's state, attempts and error replayed from its
+delivery ledger and the audited retries (``as_of_reminders``). Then the same rules as the live
+sections place each row.
 """
 
 import datetime as dt
@@ -29,6 +28,7 @@ from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read
+from surveil.services.reports.as_of_reminders import reminders_then
 from surveil.services.worklist.rows import (
     WorkRow,
     closes_in,
@@ -50,7 +50,6 @@ from surveil.services.worklist.sections import (
     with_contacts,
 )
 
-NOT_RECONSTRUCTED = ("reminders",)
 ITEM_TABLE = m.FollowUpItem.__table__  # type: ignore[attr-defined]
 P, ITEM, T = m.Patient.__table__.c, m.FollowUpItem.__table__.c, m.Trigger.__table__.c  # type: ignore[attr-defined]
 A, S, U = m.AuditEvent.__table__.c, m.DiseaseState.__table__.c, m.User.__table__.c  # type: ignore[attr-defined]
@@ -172,6 +171,7 @@ def _reconstruct(
     out: dict[str, list[tuple[tuple[Any, ...], WorkRow]]] = {k: [] for k in SECTION_KEYS}
     with_open = _items_then(db, at, query, patients, day, out)
     _triggers_then(db, at, moment, patients, query.today, out)
+    out["reminders"] = reminders_then(db, at, patients, query.kind)
     discharged = _discharged_then(db, at, list(everyone))
     for p in everyone.values():
         name_key = (p.family_name, p.given_name, p.patient_id)
@@ -446,8 +446,6 @@ def _paged(
         size = settings.worklist.page_size if query.section else OVERVIEW_ROWS
         pages = max(1, math.ceil(len(found) / size))
         page = min(max(query.page, 1), pages) if query.section else 1
-        if key in NOT_RECONSTRUCTED:
-            hint = "Not reconstructed: reminder failures are not kept as history with their times."
         shown = tuple(found[(page - 1) * size : page * size])
         sections.append(Section(key, title, hint, len(found), shown, page, pages))
     return sections

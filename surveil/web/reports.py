@@ -17,7 +17,7 @@ from surveil.services.reports.as_of import AsOf, parse_moment, worklist_as_of
 from surveil.services.reports.capacity import MAX_MONTHS, Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_csv
 from surveil.services.reports.letters import letters_in_one_pdf, letters_pdf, patient_letters
-from surveil.services.worklist.sections import WorklistQuery
+from surveil.services.worklist.sections import COUNT_CAP, WorklistQuery
 from surveil.web.contexts import Frame, SectionView
 from surveil.web.deps import (
     EngineDep,
@@ -57,7 +57,9 @@ def as_of_page(
 ) -> Response:
     """The worklist at a past moment, read-only: no action forms, every row as it stood then."""
     moment = parse_moment(as_of, settings.clinic.timezone, now=utc_now())
-    then = worklist_as_of(engine, actor=actor, query=query, moment=moment, settings=settings)
+    then = worklist_as_of(
+        engine, actor=actor, query=query, moment=moment, settings=settings, count_cap=COUNT_CAP
+    )
     here = {**params, "date": "", "as_of": as_of}
     views = []
     for s in then.worklist.sections:

@@ -9,7 +9,7 @@ reminders that went out first time are never loaded.
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
@@ -66,11 +66,12 @@ class _Shown(NamedTuple):
 def reminders_then(
     db: sa.Connection,
     at: dt.datetime,
-    patients: Mapping[int, PatientThen],
+    patients: Callable[[list[int]], Mapping[int, PatientThen]],
     kind: str | None,
 ) -> list[tuple[tuple[Any, ...], WorkRow]]:
-    """The rows of "Reminders that failed" at ``at`` for ``patients`` (and one item kind),
-    each with its sort key (the live section's: send time, then id)."""
+    """The rows of "Reminders that failed" at ``at`` (and of one item kind) for the patients
+    that ``patients`` finds among the ids it is given (those the worklist showed then), each with
+    its sort key (the live section's: send time, then id)."""
     ended_badly = (
         sa.select(L.reminder_id)
         .where(L.status.in_(ON_THE_WORKLIST), L.finished_at <= at)
@@ -83,11 +84,9 @@ def reminders_then(
         .outerjoin(ITEM, ITEM.c.id == R.item_id)
         .where(R.patient_id.is_not(None), R.created_at <= at)
     )
-    found = [
-        r
-        for r in db.execute(stmt).all()
-        if r.patient_id in patients and (kind is None or r.kind == kind)
-    ]
+    candidates = [r for r in db.execute(stmt).all() if kind is None or r.kind == kind]
+    shown = patients([r.patient_id for r in candidates]) if candidates else {}
+    found = [r for r in candidates if r.patient_id in shown]
     ids = [r.id for r in found]
     ledgers, retries = _ledgers(db, ids), _retries(db, ids)
     out = []
@@ -96,9 +95,8 @@ def reminders_then(
             ledgers.get(r.id, []), retries.get(r.id, []), moment=at, state_now=r.state, swept=SWEPT
         )
         if then.state in ON_THE_WORKLIST:
-            p = patients[r.patient_id]
-            shown = _shown(r, p, then)
-            out.append(((_utc(r.send_after), r.id), reminder_row(shown)))
+            row = _shown(r, shown[r.patient_id], then)
+            out.append(((_utc(r.send_after), r.id), reminder_row(row)))
     return out
 
 

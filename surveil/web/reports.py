@@ -1,6 +1,8 @@
-"""The clinic as a whole (issue 20): the worklist as it was (``/worklist?as_of=``) and the
-capacity forecast (``/reports/capacity``, its CSV)."""
+"""The clinic as a whole (issue 20): the reports' own page (``/reports``, the one "Reports" link
+of the header), the worklist as it was (``/worklist?as_of=``) and the capacity forecast
+(``/reports/capacity``, its CSV)."""
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -33,6 +35,54 @@ from surveil.web.report_charts import BarChart, MonthCounts, bar_chart
 
 router = APIRouter()
 Param = Annotated[str, Query(max_length=100)]
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    url: str
+    title: str
+    about: str
+
+
+@dataclass(frozen=True)
+class ReportsPage:
+    frame: Frame
+    reports: tuple[ReportLink, ...]
+
+
+@router.get("/reports", name="reports.index")
+def reports_index(request: Request, settings: SettingsDep, user: ReaderDep) -> Response:
+    """Every report in one place: the header has one "Reports" link, not one per report (nine
+    links did not fit a phone's width)."""
+    yesterday = (clinic_today(settings) - dt.timedelta(days=1)).isoformat()
+    reports = [
+        ReportLink(
+            "/reports/quality",
+            "Quality of surveillance",
+            "On time, late, overdue and lost to follow-up, with 24 months of trend.",
+        ),
+        ReportLink(
+            "/reports/capacity",
+            "Capacity forecast",
+            "Scans, tests, injections and tumour boards the plans need, month by month.",
+        ),
+        ReportLink(
+            "/reports/reasons",
+            "Reasons by rule",
+            "Why items were declined, snoozed, overridden or reopened.",
+        ),
+        ReportLink(
+            f"/worklist?as_of={yesterday}T09:00",
+            "The worklist as it was",
+            "Any past moment's worklist, rebuilt from history, for incident review.",
+        ),
+    ]
+    if user.role == m.Role.NAVIGATOR:  # the quality page is for clinicians and administrators
+        reports = reports[1:]
+    page = ReportsPage(
+        frame=frame(request, user, section="reports", settings=settings), reports=tuple(reports)
+    )
+    return render(request, "web/reports/index.html", page)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """``surveil forecast``: the clinic as a whole from the terminal (issue 20)."""
 
+import os
 from pathlib import Path
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from surveil.cli._common import console, get_app, json_option, print_json
 from surveil.services.reports.capacity import Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_json
-from surveil.services.reports.letters import letters_pdf, patient_letters
+from surveil.services.reports.letters import Letter, letters_pdf, patient_letters
 
 
 @click.command("forecast")
@@ -88,6 +90,12 @@ def _table(result: Capacity) -> Table:
     help="The folder to write one PDF per patient into (letter-<MRN>.pdf).",
 )
 @click.option("--html", "as_html", is_flag=True, help="Write HTML files instead of PDF.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    help="Processes laying out PDFs at once (default: one per CPU).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def letter_command(
     ctx: click.Context,
@@ -96,14 +104,18 @@ def letter_command(
     handover: bool,
     out: Path,
     as_html: bool,
+    jobs: int | None,
+    quiet: bool,
 ) -> None:
     """Each patient's plan for the next 12 or 24 months in plain words, as a printable letter
-    (PDF, or HTML). Each printing is audited.
+    (PDF, or HTML), one file per patient, with a progress bar for many. Each printing is
+    audited.
 
     \b
     Examples:
       surveil letter 100 101 --out letters/
       surveil letter 100 --months 24 --handover --out letters/
+      surveil letter $(cat mrns.txt) --jobs 2 --out letters/
     """
     app = get_app(ctx)
     letters = patient_letters(
@@ -116,7 +128,7 @@ def letter_command(
         today=app.today(),
     )
     out.mkdir(parents=True, exist_ok=True)
-    pdfs = [] if as_html else letters_pdf(letters)
+    pdfs = [] if as_html else _pdfs_with_progress(letters, jobs or _cpus(), quiet)
     for n, mrn in enumerate(mrns):
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in mrn)
         if as_html:
@@ -124,6 +136,29 @@ def letter_command(
         else:
             (out / f"letter-{name}.pdf").write_bytes(pdfs[n])
     console.print(f"{len(letters)} letter(s) written to {out}")
+
+
+def _pdfs_with_progress(letters: list[Letter], jobs: int, quiet: bool) -> list[bytes]:
+    columns = (
+        TextColumn("letters"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    # Refreshed by hand, not by rich's refresh thread: the PDFs may be laid out in forked
+    # processes, and a fork should not copy a thread that holds the console's lock.
+    with Progress(*columns, console=console, disable=quiet, auto_refresh=False) as bar:
+        task = bar.add_task("letters", total=len(letters))
+
+        def done(n: int) -> None:
+            bar.advance(task, n)
+            bar.refresh()
+
+        return letters_pdf(letters, jobs=jobs, on_done=done)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 COMMANDS = [forecast_command, letter_command]

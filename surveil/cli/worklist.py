@@ -111,7 +111,7 @@ def _show_as_of(app: Any, query: WorklistQuery, text: str, *, as_json: bool) -> 
         print_json({"as_of": then.local, **to_json(then.worklist)})
         return
     console.print(f"[bold]Worklist as it was at {then.local}[/] ({then.worklist.query.clinic})")
-    console.print("[dim]Reconstructed from history; failed reminders are not reconstructed.[/]")
+    console.print("[dim]Reconstructed from history (audit trail, delivery ledger).[/]")
     for s in then.worklist.sections:
         console.print(_table(s))
 

@@ -38,6 +38,10 @@ R: sa.Table = m.Reminder.__table__  # type: ignore[attr-defined]
 A: sa.Table = m.DeliveryAttempt.__table__  # type: ignore[attr-defined]
 L: sa.Table = m.DaemonLease.__table__  # type: ignore[attr-defined]
 H: sa.Table = m.Heartbeat.__table__  # type: ignore[attr-defined]
+# What the sweep writes into a row it found mid-send, and into that attempt's ledger row (the
+# worklist as it was tells one from the other: services/reports/as_of_reminders.py).
+SWEPT_ERROR = "the daemon stopped during the send; it will be sent again"
+SWEPT_RESPONSE = "no outcome recorded: the daemon stopped during the send"
 
 LEADER = "leader"
 CLAIMABLE = (m.ReminderState.PENDING, m.ReminderState.UNKNOWN)
@@ -172,7 +176,7 @@ def sweep(engine: Bind, now: dt.datetime) -> SweepResult:
                 state=m.ReminderState.UNKNOWN,
                 lease_owner=None,
                 lease_until=None,
-                last_error="the daemon stopped during the send; it will be sent again",
+                last_error=SWEPT_ERROR,
                 updated_at=now,
             )
             .returning(R.c.id)
@@ -185,7 +189,7 @@ def sweep(engine: Bind, now: dt.datetime) -> SweepResult:
                 .values(
                     status="unknown",
                     finished_at=now,
-                    provider_response="no outcome recorded: the daemon stopped during the send",
+                    provider_response=SWEPT_RESPONSE,
                 )
             )
         released = connection.execute(

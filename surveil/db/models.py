@@ -333,6 +333,8 @@ class FollowUpItem(SQLModel, table=True):
         sa.Index("ix_followup_item_open_target", "state", "target"),
         sa.Index("ix_followup_item_patient_state", "patient_id", "state"),
         sa.Index("ix_followup_item_open_latest", "state", "latest"),
+        # What changed since a moment (the worklist as it was: services/reports/as_of.py).
+        sa.Index("ix_followup_item_updated_at", "updated_at"),
         # The worklist's sections, each an index over open items in the section's own order, so
         # a page reads its ten rows (and a capped count its 1,001) off the front of the index
         # instead of sorting every open item: overdue and due by urgency then window end (see

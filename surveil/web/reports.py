@@ -1,6 +1,8 @@
-"""The clinic as a whole (issue 20): the worklist as it was (``/worklist?as_of=``) and the
-capacity forecast (``/reports/capacity``, its CSV)."""
+"""The clinic as a whole (issue 20): the reports' own page (``/reports``, the one "Reports" link
+of the header), the worklist as it was (``/worklist?as_of=``) and the capacity forecast
+(``/reports/capacity``, its CSV)."""
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -13,11 +15,11 @@ from fastapi.responses import Response
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.services.actor import Actor
-from surveil.services.reports.as_of import NOT_RECONSTRUCTED, AsOf, parse_moment, worklist_as_of
+from surveil.services.reports.as_of import AsOf, parse_moment, worklist_as_of
 from surveil.services.reports.capacity import MAX_MONTHS, Capacity, CapacityQuery, capacity_forecast
 from surveil.services.reports.capacity_export import capacity_csv
 from surveil.services.reports.letters import letters_in_one_pdf, letters_pdf, patient_letters
-from surveil.services.worklist.sections import WorklistQuery
+from surveil.services.worklist.sections import COUNT_CAP, WorklistQuery
 from surveil.web.contexts import Frame, SectionView
 from surveil.web.deps import (
     EngineDep,
@@ -36,13 +38,60 @@ Param = Annotated[str, Query(max_length=100)]
 
 
 @dataclass(frozen=True)
+class ReportLink:
+    url: str
+    title: str
+    about: str
+
+
+@dataclass(frozen=True)
+class ReportsPage:
+    frame: Frame
+    reports: tuple[ReportLink, ...]
+
+
+@router.get("/reports", name="reports.index")
+def reports_index(request: Request, settings: SettingsDep, user: ReaderDep) -> Response:
+    """Every report in one place: the header has one "Reports" link, not one per report (nine
+    links did not fit a phone's width)."""
+    yesterday = (clinic_today(settings) - dt.timedelta(days=1)).isoformat()
+    reports = [
+        ReportLink(
+            "/reports/quality",
+            "Quality of surveillance",
+            "On time, late, overdue and lost to follow-up, with 24 months of trend.",
+        ),
+        ReportLink(
+            "/reports/capacity",
+            "Capacity forecast",
+            "Scans, tests, injections and tumour boards the plans need, month by month.",
+        ),
+        ReportLink(
+            "/reports/reasons",
+            "Reasons by rule",
+            "Why items were declined, snoozed, overridden or reopened.",
+        ),
+        ReportLink(
+            f"/worklist?as_of={yesterday}T09:00",
+            "The worklist as it was",
+            "Any past moment's worklist, rebuilt from history, for incident review.",
+        ),
+    ]
+    if user.role == m.Role.NAVIGATOR:  # the quality page is for clinicians and administrators
+        reports = reports[1:]
+    page = ReportsPage(
+        frame=frame(request, user, section="reports", settings=settings), reports=tuple(reports)
+    )
+    return render(request, "web/reports/index.html", page)
+
+
+@dataclass(frozen=True)
 class AsOfPage:
     frame: Frame
     then: AsOf
     sections: tuple[SectionView, ...]
     as_of: str  # the moment as typed, for the form
     live_url: str  # the same filters, today
-    not_reconstructed: tuple[str, ...] = NOT_RECONSTRUCTED
 
 
 def as_of_page(
@@ -58,7 +107,9 @@ def as_of_page(
 ) -> Response:
     """The worklist at a past moment, read-only: no action forms, every row as it stood then."""
     moment = parse_moment(as_of, settings.clinic.timezone, now=utc_now())
-    then = worklist_as_of(engine, actor=actor, query=query, moment=moment, settings=settings)
+    then = worklist_as_of(
+        engine, actor=actor, query=query, moment=moment, settings=settings, count_cap=COUNT_CAP
+    )
     here = {**params, "date": "", "as_of": as_of}
     views = []
     for s in then.worklist.sections:

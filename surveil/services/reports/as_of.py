@@ -3,10 +3,16 @@
 Reconstructed from history, never from a stored copy: the patients enrolled by then, each item
 created by then rewound through the audited changes made since (``core.as_of``), the triggers by
 their own timestamps, the navigator as the audited reassignments say, the disease state as the
-episodes recorded by then say. Then the same rules as the live sections place each row.
+episodes recorded by then say, each reminder's state, attempts and error replayed from its
+delivery ledger and the audited retries (``as_of_reminders``). Then the same rules as the live
+sections place each row.
 
-Reminders are not reconstructed: a reminder's failures and retries are not kept as history with
-their times, so that section is shown empty with a note (see ``NOT_RECONSTRUCTED``).
+Only what changed since the moment is rewound here, row by row: items with an audited change,
+a withdrawn trigger or a later ``updated_at``, triggers acknowledged or resolved since, and
+every row of a patient whose navigator, death or disease state was recorded since. Everything
+else stood then as it stands now, and is counted and paged in the database down the live
+sections' indexes (``as_of_bulk``); the two are merged in the live order. On the 100k registry
+that is 0.13 s of CPU for the overview instead of 10 s.
 """
 
 import datetime as dt
@@ -29,6 +35,8 @@ from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read
+from surveil.services.reports.as_of_bulk import OPEN, Bulk, changed_since, count_rows, first_rows
+from surveil.services.reports.as_of_reminders import reminders_then
 from surveil.services.worklist.rows import (
     WorkRow,
     closes_in,
@@ -50,7 +58,6 @@ from surveil.services.worklist.sections import (
     with_contacts,
 )
 
-NOT_RECONSTRUCTED = ("reminders",)
 ITEM_TABLE = m.FollowUpItem.__table__  # type: ignore[attr-defined]
 P, ITEM, T = m.Patient.__table__.c, m.FollowUpItem.__table__.c, m.Trigger.__table__.c  # type: ignore[attr-defined]
 A, S, U = m.AuditEvent.__table__.c, m.DiseaseState.__table__.c, m.User.__table__.c  # type: ignore[attr-defined]
@@ -93,18 +100,20 @@ def worklist_as_of(
     query: WorklistQuery,
     moment: dt.datetime,
     settings: Settings,
+    count_cap: int | None = None,
 ) -> AsOf:
     """What the worklist showed at ``moment`` for ``query`` (its ``today`` is ignored: the day is
-    the moment's date in the clinic's zone). Reviewing a past worklist is audited."""
+    the moment's date in the clinic's zone). With ``count_cap`` the overview's counts stop
+    there, as the live overview's do. Reviewing a past worklist is audited."""
     zone = settings.clinic.timezone
     day = today_in(zone, moment)
     query = _checked(replace(query, today=day), actor)
     with session_scope(engine) as session:
-        rows = _reconstruct(session, query=query, moment=moment, settings=settings)
         titles = {
             s.key: (s.title, s.hint) for s in section_specs(session, query=query, settings=settings)
         }
-        sections = _paged(rows, query, settings, titles)
+        cap = None if query.section else count_cap
+        sections = _sections(session, query, moment, settings, titles, cap)
         worklist = Worklist(query=query, sections=with_contacts(session.connection(), sections))
         audit(
             session,
@@ -149,19 +158,22 @@ class _Patient(NamedTuple):
     clinic: str
 
 
-def _reconstruct(
-    session: Session, *, query: WorklistQuery, moment: dt.datetime, settings: Settings
-) -> dict[str, list[tuple[tuple[Any, ...], WorkRow]]]:
-    """Every section's rows at ``moment``, each with its sort key (the live section's order)."""
+Pairs = list[tuple[tuple[Any, ...], WorkRow]]
+ITEM_SECTIONS = ("overdue", "due", "soon", "lost")
+
+
+def _sections(
+    session: Session,
+    query: WorklistQuery,
+    moment: dt.datetime,
+    settings: Settings,
+    titles: dict[str, tuple[str, str]],
+    cap: int | None,
+) -> list[Section]:
+    """Each section at ``moment``: the unchanged rows counted and paged in the database
+    (``as_of_bulk``), the changed ones rewound here and merged in, in the live order."""
     db = session.connection()
     at = moment.astimezone(dt.UTC)  # the columns are UTCDateTime: aware on both backends
-    navigators = _navigators_then(db, at)
-    everyone = _patients_then(session, db, at, query)
-    patients = everyone
-    if query.navigator:
-        nav_id = db.execute(sa.select(U.id).where(U.username == query.navigator)).scalar()
-        mine = {p for p in everyone if nav_id is not None and navigators.get(p) == nav_id}
-        patients = {p: everyone[p] for p in mine}
     n = settings.worklist
     day = Horizon(
         today=query.today,
@@ -169,9 +181,95 @@ def _reconstruct(
         lost_before=query.today - dt.timedelta(days=n.lost_after_days),
         soon_until=query.today + dt.timedelta(days=n.soon_days),
     )
-    out: dict[str, list[tuple[tuple[Any, ...], WorkRow]]] = {k: [] for k in SECTION_KEYS}
-    with_open = _items_then(db, at, query, patients, day, out)
-    _triggers_then(db, at, moment, patients, query.today, out)
+    bulk = Bulk(session, query, at, changed_since(db, at))
+    changed = _changed_rows(session, bulk, moment, day)
+    size = n.page_size if query.section else OVERVIEW_ROWS
+    sections = []
+    for key, (title, hint) in titles.items():
+        if query.section and key != query.section:
+            continue
+        extra = sorted(changed.rows[key], key=lambda pair: pair[0])
+        in_db = _in_db(bulk, key, day, changed.open_then)
+        total = len(extra)
+        if in_db is not None:
+            total += count_rows(db, *in_db, cap=cap)
+        capped = cap is not None and total > cap
+        total = min(total, cap) if cap is not None else total
+        pages = max(1, math.ceil(total / size))
+        page = min(max(query.page, 1), pages) if query.section else 1
+        found = extra
+        if in_db is not None:
+            found = sorted(
+                extra + _pairs(key, first_rows(db, *in_db, page * size), day),
+                key=lambda pair: pair[0],
+            )
+        shown = tuple(row for _, row in found[(page - 1) * size : page * size])
+        sections.append(Section(key, title, hint, total, shown, page, pages, capped))
+    return sections
+
+
+def _in_db(
+    bulk: Bulk, key: str, day: Horizon, open_then: set[int]
+) -> tuple[sa.Select[Any], tuple[Any, ...]] | None:
+    """The statement and order of a section's unchanged rows; None where all are read here."""
+    if key in ITEM_SECTIONS:
+        return bulk.items(key, day)
+    if key == "no_plan":
+        return bulk.no_plan(open_then)
+    if key == "no_owner":
+        return bulk.no_owner()
+    if key == "triggers":
+        return bulk.triggers()
+    return None
+
+
+def _pairs(key: str, rows: list[Any], day: Horizon) -> Pairs:
+    """Unchanged rows from the database as (sort key, row), as the changed ones are made."""
+    out: dict[str, Pairs] = {key: []}
+    for r in rows:
+        patient = _Patient(r.patient_id, r.mrn, r.family_name, r.given_name, r.timezone, "")
+        if key in ITEM_SECTIONS:
+            then = {"state": r.state, "booked_at": r.booked_at, "snoozed_until": r.snoozed_until}
+            _place(r, then, patient, day, out)
+            continue
+        if key == "triggers":
+            order = (not r.urgent, r.state != "open", r.detected_on, r.trigger_id)
+            out[key].append((order, trigger_row(r, day.today)))
+            continue
+        name_key = (r.family_name, r.given_name, r.patient_id)
+        if key == "no_plan":
+            out[key].append((name_key, no_plan_row(r)))
+        else:
+            out[key].append(((r.clinic, *name_key), no_owner_row(r)))
+    return out[key]
+
+
+@dataclass(frozen=True)
+class _Changed:
+    rows: dict[str, Pairs]  # each section's rows from changed items and patients, and triggers
+    open_then: set[int]  # patients with a changed item open at the moment
+
+
+def _changed_rows(session: Session, bulk: Bulk, moment: dt.datetime, day: Horizon) -> _Changed:
+    """The rows of what changed since the moment, rewound one by one; the triggers (read by
+    their own timestamps) and the failed reminders (replayed from their ledger)."""
+    db, at, query, changed = session.connection(), bulk.at, bulk.query, bulk.changed
+    navigators = _navigators_then(db, at, changed.patients)
+    everyone = _patients_then(session, db, at, query, changed.patients)
+    patients = everyone
+    if query.navigator:
+        nav_id = db.execute(sa.select(U.id).where(U.username == query.navigator)).scalar()
+        mine = {p for p in everyone if nav_id is not None and navigators.get(p) == nav_id}
+        patients = {p: everyone[p] for p in mine}
+    out: dict[str, Pairs] = {k: [] for k in SECTION_KEYS}
+    with_open = _items_then(db, bulk, patients, day, out)
+    triggers = {**_as_patients(bulk.lookup(_trigger_patients(db, bulk))), **patients}
+    _triggers_then(db, at, moment, triggers, query.today, out, changed.patients)
+
+    def lookup(ids: list[int]) -> dict[int, _Patient]:
+        return {**_as_patients(bulk.lookup(ids)), **{i: patients[i] for i in ids if i in patients}}
+
+    out["reminders"] = reminders_then(db, at, lookup, query.kind)
     discharged = _discharged_then(db, at, list(everyone))
     for p in everyone.values():
         name_key = (p.family_name, p.given_name, p.patient_id)
@@ -181,13 +279,35 @@ def _reconstruct(
             out["no_plan"].append((name_key, no_plan_row(p)))
         if navigators.get(p.patient_id) is None:
             out["no_owner"].append(((p.clinic, *name_key), no_owner_row(p)))
-    return out
+    return _Changed(out, with_open)
 
 
-def _navigators_then(db: sa.Connection, at: dt.datetime) -> dict[int, Any]:
-    """Each patient's navigator (user id, or None) at ``at``: now, with later reassignments
+def _as_patients(rows: dict[int, Any]) -> dict[int, _Patient]:
+    return {
+        i: _Patient(r.patient_id, r.mrn, r.family_name, r.given_name, r.timezone, r.clinic)
+        for i, r in rows.items()
+    }
+
+
+def _trigger_patients(db: sa.Connection, bulk: Bulk) -> list[int]:
+    """The unchanged patients with a trigger raised by the moment and acknowledged or resolved
+    since (their other triggers are read as they are)."""
+    at = bulk.at
+    stmt = (
+        sa.select(T.patient_id)
+        .where(T.created_at <= at, sa.or_(T.acknowledged_at > at, T.resolved_at > at))
+        .distinct()
+    )
+    return list(db.execute(stmt).scalars())
+
+
+def _navigators_then(db: sa.Connection, at: dt.datetime, ids: set[int]) -> dict[int, Any]:
+    """These patients' navigators (user id, or None) at ``at``: now, with later reassignments
     undone newest first."""
-    now = dict(db.execute(sa.select(P.id, P.navigator_id).where(P.created_at <= at)).all())
+    now: dict[int, Any] = {}
+    for chunk in _chunks(ids):
+        stmt = sa.select(P.id, P.navigator_id).where(P.created_at <= at, P.id.in_(chunk))
+        now.update((r.id, r.navigator_id) for r in db.execute(stmt))
     users: dict[str, int] = dict(db.execute(sa.select(U.username, U.id)).all())
     later = db.execute(
         sa.select(A.patient_id, A.before)
@@ -206,16 +326,18 @@ def _patients_then(
     db: sa.Connection,
     at: dt.datetime,
     query: WorklistQuery,
+    ids: set[int],
 ) -> dict[int, _Patient]:
-    """The patients enrolled by ``at`` who match the query and were not yet recorded dead,
-    whoever their navigator (the "no navigator" section ignores that filter)."""
+    """Of these patients, those enrolled by ``at`` who match the query and were not yet
+    recorded dead, whoever their navigator (the "no navigator" section ignores that filter)."""
     where = _patient_conditions(session, replace(query, navigator=None), P)
     where = where[1:]  # drop "living now": a death recorded after the moment did not count then
-    found = db.execute(
-        sa.select(
-            P.id, P.mrn, P.family_name, P.given_name, P.timezone, P.clinic, P.deceased_on
-        ).where(P.created_at <= at, *where)
-    ).all()
+    columns = (P.id, P.mrn, P.family_name, P.given_name, P.timezone, P.clinic, P.deceased_on)
+    found = [
+        r
+        for chunk in _chunks(ids)
+        for r in db.execute(sa.select(*columns).where(P.created_at <= at, P.id.in_(chunk), *where))
+    ]
     died_later = set(
         db.execute(
             sa.select(A.patient_id).where(
@@ -231,47 +353,37 @@ def _patients_then(
     return out
 
 
-def _item_changes_after(db: sa.Connection, at: dt.datetime) -> dict[int, list[dict[str, Any]]]:
-    """Each item's audited changes after ``at`` (their ``before`` values), newest first."""
-    events = db.execute(
-        sa.select(A.subject, A.before)
-        .where(A.at > at, A.subject.like("item:%"))
-        .order_by(A.at.desc(), A.id.desc())
-    ).all()
-    out: dict[int, list[dict[str, Any]]] = {}
-    for subject, before in events:
-        out.setdefault(int(subject.split(":", 1)[1]), []).append(json.loads(before or "{}"))
-    return out
-
-
 def _items_then(
     db: sa.Connection,
-    at: dt.datetime,
-    query: WorklistQuery,
+    bulk: Bulk,
     patients: dict[int, _Patient],
     day: Horizon,
-    out: dict[str, list[tuple[tuple[Any, ...], WorkRow]]],
+    out: dict[str, Pairs],
 ) -> set[int]:
-    """Place each item open at ``at`` in its section; return the patients with an open item."""
-    changes = _item_changes_after(db, at)
-    withdrawn = set(
-        db.execute(sa.select(T.item_id).where(T.item_id.is_not(None), T.resolved_at > at)).scalars()
-    )
-    touched = set(changes) | withdrawn
+    """Place each changed item (or item of a changed patient) open at the moment in its
+    section; return the patients with such an item open then."""
+    at, changed, query = bulk.at, bulk.changed, bulk.query
+    touched = set(changed.items) | changed.withdrawn
     stmt = sa.select(ITEM_TABLE).where(
         ITEM.created_at <= at,
         sa.or_(
-            ITEM.state.in_([s.value for s in m.OPEN_ITEM_STATES]),
             ITEM.updated_at > at,
-            ITEM.id.in_(list(touched)) if touched else sa.false(),
+            ITEM.id.in_(sorted(touched)) if touched else sa.false(),
+            sa.and_(ITEM.state.in_(OPEN), ITEM.patient_id.in_(sorted(changed.patients)))
+            if changed.patients
+            else sa.false(),
         ),
     )
+    rows = db.execute(stmt).all()
+    # Changed items of unchanged patients: those patients as the query matches them.
+    patients = {**_as_patients(bulk.lookup([r.patient_id for r in rows])), **patients}
     with_open: set[int] = set()
-    for row in db.execute(stmt).all():
+    for row in rows:
         patient = patients.get(row.patient_id)
         if patient is None:
             continue
-        then = _rewound(row, at, changes.get(row.id, []), row.id in withdrawn)
+        changes = changed.items.get(row.id, [])
+        then = _rewound(row, at, changes, row.id in changed.withdrawn)
         if then["state"] in m.OPEN_ITEM_STATES:
             with_open.add(row.patient_id)
         if query.kind and row.kind != query.kind:
@@ -389,9 +501,17 @@ def _triggers_then(
     patients: dict[int, _Patient],
     today: dt.date,
     out: dict[str, list[tuple[tuple[Any, ...], WorkRow]]],
+    changed_patients: set[int],
 ) -> None:
+    """The triggers acknowledged or resolved since the moment, or of a changed patient: their
+    state then from their own timestamps (the others are as they are: ``Bulk.triggers``)."""
+    changed = sa.or_(
+        T.acknowledged_at > at,
+        T.resolved_at > at,
+        T.patient_id.in_(sorted(changed_patients)) if changed_patients else sa.false(),
+    )
     stmt = sa.select(T).where(
-        T.created_at <= at, sa.or_(T.resolved_at.is_(None), T.resolved_at > at)
+        T.created_at <= at, sa.or_(T.resolved_at.is_(None), T.resolved_at > at), changed
     )
     for row in db.execute(stmt).all():
         patient = patients.get(row.patient_id)
@@ -422,9 +542,14 @@ def _triggers_then(
 def _discharged_then(db: sa.Connection, at: dt.datetime, ids: Iterable[int]) -> set[int]:
     """Patients whose latest disease state recorded by ``at`` was "discharged"."""
     latest: dict[int, tuple[Any, int, str]] = {}
-    stmt = sa.select(S.patient_id, S.created_at, S.id, S.kind).where(S.created_at <= at)
     wanted = set(ids)
-    for patient_id, created, state_id, kind in db.execute(stmt).all():
+    columns = (S.patient_id, S.created_at, S.id, S.kind)
+    found = [
+        r
+        for chunk in _chunks(wanted)
+        for r in db.execute(sa.select(*columns).where(S.created_at <= at, S.patient_id.in_(chunk)))
+    ]
+    for patient_id, created, state_id, kind in found:
         if patient_id in wanted and (
             patient_id not in latest or (created, state_id) > latest[patient_id][:2]
         ):
@@ -432,22 +557,7 @@ def _discharged_then(db: sa.Connection, at: dt.datetime, ids: Iterable[int]) -> 
     return {p for p, (_, _, kind) in latest.items() if kind == StateKind.DISCHARGED}
 
 
-def _paged(
-    rows: dict[str, list[tuple[tuple[Any, ...], WorkRow]]],
-    query: WorklistQuery,
-    settings: Settings,
-    titles: dict[str, tuple[str, str]],
-) -> list[Section]:
-    sections = []
-    for key, (title, hint) in titles.items():
-        if query.section and key != query.section:
-            continue
-        found = [row for _, row in sorted(rows[key], key=lambda pair: pair[0])]
-        size = settings.worklist.page_size if query.section else OVERVIEW_ROWS
-        pages = max(1, math.ceil(len(found) / size))
-        page = min(max(query.page, 1), pages) if query.section else 1
-        if key in NOT_RECONSTRUCTED:
-            hint = "Not reconstructed: reminder failures are not kept as history with their times."
-        shown = tuple(found[(page - 1) * size : page * size])
-        sections.append(Section(key, title, hint, len(found), shown, page, pages))
-    return sections
+def _chunks(ids: Iterable[int]) -> list[list[int]]:
+    """Ids in IN lists of at most 500."""
+    ordered = sorted(ids)
+    return [ordered[n : n + 500] for n in range(0, len(ordered), 500)]

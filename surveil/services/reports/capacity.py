@@ -9,9 +9,12 @@ one patient's record, so it is not audited.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
 from surveil.config import Settings
@@ -65,11 +68,14 @@ def capacity_forecast(
     if problems:
         raise InvalidInput(problems, what="capacity forecast")
     clinic = query.clinic if actor.is_admin else actor.clinic
+    before = _horizon_end(today, query.months)
     with read_scope(engine) as session:
         if what_if:
-            needs = _planned(session, clinic, pack=pack, profile=profile, today=today)
+            needs = _planned(
+                session, clinic, pack=pack, profile=profile, today=today, before=before
+            )
         else:
-            needs = _committed(session, clinic)
+            needs = _committed(session, clinic, before=before)
     result = forecast(needs, today=today, months=query.months, by=by)
     return Capacity(
         query=query,
@@ -78,6 +84,11 @@ def capacity_forecast(
         profile=f"{pack.id} {pack.version}:{profile.name}",
         what_if=what_if,
     )
+
+
+def _horizon_end(today: dt.date, months: int) -> dt.date:
+    """The first day after a horizon of ``months`` starting with today's month."""
+    return today.replace(day=1) + relativedelta(months=months)
 
 
 def _with_profile(settings: Settings, wanted: str | None) -> Settings:
@@ -95,40 +106,60 @@ def _living(clinic: str | None) -> list[sa.ColumnElement[bool]]:
 
 
 def _committed(
-    session: Session, clinic: str | None, *, escalations_only: bool = False
+    session: Session, clinic: str | None, *, before: dt.date, escalations_only: bool = False
 ) -> list[Need]:
     """The open items counted in the database by kind, site and the months of their dates (the
-    forecast only needs months): a few thousand groups, not every item of the registry."""
-    months = [
-        (sa.extract("year", column), sa.extract("month", column))
-        for column in (ITEM.earliest, ITEM.target, ITEM.latest)
-    ]
-    groups = [ITEM.kind, TUMOUR.site, *(part for pair in months for part in pair)]
+    forecast only needs months): a few thousand groups, not every item of the registry. Items
+    whose window opens on or after ``before`` (the horizon's end) count in no month: left out."""
+    month = _month_of(session.connection().dialect.name)
+    groups = [ITEM.kind, TUMOUR.site, month(ITEM.earliest), month(ITEM.target), month(ITEM.latest)]
     stmt = (
         sa.select(*groups, sa.func.count())
         .select_from(m.FollowUpItem.__table__)  # type: ignore[attr-defined]
         .join(m.Patient.__table__, PATIENT.id == ITEM.patient_id)  # type: ignore[attr-defined]
         .outerjoin(m.Tumour.__table__, TUMOUR.patient_id == ITEM.patient_id)  # type: ignore[attr-defined]
-        .where(ITEM.state.in_([s.value for s in m.OPEN_ITEM_STATES]), *_living(clinic))
+        .where(
+            ITEM.state.in_([s.value for s in m.OPEN_ITEM_STATES]),
+            ITEM.earliest < before,
+            *_living(clinic),
+        )
         .group_by(*groups)
     )
     if escalations_only:
         stmt = stmt.where(ITEM.rule_id.startswith(TRIGGER_RULE_PREFIX))
+    firsts: dict[str, dt.date] = {}
 
-    def day(year: object, month: object) -> dt.date:
-        return dt.date(int(year), int(month), 1)  # type: ignore[call-overload]
+    def day(text: str) -> dt.date:
+        if text not in firsts:
+            firsts[text] = dt.date(int(text[:4]), int(text[5:7]), 1)
+        return firsts[text]
 
     return [
-        Need(k, s or "unknown", day(ey, em), day(ty, tm), day(ly, lm), count=int(n))
-        for k, s, ey, em, ty, tm, ly, lm, n in session.execute(stmt).all()
+        Need(k, s or "unknown", day(e), day(t), day(la), count=int(n))
+        for k, s, e, t, la, n in session.execute(stmt).all()
     ]
 
 
+def _month_of(dialect: str) -> Callable[[sa.ColumnElement[Any]], sa.ColumnElement[str]]:
+    """A date column's month as ``YYYY-MM``: one string per date to group by, which SQLite
+    makes far more cheaply than year and month apart (it stores a date as ISO text, so the month
+    is its first seven characters)."""
+    if dialect == "sqlite":
+        return lambda column: sa.func.substr(column, 1, 7, type_=sa.String)
+    return lambda column: sa.func.to_char(column, "YYYY-MM", type_=sa.String)
+
+
 def _planned(
-    session: Session, clinic: str | None, *, pack: Pack, profile: Profile, today: dt.date
+    session: Session,
+    clinic: str | None,
+    *,
+    pack: Pack,
+    profile: Profile,
+    today: dt.date,
+    before: dt.date,
 ) -> list[Need]:
     """Every living patient planned afresh with another profile, plus the open escalations."""
-    needs = _committed(session, clinic, escalations_only=True)
+    needs = _committed(session, clinic, before=before, escalations_only=True)
     query = select(m.Patient).where(*_living(clinic)).order_by(m.Patient.id)  # type: ignore[arg-type]
     patients = list(session.exec(query).all())
     sites = dict(session.execute(sa.select(TUMOUR.patient_id, TUMOUR.site)).all())

@@ -8,6 +8,7 @@ the tests' own names and greets the patient by name. Wording is English only for
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jinja2
@@ -22,7 +23,7 @@ from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.render.feedtext import local_time_text, render_event_text
-from surveil.render.pdf import html_to_pdf
+from surveil.render.pdf import html_to_pdf, many_pdfs
 from surveil.render.templating import format_day, make_environment
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -102,9 +103,15 @@ def patient_letters(
     return letters
 
 
-def letters_pdf(letters: list[Letter]) -> list[bytes]:
-    """One PDF per letter."""
-    return [html_to_pdf(letter.html) for letter in letters]
+def letters_pdf(
+    letters: list[Letter],
+    *,
+    jobs: int = 1,
+    on_done: Callable[[int], None] | None = None,
+) -> list[bytes]:
+    """One PDF per letter, each with only its own pages; laid out in batches (``many_pdfs``),
+    in ``jobs`` worker processes, telling ``on_done(n)`` as each n more are ready."""
+    return many_pdfs([letter.html for letter in letters], jobs=jobs, on_done=on_done)
 
 
 def letters_in_one_pdf(letters: list[Letter]) -> bytes:

@@ -16,7 +16,12 @@ from surveil.services.actor import Actor
 from surveil.services.records import actions, keeping, trigger_review
 from surveil.services.reports.as_of import parse_moment, worklist_as_of
 from surveil.services.triggers import review
-from surveil.services.worklist.sections import Worklist, WorklistQuery, build_worklist
+from surveil.services.worklist.sections import (
+    OVERVIEW_ROWS,
+    Worklist,
+    WorklistQuery,
+    build_worklist,
+)
 from tests.web.seed import make_item, make_patient, make_trigger, make_user
 
 NAV = Actor(username="nina", role="navigator", clinic="north")
@@ -161,10 +166,17 @@ def test_the_reconstructed_worklist_equals_the_snapshot_taken_then(
         assert shown(result.worklist) == shown(snapshot), query
         assert result.worklist.query.today == today
     assert "(Europe/London)" in result.local
+    # The overview's counts stop at a cap, as the live overview's do.
+    capped = worklist_as_of(
+        engine, actor=NAV, query=queries[0], moment=moment, settings=settings, count_cap=1
+    )
+    for then, now_then in zip(capped.worklist.sections, snapshots[0].sections, strict=True):
+        assert (then.count, then.capped) == (min(now_then.count, 1), now_then.count > 1)
+        assert then.rows == now_then.rows[:OVERVIEW_ROWS]
     reviewed = session.exec(
         select(m.AuditEvent).where(m.AuditEvent.action == "worklist.as_of_viewed")
     ).all()
-    assert len(reviewed) == len(queries) and reviewed[0].actor == "nina"
+    assert len(reviewed) == len(queries) + 1 and reviewed[0].actor == "nina"
 
 
 def test_a_moment_is_parsed_in_the_clinic_zone_and_must_be_past() -> None:

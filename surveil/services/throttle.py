@@ -103,12 +103,16 @@ class SharedCounts:
         window: float = 60.0,
         sync_seconds: float = SYNC_SECONDS,
         clock: Callable[[], float] = time.time,
+        auto_sync: bool = True,
     ) -> None:
         self.engine = engine
         self.name = name
         self.window = window
         self.sync_seconds = sync_seconds
         self.clock = clock
+        # False: the caller syncs (``sync_due``/``sync``), e.g. away from an event loop, since a
+        # sync is a database write; ``record`` and ``others`` then never touch the database.
+        self.auto_sync = auto_sync
         self._lock = threading.Lock()
         self._window_start = self._window_of(clock())
         self._pending: Counter[str] = Counter()  # ours, not yet written
@@ -163,8 +167,11 @@ class SharedCounts:
                 self._mine.update({k: v for k, v in deltas.items() if v})
                 self._totals.update(totals)
 
+    def sync_due(self) -> bool:
+        return self.clock() - self._synced_at >= self.sync_seconds
+
     def _maybe_sync(self) -> None:
-        if self.clock() - self._synced_at >= self.sync_seconds:
+        if self.auto_sync and self.sync_due():
             self.sync()
 
     def _roll(self) -> None:

@@ -156,21 +156,21 @@ class FeedLimits:
             self.shared_misses = SharedCounts(engine, "feed-miss", auto_sync=False)
 
     def sync_before(self, kind: str, key: object, tick: float) -> SharedCounts | None:
-        """The shared counts to sync before deciding on ``key`` (``kind``: "feed" or "miss"),
-        if any: the periodic sync is due, or ``key`` has used half its limit. From there on
-        every request for it syncs first (one upsert), so N workers together let through at
-        most the limit plus N - 1 requests in flight, not N limits; a calendar app polling
-        every few hours never gets near it, and its polls never write."""
+        """The shared counts to sync (one upsert, in a worker thread) before deciding on
+        ``key`` (``kind``: "feed" or "miss"), or after counting it, if any: the periodic sync
+        is due, or this process has already counted ``key`` in the last minute. A calendar app
+        polls a feed every few hours, so its polls never write; a second request for the same
+        feed (or a second miss from one address) within the minute is already unusual, and
+        from there on every one is decided on everyone's counts and its own count is written
+        at once. So N workers together let through at most the limit plus N - 1 (each
+        worker's first request for a key, decided on its own counts), not N limits."""
         local, shared = (
             (self.per_feed, self.shared_feeds) if kind == "feed" else
             (self.misses, self.shared_misses)
         )  # fmt: skip
         if shared is None or local.limit <= 0:
             return None
-        if shared.sync_due():
-            return shared
-        near = max(1, local.limit // 2)
-        return shared if local.count(key, tick) + shared.others(key) >= near else None
+        return shared if shared.sync_due() or local.count(key, tick) > 0 else None
 
     def address_blocked(self, client: str, tick: float) -> int | None:
         """Seconds to wait if ``client`` has missed too often, else None."""
@@ -293,10 +293,12 @@ async def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
     )
     if opened is None:
         rt.limits.record_miss(client, tick)
+        await _sync(rt, "miss", client, tick)  # near the limit: written before the next one
         return _not_found()
     await _sync(rt, "feed", opened.id, tick)
     if (wait := rt.limits.take_feed(opened.id, tick)) is not None:
         return _too_many(wait)
+    await _sync(rt, "feed", opened.id, tick)
     rendered = rt.renderer.render_items(opened, opened.items, opened.timezone)
     assert rt.fetches is not None  # made in __post_init__
     rt.fetches.record(opened.id, now)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
@@ -155,22 +156,22 @@ class FeedLimits:
         if self.shared_misses is None:
             self.shared_misses = SharedCounts(engine, "feed-miss", auto_sync=False)
 
-    def sync_before(self, kind: str, key: object, tick: float) -> SharedCounts | None:
-        """The shared counts to sync (one upsert, in a worker thread) before deciding on
-        ``key`` (``kind``: "feed" or "miss"), or after counting it, if any: the periodic sync
-        is due, or this process has already counted ``key`` in the last minute. A calendar app
-        polls a feed every few hours, so its polls never write; a second request for the same
-        feed (or a second miss from one address) within the minute is already unusual, and
-        from there on every one is decided on everyone's counts and its own count is written
-        at once. So N workers together let through at most the limit plus N - 1 (each
-        worker's first request for a key, decided on its own counts), not N limits."""
+    def shared_for(self, kind: str, key: object, tick: float) -> SharedCounts | None:
+        """The shared counts of ``kind`` ("feed" or "miss") if ``key`` must be decided on
+        everyone's latest counts: this process has already counted it in the last minute. A
+        calendar app polls a feed every few hours, so its polls never get here; a second
+        request for one feed (or a second miss from one address) within the minute is already
+        unusual. For those the endpoint reads everyone's count before deciding and writes its
+        own right after answering, so N workers together let through at most the limit plus
+        N - 1 (each worker's first request for a key is decided on the counts it had), not N
+        limits. Every few seconds all counts are written and read back in a worker thread."""
         local, shared = (
             (self.per_feed, self.shared_feeds) if kind == "feed" else
             (self.misses, self.shared_misses)
         )  # fmt: skip
-        if shared is None or local.limit <= 0:
+        if shared is None or local.limit <= 0 or local.count(key, tick) == 0:
             return None
-        return shared if shared.sync_due() or local.count(key, tick) > 0 else None
+        return shared
 
     def address_blocked(self, client: str, tick: float) -> int | None:
         """Seconds to wait if ``client`` has missed too often, else None."""
@@ -271,15 +272,14 @@ async def feed(request: Request) -> Response:
 FEED_ROUTE = Route("/feeds/{token}.ics", feed, methods=["GET", "HEAD"], include_in_schema=False)
 
 
-async def _sync(rt: FeedRuntime, kind: str, key: object, tick: float) -> None:
-    if (shared := rt.limits.sync_before(kind, key, tick)) is not None:
-        await run_in_threadpool(shared.sync)
-
-
 async def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
     client = request.client.host if request.client else "unknown"
     tick = rt.monotonic()
-    await _sync(rt, "miss", client, tick)
+    for shared in (rt.limits.shared_feeds, rt.limits.shared_misses):
+        if shared is not None and shared.sync_due():  # a write: never on the event loop
+            await run_in_threadpool(shared.sync)
+    if (repeated := rt.limits.shared_for("miss", client, tick)) is not None:
+        repeated.refresh(client)
     if (wait := rt.limits.address_blocked(client, tick)) is not None:
         return _too_many(wait)
     now = rt.clock()
@@ -292,24 +292,33 @@ async def _answer(token: str, request: Request, rt: FeedRuntime) -> Response:
         retention=rt.renderer.retention,
     )
     if opened is None:
+        repeated = rt.limits.shared_for("miss", client, tick)
         rt.limits.record_miss(client, tick)
-        await _sync(rt, "miss", client, tick)  # near the limit: written before the next one
-        return _not_found()
-    await _sync(rt, "feed", opened.id, tick)
+        return _written_after(_not_found(), repeated, client)
+    if (repeated := rt.limits.shared_for("feed", opened.id, tick)) is not None:
+        repeated.refresh(opened.id)
     if (wait := rt.limits.take_feed(opened.id, tick)) is not None:
         return _too_many(wait)
-    await _sync(rt, "feed", opened.id, tick)
     rendered = rt.renderer.render_items(opened, opened.items, opened.timezone)
     assert rt.fetches is not None  # made in __post_init__
     rt.fetches.record(opened.id, now)
     if etag_matches(request.headers.get("if-none-match"), rendered.etag):
-        return Response(status_code=304, headers=_validators(rendered))
-    return Response(
-        content=rendered.body,
-        status_code=200,
-        media_type=None,
-        headers={"Content-Type": CALENDAR_TYPE, **_validators(rendered)},
-    )
+        response = Response(status_code=304, headers=_validators(rendered))
+    else:
+        response = Response(
+            content=rendered.body,
+            status_code=200,
+            media_type=None,
+            headers={"Content-Type": CALENDAR_TYPE, **_validators(rendered)},
+        )
+    return _written_after(response, repeated, opened.id)
+
+
+def _written_after(response: Response, shared: SharedCounts | None, key: object) -> Response:
+    """A repeated request's count is written once the answer is sent (in a worker thread)."""
+    if shared is not None:
+        response.background = BackgroundTask(shared.sync, key)
+    return response
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

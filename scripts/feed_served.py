@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 import served
-from targets import below
+from targets import below, reported
 
 # What the request must beat (issue 19): Radicale's p95, and twice bare icalendar plus the bare
 # ASGI request for the same feed; a 304 under 5 ms.
@@ -169,6 +169,11 @@ def _report(wall: dict[str, list[float]], cpu: dict[str, float], n: int) -> dict
     }
     served_p95 = _p95(wall["served_cold"])
     result["ratio_served_vs_radicale_p95"] = round(served_p95 / _p95(wall["socket_radicale"]), 2)
+    # Radicale answers from events it parsed and stored at upload: the nearest of ours is a
+    # body from the render cache (warm), shown beside the goal's cold figure.
+    result["ratio_served_warm_vs_radicale_p95"] = round(
+        _p95(wall["served_warm"]) / _p95(wall["socket_radicale_again"]), 2
+    )
     result["ratio_served_vs_bare_sum_p95"] = round(served_p95 / _p95(bare_sum), 2)
     result["ratio_served_vs_bare_sum_p50"] = round(
         statistics.median(wall["served_cold"]) / statistics.median(bare_sum), 2
@@ -187,6 +192,9 @@ def met(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             inclusive=True,
         ),
         "served 304 p95": below(result["served_304_ms"]["p95"], TARGETS["served_304_p95_ms"], "ms"),
+        "served warm p95 / Radicale p95": reported(
+            result["ratio_served_warm_vs_radicale_p95"], "×"
+        ),
     }  # fmt: skip
 
 

@@ -51,7 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
 CLINIC = "Neuroendocrine Tumour Clinic"
 ZONE = "Europe/London"
-console = Console()
+# Wide enough for the table when the output is a file or a pipe (rich assumes 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -206,7 +207,8 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             for figure, entry in met.items():
                 if isinstance(entry, dict):
                     measured, unit = entry.get("measured"), entry.get("unit", "")
-                    shown = measured if not unit else f"{_num(measured)} {unit}"
+                    gap = "" if unit in ("×", "x", "%") else " "
+                    shown = measured if not unit else f"{_num(measured)}{gap}{unit}"
                     out.append({
                         **base, "figure": figure, "target": entry.get("target", ""),
                         "measured": shown, "ratio": entry.get("ratio"), "met": is_met(entry),

@@ -9,10 +9,12 @@ temporary file and renamed when complete: an interrupted build is never reused. 
 figures (time, patients/s, size) are kept next to it in a ``.json`` file.
 
 A benchmark is any ``scripts/bench_*.py`` with ``run(db_url: str) -> dict``. The harness prints
-what it returns in one table: every nested ``{"p50": ms, "p95": ms}`` is a row, ``ratio_p50`` /
-``ratio_p95`` (against the bare baseline each benchmark names) a row of its own, and other
-top-level numbers a figure; a ``met`` mapping of target -> bool is shown as ticks. Everything goes
-to ``.bench/results.json``. A benchmark that fails is reported and the others still run.
+ONE table: a row per entry of each benchmark's ``met`` mapping (figure, target, measured, ratio
+against its bare baseline, ✓/✗, and the load average while it ran; ``scripts/targets.py`` makes
+the entries, and a plain bool is still read), or its ``ratio_p50``/``ratio_p95`` when it states
+no target. Everything it returned (every nested ``{"p50": ms, "p95": ms}`` and other figures),
+the table and the machine's load go to ``.bench/results.json``. A benchmark that fails is
+reported and the others still run.
 """
 
 import argparse
@@ -34,6 +36,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from targets import is_met
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.vocab import Channel
@@ -48,7 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
 CLINIC = "Neuroendocrine Tumour Clinic"
 ZONE = "Europe/London"
-console = Console()
+# Wide enough for the table when the output is a file or a pipe (rich assumes 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -173,29 +177,66 @@ def run_all(modules: dict[str, ModuleType], db_url: str) -> dict[str, Any]:
     for name, module in modules.items():
         console.print(f"[bold]{name}[/] …")
         started = time.perf_counter()
+        load_before = os.getloadavg()[0]
         try:
             results[name] = module.run(db_url)
         except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the rest
             traceback.print_exc()
             results[name] = {"error": f"{type(error).__name__}: {error}"}
         results[name]["seconds"] = round(time.perf_counter() - started, 1)
+        # The 1-minute load average as the benchmark started and ended: other processes on a
+        # shared machine slow every side of a ratio, but not every figure alike.
+        results[name]["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return results
 
 
-def table(results: dict[str, Any]) -> Table:
-    """Timings (p50/p95 ms) and each benchmark's ratio against its bare baseline."""
-    out = Table("benchmark", "measurement", "p50 ms", "p95 ms", title="make bench")
+def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target of every benchmark (its ``met`` mapping, see scripts/targets.py); a
+    benchmark without targets shows its ratios against its bare baseline, a failed one its
+    error."""
+    out: list[dict[str, Any]] = []
     for name, result in results.items():
+        load = "–".join(f"{x:.1f}" for x in result.get("load_average", []))
+        base = {"benchmark": name, "load": load}
         if "error" in result:
-            out.add_row(name, "[red]failed[/]", "", "", end_section=True)
+            out.append({**base, "figure": "failed", "target": "", "measured": result["error"],
+                        "ratio": None, "met": False})  # fmt: skip
             continue
-        for key, value in result.items():
-            if isinstance(value, dict) and {"p50", "p95"} <= set(value):
-                out.add_row(name, key.removesuffix("_ms"), _num(value["p50"]), _num(value["p95"]))
-        if "ratio_p50" in result or "ratio_p95" in result:
-            ratios = [f"{_num(result.get(k, '–'))}x" for k in ("ratio_p50", "ratio_p95")]
-            out.add_row(name, "[bold]ratio vs bare[/]", *ratios)
-        out.add_section()
+        met = result.get("met")
+        if isinstance(met, dict) and met:
+            for figure, entry in met.items():
+                if isinstance(entry, dict):
+                    measured, unit = entry.get("measured"), entry.get("unit", "")
+                    gap = "" if unit in ("×", "x", "%") else " "
+                    shown = measured if not unit else f"{_num(measured)}{gap}{unit}"
+                    out.append({
+                        **base, "figure": figure, "target": entry.get("target", ""),
+                        "measured": shown, "ratio": entry.get("ratio"), "met": is_met(entry),
+                    })  # fmt: skip
+                else:  # the old form: the name says the target
+                    out.append({**base, "figure": figure, "target": "(in the name)",
+                                "measured": "", "ratio": None, "met": bool(entry)})  # fmt: skip
+            continue
+        for key in ("ratio_p50", "ratio_p95"):
+            if key in result:
+                out.append({**base, "figure": f"{key} vs bare", "target": "none",
+                            "measured": "", "ratio": result[key], "met": None})  # fmt: skip
+    return out
+
+
+def summary(table_rows: list[dict[str, Any]]) -> Table:
+    """The one table ``make bench`` prints."""
+    out = Table("benchmark", "figure", "target", "measured", "ratio", "met", "load",
+                title="make bench (ratio: ours / bare, same run; load: 1-min average)")  # fmt: skip
+    previous = None
+    for row in table_rows:
+        if previous is not None and row["benchmark"] != previous:
+            out.add_section()
+        previous = row["benchmark"]
+        verdict = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}[row["met"]]
+        ratio = "" if row["ratio"] is None else f"{_num(row['ratio'])}×"
+        out.add_row(row["benchmark"], row["figure"], str(row["target"]), _num(row["measured"]),
+                    ratio, verdict, row["load"])  # fmt: skip
     return out
 
 
@@ -203,6 +244,8 @@ def figures(name: str, result: dict[str, Any]) -> str:
     """The other numbers a benchmark reports, and its targets met (✓) or missed (✗)."""
     if "error" in result:
         return f"[bold]{name}[/]: [red]{result['error']}[/]"
+    if not name or name == "registry":
+        return ", ".join(f"{k} {_num(v)}" for k, v in result.items())
     shown = [
         f"{key} {_num(value)}"
         for key, value in result.items()
@@ -210,7 +253,8 @@ def figures(name: str, result: dict[str, Any]) -> str:
     ]
     met = result.get("met")
     if isinstance(met, dict):
-        shown += [f"{key} {'✓' if ok else '✗'}" for key, ok in met.items()]
+        marks = {True: "✓", False: "✗", None: "–"}
+        shown += [f"{key} {marks[is_met(ok)]}" for key, ok in met.items()]
     return f"[bold]{name}[/]: " + ", ".join(shown)
 
 
@@ -228,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="make the registry again")
     args = parser.parse_args(argv)
     db_url, built = registry(args.patients, args.seed, rebuild=args.rebuild)
+    started = time.perf_counter()
     results = run_all(discover(args.only), db_url)
-    console.print(table(results))
-    for name, result in {"registry": built, **results}.items():
-        console.print(figures(name, result))
+    table_rows = rows(results)
+    console.print(summary(table_rows))
+    elapsed = time.perf_counter() - started
+    console.print(f"registry: {figures('registry', built)}; benchmarks took {elapsed / 60:.1f} min")
     report = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -241,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_average": [round(x, 2) for x in os.getloadavg()],
         },
         "registry": {"url": db_url, **built},
+        "minutes": round(elapsed / 60, 1),
+        "table": table_rows,
         "benchmarks": results,
     }
     (BENCH_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")

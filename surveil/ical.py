@@ -35,8 +35,26 @@ def build_feed(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes:
     if not events:
         # RFC 5545 needs at least one component; a VTIMEZONE is the only one that shows nothing.
         cal.add_component(utc_timezone())
-    body: bytes = cal.to_ical()
-    return body
+    return _to_ical(cal)
+
+
+# icalendar folds every content line character by character (to count UTF-8 octets and keep
+# escapes whole: icalendar#1501), about a third of a feed's serialisation although almost every
+# line is short. A line under this many octets is never folded by it (it folds once a line
+# reaches 75), so such a line is written as it is and only longer ones go through the library:
+# the bytes are the library's own (tests/test_ical_fold.py).
+_FOLD_AT = 75
+
+
+def _to_ical(cal: Calendar) -> bytes:
+    """``cal.to_ical()``, byte for byte, without folding lines too short to fold."""
+    lines = []
+    for line in cal.content_lines():
+        if not line:
+            continue
+        encoded = line.encode("utf-8")
+        lines.append(encoded if len(encoded) < _FOLD_AT else line.to_ical())
+    return b"\r\n".join(lines) + b"\r\n"
 
 
 def _calendar(calendar: FeedCalendar) -> Calendar:

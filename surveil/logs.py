@@ -134,15 +134,19 @@ def configure_logging(level: int = logging.INFO) -> None:
     add_filter(root.handlers)
 
 
-def uvicorn_log_config() -> dict[str, Any]:
+def uvicorn_log_config(*, with_process: bool = False) -> dict[str, Any]:
     """uvicorn's own logging configuration with the filter on every handler, and the root
     logger (where surveil's own modules log) sent to uvicorn's error handler, so no record
-    falls through to Python's unfiltered last-resort handler."""
+    falls through to Python's unfiltered last-resort handler. ``with_process``: every line
+    starts with the process id (several workers write to one log)."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    if with_process:
+        for formatter in config["formatters"].values():
+            formatter["fmt"] = "[%(process)d] " + formatter["fmt"]
     config.setdefault("filters", {})["redact_patient_data"] = {"()": RedactPatientData}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_patient_data")

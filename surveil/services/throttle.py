@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from surveil.db import models as m
-from surveil.db.session import session_scope
+from surveil.db.session import read_connection, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,11 @@ def add_counts(
     window_start: dt.datetime,
     window: dt.timedelta,
     now: dt.datetime,
+    clear_expired: bool = True,
 ) -> dict[str, int]:
     """Add ``deltas`` to the counters of ``name`` for the window starting at ``window_start``
     (one atomic upsert) and return the totals every process has counted there. Counters of
-    past windows are removed on the way."""
+    past windows are removed on the way (``clear_expired``)."""
     if not deltas:
         return {}
     table = SQLModel.metadata.tables[m.RateLimit.__tablename__]
@@ -85,7 +86,8 @@ def add_counts(
     )
     prefix = len(name) + 1
     with quick_scope(engine) as session:
-        session.execute(sa.delete(m.RateLimit).where(col(m.RateLimit.expires_at) < now))
+        if clear_expired:
+            session.execute(sa.delete(m.RateLimit).where(col(m.RateLimit.expires_at) < now))
         result = session.execute(statement.returning(table.c.key, table.c.count))
         return {key[prefix:]: int(count) for key, count in result}
 
@@ -103,12 +105,16 @@ class SharedCounts:
         window: float = 60.0,
         sync_seconds: float = SYNC_SECONDS,
         clock: Callable[[], float] = time.time,
+        auto_sync: bool = True,
     ) -> None:
         self.engine = engine
         self.name = name
         self.window = window
         self.sync_seconds = sync_seconds
         self.clock = clock
+        # False: the caller syncs (``sync_due``/``sync``), e.g. away from an event loop, since a
+        # sync is a database write; ``record`` and ``others`` then never touch the database.
+        self.auto_sync = auto_sync
         self._lock = threading.Lock()
         self._window_start = self._window_of(clock())
         self._pending: Counter[str] = Counter()  # ours, not yet written
@@ -129,20 +135,46 @@ class SharedCounts:
             name = str(key)
             return max(0, self._totals.get(name, 0) - self._mine[name])
 
+    def refresh(self, key: object) -> None:
+        """Read everyone's count of ``key`` in the current window (one read by primary key, no
+        write): what the other processes have written so far, to decide on a request now."""
+        with self._lock:
+            self._roll()
+            start = self._window_start
+        table = SQLModel.metadata.tables[m.RateLimit.__tablename__]
+        query = sa.select(table.c.count).where(
+            table.c.key == f"{self.name}:{key}"[:160],
+            table.c.window_start == dt.datetime.fromtimestamp(start, dt.UTC),
+        )
+        try:
+            with read_connection(self.engine) as connection:
+                count = connection.execute(query).scalar()
+        except sa.exc.SQLAlchemyError:
+            log.warning("shared rate-limit counts not read (the database is busy or down)")
+            return
+        with self._lock:
+            if start == self._window_start and count is not None:
+                self._totals[str(key)] = max(int(count), self._totals.get(str(key), 0))
+
     def seconds_left(self) -> int:
         return max(1, int(self._window_start + self.window - self.clock() + 0.999))
 
-    def sync(self) -> None:
-        """Write our pending counts and read back everyone's (also for keys we only watch)."""
+    def sync(self, key: object | None = None) -> None:
+        """Write our pending counts and read back everyone's (also for keys we only watch);
+        with ``key``, only that key's (one row: the rest wait for the next full sync)."""
         with self._lock:
             self._roll()
-            deltas = dict(self._pending)
-            # A key we counted before in this window is re-read with a zero delta, so the
-            # totals also follow what the other processes counted since.
-            deltas.update({key: 0 for key in self._mine if key not in deltas})
+            if key is not None:
+                name = str(key)
+                deltas = {name: self._pending.pop(name, 0)}
+            else:
+                deltas = dict(self._pending)
+                # A key we counted before in this window is re-read with a zero delta, so the
+                # totals also follow what the other processes counted since.
+                deltas.update({k: 0 for k in self._mine if k not in deltas})
+                self._pending.clear()
+                self._synced_at = self.clock()
             start = self._window_start
-            self._pending.clear()
-            self._synced_at = self.clock()
         try:
             totals = add_counts(
                 self.engine,
@@ -151,6 +183,7 @@ class SharedCounts:
                 window_start=dt.datetime.fromtimestamp(start, dt.UTC),
                 window=dt.timedelta(seconds=self.window),
                 now=dt.datetime.fromtimestamp(self.clock(), dt.UTC),
+                clear_expired=key is None,
             )
         except sa.exc.SQLAlchemyError:
             log.warning("shared rate-limit counts not written (the database is busy or down)")
@@ -163,8 +196,11 @@ class SharedCounts:
                 self._mine.update({k: v for k, v in deltas.items() if v})
                 self._totals.update(totals)
 
+    def sync_due(self) -> bool:
+        return self.clock() - self._synced_at >= self.sync_seconds
+
     def _maybe_sync(self) -> None:
-        if self.clock() - self._synced_at >= self.sync_seconds:
+        if self.auto_sync and self.sync_due():
             self.sync()
 
     def _roll(self) -> None:

@@ -95,12 +95,27 @@ class ServerSessions:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                cookie = await run_in_threadpool(self._persist, engine, state, scope)
+                if self._writes(state, dt.datetime.now(dt.UTC)):
+                    cookie = await run_in_threadpool(self._persist, engine, state, scope)
+                else:
+                    # Nothing to store (a calendar poll, a page read within the minute): no
+                    # hand-over to a worker thread, which cost a poll about a millisecond.
+                    expire = state.token is None and state.cookie_sent  # a stale cookie
+                    cookie = self._cookie("", expire=True) if expire else None
                 if cookie is not None:
                     MutableHeaders(scope=message).append("set-cookie", cookie)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+    def _writes(self, state: SessionState, now: dt.datetime) -> bool:
+        """Whether ``_persist`` may touch the database for this response."""
+        if state.token is not None:
+            stale = state.last_seen_at is None or now - state.last_seen_at >= (
+                web_sessions.TOUCH_EVERY
+            )
+            return state.adopted or stale or state.data != state.loaded
+        return bool(state.data) and not state.forgotten
 
     def _persist(self, engine: sa.Engine, state: SessionState, scope: Scope) -> str | None:
         """Write the session back; the Set-Cookie value to send, if any."""

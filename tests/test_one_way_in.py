@@ -70,6 +70,7 @@ AREAS = (
     "tests.services.reports.test_capacity",
     "tests.services.reports.test_quality",
     "tests.services.reports.test_letters",
+    "tests.daemon.test_protocol_applied",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

@@ -263,8 +263,8 @@ def _report(done: activation.Activation, as_json: bool) -> None:
     )
     if replanned is None:
         console.print(
-            "Takes effect later: patients move to it as they are refreshed from that date; "
-            "run `surveil replan --all` on that day to move everyone at once.",
+            "Takes effect later: pending until that date, when the daemon replans the clinic "
+            "(`surveil schedules history` shows it applied).",
             highlight=False,
         )
     else:
@@ -278,7 +278,8 @@ def _report(done: activation.Activation, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def history_command(ctx: click.Context, as_json: bool) -> None:
-    """The clinic's protocol activations and rollbacks, oldest first.
+    """The clinic's protocol activations and rollbacks, oldest first: pending (dated later, the
+    daemon applies it on that day) or when and by whom applied.
 
     \b
     Example:
@@ -290,14 +291,11 @@ def history_command(ctx: click.Context, as_json: bool) -> None:
         print_json(rows)
         return
     table = Table()
-    for column in ("action", "version", "profile", "effective_on", "approved_by", "previous"):
+    columns = ("action", "version", "profile", "effective_on", "approved_by", "previous", "status")
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(
-            *(str(row[c]) for c in ("action", "version", "profile", "effective_on")),
-            str(row["approved_by"]),
-            str(row["previous"]),
-        )
+        table.add_row(*(str(row[c]) for c in columns))
     console.print(table if rows else "No activation: the baseline version is in force.")
 
 

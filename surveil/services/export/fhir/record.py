@@ -10,6 +10,7 @@ from surveil.services.export.fhir.clinical import condition_resource, observatio
 from surveil.services.export.fhir.plan import plan_resources
 from surveil.services.export.fhir.refs import Resource
 from surveil.services.export.fhir.rows import PatientRows
+from surveil.services.export.fhir.tumour_facts import tumour_fact_resources
 from surveil.services.protocols import active_profile
 
 # The order resources appear in a bundle, and the ndjson files a bulk export writes.
@@ -24,13 +25,15 @@ def growth_spacing(settings: Settings) -> int:
 
 
 def patient_record(rows: PatientRows, *, min_spacing_days: int) -> list[Resource]:
-    """Patient, Condition, the plan (CarePlan, ServiceRequests, Tasks), then Observations."""
+    """Patient, Condition, the plan (CarePlan, ServiceRequests, Tasks), then Observations; the
+    2027.1 tumour facts (Observations, and the carcinoid heart disease Condition) last."""
     resources = [patient_resource(rows)]
     condition = condition_resource(rows)
     if condition is not None:
         resources.append(condition)
     resources += plan_resources(rows)
     resources += observations(rows, min_spacing_days=min_spacing_days)
+    resources += tumour_fact_resources(rows.patient, rows.tumour)
     return resources
 
 

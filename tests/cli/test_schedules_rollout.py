@@ -267,3 +267,33 @@ def test_nothing_to_roll_back_is_said(world: Invoke, engine: sa.Engine) -> None:
         in result.output
     )
     assert snapshot(engine) == before
+
+
+def test_plan_of_a_stored_patient_under_another_version_is_a_what_if(
+    world: Invoke, engine: sa.Engine
+) -> None:
+    """`surveil plan --patient R15 --pack-version 2027.1` plans R15's record under 2027.1 (not the
+    stored 2026.1 items under a 2027.1 heading), says it is a what-if, and changes nothing."""
+    before = snapshot(engine)
+    args = ("--as", "nina", "plan", "--patient", "R15")
+    stored = json.loads(world(*args, "--json").output)
+    assert stored["pack"]["version"] == "2026.1" and stored["what_if"] is False
+    assert {i["rule"] for i in stored["items"]} == {"net-g1g2-resected"}
+
+    out = json.loads(world(*args, "--pack-version", "2027.1", "--json").output)
+    assert out["pack"] == {"id": "net-default", "version": "2027.1"}
+    assert out["what_if"] is True and out["stored_under"] == "net-default 2026.1 default"
+    assert {i["rule"] for i in out["items"]} == {"rectal-1-2cm"}
+
+    text = world(*args, "--pack-version", "2027.1")
+    assert text.exit_code == 0, text.output
+    assert "What-if: planned under net-default 2027.1 default" in text.output
+    assert "the stored plan is under net-default 2026.1 default" in text.output
+    assert "pack net-default 2027.1" in text.output
+
+    # A read: the stored items are as they were; each view is audited, the what-if named.
+    assert open_versions(engine)["R15"] == {"2026.1"}
+    assert snapshot(engine) == {**before, "audit": before["audit"] + 3}
+    viewed = audit_rows(engine, "plan.viewed")
+    assert viewed[-1].detail.startswith("what-if plan as of")
+    assert "net-default 2027.1:default" in viewed[-1].detail

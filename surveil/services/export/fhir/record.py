@@ -1,5 +1,7 @@
 """One patient's whole record as FHIR resources, and the patient lookups every export shares."""
 
+import datetime as dt
+
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
@@ -11,16 +13,17 @@ from surveil.services.export.fhir.plan import plan_resources
 from surveil.services.export.fhir.refs import Resource
 from surveil.services.export.fhir.rows import PatientRows
 from surveil.services.export.fhir.tumour_facts import tumour_fact_resources
-from surveil.services.protocols import active_profile
+from surveil.services.protocols import protocol_in_force
 
 # The order resources appear in a bundle, and the ndjson files a bulk export writes.
 RESOURCE_TYPES = ("Patient", "Condition", "CarePlan", "ServiceRequest", "Task", "Observation")
 
 
-def growth_spacing(settings: Settings) -> int:
-    """The shortest gap between two readings that makes a growth rate: the clinic profile's
-    own, so the exported rate is the one the growth trigger judged."""
-    _, profile = active_profile(settings)
+def growth_spacing(session: Session, settings: Settings, today: dt.date) -> int:
+    """The shortest gap between two readings that makes a growth rate: that of the protocol in
+    force for the clinic on ``today`` (an activated version or profile, else the baseline), so
+    the exported rate is the one the growth trigger judged."""
+    _, profile = protocol_in_force(session, settings, today)
     return profile.thresholds.min_spacing_days
 
 

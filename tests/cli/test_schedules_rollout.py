@@ -238,6 +238,9 @@ def test_activate_replans_audits_and_rolls_back(world: Invoke, engine: sa.Engine
         ("activate", "2027.1", "dr.ada"),
         ("rollback", "2026.1", "dr.ada"),
     ]
+    # Both in force the day they were made: applied at once by whoever ran the command.
+    assert history[0]["status"].startswith("applied ") and history[0]["status"].endswith("by ann")
+    assert history[1]["status"].endswith("by dr.ada")
 
 
 def test_an_activation_dated_later_changes_nothing_today(world: Invoke, engine: sa.Engine) -> None:
@@ -256,6 +259,10 @@ def test_an_activation_dated_later_changes_nothing_today(world: Invoke, engine: 
         later_day = today + dt.timedelta(days=30)
         pack, profile = protocol_in_force(session, settings, later_day)
     assert (pack.version, profile.name) == ("2027.1", "nccn-2025")
+    # Pending until the daemon applies it on that day (tests/daemon/test_protocol_applied.py).
+    [row] = json.loads(world("schedules", "history", "--json").output)
+    assert (row["effective_on"], row["status"]) == (later, "pending")
+    assert "pending" in world("schedules", "history").output
 
 
 def test_nothing_to_roll_back_is_said(world: Invoke, engine: sa.Engine) -> None:

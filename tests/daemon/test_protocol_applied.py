@@ -3,20 +3,25 @@ the clinic is replanned with the reason "protocol 2027.1 activated", audited on 
 channel, exactly once (a second round, a second daemon, or two claims racing on PostgreSQL
 apply nothing more), and ``schedules history`` shows it pending, then applied."""
 
+import dataclasses
 import datetime as dt
+import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from surveil.config import Settings
+from surveil.config import PathSettings, Settings
 from surveil.core.zones import today_in
 from surveil.daemon import Daemon
 from surveil.db import models as m
 from surveil.db.engine import make_engine
 from surveil.db.protocol_models import ProtocolActivation
+from surveil.errors import ConfigError
+from surveil.resources import resource_dir
 from surveil.services.actor import Actor
 from surveil.services.planning.replan import replan_every_patient
 from surveil.services.registry import patients as registry
@@ -208,3 +213,29 @@ def test_two_claims_racing_on_postgres_apply_once(world: tuple[sa.Engine, Settin
     with Session(engine) as session:
         row = session.exec(select(ProtocolActivation)).one()
     assert row.applied_by == "a"
+
+
+def test_a_replan_that_fails_hands_the_claim_back(
+    world: tuple[sa.Engine, Settings], tmp_path: Path
+) -> None:
+    """The day comes but the version is no longer shipped by this daemon's packs (a downgrade
+    between the approval and the day): the replan fails, the claim is handed back (pending
+    again), and a daemon with the packs applies it at its next round."""
+    engine, settings = world
+    activate_later(engine, settings)
+    folder = tmp_path / "schedules"
+    shutil.copytree(resource_dir("schedules"), folder)
+    (folder / "net-default-2027.1.toml").unlink()
+    old_packs = dataclasses.replace(settings, paths=PathSettings(schedules=folder))
+    day = dt.datetime.combine(ON, dt.time(10), dt.UTC)
+    broken = daemon_at(engine, old_packs, day, worker="old")
+    with pytest.raises(ConfigError, match=r"2027\.1"):
+        broken.protocol_job()
+    broken.close()
+    assert activation.activation_log(engine, settings=settings)[0]["status"] == "pending"
+    assert versions(engine)["R15"] == {"2026.1"}
+    fixed = daemon_at(engine, settings, day + dt.timedelta(minutes=15), worker="new")
+    assert fixed.run_once()["protocol"] == 1
+    fixed.close()
+    assert versions(engine)["R15"] == {"2027.1"}
+    assert activation.activation_log(engine, settings=settings)[0]["status"].endswith("by new")

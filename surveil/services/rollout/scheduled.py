@@ -7,9 +7,10 @@ Exactly once, however many daemons share the database: the claim is a conditiona
 (``SET applied_at ... WHERE applied_at IS NULL``) in a transaction that first re-checks the leader
 lease under the caller's fence. On PostgreSQL a second writer blocks on the row until the first
 commits, then finds it applied and updates nothing; SQLite has one writer at a time. The replan
-then runs in chunks (each its own transaction, per ``replan_every_patient``); it is idempotent,
-so a run cut short by a crash is finished by ``surveil replan --all`` or by each patient's next
-refresh, both of which plan under the protocol in force.
+then runs in chunks (each its own transaction, per ``replan_every_patient``); it is idempotent.
+A replan that fails (the database went away) hands the claim back, so the next tick starts it
+again; a daemon killed part-way leaves it claimed, and ``surveil replan --all`` or each patient's
+next refresh finishes it (both plan under the protocol in force).
 """
 
 import datetime as dt
@@ -61,12 +62,34 @@ def apply_due_activations(
                 f"{row.effective_on}: {reason(row)}; replanning the clinic",
             )
         why = reason(claimed[-1]) if claimed else ""
+        ids = [row.id for row in claimed]
     if not claimed:
         return 0
-    result = replan_every_patient(
-        engine, actor=actor, settings=settings, today=today, why=why, clinic=settings.clinic.name
-    )
+    try:
+        result = replan_every_patient(
+            engine,
+            actor=actor,
+            settings=settings,
+            today=today,
+            why=why,
+            clinic=settings.clinic.name,
+        )
+    except Exception:
+        # A database outage part-way: hand the claim back so the next tick replans again
+        # (replanning is idempotent); the applied events stay, each says what was started.
+        _release(engine, ids, worker=fence.worker)
+        raise
     return len(result.changed)
+
+
+def _release(engine: sa.Engine, ids: list[int | None], *, worker: str) -> None:
+    table = ProtocolActivation.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        session.connection().execute(
+            sa.update(table)
+            .where(table.c.id.in_(ids), table.c.applied_by == worker)
+            .values(applied_at=None, applied_by=None)
+        )
 
 
 def _claim_due(

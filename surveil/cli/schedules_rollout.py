@@ -123,10 +123,11 @@ def _show(report: diff.ProtocolDiff, csv_path: Path | None) -> None:
         highlight=False,
     )
     table = Table()
-    table.add_column("Rule", no_wrap=True)
+    # The counts never shrink to "3…" on a narrow or redirected terminal: long rule ids fold.
+    table.add_column("Rule", overflow="fold")
     for change in diff.Change:
-        table.add_column(change.value, justify="right")
-    table.add_column("Patients", justify="right")
+        table.add_column(change.value, justify="right", no_wrap=True)
+    table.add_column("Patients", justify="right", no_wrap=True)
     patients = report.patients_by_rule()
     for rule, counts in report.by_rule().items():
         changes = (str(counts.get(c, 0)) for c in diff.Change)

@@ -304,3 +304,13 @@ def test_plan_of_a_stored_patient_under_another_version_is_a_what_if(
     viewed = audit_rows(engine, "plan.viewed")
     assert viewed[-1].detail.startswith("what-if plan as of")
     assert "net-default 2027.1:default" in viewed[-1].detail
+
+
+def test_the_diff_table_keeps_its_counts_whole_on_a_narrow_terminal(
+    world: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = world("--as", "dr.ada", "schedules", "diff", "--from", "2026.1", "--to", "2027.1")
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output  # no count or rule cut short
+    assert "rect" in result.output  # the rule id folds over lines instead

@@ -3,8 +3,9 @@
 Adds ``applied_at`` (nullable; NULL on a row dated later means "pending") and ``applied_by`` to
 ``protocol_activation``. The daemon's leader claims a pending row with a conditional update (``WHERE
 applied_at IS NULL``), so two daemons never both replan for it. Rows written before this revision
-were all replanned by the command that made them or by a later ``replan --all``: they are marked
-applied at the time they were recorded. Plain ``add_column`` (no batch rebuild).
+that were in force the day they were recorded were replanned by the command that made them: they
+are marked applied then; rows dated later stay pending for the daemon. Plain ``add_column`` (no
+batch rebuild).
 
 Revision ID: 0016
 Revises: 0015
@@ -32,11 +33,23 @@ def upgrade() -> None:
     op.add_column(
         "protocol_activation", sa.Column("applied_by", sa.String(length=64), nullable=True)
     )
-    # Before this revision nothing applied a later-dated row by itself: whoever ran the activation
-    # or a later ``replan --all`` did. Do not replan for them again on the first daemon round.
-    op.execute(
-        "UPDATE protocol_activation SET applied_at = recorded_at, applied_by = recorded_by"
-    )
+    # A row in force on the day it was recorded was applied by the command that made it: mark it
+    # so. A row dated later stays pending, and the daemon's first round on or after its date
+    # replans the clinic for it (once; replanning again after a ``replan --all`` changes nothing).
+    # Compared in Python: the dates come back as strings on SQLite and as dates on PostgreSQL.
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text("SELECT id, effective_on, recorded_at FROM protocol_activation")
+    ).all()
+    applied = [row.id for row in rows if str(row.effective_on)[:10] <= str(row.recorded_at)[:10]]
+    if applied:
+        bind.execute(
+            sa.text(
+                "UPDATE protocol_activation SET applied_at = recorded_at, applied_by = recorded_by"
+                " WHERE id IN :ids"
+            ).bindparams(sa.bindparam("ids", expanding=True)),
+            {"ids": applied},
+        )
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""The reminder daemon: an APScheduler 3.11 clock that calls six jobs, and nothing more.
+"""The reminder daemon: an APScheduler 3.11 clock that calls seven jobs, and nothing more.
 
 Reminders are rows in our own tables (the outbox), never scheduler jobs: the scheduler only
 decides *when to look*. It uses a memory job store and jobs defined here in code, so a restart
@@ -6,9 +6,10 @@ re-creates them and nothing is pickled; ``coalesce`` and ``max_instances=1`` kee
 from piling up; every job also runs at start-up, so a restarted daemon catches up at once.
 
 Jobs: *sweep* (recover what a dead daemon left, every daemon), *dispatch* (claim and send, every
-daemon), *heartbeat* (the ``heartbeat`` row, and renewing the leader lease), *plan*, *digest*
-and *feeds* (retiring the calendar feeds of patients no longer followed up) only on the leader:
-the holder of the ``daemon_lease`` row.
+daemon), *heartbeat* (the ``heartbeat`` row, and renewing the leader lease), *plan*, *digest*,
+*feeds* (retiring the calendar feeds of patients no longer followed up) and *protocol* (applying
+a protocol activation dated later once its day comes: replan the clinic, exactly once) only on
+the leader: the holder of the ``daemon_lease`` row.
 
 Several daemons may share a PostgreSQL database (claims use ``SKIP LOCKED``; one leads). On
 SQLite only one may run: ``single_daemon_lock`` takes an exclusive ``flock`` on
@@ -47,6 +48,7 @@ from surveil.services.protocols import check_clinic_protocol
 from surveil.services.reminders import delivery
 from surveil.services.reminders.jobs import plan_due_reminders, queue_digests
 from surveil.services.reminders.planning import effective_policy
+from surveil.services.rollout.scheduled import apply_due_activations
 from surveil.transports import Transport
 
 logger = logging.getLogger("surveil.daemon")
@@ -140,6 +142,19 @@ class Daemon:
     def feeds_job(self) -> int:
         return self._as_leader("feeds", retire_unneeded_feeds)
 
+    def protocol_job(self) -> int:
+        """Patients replanned for a protocol change whose day has come (0 on most ticks)."""
+        now = self.clock()
+        if not self.lead(now) or self.epoch is None:
+            return 0
+        fence = Fence(self.worker, self.epoch)
+        changed = apply_due_activations(
+            self.engine, actor=self.actor, fence=fence, settings=self.settings, now=now
+        )
+        if changed:
+            logger.info("protocol: %d patient plan(s) changed by a protocol change", changed)
+        return changed
+
     def heartbeat_job(self) -> None:
         now = self.clock()
         leases.beat(self.engine, worker=self.worker, now=now)
@@ -179,6 +194,8 @@ class Daemon:
         """Everything a scheduler tick would do, once, in order; then stop (``--once``)."""
         swept = self.sweep_job()
         summary = {"recovered": len(swept.unknown), "released": swept.released}
+        # A protocol change due today first: the reminders planned next follow the new plans.
+        summary["protocol"] = self.protocol_job()
         summary["planned"] = self.plan_job()
         summary["digests"] = self.digest_job()
         summary["handled"] = self.dispatch_job()
@@ -217,7 +234,7 @@ def build_scheduler(
     scheduler_class: type[BaseScheduler] = BlockingScheduler,
     start_at: dt.datetime | None = None,
 ) -> BaseScheduler:
-    """The scheduler with its six interval jobs, each first run at ``start_at`` (now)."""
+    """The scheduler with its seven interval jobs, each first run at ``start_at`` (now)."""
     config = settings.daemon
     scheduler = scheduler_class(
         jobstores={"default": MemoryJobStore()},
@@ -236,6 +253,7 @@ def build_scheduler(
         ("plan", daemon.plan_job, config.plan_minutes * 60),
         ("digest", daemon.digest_job, DIGEST_CHECK_SECONDS),
         ("feeds", daemon.feeds_job, config.plan_minutes * 60),  # retire feeds no longer needed
+        ("protocol", daemon.protocol_job, config.plan_minutes * 60),  # a change dated today
         ("dispatch", daemon.dispatch_job, config.dispatch_seconds),
         ("heartbeat", daemon.heartbeat_job, heartbeat),
     ]

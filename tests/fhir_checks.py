@@ -72,7 +72,11 @@ def check_codes(resource: dict[str, Any]) -> None:
         if owner == kind and element in resource:
             assert resource[element] in allowed, f"{kind}.{element} = {resource[element]!r}"
     if kind == "Condition":
-        assert _codes(resource["clinicalStatus"]) <= CONDITION_CLINICAL
+        # Optional in R4 but for a problem-list item (con-3): a refuted condition has none.
+        problem = any("problem-list-item" in _codes(cat) for cat in resource.get("category", []))
+        assert "clinicalStatus" in resource or not problem, resource
+        if "clinicalStatus" in resource:
+            assert _codes(resource["clinicalStatus"]) <= CONDITION_CLINICAL
         assert _codes(resource["verificationStatus"]) <= CONDITION_VERIFICATION
     if kind == "ServiceRequest":
         assert resource["intent"] == "plan"

@@ -72,6 +72,7 @@ AREAS = (
     "tests.services.reports.test_letters",
     "tests.services.test_replies",
     "tests.web.test_replies_web",
+    "tests.daemon.test_protocol_applied",
 )
 # Every module that defines an entry point, imported so that its marks are registered.
 SERVICE_PACKAGES = ("surveil.services",)

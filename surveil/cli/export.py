@@ -44,7 +44,12 @@ def fhir(ctx: click.Context, mrn: str | None, everyone: bool, out_dir: Path, as_
     try:
         if mrn is not None:
             result = export_ndjson(
-                app.engine, actor=actor, out_dir=out_dir, mrn=mrn, settings=app.settings
+                app.engine,
+                actor=actor,
+                out_dir=out_dir,
+                mrn=mrn,
+                settings=app.settings,
+                today=app.today(),
             )
         else:
             result = _export_all(app, actor=actor, out_dir=out_dir, quiet=as_json)
@@ -69,6 +74,7 @@ def _export_all(app: App, *, actor: Actor, out_dir: Path, quiet: bool) -> BulkEx
             mrn=None,
             settings=app.settings,
             progress=report,
+            today=app.today(),
         )
 
 

@@ -38,7 +38,8 @@ _STYLE = {ItemStatus.OVERDUE: "bold red", ItemStatus.DUE: "yellow", ItemStatus.U
 @click.option("--profile", help="Profile name, or pack:profile (default: the clinic's profile).")
 @click.option(
     "--pack-version",
-    help="Plan under this version of the clinic's pack (e.g. 2027.1; default: the baseline).",
+    help="Plan under this version of the clinic's pack (e.g. 2027.1). With --patient: a what-if "
+    "from the record, not the stored plan (default: the version in force).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan contract as JSON.")
 @click.pass_context
@@ -60,6 +61,7 @@ def plan_command(
       surveil plan --facts patient.json --today 2026-03-01
       surveil plan --facts patient.json --today 2026-03-01 --profile esmo-2020 --json
       surveil plan --facts patient.json --pack-version 2027.1 --profile nccn-2025
+      surveil plan --patient D000123 --pack-version 2027.1
 
     Every item says which rule, protocol version and source asked for it, and what it is
     anchored on; triggers (growth, size, progression, markers...) are listed with their numbers.
@@ -69,9 +71,12 @@ def plan_command(
     app = get_app(ctx)
     day = _parse_today(today) if today else app.today()
     clinic = app.settings.clinic
-    if mrn and pack_version is None and profile is None:
-        # A stored patient: the protocol in force for the clinic today (its stored items too).
-        pack, chosen = protocols.protocol_in_force_on(app.engine, app.settings, day)
+    # A stored patient's plan is what the protocol in force planned; --pack-version or --profile
+    # asks what another would plan from the same record (a what-if: nothing stored changes).
+    what_if = bool(mrn) and (pack_version is not None or profile is not None)
+    in_force = protocols.protocol_in_force_on(app.engine, app.settings, day) if mrn else None
+    if in_force is not None and not what_if:
+        pack, chosen = in_force
     else:
         packs = _packs(app.settings.paths.schedules, pack_version)
         pack, chosen = get_profile(packs, profile or f"{clinic.pack}:{clinic.profile}")
@@ -95,10 +100,22 @@ def plan_command(
             pack=pack,
             profile=chosen,
             today=day,
+            what_if=what_if,
         )
+    stored_under = None
+    if what_if and in_force is not None:
+        stored_under = f"{in_force[0].id} {in_force[0].version} {in_force[1].name}"
     if as_json:
-        print_json({**plan_to_json(result), "triggers": triggers})
+        extra = {"what_if": stored_under is not None, "stored_under": stored_under}
+        print_json({**plan_to_json(result), "triggers": triggers, **extra})
     else:
+        if stored_under is not None:
+            console.print(
+                f"[bold]What-if[/bold]: planned under {pack.id} {pack.version} {chosen.name} "
+                f"from this patient's record; nothing stored changes (the stored plan is under "
+                f"{stored_under}, in force on {day}).",
+                highlight=False,
+            )
         _show(result, day)
         _show_triggers(triggers)
 

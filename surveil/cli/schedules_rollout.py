@@ -123,10 +123,11 @@ def _show(report: diff.ProtocolDiff, csv_path: Path | None) -> None:
         highlight=False,
     )
     table = Table()
-    table.add_column("Rule", no_wrap=True)
+    # The counts never shrink to "3…" on a narrow or redirected terminal: long rule ids fold.
+    table.add_column("Rule", overflow="fold")
     for change in diff.Change:
-        table.add_column(change.value, justify="right")
-    table.add_column("Patients", justify="right")
+        table.add_column(change.value, justify="right", no_wrap=True)
+    table.add_column("Patients", justify="right", no_wrap=True)
     patients = report.patients_by_rule()
     for rule, counts in report.by_rule().items():
         changes = (str(counts.get(c, 0)) for c in diff.Change)
@@ -263,8 +264,8 @@ def _report(done: activation.Activation, as_json: bool) -> None:
     )
     if replanned is None:
         console.print(
-            "Takes effect later: patients move to it as they are refreshed from that date; "
-            "run `surveil replan --all` on that day to move everyone at once.",
+            "Takes effect later: pending until that date, when the daemon replans the clinic "
+            "(`surveil schedules history` shows it applied).",
             highlight=False,
         )
     else:
@@ -278,7 +279,8 @@ def _report(done: activation.Activation, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def history_command(ctx: click.Context, as_json: bool) -> None:
-    """The clinic's protocol activations and rollbacks, oldest first.
+    """The clinic's protocol activations and rollbacks, oldest first: pending (dated later, the
+    daemon applies it on that day) or when and by whom applied.
 
     \b
     Example:
@@ -290,14 +292,11 @@ def history_command(ctx: click.Context, as_json: bool) -> None:
         print_json(rows)
         return
     table = Table()
-    for column in ("action", "version", "profile", "effective_on", "approved_by", "previous"):
+    columns = ("action", "version", "profile", "effective_on", "approved_by", "previous", "status")
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(
-            *(str(row[c]) for c in ("action", "version", "profile", "effective_on")),
-            str(row["approved_by"]),
-            str(row["previous"]),
-        )
+        table.add_row(*(str(row[c]) for c in columns))
     console.print(table if rows else "No activation: the baseline version is in force.")
 
 

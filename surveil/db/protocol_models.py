@@ -41,3 +41,8 @@ class ProtocolActivation(SQLModel, table=True):
     recorded_at: dt.datetime = created_field()
     previous_version: str | None = Field(default=None, max_length=32)
     previous_profile: str | None = Field(default=None, max_length=64)
+    # When the clinic was replanned for it: at once by the command when in force that day, else by
+    # the daemon's leader on ``effective_on`` (NULL until then: pending). The leader claims the row
+    # with ``WHERE applied_at IS NULL``, so it is applied exactly once however many daemons run.
+    applied_at: dt.datetime | None = None
+    applied_by: str | None = Field(default=None, max_length=64)  # a user, or a daemon worker id

@@ -10,10 +10,14 @@ import datetime as dt
 
 from surveil.core import facts as f
 from surveil.core.vocab import (
+    AdverseHistology,
+    CarcinoidType,
     Differentiation,
     Functional,
+    GastricType,
     Hereditary,
     ItemKind,
+    NodeStatus,
     Resection,
     Site,
     Sstr,
@@ -124,7 +128,19 @@ def _tumour(row: Row | None) -> f.Tumour | None:
         sstr=Sstr(row["sstr_status"]),
         diagnosed_on=row.get("diagnosed_on"),
         size_mm=row.get("size_mm"),
+        node_status=NodeStatus(row["node_status"]) if row.get("node_status") else None,
+        adverse_histology=_adverse(row.get("adverse_histology")),
+        carcinoid_type=CarcinoidType(row["carcinoid_type"]) if row.get("carcinoid_type") else None,
+        gastric_type=GastricType(row["gastric_type"]) if row.get("gastric_type") else None,
+        carcinoid_heart_disease=row.get("carcinoid_heart_disease"),
     )
+
+
+def _adverse(stored: str | None) -> frozenset[AdverseHistology] | None:
+    # As ``db.queries``: None is not recorded, "" is reported with none seen.
+    if stored is None:
+        return None
+    return frozenset(AdverseHistology(v) for v in stored.split(",") if v)
 
 
 def _therapy(t: Row) -> f.Therapy:

@@ -21,6 +21,7 @@ from surveil.core.names import search_keys
 from surveil.core.vocab import Differentiation, Functional, Grade, Hereditary, Site, Sstr, Stage
 from surveil.demo import people
 from surveil.demo.courses import BUILDERS
+from surveil.demo.details import tumour_details
 from surveil.demo.story import (
     Draft,
     Pathway,
@@ -116,6 +117,7 @@ def synthesise(seed: int, number: int, *, today: dt.date, timezone: str) -> Draf
     BUILDERS[scenario.pathway](story)
     if draft.tumour is not None:
         draft.tumour["grade"] = recorded_grade(draft.tumour, draft.pathology).value
+        draft.tumour.update(tumour_details(seed, number, story))
     return draft
 
 

@@ -15,7 +15,7 @@ from surveil.config import Settings
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, ItemKind, StateKind
 from surveil.db import models as m
 from surveil.services.labels import kind_label
-from surveil.services.protocols import active_profile
+from surveil.services.protocols import protocol_in_force
 from surveil.services.records.actions import DEFAULT_MODALITY
 from surveil.services.records.attempts import booking_history
 from surveil.services.registry.patients import MODALITIES
@@ -59,8 +59,9 @@ def patient_page(
     record = open_record(engine, actor=actor, patient_id=patient_id)
     today = clinic_today(settings)
     limit = settings.worklist.snooze_max_days
-    # The thresholds the triggers use: the clinic profile's, from its pack.
-    rules = active_profile(settings)[1].thresholds
+    # The thresholds the triggers use: those of the protocol in force for the clinic today (an
+    # activated pack version or profile, else the baseline), as the plan and triggers use them.
+    rules = protocol_in_force(db, settings, today)[1].thresholds
     patient = record.patient
     page = PatientPage(
         frame=frame(request, user, section="patients", settings=settings),

@@ -238,6 +238,9 @@ def test_activate_replans_audits_and_rolls_back(world: Invoke, engine: sa.Engine
         ("activate", "2027.1", "dr.ada"),
         ("rollback", "2026.1", "dr.ada"),
     ]
+    # Both in force the day they were made: applied at once by whoever ran the command.
+    assert history[0]["status"].startswith("applied ") and history[0]["status"].endswith("by ann")
+    assert history[1]["status"].endswith("by dr.ada")
 
 
 def test_an_activation_dated_later_changes_nothing_today(world: Invoke, engine: sa.Engine) -> None:
@@ -256,6 +259,10 @@ def test_an_activation_dated_later_changes_nothing_today(world: Invoke, engine: 
         later_day = today + dt.timedelta(days=30)
         pack, profile = protocol_in_force(session, settings, later_day)
     assert (pack.version, profile.name) == ("2027.1", "nccn-2025")
+    # Pending until the daemon applies it on that day (tests/daemon/test_protocol_applied.py).
+    [row] = json.loads(world("schedules", "history", "--json").output)
+    assert (row["effective_on"], row["status"]) == (later, "pending")
+    assert "pending" in world("schedules", "history").output
 
 
 def test_nothing_to_roll_back_is_said(world: Invoke, engine: sa.Engine) -> None:
@@ -267,3 +274,43 @@ def test_nothing_to_roll_back_is_said(world: Invoke, engine: sa.Engine) -> None:
         in result.output
     )
     assert snapshot(engine) == before
+
+
+def test_plan_of_a_stored_patient_under_another_version_is_a_what_if(
+    world: Invoke, engine: sa.Engine
+) -> None:
+    """`surveil plan --patient R15 --pack-version 2027.1` plans R15's record under 2027.1 (not the
+    stored 2026.1 items under a 2027.1 heading), says it is a what-if, and changes nothing."""
+    before = snapshot(engine)
+    args = ("--as", "nina", "plan", "--patient", "R15")
+    stored = json.loads(world(*args, "--json").output)
+    assert stored["pack"]["version"] == "2026.1" and stored["what_if"] is False
+    assert {i["rule"] for i in stored["items"]} == {"net-g1g2-resected"}
+
+    out = json.loads(world(*args, "--pack-version", "2027.1", "--json").output)
+    assert out["pack"] == {"id": "net-default", "version": "2027.1"}
+    assert out["what_if"] is True and out["stored_under"] == "net-default 2026.1 default"
+    assert {i["rule"] for i in out["items"]} == {"rectal-1-2cm"}
+
+    text = world(*args, "--pack-version", "2027.1")
+    assert text.exit_code == 0, text.output
+    assert "What-if: planned under net-default 2027.1 default" in text.output
+    assert "the stored plan is under net-default 2026.1 default" in text.output
+    assert "pack net-default 2027.1" in text.output
+
+    # A read: the stored items are as they were; each view is audited, the what-if named.
+    assert open_versions(engine)["R15"] == {"2026.1"}
+    assert snapshot(engine) == {**before, "audit": before["audit"] + 3}
+    viewed = audit_rows(engine, "plan.viewed")
+    assert viewed[-1].detail.startswith("what-if plan as of")
+    assert "net-default 2027.1:default" in viewed[-1].detail
+
+
+def test_the_diff_table_keeps_its_counts_whole_on_a_narrow_terminal(
+    world: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = world("--as", "dr.ada", "schedules", "diff", "--from", "2026.1", "--to", "2027.1")
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output  # no count or rule cut short
+    assert "rect" in result.output  # the rule id folds over lines instead

@@ -72,7 +72,15 @@ def test_scheduler_jobs_run_at_start_and_again_when_time_moves(sqlite_url: str) 
         scheduler.start()
         try:
             jobs = {job.id: job for job in scheduler.get_jobs()}
-            assert set(jobs) == {"sweep", "plan", "digest", "feeds", "dispatch", "heartbeat"}
+            assert set(jobs) == {
+                "sweep",
+                "plan",
+                "digest",
+                "feeds",
+                "protocol",
+                "dispatch",
+                "heartbeat",
+            }
             assert all(j.coalesce and j.max_instances == 1 for j in jobs.values())
             assert all(j.misfire_grace_time == 300 for j in jobs.values())
             wait_for(lambda: set(ran) == set(jobs))  # every job ran at once on start

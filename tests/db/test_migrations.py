@@ -169,3 +169,40 @@ def test_upgrade_fills_the_search_keys_of_patients_already_there(engine: sa.Engi
         ("M1", "orsted nunez zoe", "zoe orsted nunez", None),
         ("M2", "obrien sean", "sean obrien", None),
     ]
+
+
+def test_0016_marks_applied_only_what_its_command_replanned(engine: sa.Engine) -> None:
+    """An activation in force the day it was recorded was replanned by its command: applied. One
+    dated later stays pending, for the daemon's leader to apply on its day."""
+    migrate.downgrade(engine, "0015")
+    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO user_account (username, display_name, role, clinic, password_hash,"
+                " active, created_at) VALUES ('dr', 'Dr', 'clinician', 'A', '!', true, :at)"
+            ),
+            {"at": at},
+        )
+        user = connection.execute(sa.text("SELECT id FROM user_account")).scalar_one()
+        connection.execute(
+            sa.text(
+                "INSERT INTO protocol_activation (clinic, pack_id, version, profile,"
+                " effective_on, action, approved_by_id, recorded_by, recorded_at)"
+                " VALUES ('A', 'net-default', :version, 'default', :on, 'activate', :user,"
+                " 'ann', :at)"
+            ),
+            [
+                {"version": "2027.1", "on": dt.date(2026, 12, 1), "user": user, "at": at},
+                {"version": "2027.2", "on": dt.date(2027, 1, 4), "user": user, "at": at},
+            ],
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT version, applied_by, applied_at IS NOT NULL FROM protocol_activation"
+                " ORDER BY id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("2027.1", "ann", True), ("2027.2", None, False)]

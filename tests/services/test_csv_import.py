@@ -242,4 +242,58 @@ def test_the_documented_templates_import(engine: sa.Engine, settings: Settings) 
     folder = Path(__file__).resolve().parents[2] / "docs" / "import"
     for kind in ("patients", "pathology", "measurements", "markers", "therapies"):
         report = _import(engine, settings, kind, (folder / f"{kind}.csv").read_bytes())
-        assert (report.rows, report.created) == (1, 1), kind
+        rows = 2 if kind == "patients" else 1  # a pancreatic NET, a typical lung carcinoid N0
+        assert (report.rows, report.created) == (rows, rows), kind
+    with Session(engine) as session:
+        lung = session.exec(select(m.Tumour).join(m.Patient).where(m.Patient.mrn == "100235")).one()
+    assert (lung.site, lung.carcinoid_type, lung.node_status) == ("lung", "typical", "N0")
+
+
+DETAILS = "\n".join((
+    "mrn,given_name,family_name,birth_date,site,size_mm,state,since,resection,node_status,"
+    "adverse_histology,carcinoid_type,gastric_type,carcinoid_heart_disease",
+    'D-1,Ann,Lee,1970-05-01,rectum,15,resected,2025-02-01,R0,N1,"lvi,muscularis",,,',
+    "D-2,Bo,Kim,1965-01-02,stomach,8,active_surveillance,2025-03-01,,,none,,type_1,",
+    "D-3,Cy,Ng,1959-07-03,small_bowel,22,resected,2025-04-01,R0,N1,,,,yes",
+    "D-4,Di,Ho,1972-09-04,thymus,30,resected,2025-05-01,R0,N0,,atypical,,no",
+))  # fmt: skip
+
+
+def test_the_2027_tumour_facts_import_with_patients(engine: sa.Engine, settings: Settings) -> None:
+    report = _import(engine, settings, "patients", DETAILS)
+    assert (report.rows, report.created) == (4, 4)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(m.Patient.mrn, m.Tumour).join(m.Tumour).where(m.Patient.mrn.startswith("D-"))
+        ).all()
+    got = {
+        mrn: (t.node_status, t.adverse_histology, t.carcinoid_type, t.gastric_type,
+              t.carcinoid_heart_disease)
+        for mrn, t in rows
+    }  # fmt: skip
+    assert got == {
+        "D-1": ("N1", "lvi,muscularis", None, None, None),
+        "D-2": (None, "", None, "type_1", None),  # "none": reported, none seen
+        "D-3": ("N1", None, None, None, True),
+        "D-4": ("N0", None, "atypical", None, False),
+    }
+    # Re-importing the same file changes nothing.
+    again = _import(engine, settings, "patients", DETAILS)
+    assert (again.rows, again.created) == (4, 0)
+
+
+def test_a_bad_2027_tumour_fact_names_its_row_and_column(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    before = _snapshot(engine)
+    text = "\n".join((
+        "mrn,given_name,family_name,birth_date,site,state,since,node_status,gastric_type,"
+        "carcinoid_heart_disease,adverse_histology",
+        "E-1,Ann,Lee,1970-05-01,stomach,active_surveillance,2025-02-01,N3,type_4,maybe,lvx",
+    ))  # fmt: skip
+    with pytest.raises(InvalidInput) as refused:
+        _import(engine, settings, "patients", text)
+    message = str(refused.value)
+    for column in ("node_status", "gastric_type", "carcinoid_heart_disease", "adverse_histology"):
+        assert f"row 2, column {column}" in message, column
+    assert _snapshot(engine) == before

@@ -461,3 +461,50 @@ def test_cli_explains_bad_options(db_url: str, monkeypatch: pytest.MonkeyPatch) 
 # point whose audit rows (each step as the person who took it, when it happened) are asserted
 # above.
 COVERED = frozenset({"surveil.demo.settle.settle_past_triggers"})
+
+
+def test_the_2027_tumour_facts_come_in_plausible_shares(drafts: list[Draft]) -> None:
+    """Lung, thymic, gastric, rectal and appendiceal patients carry the 2027.1 facts (some left
+    unrecorded, as in a real registry), and the demo's plans under 2027.1 reach the rules that
+    need them."""
+    from surveil.core.plan import plan
+    from surveil.schedules import load_pack_versions
+
+    tumours = [(d, d.tumour) for d in drafts if d.tumour is not None]
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for _, tumour in tumours:
+        by_site.setdefault(tumour["site"], []).append(tumour)
+    lung = by_site["lung"]
+    typed = [t["carcinoid_type"] for t in lung if t["carcinoid_type"]]
+    assert 0.7 < len(typed) / len(lung) < 1.0  # most recorded, some not
+    assert {"typical", "atypical"} <= set(typed)
+    stomach = [t["gastric_type"] for t in by_site["stomach"]]
+    assert "type_1" in stomach and None in stomach
+    adverse = [t["adverse_histology"] for t in by_site["rectum"] + by_site["appendix"]]
+    assert "" in adverse and None in adverse and any(a for a in adverse)
+    nodes = Counter(t["node_status"] for _, t in tumours)
+    assert nodes["N0"] > nodes["N1"] > 0 and nodes[None] > 0
+    heart = [
+        t["carcinoid_heart_disease"] for _, t in tumours if t["functional"] == "carcinoid_syndrome"
+    ]
+    assert True in heart and False in heart
+    # Only where they belong: no gastric type off the stomach, no carcinoid type off lung/thymus.
+    assert all(t["gastric_type"] is None for _, t in tumours if t["site"] != "stomach")
+    assert all(
+        t["carcinoid_type"] is None for _, t in tumours if t["site"] not in ("lung", "thymus")
+    )
+
+    pack = load_pack_versions()["net-default"]["2027.1"]
+    rules: Counter[str] = Counter()
+    for draft, _ in tumours:
+        facts = facts_from_draft(draft, patient_id=draft.number, created=TODAY)
+        rules.update({i.rule for i in plan(facts, pack, "default", TODAY).items})
+    assert {
+        "lung-typical",
+        "lung-atypical",
+        "lung-typical-node-positive",
+        "gastric-type-1",
+        "rectal-adverse-histology",
+        "appendix-adverse-histology",
+        "carcinoid-heart-disease",
+    } <= set(rules)

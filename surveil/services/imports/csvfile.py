@@ -28,7 +28,10 @@ class Columns:
 
 PATIENT_OPTIONAL = ("sex", "timezone", "email", "phone", "preferred_channel", "hereditary",
                     "navigator", "differentiation", "ki67", "mitoses", "stage", "size_mm",
-                    "functional", "diagnosed_on", "resection")  # fmt: skip
+                    "functional", "diagnosed_on", "resection",
+                    # Pack 2027.1's tumour facts (the values of ``registry.tumour_details``).
+                    "node_status", "adverse_histology", "carcinoid_type", "gastric_type",
+                    "carcinoid_heart_disease")  # fmt: skip
 COLUMNS: dict[str, Columns] = {
     "patients": Columns(
         required=("mrn", "given_name", "family_name", "birth_date", "site", "state", "since"),

@@ -20,6 +20,7 @@ from surveil.services.actor import Actor
 from surveil.services.registry import patients as registry
 from surveil.services.registry.access import patient_by_mrn
 from surveil.services.registry.patients import PatientInput, TumourInput
+from surveil.services.registry.tumour_details import DETAIL_FIELDS
 
 
 @dataclass
@@ -189,7 +190,7 @@ def therapy(session: Session, actor: Actor, clinic: str, cells: Cells, today: dt
 PATIENT_COLUMNS = ("given_name", "family_name", "birth_date", "sex", "timezone", "email",
                    "phone", "preferred_channel", "hereditary", "navigator")  # fmt: skip
 TUMOUR_COLUMNS = ("site", "differentiation", "ki67", "mitoses", "stage", "size_mm",
-                  "functional", "diagnosed_on")  # fmt: skip
+                  "functional", "diagnosed_on", *DETAIL_FIELDS)  # fmt: skip
 
 
 def patient(session: Session, _actor: Actor, clinic: str, cells: Cells, today: dt.date) -> Applied:

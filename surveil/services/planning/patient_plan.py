@@ -25,8 +25,10 @@ def show_plan(
     pack: Pack,
     profile: Profile,
     today: dt.date,
+    what_if: bool = False,
 ) -> tuple[Plan, list[dict[str, object]]]:
-    """The plan under ``profile`` as of ``today`` (a what-if profile changes nothing stored)."""
+    """The plan under ``profile`` as of ``today``: the stored items, or with ``what_if`` the items
+    ``pack`` and ``profile`` would plan (nothing stored changes either way)."""
     with session_scope(engine) as session:
         patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
         audit(
@@ -35,6 +37,9 @@ def show_plan(
             action="plan.viewed",
             patient_id=patient.id,
             subject=f"plan:{patient.id}",
-            detail=f"plan as of {today} under {pack.id}:{profile.name}",
+            detail=f"{'what-if ' if what_if else ''}plan as of {today} under "
+            f"{pack.id} {pack.version}:{profile.name}",
         )
-        return plan_for_patient(session, patient=patient, pack=pack, profile=profile, today=today)
+        return plan_for_patient(
+            session, patient=patient, pack=pack, profile=profile, today=today, what_if=what_if
+        )

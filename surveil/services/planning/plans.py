@@ -65,21 +65,36 @@ def compute_plan(
 
 
 def plan_for_patient(
-    session: Session, *, patient: m.Patient, pack: Pack, profile: Profile, today: dt.date
+    session: Session,
+    *,
+    patient: m.Patient,
+    pack: Pack,
+    profile: Profile,
+    today: dt.date,
+    what_if: bool = False,
 ) -> tuple[Plan, list[dict[str, object]]]:
     """A stored patient's plan: the stored open items (protocol and escalation items, with
     their actions), the grade and verdict as the planner sees them today, and the unresolved
-    triggers in the plan contract's shape."""
+    triggers in the plan contract's shape. ``what_if``: the items ``pack`` and ``profile`` would
+    plan from the same facts, overrides and triggers instead of the stored ones (the stored
+    items came from the protocol in force, which may be another version)."""
     facts = facts_for_patients(session, [patient])[patient.id or 0]
     overrides = overrides_for(session, [patient.id or 0], profile=profile)
     computed = compute_plan(
         facts, pack=pack, profile=profile, overrides=overrides.get(patient.id or 0, []), today=today
     )
+    triggers = _open_triggers(session, patient)
+    if what_if:
+        return computed, triggers
     stored = sorted(
         open_items(session, [patient.id or 0]).get(patient.id or 0, []),
         key=lambda r: (r.target, r.kind, r.id or 0),
     )
     items = tuple(_as_planned(row, today) for row in stored)
+    return replace(computed, items=items), triggers
+
+
+def _open_triggers(session: Session, patient: m.Patient) -> list[dict[str, object]]:
     rows = session.exec(
         select(m.Trigger)
         .where(m.Trigger.patient_id == patient.id, m.Trigger.state != m.TriggerState.RESOLVED)
@@ -101,7 +116,7 @@ def plan_for_patient(
         }
         for t in rows
     ]
-    return replace(computed, items=items), triggers
+    return triggers
 
 
 def _as_planned(row: "OpenRow", today: dt.date) -> PlannedItem:

@@ -69,13 +69,15 @@ def replan_every_patient(
     chunk: int = 500,
     progress: Callable[[int, int], None] | None = None,
     why: str = "replan --all",
+    clinic: str | None = None,
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
     ``progress(done, total)`` after each. ``why`` is the reason each audit event gives
-    (a protocol activation says "protocol 2027.1 activated")."""
+    (a protocol activation says "protocol 2027.1 activated"). ``clinic`` narrows an
+    administrator's run (the daemon's, applying one clinic's protocol change) to that clinic."""
     if chunk < 1:
         raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
-    ids = _visible_patient_ids(engine, actor)
+    ids = _visible_patient_ids(engine, actor, clinic)
     parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
     total = ReplanResult()
     with batch_gc():
@@ -112,10 +114,12 @@ def _replan_part(
     return result
 
 
-def _visible_patient_ids(engine: sa.Engine, actor: Actor) -> list[int]:
+def _visible_patient_ids(engine: sa.Engine, actor: Actor, clinic: str | None) -> list[int]:
     query = select(m.Patient.id).order_by(col(m.Patient.id))
     if not actor.is_admin:
         query = query.where(m.Patient.clinic == actor.clinic)
+    if clinic is not None:
+        query = query.where(m.Patient.clinic == clinic)
     with read_scope(engine) as session:
         return [pid for pid in session.exec(query).all() if pid is not None]
 

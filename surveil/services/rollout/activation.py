@@ -4,8 +4,9 @@ clinic plans with, on a clinician's named approval, from a date; audited; then r
 The activation row and its audit event are one transaction. When the change is in effect today,
 every patient the actor may see is then replanned in chunks (``replan --all``, each chunk its own
 transaction, each changed patient audited with the reason "protocol 2027.1 activated"). A change
-dated later is recorded now and applies from that date: every refresh of a patient from then on
-plans under it, and ``surveil replan --all`` run on that day moves everyone at once.
+dated later is recorded now, pending, and applies from that date: every refresh of a patient from
+then on plans under it, and the daemon's leader replans the clinic on that day, once
+(``rollout.scheduled``).
 """
 
 import datetime as dt
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.db import models as m
+from surveil.db.base import utcnow
 from surveil.db.protocol_models import ACTIVATE, ROLLBACK, ProtocolActivation
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import ConfigError, InvalidInput, Problem
@@ -87,6 +89,7 @@ def activate_protocol(
             before=(in_force[0].version, in_force[1].name),
             approver=approver,
             effective_on=effective_on,
+            today=today,
         )
     why = f"protocol {version} activated"
     return _then_replan(engine, actor, settings, row, today, chunk, progress, why)
@@ -137,6 +140,7 @@ def rollback_protocol(
             before=(latest.version, latest.profile),
             approver=approver,
             effective_on=day,
+            today=today,
         )
     return _then_replan(engine, actor, settings, row, today, chunk, progress, why)
 
@@ -199,7 +203,11 @@ def _record(
     before: tuple[str, str],
     approver: m.User,
     effective_on: dt.date,
+    today: dt.date,
 ) -> Activation:
+    # In force today: the command replans at once, so it is applied now; else pending for the
+    # daemon (``rollout.scheduled``) to apply on the day.
+    applied = effective_on <= today
     row = ProtocolActivation(
         clinic=settings.clinic.name,
         pack_id=settings.clinic.pack,
@@ -211,6 +219,8 @@ def _record(
         recorded_by=actor.username,
         previous_version=before[0],
         previous_profile=before[1],
+        applied_at=utcnow() if applied else None,
+        applied_by=actor.username if applied else None,
     )
     session.add(row)
     session.flush()
@@ -283,6 +293,15 @@ def activation_log(engine: sa.Engine, *, settings: Settings) -> list[dict[str, o
                 "approved_by": approver,
                 "recorded_by": row.recorded_by,
                 "previous": f"{row.previous_version} {row.previous_profile}",
+                "status": _status(row),
             }
             for row, approver in rows
         ]
+
+
+def _status(row: ProtocolActivation) -> str:
+    """pending (the daemon applies it on its date), or when and by whom it was applied."""
+    if row.applied_at is None:
+        return "pending"
+    at = row.applied_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"applied {at} by {row.applied_by}"

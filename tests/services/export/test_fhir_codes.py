@@ -17,7 +17,7 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "fhir.md"
 def standard_codes() -> list[Code]:
     found = [code for table in c.MARKER_CODES.values() for code in table.values()]
     found += [*c.PROCEDURE_CODES.values(), *c.SITES.values(), *c.REGIONS.values()]
-    found += [c.LESION_DIAMETER, c.IMAGING, c.LABORATORY]
+    found += [c.LESION_DIAMETER, c.IMAGING, c.LABORATORY, c.REGIONAL_NODES_PATHOLOGY]
     return found
 
 

@@ -9,6 +9,7 @@ whose audit event cannot be written, leaves no patient file behind. Files are cr
 readable by their owner only (they hold patient data).
 """
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from surveil.config import Settings
+from surveil.core.zones import today_in
 from surveil.db.session import read_scope, session_scope
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -90,16 +92,19 @@ def export_ndjson(
     mrn: str | None,
     settings: Settings,
     progress: Progress | None = None,
+    today: dt.date | None = None,
 ) -> BulkExport:
     """Write one patient (``mrn``) or, with ``mrn=None``, every patient ``actor`` may see (their
-    clinic; every clinic for an administrator) into ``out_dir``, replacing earlier files."""
-    spacing = growth_spacing(settings)
+    clinic; every clinic for an administrator) into ``out_dir``, replacing earlier files.
+    ``today`` (default: today in the clinic) picks the protocol in force for growth rates."""
+    day = today or today_in(settings.clinic.timezone, dt.datetime.now(dt.UTC))
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".fhir-export-", dir=out_dir))
     try:
         writer = NdjsonWriter(staging)
         try:
             with read_scope(engine) as session:
+                spacing = growth_spacing(session, settings, day)
                 ids = _chosen(session, actor=actor, mrn=mrn)
                 _write_all(session, writer, ids, spacing=spacing, progress=progress)
         finally:

@@ -11,6 +11,7 @@ import uuid
 import sqlalchemy as sa
 
 from surveil.config import Settings
+from surveil.core.zones import today_in
 from surveil.db.session import session_scope
 from surveil.errors import NotFound
 from surveil.services.actor import Actor
@@ -29,9 +30,9 @@ def export_patient_bundle(
     engine: sa.Engine, *, actor: Actor, patient_id: int, settings: Settings, now: dt.datetime
 ) -> Resource:
     """The Bundle for one patient ``actor`` may see; NotFound for any other id."""
-    spacing = growth_spacing(settings)
     try:
         with session_scope(engine) as session:
+            spacing = growth_spacing(session, settings, today_in(settings.clinic.timezone, now))
             patient = visible_patient(session, actor=actor, patient_id=patient_id)
             rows = read_patients(session, [patient])[0]
             resources = patient_record(rows, min_spacing_days=spacing)

@@ -161,6 +161,16 @@ LESION_DIAMETER = loinc("33728-7", "Size.maximum dimension in Tumor")
 LOCAL_LESION_DIAMETER = Code(OBSERVATION, "lesion-diameter", "Lesion longest diameter")
 LOCAL_GROWTH_RATE = Code(OBSERVATION, "growth-rate", "Lesion growth rate")  # no LOINC found
 
+# Pack 2027.1's tumour facts (issue 15). Node status is the pathological N category (mCODE's
+# code for it); the others have no standard code that means exactly what surveil records.
+REGIONAL_NODES_PATHOLOGY = loinc("21900-6", "Regional lymph nodes.pathology [Class] Cancer")
+LOCAL_NODE_STATUS = Code(OBSERVATION, "node-status", "Regional lymph nodes (pN)")
+LOCAL_ADVERSE_HISTOLOGY = Code(OBSERVATION, "adverse-histology", "Adverse histology")
+LOCAL_CARCINOID_TYPE = Code(OBSERVATION, "carcinoid-type", "Carcinoid type (lung, thymus)")
+LOCAL_GASTRIC_TYPE = Code(OBSERVATION, "gastric-type", "Gastric NET type")
+TUMOUR_FACT = "urn:surveil:tumour-fact"  # the values: N0, N1, typical, atypical, type_1...
+CARCINOID_HEART = Code(TUMOUR, "carcinoid-heart-disease", "Carcinoid heart disease")
+
 # ServiceRequest.category, from the FHIR example value set of request categories.
 IMAGING = snomed("363679005", "Imaging")
 LABORATORY = snomed("108252007", "Laboratory procedure")

@@ -26,6 +26,7 @@ STYLE = {
     "no_owner": "white",
     "lost": "red",
     "snoozed": "white",
+    "replies": "magenta",
 }
 
 
@@ -95,7 +96,9 @@ def worklist_command(
     shown = result.query  # as checked: a navigator sees their own clinic whatever --clinic says
     console.print(f"[bold]Worklist for {shown.today:%A %-d %B %Y}[/] ({shown.clinic})")
     console.print(
-        "  ".join(f"[{STYLE[s.key]}]{s.count}[/] {s.title.lower()}" for s in result.sections)
+        "  ".join(
+            f"[{STYLE.get(s.key, 'white')}]{s.count}[/] {s.title.lower()}" for s in result.sections
+        )
     )
     for s in result.sections:
         console.print(_table(s))
@@ -124,7 +127,7 @@ def _day(text: str) -> dt.date:
 
 
 def _table(section: Section) -> Table:
-    colour = STYLE[section.key]
+    colour = STYLE.get(section.key, "white")  # a new section prints before it has a colour
     where = f", page {section.page} of {section.pages}" if section.pages > 1 else ""
     table = Table(
         title=f"[{colour}]{section.title}[/] ({section.count}{where})",

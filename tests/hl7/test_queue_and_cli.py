@@ -14,7 +14,7 @@ from surveil.db.hl7 import Hl7Message
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.hl7.sender import ack_code, messages_in
 from surveil.services.actor import Actor
-from surveil.services.hl7 import queue, store
+from surveil.services.hl7 import queue, refresh, store
 from tests.cli.acting import CLINIC, add_account, fresh_invoke
 from tests.daemon.seed import add_item
 from tests.hl7.conftest import SAMPLES, World, hl7_settings
@@ -25,6 +25,8 @@ COVERED: frozenset[str] = frozenset(
     for name in (
         "store.receive",
         "store.apply_message",
+        "store.receive_and_apply",
+        "refresh.refresh_due",
         "store.purge_raw",
         "queue.list_queue",
         "queue.dismiss",
@@ -92,6 +94,40 @@ def test_the_feed_entry_points_leave_their_audit_rows(engine: sa.Engine, db_url:
     with Session(engine) as session:
         row = session.exec(select(Hl7Message)).one()
         assert row.raw is None and row.sha256 and row.state == "applied"
+
+
+@pytest.mark.usefixtures("world")
+def test_the_listeners_one_transaction_and_its_coalesced_refresh_leave_their_audit_rows(
+    engine: sa.Engine, db_url: str
+) -> None:
+    settings = hl7_settings(db_url)
+    raw = messages_in(SAMPLES / "oru_cga.hl7")[0]
+    receipt = store.receive_and_apply(
+        engine, actor=FEED, raw=raw, settings=settings, today=TODAY, defer_refresh=True
+    )
+    assert (receipt.state, receipt.ack_code, receipt.duplicate) == ("applied", "AA", False)
+    assert [a for a, *_ in _audit(engine)] == ["marker.recorded", "item.done", "hl7.applied"]
+    since = _last(engine)
+    again = store.receive_and_apply(
+        engine, actor=FEED, raw=raw, settings=settings, today=TODAY, defer_refresh=True
+    )
+    assert (again.state, again.duplicate, again.message_id) == ("applied", True, receipt.message_id)
+    assert _audit(engine, since) == []  # a resend writes nothing
+    unknown = store.receive_and_apply(
+        engine,
+        actor=FEED,
+        raw=messages_in(SAMPLES / "oru_unknown_patient.hl7")[0],
+        settings=settings,
+        today=TODAY,
+    )
+    assert (unknown.state, unknown.ack_code) == ("queued", "AE")
+    assert _audit(engine, since) == [("hl7.queued", "system", "hl7", None)]
+    since = _last(engine)
+    assert refresh.refresh_due(engine, actor=FEED, settings=settings, today=TODAY) == 1
+    assert _audit(engine, since) == [("hl7.refreshed", "system", "hl7", None)]
+    assert refresh.refresh_due(engine, actor=FEED, settings=settings, today=TODAY) == 0
+    with Session(engine) as session:
+        assert [r.refresh_due for r in session.exec(select(Hl7Message))] == [False, False]
 
 
 def test_a_queued_message_is_listed_in_words_then_applied_to_the_chosen_patient(

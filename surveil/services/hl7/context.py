@@ -33,6 +33,9 @@ class Context:
     row: Hl7Message
     patient_id: int | None = None  # set by a navigator who matched the message by hand
     item_id: int | None = None  # the follow-up item she chose, when several could be meant
+    # The listener's results leave triggers and replan to its coalesced refresh
+    # (``services.hl7.refresh``); a navigator's apply refreshes at once.
+    defer_refresh: bool = False
 
 
 def identifier(context: Context) -> str:

@@ -23,6 +23,10 @@ class Unapplicable(Exception):
         self.patient_id = patient_id
 
 
+class UnknownPatient(Unapplicable):
+    """No patient with the message's MRN in the clinic (an ADT may enrol them, if configured)."""
+
+
 @dataclass
 class Context:
     session: Session
@@ -73,7 +77,7 @@ def find_patient(context: Context) -> m.Patient:
         )
     ).first()
     if patient is None:
-        raise Unapplicable(f"no patient with MRN {mrn} in surveil (unknown patient)")
+        raise UnknownPatient(f"no patient with MRN {mrn} in surveil (unknown patient)")
     return _keep(context, patient)
 
 

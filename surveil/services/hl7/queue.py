@@ -132,7 +132,9 @@ def dismiss(engine: sa.Engine, *, actor: Actor, message_id: int, reason: str | N
     "marker.corrected",
     "item.done",
     "item.booked",
-    "item.reopened",
+    "booking.cancelled",
+    "booking.no_show",
+    "patient.enrolled",
     "patient.updated",
     *care.CONSEQUENCES,
 )

@@ -117,7 +117,9 @@ APPLY_ACTIONS = (
     "marker.corrected",
     "item.done",
     "item.booked",
-    "item.reopened",
+    "booking.cancelled",
+    "booking.no_show",
+    "patient.enrolled",
     "patient.updated",
     *care.CONSEQUENCES,
 )

@@ -51,20 +51,7 @@ class QueuedMessage:
 def list_queue(engine: sa.Engine, *, actor: Actor, limit: int = 200) -> list[QueuedMessage]:
     """The messages waiting for a navigator, oldest first."""
     with read_scope(engine) as session:
-        query = (
-            select(Hl7Message)
-            .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
-            .where(col(Hl7Message.state).in_(WAITING))
-            .order_by(col(Hl7Message.id))
-            .limit(limit)
-        )
-        if not actor.is_admin:
-            # Another clinic's patient's messages are not shown; unmatched ones (no patient
-            # yet) are, to every navigator of the clinic the listener serves.
-            query = query.where(
-                sa.or_(col(Hl7Message.patient_id).is_(None), col(m.Patient.clinic) == actor.clinic)
-            )
-        entries = [_entry(row) for row in session.exec(query).all()]
+        entries = waiting(session, actor=actor, limit=limit)
     with session_scope(engine) as session:
         audit(
             session,
@@ -73,6 +60,42 @@ def list_queue(engine: sa.Engine, *, actor: Actor, limit: int = 200) -> list[Que
             detail=f"unmatched HL7 queue viewed ({len(entries)} message(s))",
         )
     return entries
+
+
+def waiting(session: Session, *, actor: Actor, limit: int) -> list[QueuedMessage]:
+    """The first ``limit`` messages waiting that ``actor`` may see, oldest first, inside the
+    caller's unit of work (the queue page audits its read; the worklist's section, a view of
+    the navigators' day like the rest of that page, does not)."""
+    query = (
+        select(Hl7Message)
+        .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
+        .where(*_visible(actor))
+        .order_by(col(Hl7Message.id))
+        .limit(limit)
+    )
+    return [_entry(row) for row in session.exec(query).all()]
+
+
+def waiting_count(session: Session, *, actor: Actor) -> int:
+    """How many messages wait that ``actor`` may see (the worklist's count)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Hl7Message)
+        .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
+        .where(*_visible(actor))
+    )
+    return int(session.execute(query).scalar_one())
+
+
+def _visible(actor: Actor) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = [col(Hl7Message.state).in_(WAITING)]
+    if not actor.is_admin:
+        # Another clinic's patient's messages are not shown; unmatched ones (no patient
+        # yet) are, to every navigator of the clinic the listener serves.
+        conditions.append(
+            sa.or_(col(Hl7Message.patient_id).is_(None), col(m.Patient.clinic) == actor.clinic)
+        )
+    return conditions
 
 
 def _entry(row: Hl7Message) -> QueuedMessage:

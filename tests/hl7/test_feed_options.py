@@ -5,14 +5,16 @@ booking outside the item's window left to a navigator (``booking_outside_window 
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from surveil.config import Settings
+from surveil.config import Settings, load_settings
 from surveil.db import models as m
 from surveil.db.hl7 import Hl7Message
+from surveil.errors import ConfigError
 from surveil.hl7.listener import Listener
 from surveil.hl7.sender import ack_code, messages_in
 from tests.hl7.conftest import SAMPLES, Running, World, hl7_settings, serving
@@ -139,3 +141,24 @@ def test_a_booking_outside_the_window_can_be_left_to_a_navigator(
     assert _item_states(engine, world.ann) == ["planned", "planned"]
     with Session(engine) as session:
         assert session.exec(select(m.BookingAttempt)).all() == []
+
+
+def test_the_options_are_checked_when_the_configuration_loads(tmp_path: Path) -> None:
+    (tmp_path / "none.toml").write_text("")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(
+            tmp_path / "none.toml",
+            environ={
+                "SURVEIL_HL7_A03": "drop",
+                "SURVEIL_HL7_ENROL_TIMEZONE": "Mars/Olympus",
+                "SURVEIL_HL7_BOOKING_OUTSIDE_WINDOW": "maybe",
+            },
+        )
+    fields = {p.field for p in refused.value.problems}
+    assert fields >= {"hl7.a03", "hl7.enrol_timezone", "hl7.booking_outside_window"}
+    settings = load_settings(
+        tmp_path / "none.toml",
+        environ={"SURVEIL_HL7_A03": "discharge", "SURVEIL_HL7_ENROL_UNKNOWN": "true"},
+    )
+    assert (settings.hl7.a03, settings.hl7.enrol_unknown) == ("discharge", True)
+    assert settings.hl7.booking_reason in settings.reasons.booking

@@ -47,7 +47,13 @@ def apply_results(context: Context) -> str:
         raise Unapplicable("the result message has no OBX segment", patient_id=pid)
     for observation in observed:
         _check_series(context, patient, observation)
-    words = [_store(context, patient, observation) for observation in observed]
+    if context.defer_refresh:
+        # Nothing read below needs what is pending (the message row, audit rows): flushing
+        # before each query was a fifth of a result's time. ``add_marker`` flushes its row.
+        with context.session.no_autoflush:
+            words = [_store(context, patient, observation) for observation in observed]
+    else:
+        words = [_store(context, patient, observation) for observation in observed]
     if context.defer_refresh:
         # Committed with the result: the refresh runs next even if this listener dies.
         context.row.refresh_due = True

@@ -144,16 +144,22 @@ def receive_and_apply(
         return receive(engine, actor=actor, raw=raw)  # stored as rejected, under its hash
     try:
         with session_scope(engine) as session:
-            # Inserted first: a resend (or another listener's copy) stops here, before the
-            # application takes any lock (inserted last, two listeners' copies deadlocked on
-            # PostgreSQL, each holding what the other's application wanted).
+            # On PostgreSQL the row is inserted first: a resend (or another listener's copy)
+            # stops there, before the application takes any lock (inserted last, two
+            # listeners' copies deadlocked, each holding what the other's application wanted).
+            # SQLite has one writer at a time (BEGIN IMMEDIATE), so the row is inserted last,
+            # whole: one INSERT instead of an INSERT and an UPDATE; a resend then rolls back.
+            first = engine.dialect.name != "sqlite"
             row = _new_row(header, raw, state="received")
-            _add(session, row)
+            if first:
+                _add(session, row)
             context = Context(
                 session, actor, settings, today, message, row, defer_refresh=defer_refresh
             )
             words = appliers.apply(context)
             row.state, row.reason, row.processed_at = "applied", words[:1000], utcnow()
+            if not first:
+                _add(session, row)
             audit(
                 session,
                 actor=actor,

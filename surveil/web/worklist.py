@@ -103,7 +103,11 @@ def worklist_page(
         snooze_max=today + dt.timedelta(days=limit),
         snooze_default=today + dt.timedelta(days=min(7, limit)),
         # The overview's last section: the hospital's messages no rule could apply.
-        hl7=None if query.section else hl7_section(db, actor=actor, rows=OVERVIEW_ROWS),
+        hl7=None
+        if query.section
+        else hl7_section(
+            db, actor=actor, rows=OVERVIEW_ROWS, authority=settings.hl7.identifier_authority
+        ),
     )
     return render(request, "web/worklist/index.html", ctx)
 

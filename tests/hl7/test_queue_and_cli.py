@@ -220,7 +220,9 @@ def test_the_cli_listens_sends_lists_applies_and_dismisses(
         assert item.booked_at.astimezone(dt.UTC) == dt.datetime(2027, 1, 10, 14, 30, tzinfo=dt.UTC)
         ids = [r.id for r in session.exec(select(Hl7Message).order_by(Hl7Message.id))]
     listed = invoke("--as", "nina", "hl7", "queue")
-    assert "patient details (ADT^A28) for Neil NEWMAN, MRN 9434765919" in listed.output
+    assert (
+        "patient details (ADT^A28) for Neil NEWMAN, MRN 555555" in listed.output
+    )  # the HOSP identifier
     since = _last(engine)
     applied = invoke("--as", "nina", "hl7", "apply", str(ids[1]), "--patient", str(world.bob))
     assert applied.exit_code == 0, applied.output
@@ -301,3 +303,17 @@ def test_a_booking_that_could_mean_two_items_waits_until_one_is_chosen(
         booked = session.get(m.FollowUpItem, second.id)
         first = session.get(m.FollowUpItem, world.mri_item)
         assert booked and booked.state == "booked" and first and first.state == "planned"
+
+
+def test_the_words_call_the_configured_authoritys_identifier_the_mrn(
+    engine: sa.Engine, db_url: str
+) -> None:
+    raw = messages_in(SAMPLES / "oru_unknown_patient.hl7")[0]
+    store.receive_and_apply(engine, actor=FEED, raw=raw, settings=hl7_settings(db_url), today=TODAY)
+    with Session(engine) as session:
+        row = session.exec(select(Hl7Message)).one()
+    # PID-3 carries the NHS number first, then the hospital's MRN (authority HOSP).
+    assert ", MRN 9434765919" in queue.meaning(row)
+    assert ", MRN 999999" in queue.meaning(row, "HOSP")
+    [entry] = queue.list_queue(engine, actor=NINA, authority="HOSP")
+    assert ", MRN 999999" in entry.meaning

@@ -122,7 +122,7 @@ def test_the_worklist_counts_the_waiting_messages_in_words_with_links_to_their_a
     assert page.status_code == 200
     assert 'id="sec-hl7"' in page.text and 'href="#sec-hl7"' in page.text  # section and chip
     assert '<span class="count" data-count="2">2</span>' in page.text
-    # (The words name PID-3's first identifier, here the NHS number: see docs/hl7.md.)
+    # No [hl7] identifier_authority here: the words name PID-3's first identifier.
     assert "lab result (ORU^R01) for Ann SMITH, MRN 9434765919: Chromogranin A 120" in page.text
     assert "patient details (ADT^A28) for Neil NEWMAN, MRN 9434765919" in page.text
     assert "no patient with MRN 100001 in surveil (unknown patient)" in page.text

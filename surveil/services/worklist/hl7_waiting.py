@@ -52,9 +52,12 @@ class WaitingSection:
         return self.count > len(self.rows)
 
 
-def hl7_section(session: Session, *, actor: Actor, rows: int) -> WaitingSection:
-    """How many messages wait that ``actor`` may see, and the oldest ``rows`` of them."""
-    entries = waiting(session, actor=actor, limit=rows)
+def hl7_section(
+    session: Session, *, actor: Actor, rows: int, authority: str = ""
+) -> WaitingSection:
+    """How many messages wait that ``actor`` may see, and the oldest ``rows`` of them
+    (``authority``: ``[hl7] identifier_authority``, whose identifier the words call the MRN)."""
+    entries = waiting(session, actor=actor, limit=rows, authority=authority)
     shown = tuple(
         WaitingRow(e.id, e.meaning, e.reason, e.patient_id, e.received_at, e.state == "rejected")
         for e in entries

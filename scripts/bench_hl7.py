@@ -2,22 +2,36 @@
 
     .venv/bin/python scripts/bench_hl7.py            # a fresh SQLite database in a temp folder
     .venv/bin/python scripts/bench_hl7.py 400        # messages to send (default 400)
+    .venv/bin/python scripts/bench.py --only hl7     # the same from the harness (its 100k
+                                                     # registry is not used: see ``run``)
 
 ``run()`` builds a migrated SQLite registry with 200 demo patients (``generate_demo``: real
 tumours, plans and open items), starts the listener (``surveil.hl7.listener``) on a loopback
 port in this process, and sends ORU^R01 messages, each a CgA result for one of those patients
 (by MRN), over one MLLP connection, waiting for each ACK before the next, as an interface engine
 does. Each message is parsed, stored (committed before its ACK), matched on PID-3, recorded as a
-marker result that closes the open CgA item if there is one, and followed by the triggers and the
-replan of that patient, then ACKed. It reports:
+marker result that closes the open CgA item if there is one, then ACKed; the triggers and the
+replan of its patient follow in the listener's coalesced refresh (``services.hl7.refresh``). The
+clock stops when the last ACK has come **and** every patient's refresh has committed
+(``Listener.settle``), so the rate counts all of the work. It reports:
 
-- ``end_to_end_per_s``: messages per second, send to ACK (target, issue 17: ≥ 200/s);
+- ``end_to_end_per_s``: messages per second, first send to last refresh (target, issue 17:
+  ≥ 200/s), and ``acked_per_s`` (first send to last ACK);
 - ``parse_per_s``: ``hl7.parse`` of the same texts alone (python-hl7, no I/O);
-- ``ratio``: parse rate / end-to-end rate (how many bare parses one applied message costs).
+- ``ratio``: parse rate / end-to-end rate (how many bare parses one applied message costs);
+- ``cpu_ms_per_message``: CPU time of this process (client, listener, SQLite) per message,
+  and ``cpu_ratio`` (against ``hl7.parse``'s CPU time), which shared cores disturb less than
+  the wall clock: 200/s on a free core needs ``cpu_ms_per_message`` ≤ 5;
+- ``refreshes``: how many refresh transactions the burst took (coalescing at work).
+
+``run(db_url)`` follows the harness's signature but builds its own 200-patient registry: the
+figure is per message, and the 100k registry's size changes nothing of a message's work (every
+query is by patient).
 """
 
 import asyncio
 import datetime as dt
+import os
 import socket
 import sys
 import tempfile
@@ -27,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import hl7
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.db import migrate
@@ -57,7 +72,8 @@ def oru(control: str, mrn: str, value: float, day: dt.date) -> bytes:
     )
 
 
-def run(messages: int = MESSAGES) -> dict[str, Any]:
+def run(db_url: str = "", messages: int = MESSAGES) -> dict[str, Any]:
+    del db_url  # see the module's docstring
     folder = Path(tempfile.mkdtemp(prefix="bench-hl7-"))
     url = f"sqlite:///{folder / 'registry.db'}"
     engine = make_engine(url)
@@ -76,14 +92,15 @@ def run(messages: int = MESSAGES) -> dict[str, Any]:
     with Session(engine) as session:
         # The demo puts a few patients in a second clinic; the feed serves the configured one.
         mine = select(m.Patient).where(m.Patient.clinic == settings.clinic.name)
-        mrns = [p.mrn for p in session.exec(mine.order_by(m.Patient.id))]
+        mrns = [p.mrn for p in session.exec(mine.order_by(col(m.Patient.id)))]
     # Results dated today, so each joins its patient's series as the newest value.
     day = now.date()
     batch = [oru(f"B{i:06d}", mrns[i % len(mrns)], 50 + i % 40, day) for i in range(messages)]
-    port = _start_listener(Listener(engine, settings))
+    listener = Listener(engine, settings)
+    port = _start_listener(listener)
 
     codes: dict[str, int] = {}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with socket.create_connection(("127.0.0.1", port)) as connection:
         deframer = Deframer()
         for message in batch:
@@ -93,25 +110,42 @@ def run(messages: int = MESSAGES) -> dict[str, Any]:
                 got = deframer.feed(connection.recv(65536))
             code = ack_code(got[0].decode())
             codes[code] = codes.get(code, 0) + 1
+    acked = time.perf_counter() - start
+    listener.settle()  # the refresh of the last burst, if the refresher has not run it yet
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    refreshes = _refreshes(engine)
 
     texts = [b.decode() for b in batch]
-    parse_start = time.perf_counter()
+    parse_start, parse_cpu_start = time.perf_counter(), time.process_time()
     for text in texts:
         hl7.parse(text)
     parse_elapsed = time.perf_counter() - parse_start
+    parse_cpu = time.process_time() - parse_cpu_start
     end_to_end = messages / elapsed
     parse_rate = messages / parse_elapsed
+    listener.stop()
     engine.dispose()
     return {
         "messages": messages,
         "ack_codes": codes,
         "end_to_end_per_s": round(end_to_end, 1),
+        "acked_per_s": round(messages / acked, 1),
         "parse_per_s": round(parse_rate, 1),
         "ratio": round(parse_rate / end_to_end, 1),
+        "cpu_ms_per_message": round(1000 * cpu / messages, 2),
+        "cpu_ratio": round(cpu / parse_cpu, 1),
+        "refreshes": refreshes,
+        "load_average": round(os.getloadavg()[0], 1),
         "target_per_s": 200,
         "meets_target": end_to_end >= 200,
     }
+
+
+def _refreshes(engine: sa.Engine) -> int:
+    with Session(engine) as session:
+        query = select(sa.func.count()).where(m.AuditEvent.action == "hl7.refreshed")
+        return int(session.exec(query).one())
 
 
 def _start_listener(listener: Listener) -> int:
@@ -133,6 +167,6 @@ def _start_listener(listener: Listener) -> int:
 
 
 if __name__ == "__main__":
-    result = run(int(sys.argv[1]) if len(sys.argv) > 1 else MESSAGES)
+    result = run(messages=int(sys.argv[1]) if len(sys.argv) > 1 else MESSAGES)
     for key, value in result.items():
         print(f"{key}: {value}")

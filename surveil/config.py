@@ -158,7 +158,7 @@ class BookingSettings:
 
 @dataclass(frozen=True)
 class ReasonSettings:
-    booking: str = "patient_choice, no_slot, clinician_instruction, other"
+    booking: str = "patient_choice, no_slot, clinician_instruction, hospital_system, other"
     declined: str = "patient_choice, too_unwell, cannot_travel, done_elsewhere, other"
     not_needed: str = "clinician_decision, contraindicated, duplicate, done_elsewhere, other"
     snoozed: str = "patient_away, awaiting_slot, awaiting_result, patient_unwell, other"
@@ -198,7 +198,15 @@ class Hl7Settings:
     ``identifier_authority``: the assigning authority (PID-3.4) whose identifier is the MRN; empty
     takes the first identifier. ``local_codes`` and ``appointment_types`` are comma-separated
     ``CODE=kind`` pairs (a lab's own OBX-3 codes beside the LOINC ones surveil knows; SIU
-    appointment types to item kinds). Raw messages are kept ``retention_days``."""
+    appointment types to item kinds). Raw messages are kept ``retention_days``.
+
+    ``a03`` (a discharge from a hospital stay): ``update`` the details as A08 does, ``ignore``
+    it, ``queue`` it for a navigator, or ``discharge`` the patient from follow-up here (which
+    stops the plan and reminders). ``enrol_unknown``: an A01/A04/A28 for an MRN surveil does not
+    know enrols the patient (clinic ``[clinic] name``, zone ``enrol_timezone`` or the clinic's)
+    instead of queueing it. A SIU booking outside the item's window is kept with the coded
+    reason ``booking_reason`` (one of ``[reasons] booking``) when ``booking_outside_window`` is
+    ``reason``, or queued for a navigator when it is ``queue``."""
 
     host: str = "127.0.0.1"
     port: int = 2575
@@ -206,6 +214,11 @@ class Hl7Settings:
     local_codes: str = ""
     appointment_types: str = ""
     retention_days: int = 90
+    a03: str = "update"
+    enrol_unknown: bool = False
+    enrol_timezone: str = ""
+    booking_outside_window: str = "reason"
+    booking_reason: str = "hospital_system"
 
 
 @dataclass(frozen=True)
@@ -416,7 +429,11 @@ _CONVERTERS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
-_CHOICES = {("smtp", "security"): {"none", "starttls", "ssl"}}
+_CHOICES = {
+    ("smtp", "security"): {"none", "starttls", "ssl"},
+    ("hl7", "a03"): {"update", "ignore", "queue", "discharge"},
+    ("hl7", "booking_outside_window"): {"reason", "queue"},
+}
 
 
 def _check_section(section: str, values: dict[str, Any], problems: list[Problem]) -> None:
@@ -432,6 +449,9 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
     problems += reason_list_problems(section, values)
     if section == "clinic" and "timezone" in values and not is_time_zone(values["timezone"]):
         problems.append(Problem("clinic.timezone", f"{values['timezone']!r} is not an IANA zone"))
+    zone = values.get("enrol_timezone", "") if section == "hl7" else ""
+    if zone and not is_time_zone(zone):
+        problems.append(Problem("hl7.enrol_timezone", f"{zone!r} is not an IANA zone"))
     if section == "database" and "url" in values:
         url = values["url"]
         if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):

@@ -81,7 +81,9 @@ def queue(ctx: click.Context, as_json: bool) -> None:
     from surveil.services.hl7.queue import list_queue
 
     app = get_app(ctx)
-    entries = list_queue(app.engine, actor=app.actor())
+    entries = list_queue(
+        app.engine, actor=app.actor(), authority=app.settings.hl7.identifier_authority
+    )
     if as_json:
         print_json([entry.__dict__ for entry in entries])
         return

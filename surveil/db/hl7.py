@@ -6,7 +6,8 @@ message (same MSH-10 from the same system) finds the stored one and changes noth
 the processing state: ``received`` (stored, not yet applied), ``applied``, ``queued`` (waiting for
 a navigator: unknown patient, unknown code, unit not comparable...), ``rejected`` (not HL7 we can
 read) and ``dismissed`` (a navigator decided, with a reason). The raw text is cleared after the
-configured retention; the row and its hash stay as the record that it came.
+configured retention; the row and its hash stay as the record that it came. ``refresh_due``
+marks an applied result whose triggers and replan are still to run (the listener coalesces them).
 """
 
 import datetime as dt
@@ -25,6 +26,8 @@ class Hl7Message(SQLModel, table=True):
         sa.UniqueConstraint("sender", "control_id"),
         # The listeners' sweep and the navigators' queue read messages by state, oldest first.
         sa.Index("ix_hl7_message_state", "state", "id"),
+        # The listener's refresher reads the results whose triggers and replan are still due.
+        sa.Index("ix_hl7_message_refresh_due", "refresh_due", "id"),
         one_of("state", HL7_STATES),
     )
 
@@ -40,3 +43,7 @@ class Hl7Message(SQLModel, table=True):
     received_at: dt.datetime = created_field()
     processed_at: dt.datetime | None = None
     resolved_by: str | None = Field(default=None, max_length=64)  # the navigator who decided
+    # An applied result whose patient's triggers and replan the listener runs next, coalesced
+    # with the other results of a burst (migration 0017); set in the transaction that applied
+    # it, so a listener killed before the refresh leaves it due for the next one.
+    refresh_due: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})

@@ -11,6 +11,7 @@ from typing import Any
 from surveil.db import models as m
 from surveil.services.registry.record import PatientRecord
 from surveil.services.registry.search import FoundPatient, PatientList
+from surveil.services.worklist.hl7_waiting import WaitingSection
 from surveil.services.worklist.sections import Section, Worklist
 from surveil.web.charts import Chart
 
@@ -80,6 +81,7 @@ class WorklistPage:
     snooze_default: dt.date
     mine: bool = False  # the page shows the user's own patients
     scope_url: str = ""  # the same page for the whole clinic (or back to "my patients")
+    hl7: WaitingSection | None = None  # HL7 messages waiting (the overview only)
 
 
 @dataclass(frozen=True)

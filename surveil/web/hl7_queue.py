@@ -37,7 +37,7 @@ class QueuePage:
 def queue_page(
     request: Request, engine: EngineDep, settings: SettingsDep, user: UserDep, actor: ActorDep
 ) -> Response:
-    entries = tuple(list_queue(engine, actor=actor))
+    entries = tuple(list_queue(engine, actor=actor, authority=settings.hl7.identifier_authority))
     page = QueuePage(frame(request, user, section="hl7", settings=settings), entries)
     return render(request, "web/hl7/queue.html", page)
 
@@ -118,7 +118,7 @@ def _refused(
     message_id: int,
     problems: list[str],
 ) -> Response:
-    entries = tuple(list_queue(engine, actor=actor))
+    entries = tuple(list_queue(engine, actor=actor, authority=settings.hl7.identifier_authority))
     page = QueuePage(
         frame(request, user, section="hl7", settings=settings),
         entries,

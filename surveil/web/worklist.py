@@ -13,8 +13,10 @@ from surveil.errors import InvalidInput
 from surveil.services.labels import kind_label
 from surveil.services.validate import Checker
 from surveil.services.worklist.export import worklist_csv
+from surveil.services.worklist.hl7_waiting import hl7_section
 from surveil.services.worklist.sections import (
     COUNT_CAP,
+    OVERVIEW_ROWS,
     Worklist,
     WorklistQuery,
     build_worklist,
@@ -100,6 +102,12 @@ def worklist_page(
         overview_url=_url("/worklist", {**params, "section": "", "page": ""}),
         snooze_max=today + dt.timedelta(days=limit),
         snooze_default=today + dt.timedelta(days=min(7, limit)),
+        # The overview's last section: the hospital's messages no rule could apply.
+        hl7=None
+        if query.section
+        else hl7_section(
+            db, actor=actor, rows=OVERVIEW_ROWS, authority=settings.hl7.identifier_authority
+        ),
     )
     return render(request, "web/worklist/index.html", ctx)
 

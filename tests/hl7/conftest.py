@@ -72,7 +72,13 @@ class Running:
 @pytest.fixture
 def running(engine: sa.Engine, db_url: str) -> Iterator[Running]:
     """A listener serving on an ephemeral loopback port until the test ends."""
-    listener = Listener(engine, hl7_settings(db_url))
+    with serving(Listener(engine, hl7_settings(db_url))) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def serving(listener: Listener) -> Iterator[Running]:
+    """``listener`` serving on an ephemeral loopback port, in a thread, until the block ends."""
     loop = asyncio.new_event_loop()
     bound: list[int] = []
     ready = threading.Event()
@@ -90,7 +96,9 @@ def running(engine: sa.Engine, db_url: str) -> Iterator[Running]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     assert ready.wait(10), "the listener did not start"
-    yield Running(bound[0], listener)
-    loop.call_soon_threadsafe(task.cancel)
-    thread.join(10)
-    loop.close()
+    try:
+        yield Running(bound[0], listener)
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(10)
+        loop.close()

@@ -56,14 +56,32 @@ def test_a_cga_result_is_stored_before_its_ack_applied_and_closes_the_item(
     assert str(marker.date) == "2026-11-20"
     item = _item(engine, world.cga_item)
     assert item.state == "done" and str(item.completed_on) == "2026-11-20"
+    # Stored and applied in one transaction, its ACK after the commit; the triggers and replan
+    # of the patient follow in the listener's coalesced refresh.
+    assert _actions(engine) == [
+        ("marker.recorded", "hl7"),
+        ("item.done", "hl7"),
+        ("hl7.applied", "hl7"),
+    ]
+    running.listener.settle()  # what the refresher does a moment later
+    assert _actions(engine)[-1] == ("hl7.refreshed", "hl7")
+    assert not _messages(engine)[0].refresh_due
     with Session(engine) as session:
-        actions = [
+        refreshed = session.exec(
+            select(m.AuditEvent).where(m.AuditEvent.action == "hl7.refreshed")
+        ).one()
+    assert (
+        refreshed.detail
+        == "triggers and plan re-run for 1 patient(s) after 1 HL7 result message(s)"
+    )
+
+
+def _actions(engine: sa.Engine) -> list[tuple[str, str]]:
+    with Session(engine) as session:
+        return [
             (e.action, e.channel)
             for e in session.exec(select(m.AuditEvent).order_by(m.AuditEvent.id)).all()
         ]
-    assert ("hl7.received", "hl7") in actions
-    assert ("marker.recorded", "hl7") in actions and ("item.done", "hl7") in actions
-    assert actions[-1] == ("hl7.applied", "hl7")
 
 
 def test_a_resent_message_is_acked_again_and_changes_nothing(

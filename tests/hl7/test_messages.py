@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 
 from surveil.db import models as m
 from surveil.db.hl7 import Hl7Message
-from surveil.hl7.sender import ack_code
-from tests.hl7.conftest import Running, World
+from surveil.hl7.sender import ack_code, messages_in
+from surveil.services.hl7.siu import OUTSIDE_WORDS
+from tests.hl7.conftest import SAMPLES, Running, World
 
 
 def _markers(engine: sa.Engine, patient_id: int) -> list[tuple[str, float, str, float | None]]:
@@ -113,23 +114,57 @@ def test_a_merge_waits_for_a_navigator_in_words(running: Running) -> None:
 def test_bookings_from_booked_to_rescheduled_cancelled_and_no_show(
     engine: sa.Engine, running: Running, world: World
 ) -> None:
+    """Through the workflow's booking service: every booking is an attempt, one outside the
+    window keeps the configured coded reason, a cancellation or no-show ends the attempt."""
+
     def item() -> m.FollowUpItem:
         with Session(engine) as session:
             row = session.get(m.FollowUpItem, world.mri_item)
             assert row is not None
             return row
 
+    def attempts() -> list[tuple[str, str, str | None, str]]:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(m.BookingAttempt)
+                .where(m.BookingAttempt.item_id == world.mri_item)
+                .order_by(col(m.BookingAttempt.id))
+            )
+            return [(a.placement, a.status, a.reason_code, a.reason_text) for a in rows]
+
+    outside = ("after", "active", "hospital_system", OUTSIDE_WORDS)
     assert _codes(running, "siu_s12_booked.hl7") == ["AA"]
     assert item().state == "booked"
     assert item().booked_at == dt.datetime(2027, 1, 10, 14, 30, tzinfo=dt.UTC)  # London: GMT
+    assert attempts() == [outside]  # 2027-01-10 is after the MRI's window: the coded reason
     assert _codes(running, "siu_s13_rescheduled.hl7", "siu_s14_modified.hl7") == ["AA", "AA"]
     assert item().booked_at == dt.datetime(2027, 1, 17, 10, 30, tzinfo=dt.UTC)
-    assert _codes(running, "siu_s15_cancelled.hl7") == ["AA"]
-    cancelled = item()
-    assert (cancelled.state, cancelled.booked_at) == ("planned", None)
-    assert cancelled.outcome_note.startswith("mri appointment cancelled; to be booked again")
-    assert _codes(running, "siu_s12_booked.hl7") == ["AA"]  # a resend changes nothing
-    assert item().state == "planned"
+    assert [a[1] for a in attempts()] == ["cancelled", "cancelled", "active"]  # rebooked twice
     [no_show] = running.send_file("siu_s26_noshow.hl7")
-    assert ack_code(no_show) == "AA"
-    assert "a no-show" in item().outcome_note
+    assert ack_code(no_show) == "AA", no_show
+    assert item().booked_at is None and attempts()[-1][:2] == ("after", "no_show")
+    assert item().state != "booked"  # due again (then re-planned with the rest of the plan)
+    assert _codes(running, "siu_s12_booked.hl7") == ["AA"]  # a resend changes nothing
+    assert len(attempts()) == 3
+    # Ann's MRI was re-planned after the no-show: nothing open of that kind to cancel.
+    [cancelled] = running.send_file("siu_s15_cancelled.hl7")
+    assert ack_code(cancelled) == "AE" and "no open item of kind mri" in cancelled
+    # Bob's MRI: a cancellation before any booking waits for a navigator; booked by the
+    # hospital, then cancelled, the attempt ends as cancelled.
+    bob = b"100002^^^HOSP^MR"
+    early = running.send_raw(_renamed("siu_s15_cancelled.hl7", b"SIU0004", b"SIU0204", bob))
+    assert ack_code(early[0]) == "AE" and "has no booking" in early[0]
+    booked = running.send_raw(_renamed("siu_s12_booked.hl7", b"SIU0001", b"SIU0101", bob))
+    gone = running.send_raw(_renamed("siu_s15_cancelled.hl7", b"SIU0004", b"SIU0104", bob))
+    assert [ack_code(a) for a in booked + gone] == ["AA", "AA"], gone
+    with Session(engine) as session:
+        [attempt] = session.exec(
+            select(m.BookingAttempt).where(m.BookingAttempt.patient_id == world.bob)
+        ).all()
+    assert (attempt.status, attempt.reason_code) == ("cancelled", "hospital_system")
+
+
+def _renamed(name: str, control: bytes, new: bytes, mrn: bytes) -> bytes:
+    [message] = messages_in(SAMPLES / name)
+    assert control in message and b"100001^^^HOSP^MR" in message
+    return message.replace(control, new).replace(b"100001^^^HOSP^MR", mrn)

@@ -14,7 +14,7 @@ from surveil.db.hl7 import Hl7Message
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.hl7.sender import ack_code, messages_in
 from surveil.services.actor import Actor
-from surveil.services.hl7 import queue, store
+from surveil.services.hl7 import queue, refresh, store
 from tests.cli.acting import CLINIC, add_account, fresh_invoke
 from tests.daemon.seed import add_item
 from tests.hl7.conftest import SAMPLES, World, hl7_settings
@@ -25,6 +25,8 @@ COVERED: frozenset[str] = frozenset(
     for name in (
         "store.receive",
         "store.apply_message",
+        "store.receive_and_apply",
+        "refresh.refresh_due",
         "store.purge_raw",
         "queue.list_queue",
         "queue.dismiss",
@@ -92,6 +94,40 @@ def test_the_feed_entry_points_leave_their_audit_rows(engine: sa.Engine, db_url:
     with Session(engine) as session:
         row = session.exec(select(Hl7Message)).one()
         assert row.raw is None and row.sha256 and row.state == "applied"
+
+
+@pytest.mark.usefixtures("world")
+def test_the_listeners_one_transaction_and_its_coalesced_refresh_leave_their_audit_rows(
+    engine: sa.Engine, db_url: str
+) -> None:
+    settings = hl7_settings(db_url)
+    raw = messages_in(SAMPLES / "oru_cga.hl7")[0]
+    receipt = store.receive_and_apply(
+        engine, actor=FEED, raw=raw, settings=settings, today=TODAY, defer_refresh=True
+    )
+    assert (receipt.state, receipt.ack_code, receipt.duplicate) == ("applied", "AA", False)
+    assert [a for a, *_ in _audit(engine)] == ["marker.recorded", "item.done", "hl7.applied"]
+    since = _last(engine)
+    again = store.receive_and_apply(
+        engine, actor=FEED, raw=raw, settings=settings, today=TODAY, defer_refresh=True
+    )
+    assert (again.state, again.duplicate, again.message_id) == ("applied", True, receipt.message_id)
+    assert _audit(engine, since) == []  # a resend writes nothing
+    unknown = store.receive_and_apply(
+        engine,
+        actor=FEED,
+        raw=messages_in(SAMPLES / "oru_unknown_patient.hl7")[0],
+        settings=settings,
+        today=TODAY,
+    )
+    assert (unknown.state, unknown.ack_code) == ("queued", "AE")
+    assert _audit(engine, since) == [("hl7.queued", "system", "hl7", None)]
+    since = _last(engine)
+    assert refresh.refresh_due(engine, actor=FEED, settings=settings, today=TODAY) == 1
+    assert _audit(engine, since) == [("hl7.refreshed", "system", "hl7", None)]
+    assert refresh.refresh_due(engine, actor=FEED, settings=settings, today=TODAY) == 0
+    with Session(engine) as session:
+        assert [r.refresh_due for r in session.exec(select(Hl7Message))] == [False, False]
 
 
 def test_a_queued_message_is_listed_in_words_then_applied_to_the_chosen_patient(
@@ -184,7 +220,9 @@ def test_the_cli_listens_sends_lists_applies_and_dismisses(
         assert item.booked_at.astimezone(dt.UTC) == dt.datetime(2027, 1, 10, 14, 30, tzinfo=dt.UTC)
         ids = [r.id for r in session.exec(select(Hl7Message).order_by(Hl7Message.id))]
     listed = invoke("--as", "nina", "hl7", "queue")
-    assert "patient details (ADT^A28) for Neil NEWMAN, MRN 9434765919" in listed.output
+    assert (
+        "patient details (ADT^A28) for Neil NEWMAN, MRN 555555" in listed.output
+    )  # the HOSP identifier
     since = _last(engine)
     applied = invoke("--as", "nina", "hl7", "apply", str(ids[1]), "--patient", str(world.bob))
     assert applied.exit_code == 0, applied.output
@@ -265,3 +303,17 @@ def test_a_booking_that_could_mean_two_items_waits_until_one_is_chosen(
         booked = session.get(m.FollowUpItem, second.id)
         first = session.get(m.FollowUpItem, world.mri_item)
         assert booked and booked.state == "booked" and first and first.state == "planned"
+
+
+def test_the_words_call_the_configured_authoritys_identifier_the_mrn(
+    engine: sa.Engine, db_url: str
+) -> None:
+    raw = messages_in(SAMPLES / "oru_unknown_patient.hl7")[0]
+    store.receive_and_apply(engine, actor=FEED, raw=raw, settings=hl7_settings(db_url), today=TODAY)
+    with Session(engine) as session:
+        row = session.exec(select(Hl7Message)).one()
+    # PID-3 carries the NHS number first, then the hospital's MRN (authority HOSP).
+    assert ", MRN 9434765919" in queue.meaning(row)
+    assert ", MRN 999999" in queue.meaning(row, "HOSP")
+    [entry] = queue.list_queue(engine, actor=NINA, authority="HOSP")
+    assert ", MRN 999999" in entry.meaning

@@ -111,3 +111,53 @@ def test_the_queue_on_a_phone_fits_and_passes_axe(
     expect(page.get_by_text("say why the message is dismissed")).to_be_visible()
     assert axe_violations(page) == []
     assert world.north_patient
+
+
+def test_the_worklist_counts_the_waiting_messages_in_words_with_links_to_their_actions(
+    nina: TestClient, web_engine: sa.Engine, web_settings: Settings, world: World
+) -> None:
+    result, contact = _queue(web_engine, web_settings, "oru_cga.hl7", "adt_a28_unknown.hl7")
+    before = _audit(web_engine)
+    page = nina.get("/worklist")
+    assert page.status_code == 200
+    assert 'id="sec-hl7"' in page.text and 'href="#sec-hl7"' in page.text  # section and chip
+    assert '<span class="count" data-count="2">2</span>' in page.text
+    # No [hl7] identifier_authority here: the words name PID-3's first identifier.
+    assert "lab result (ORU^R01) for Ann SMITH, MRN 9434765919: Chromogranin A 120" in page.text
+    assert "patient details (ADT^A28) for Neil NEWMAN, MRN 9434765919" in page.text
+    assert "no patient with MRN 100001 in surveil (unknown patient)" in page.text
+    for message_id in (result, contact):
+        assert f'href="/hl7/queue#hl7-{message_id}"' in page.text
+    assert _audit(web_engine) == before  # the worklist, as ever, is not an audited read
+    # Focused on another section, the worklist leaves the messages out.
+    assert 'id="sec-hl7"' not in nina.get("/worklist?section=overdue").text
+    token = csrf_of(nina, "/hl7/queue")
+    for message_id in (result, contact):
+        done = nina.post(
+            f"/hl7/queue/{message_id}/dismiss",
+            data={"reason": "sent to the wrong clinic", "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+    assert 'id="sec-hl7"' not in nina.get("/worklist").text  # nothing waits: no section
+    assert world.north_patient
+
+
+@pytest.mark.e2e
+def test_the_worklist_section_on_a_phone_passes_axe_and_leads_to_the_actions(
+    page: Page, live_server: str, web_engine: sa.Engine, web_settings: Settings, world: World
+) -> None:
+    [result] = _queue(web_engine, web_settings, "oru_cga.hl7")
+    page.set_viewport_size(PHONE)
+    log_in(page, live_server)
+    page.goto(f"{live_server}/worklist")
+    section = page.locator("#sec-hl7")
+    expect(section.get_by_role("heading", name="HL7 messages waiting 1")).to_be_visible()
+    expect(section.get_by_text("lab result (ORU^R01) for Ann SMITH")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate(SMALL_TARGETS, TARGETS) == []
+    assert axe_violations(page) == []
+    section.get_by_role("link", name=f"Apply or dismiss message {result}").click()
+    page.wait_for_url(f"{live_server}/hl7/queue#hl7-{result}")
+    expect(page.locator(f"#hl7-{result}").get_by_role("button", name="Apply")).to_be_visible()
+    assert world.north_patient

@@ -23,6 +23,10 @@ class Unapplicable(Exception):
         self.patient_id = patient_id
 
 
+class UnknownPatient(Unapplicable):
+    """No patient with the message's MRN in the clinic (an ADT may enrol them, if configured)."""
+
+
 @dataclass
 class Context:
     session: Session
@@ -33,6 +37,9 @@ class Context:
     row: Hl7Message
     patient_id: int | None = None  # set by a navigator who matched the message by hand
     item_id: int | None = None  # the follow-up item she chose, when several could be meant
+    # The listener's results leave triggers and replan to its coalesced refresh
+    # (``services.hl7.refresh``); a navigator's apply refreshes at once.
+    defer_refresh: bool = False
 
 
 def identifier(context: Context) -> str:
@@ -70,7 +77,7 @@ def find_patient(context: Context) -> m.Patient:
         )
     ).first()
     if patient is None:
-        raise Unapplicable(f"no patient with MRN {mrn} in surveil (unknown patient)")
+        raise UnknownPatient(f"no patient with MRN {mrn} in surveil (unknown patient)")
     return _keep(context, patient)
 
 

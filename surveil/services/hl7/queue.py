@@ -9,6 +9,7 @@ dropped: a dismissed message stays, with who dismissed it and why.
 import datetime as dt
 from dataclasses import dataclass
 
+import hl7
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -23,7 +24,7 @@ from surveil.services.audit import audit
 from surveil.services.entry import audited_read, change
 from surveil.services.hl7.appliers import apply
 from surveil.services.hl7.context import Context, Unapplicable
-from surveil.services.hl7.parse import Unreadable, component, read, segments
+from surveil.services.hl7.parse import Unreadable, component, read, repetition_count, segments
 from surveil.services.planning import care
 from surveil.services.users.accounts import may_see, visible_patient
 
@@ -48,23 +49,13 @@ class QueuedMessage:
 
 
 @audited_read("hl7.queue.viewed")
-def list_queue(engine: sa.Engine, *, actor: Actor, limit: int = 200) -> list[QueuedMessage]:
-    """The messages waiting for a navigator, oldest first."""
+def list_queue(
+    engine: sa.Engine, *, actor: Actor, limit: int = 200, authority: str = ""
+) -> list[QueuedMessage]:
+    """The messages waiting for a navigator, oldest first; ``authority`` is
+    ``[hl7] identifier_authority``, whose PID-3 identifier the words call the MRN."""
     with read_scope(engine) as session:
-        query = (
-            select(Hl7Message)
-            .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
-            .where(col(Hl7Message.state).in_(WAITING))
-            .order_by(col(Hl7Message.id))
-            .limit(limit)
-        )
-        if not actor.is_admin:
-            # Another clinic's patient's messages are not shown; unmatched ones (no patient
-            # yet) are, to every navigator of the clinic the listener serves.
-            query = query.where(
-                sa.or_(col(Hl7Message.patient_id).is_(None), col(m.Patient.clinic) == actor.clinic)
-            )
-        entries = [_entry(row) for row in session.exec(query).all()]
+        entries = waiting(session, actor=actor, limit=limit, authority=authority)
     with session_scope(engine) as session:
         audit(
             session,
@@ -75,14 +66,53 @@ def list_queue(engine: sa.Engine, *, actor: Actor, limit: int = 200) -> list[Que
     return entries
 
 
-def _entry(row: Hl7Message) -> QueuedMessage:
+def waiting(
+    session: Session, *, actor: Actor, limit: int, authority: str = ""
+) -> list[QueuedMessage]:
+    """The first ``limit`` messages waiting that ``actor`` may see, oldest first, inside the
+    caller's unit of work (the queue page audits its read; the worklist's section, a view of
+    the navigators' day like the rest of that page, does not)."""
+    query = (
+        select(Hl7Message)
+        .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
+        .where(*_visible(actor))
+        .order_by(col(Hl7Message.id))
+        .limit(limit)
+    )
+    return [_entry(row, authority) for row in session.exec(query).all()]
+
+
+def waiting_count(session: Session, *, actor: Actor) -> int:
+    """How many messages wait that ``actor`` may see (the worklist's count)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Hl7Message)
+        .outerjoin(m.Patient, col(m.Patient.id) == col(Hl7Message.patient_id))
+        .where(*_visible(actor))
+    )
+    return int(session.execute(query).scalar_one())
+
+
+def _visible(actor: Actor) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = [col(Hl7Message.state).in_(WAITING)]
+    if not actor.is_admin:
+        # Another clinic's patient's messages are not shown; unmatched ones (no patient
+        # yet) are, to every navigator of the clinic the listener serves.
+        conditions.append(
+            sa.or_(col(Hl7Message.patient_id).is_(None), col(m.Patient.clinic) == actor.clinic)
+        )
+    return conditions
+
+
+def _entry(row: Hl7Message, authority: str) -> QueuedMessage:
     assert row.id is not None
+    words = meaning(row, authority)
     return QueuedMessage(
-        row.id, row.state, row.kind, meaning(row), row.reason, row.patient_id, row.received_at
+        row.id, row.state, row.kind, words, row.reason, row.patient_id, row.received_at
     )
 
 
-def meaning(row: Hl7Message) -> str:
+def meaning(row: Hl7Message, authority: str = "") -> str:
     """'lab result (ORU^R01) for Ann SMITH, MRN 100234, born 1960-05-01: CgA 120 ug/L'."""
     what = KIND_WORDS.get(row.kind) or KIND_WORDS.get(row.kind.split("^")[0], "message")
     try:
@@ -94,7 +124,7 @@ def meaning(row: Hl7Message) -> str:
     if pids:
         pid = pids[0]
         name = f"{component(pid, 5, 2)} {component(pid, 5, 1).upper()}".strip()
-        words += f" for {name or 'no name'}, MRN {component(pid, 3, 1) or '?'}"
+        words += f" for {name or 'no name'}, MRN {_mrn(pid, authority) or '?'}"
     results = [
         f"{component(o, 3, 2) or component(o, 3, 1)} {component(o, 5, 1)} {component(o, 6, 1)}"
         for o in segments(message, "OBX")
@@ -102,6 +132,15 @@ def meaning(row: Hl7Message) -> str:
     if results:
         words += ": " + ", ".join(r.strip() for r in results)
     return words
+
+
+def _mrn(pid: hl7.Segment, authority: str) -> str:
+    """The PID-3 identifier of the configured assigning authority (as the matching reads it),
+    else the first: a hospital sends the national number and its MRN side by side."""
+    for repetition in range(1, repetition_count(pid, 3) + 1):
+        if authority and component(pid, 3, 4, repetition) == authority:
+            return component(pid, 3, 1, repetition)
+    return component(pid, 3, 1)
 
 
 @change("hl7.dismissed")
@@ -132,7 +171,9 @@ def dismiss(engine: sa.Engine, *, actor: Actor, message_id: int, reason: str | N
     "marker.corrected",
     "item.done",
     "item.booked",
-    "item.reopened",
+    "booking.cancelled",
+    "booking.no_show",
+    "patient.enrolled",
     "patient.updated",
     *care.CONSEQUENCES,
 )

@@ -3,8 +3,10 @@
 The appointment type (SCH-7, else AIS-3) names the item kind through ``[hl7] appointment_types``;
 the patient's open item of that kind is the one booked. S12/S13/S14 (booked, rescheduled,
 modified) set the booking at the start time (SCH-11.4, else AIS-4; a time without an offset is
-the patient's local time); S15/S26 (cancelled, no-show) put the item back to be booked again,
-keeping what happened in its note. No item, or several that could be meant, queues the message.
+the patient's local time); S15/S26 (cancelled, no-show) put the item back to be booked again.
+Both go through the workflow's booking service (``records.bookings``), so the attempts, the
+window check and its coded reason are those of a navigator's booking. No item, or several that
+could be meant, queues the message; so does a cancellation of a booking surveil does not have.
 """
 
 import datetime as dt
@@ -13,15 +15,18 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from surveil.db import models as m
-from surveil.db.base import utcnow
-from surveil.services.audit import audit
+from surveil.errors import Conflict
 from surveil.services.hl7.codes import appointment_kinds
 from surveil.services.hl7.context import Context, Unapplicable, chosen_item, find_patient
 from surveil.services.hl7.parse import component, segments
+from surveil.services.records import attempts, bookings
+from surveil.services.validate import Checker
 
 OPEN = tuple(s.value for s in m.OPEN_ITEM_STATES)
 BOOKS = {"S12": "booked", "S13": "rescheduled", "S14": "modified"}
-UNBOOKS = {"S15": "cancelled", "S26": "a no-show"}
+UNBOOKS = {"S15": "cancelled", "S26": "missed (no-show)"}
+# The free text beside ``[hl7] booking_reason`` on a booking outside the window.
+OUTSIDE_WORDS = "booked by the hospital system outside the window"
 
 
 def apply_booking(context: Context) -> str:
@@ -38,37 +43,60 @@ def apply_booking(context: Context) -> str:
             patient_id=patient.id,
         )
     item = _item(context, patient, kind.value, event)
-    before = {"state": item.state, "booked_at": item.booked_at, "outcome_note": item.outcome_note}
     if event in BOOKS:
         start = component(sch[0], 11, 4) if sch else ""
         start = start or (component(ais[0], 4, 1) if ais else "")
         at = _instant(start, patient.timezone, patient.id)
-        item.state, item.booked_at, item.snoozed_until = m.ItemState.BOOKED, at, None
+        return _book(context, patient, item, at, event)
+    status = m.BookingStatus.CANCELLED if event == "S15" else m.BookingStatus.NO_SHOW
+    try:
+        outcome = bookings.unbook(
+            context.session,
+            item=item,
+            patient=patient,
+            actor=context.actor,
+            status=status,
+            note=f"{kind.value} appointment {UNBOOKS[event]} (HL7 {event})",
+            settings=context.settings,
+            today=context.today,
+        )
+    except Conflict as error:
+        raise Unapplicable(
+            f"the hospital says the {kind.value} appointment was {UNBOOKS[event]}, but surveil "
+            f"has no booking for it ({error})",
+            patient_id=patient.id,
+        ) from None
+    return outcome.message
+
+
+def _book(
+    context: Context, patient: m.Patient, item: m.FollowUpItem, at: dt.datetime, event: str
+) -> str:
+    """Through the workflow's booking (``records.bookings.book``): the same attempt, window
+    check and coded reason as a navigator's booking. Outside the window the configured reason
+    is recorded, or the message waits for a navigator (``[hl7] booking_outside_window``)."""
+    hl7 = context.settings.hl7
+    where = attempts.placement(item, at, patient.timezone)
+    outside = where != m.BookingWindow.INSIDE
+    if outside and hl7.booking_outside_window == "queue":
         local = at.astimezone(ZoneInfo(patient.timezone))
-        words = f"{kind.value} {BOOKS[event]} for {local:%Y-%m-%d %H:%M} {patient.timezone}"
-        action = "item.booked"
-    else:
-        was = item.booked_at
-        item.state, item.booked_at = m.ItemState.PLANNED, None
-        words = f"{kind.value} appointment {UNBOOKS[event]}; to be booked again"
-        when = f" (was {was:%Y-%m-%d %H:%M} UTC)" if was else ""
-        item.outcome_note = f"{words}{when}"[:500]
-        action = "item.reopened"
-    item.sequence += 1
-    item.updated_at = utcnow()
-    context.session.add(item)
-    after = {"state": item.state, "booked_at": item.booked_at, "outcome_note": item.outcome_note}
-    audit(
+        raise Unapplicable(
+            f"{item.kind} {BOOKS[event]} for {local:%Y-%m-%d %H:%M}, {where} its due window "
+            f"({item.earliest} – {item.latest}): book it by hand with the reason",
+            patient_id=patient.id,
+        )
+    outcome = bookings.book(
         context.session,
+        Checker(today=context.today, what="booking"),
+        item=item,
+        patient=patient,
         actor=context.actor,
-        action=action,
-        patient_id=patient.id,
-        subject=f"item:{item.id}",
-        before=before,
-        after=after,
-        detail=f"item {item.id}: {words} (HL7)",
+        at=at,
+        reason_code=hl7.booking_reason if outside else None,
+        reason=OUTSIDE_WORDS if outside else None,
+        reasons=context.settings.reasons,
     )
-    return words
+    return f"{outcome.message} ({BOOKS[event]} by the hospital)"
 
 
 def _item(context: Context, patient: m.Patient, kind: str, event: str) -> m.FollowUpItem:

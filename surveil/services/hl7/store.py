@@ -8,6 +8,12 @@ the write lock does the same. So a message is applied once however many listener
 restarts there are. A message that cannot be applied is rolled back whole and queued, with its
 reason, in a transaction of its own. ``apply_pending`` applies what a killed listener stored but
 did not apply (it runs when a listener starts).
+
+The listener takes the short way, :func:`receive_and_apply`: the message is stored and applied
+in ONE transaction (half the commits, one parse), so what it ACKs is stored and applied
+together; a message that cannot be applied is stored as queued instead, and one whose
+application failed on surveil's side (a bug, the database) is stored as ``received`` for the
+next start to apply, as with ``receive``.
 """
 
 import datetime as dt
@@ -100,6 +106,138 @@ def receive(engine: sa.Engine, *, actor: Actor, raw: bytes) -> Receipt:
         return _receipt(known, header, duplicate=True)
 
 
+class _Resent(Exception):
+    """The message is already stored (same sender and MSH-10): its first copy answers."""
+
+
+APPLY_ACTIONS = (
+    "hl7.applied",
+    "hl7.queued",
+    "marker.recorded",
+    "marker.corrected",
+    "item.done",
+    "item.booked",
+    "booking.cancelled",
+    "booking.no_show",
+    "patient.enrolled",
+    "patient.updated",
+    *care.CONSEQUENCES,
+)
+
+
+@change("hl7.received", *APPLY_ACTIONS)
+def receive_and_apply(
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    raw: bytes,
+    settings: Settings,
+    today: dt.date,
+    defer_refresh: bool = False,
+) -> Receipt:
+    """``receive`` and ``apply_message`` in one transaction (the listener's way): stored and
+    applied are committed together, or the message is stored as queued (cannot be applied) or
+    as received (surveil failed: the exception propagates; the next start applies it)."""
+    try:
+        message, header = read(decode(raw))
+    except Unreadable:
+        return receive(engine, actor=actor, raw=raw)  # stored as rejected, under its hash
+    try:
+        with session_scope(engine) as session:
+            # On PostgreSQL the row is inserted first: a resend (or another listener's copy)
+            # stops there, before the application takes any lock (inserted last, two
+            # listeners' copies deadlocked, each holding what the other's application wanted).
+            # SQLite has one writer at a time (BEGIN IMMEDIATE), so the row is inserted last,
+            # whole: one INSERT instead of an INSERT and an UPDATE; a resend then rolls back.
+            first = engine.dialect.name != "sqlite"
+            row = _new_row(header, raw, state="received")
+            if first:
+                _add(session, row)
+            context = Context(
+                session, actor, settings, today, message, row, defer_refresh=defer_refresh
+            )
+            words = appliers.apply(context)
+            row.state, row.reason, row.processed_at = "applied", words[:1000], utcnow()
+            if not first:
+                _add(session, row)
+            audit(
+                session,
+                actor=actor,
+                action="hl7.applied",
+                patient_id=row.patient_id,
+                subject=f"hl7:{row.id}",
+                after={"kind": row.kind, "state": "applied"},
+                detail=f"HL7 message {row.id} {row.kind} stored and applied: {words}"[:1000],
+            )
+            return _receipt(row, header, duplicate=False)
+    except _Resent:
+        known = _stored(engine, header.sender, header.control_id)
+        if known is None:  # gone between the two reads: cannot happen, rows are never deleted
+            raise
+        if known.state == "received" and known.id is not None:  # a listener died before applying
+            return apply_message(
+                engine,
+                actor=actor,
+                message_id=known.id,
+                settings=settings,
+                today=today,
+                defer_refresh=defer_refresh,
+            )
+        return _receipt(known, header, duplicate=True)
+    except (Unapplicable, SurveilError) as error:
+        return _store_queued(engine, actor, raw, header, _why(error), error)
+    except Exception:
+        receive(engine, actor=actor, raw=raw)  # kept, so nothing ACKed AE is lost either
+        raise
+
+
+def _new_row(header: Header, raw: bytes, *, state: str) -> Hl7Message:
+    return Hl7Message(
+        sender=header.sender,
+        control_id=header.control_id,
+        kind=header.kind,
+        raw=decode(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        state=state,
+    )
+
+
+def _add(session: Session, row: Hl7Message) -> None:
+    """Insert the message; the unique (sender, MSH-10) says it was stored before (a resend, or
+    another listener a moment ago: PostgreSQL makes this insert wait for that one's commit)."""
+    session.add(row)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        raise _Resent from None
+
+
+def _store_queued(
+    engine: sa.Engine, actor: Actor, raw: bytes, header: Header, reason: str, error: Exception
+) -> Receipt:
+    """The application was rolled back whole: store the message queued, with why."""
+    try:
+        with session_scope(engine) as session:
+            row = _new_row(header, raw, state="queued")
+            row.reason, row.processed_at = reason[:1000], utcnow()
+            row.patient_id = getattr(error, "patient_id", None)
+            _add(session, row)
+            audit(
+                session,
+                actor=actor,
+                action="hl7.queued",
+                patient_id=row.patient_id,
+                subject=f"hl7:{row.id}",
+                after={"kind": row.kind, "state": "queued"},
+                detail=f"HL7 message {row.id} {row.kind} stored and queued for a navigator",
+            )
+            return _receipt(row, header, duplicate=False)
+    except _Resent:  # another listener stored it a moment ago
+        known = _stored(engine, header.sender, header.control_id)
+        assert known is not None
+        return _receipt(known, header, duplicate=True)
+
+
 def _stored(engine: sa.Engine, sender: str, control: str) -> Hl7Message | None:
     with session_scope(engine) as session:
         return session.exec(
@@ -112,29 +250,29 @@ def _receipt(row: Hl7Message, header: Header | None, *, duplicate: bool) -> Rece
     return Receipt(row.id, row.state, row.reason, header, duplicate, row.sha256)
 
 
-@change(
-    "hl7.applied",
-    "hl7.queued",
-    "marker.recorded",
-    "marker.corrected",
-    "item.done",
-    "item.booked",
-    "item.reopened",
-    "patient.updated",
-    *care.CONSEQUENCES,
-)
+@change(*APPLY_ACTIONS)
 def apply_message(
-    engine: sa.Engine, *, actor: Actor, message_id: int, settings: Settings, today: dt.date
+    engine: sa.Engine,
+    *,
+    actor: Actor,
+    message_id: int,
+    settings: Settings,
+    today: dt.date,
+    defer_refresh: bool = False,
 ) -> Receipt:
     """Apply a stored ``received`` message once (or return its state if it is no longer
-    ``received``); what cannot be applied is queued for a navigator with the reason."""
+    ``received``); what cannot be applied is queued for a navigator with the reason. With
+    ``defer_refresh`` a result's triggers and replan are left marked for ``refresh.refresh_due``
+    (the listener's coalesced refresh) instead of run here."""
     try:
         with session_scope(engine) as session:
             row = _claim(session, message_id)
             if row is None:
                 return _current(engine, message_id)
             message, header = read(row.raw or "")
-            context = Context(session, actor, settings, today, message, row)
+            context = Context(
+                session, actor, settings, today, message, row, defer_refresh=defer_refresh
+            )
             words = appliers.apply(context)
             row.state, row.reason, row.processed_at = "applied", words, utcnow()
             audit(

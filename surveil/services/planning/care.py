@@ -12,12 +12,13 @@ audited as surveil itself on that channel (``services.triggers.escalation``).
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from surveil.config import Settings
+from surveil.core.facts import Facts
 from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.queries import facts_for_patient, facts_for_patients
+from surveil.db.queries import facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.planning import stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
@@ -37,17 +38,25 @@ class Refresh:
 def refresh_patient(
     session: Session, *, patient: m.Patient, settings: Settings, today: dt.date, channel: Channel
 ) -> Refresh:
+    """Re-grade, triggers, then the plan, after a change to one patient's facts. The facts are
+    read once and shared by the three steps (three reads were half of the time an HL7 result
+    or a form's change took), and again only if a new trigger or a stop changed them."""
     session.flush()
-    _regrade(session, patient)
-    triggers = evaluate_and_escalate(
-        session, patients=[patient], settings=settings, today=today, channel=channel
-    )
-    ended = stop.why_care_ended(session, patient)
-    if ended is not None:  # death, discharge, merge: nothing stays open (``planning.stop``)
-        system = Actor.system(channel=channel, clinic=patient.clinic)
-        stop.stop_everything(session, patient=patient, reason=ended, actor=system)
-    result = replan_patients(session, patients=[patient], settings=settings, today=today)
-    return Refresh(new_triggers=triggers, plan=result)
+    return _refresh(session, [patient], settings, today, channel, regrade=True)
+
+
+def refresh_after_changes(
+    session: Session,
+    *,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    channel: Channel,
+) -> Refresh:
+    """:func:`refresh_patient` for several patients at once: the HL7 listener's coalesced
+    refresh of the patients a burst of results touched (re-grade included)."""
+    session.flush()
+    return _refresh(session, patients, settings, today, channel, regrade=True)
 
 
 def refresh_patients(
@@ -60,7 +69,21 @@ def refresh_patients(
 ) -> Refresh:
     """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``); the facts
     are read once for the batch and again only for patients a new trigger moved."""
+    return _refresh(session, patients, settings, today, channel, regrade=False)
+
+
+def _refresh(
+    session: Session,
+    patients: list[m.Patient],
+    settings: Settings,
+    today: dt.date,
+    channel: Channel,
+    *,
+    regrade: bool,
+) -> Refresh:
     facts = facts_for_patients(session, patients)
+    if regrade:
+        _regrade(session, patients, facts)
     created = evaluate_and_escalate(
         session, patients=patients, settings=settings, today=today, facts=facts, channel=channel
     )
@@ -90,11 +113,17 @@ def _stop_where_care_ended(
     return stopped
 
 
-def _regrade(session: Session, patient: m.Patient) -> None:
+def _regrade(session: Session, patients: list[m.Patient], facts: dict[int, Facts]) -> None:
     # The highest grade ever recorded stands: facts.grade never goes down.
-    facts = facts_for_patient(session, patient)
-    tumour = session.exec(select(m.Tumour).where(m.Tumour.patient_id == patient.id)).first()
-    if tumour is not None and tumour.grade != facts.grade:
-        tumour.grade = facts.grade
-        session.add(tumour)
+    ids = [p.id for p in patients if p.id is not None]
+    if not ids:
+        return
+    changed = False
+    for tumour in session.exec(select(m.Tumour).where(col(m.Tumour.patient_id).in_(ids))):
+        grade = facts[tumour.patient_id].grade
+        if tumour.grade != grade:
+            tumour.grade = grade
+            session.add(tumour)
+            changed = True
+    if changed:
         session.flush()

@@ -108,53 +108,84 @@ def mark_booked(
         at = None
         if day is not None and clock is not None:
             at = local_to_utc(check, day, clock, patient.timezone)
-        where = attempts.placement(item, at, patient.timezone) if at else m.BookingWindow.INSIDE
-        code, words = None, (reason or "").strip()
-        if where != m.BookingWindow.INSIDE:
-            window = f"{item.earliest} – {item.latest}"
-            if not (reason_code or "").strip():
-                check.fail("reason_code", f"{day} is {where} the due window ({window}): say why")
-            else:
-                code, words = check_code(
-                    check, reasons or ReasonSettings(), "booking", reason_code, reason
-                )
-        check.raise_if_problems()
-        assert at is not None
-        before = _snapshot(item)
-        attempts.end_attempt(
-            session, item_id, status=m.BookingStatus.CANCELLED, actor=actor, note="rebooked"
+        return book(
+            session,
+            check,
+            item=item,
+            patient=patient,
+            actor=actor,
+            at=at,
+            reason_code=reason_code,
+            reason=reason,
+            reasons=reasons,
         )
-        item.state = m.ItemState.BOOKED
-        item.booked_at = at
-        item.snoozed_until = None
-        session.add(
-            m.BookingAttempt(
-                item_id=item_id,
-                patient_id=item.patient_id,
-                booked_at=at,
-                placement=where,
-                reason_code=code,
-                reason_text=words[:300],
-                booked_by=actor.username[:64],
+
+
+def book(
+    session: Session,
+    check: Checker,
+    *,
+    item: m.FollowUpItem,
+    patient: m.Patient,
+    actor: Actor,
+    at: dt.datetime | None,
+    reason_code: str | None,
+    reason: str | None,
+    reasons: ReasonSettings | None,
+) -> Result:
+    """Book ``item`` at ``at`` inside the caller's transaction: the window check, its coded
+    reason, the attempt and the audit of :func:`mark_booked`, shared with the HL7 feed's
+    bookings (``services.hl7.siu``) so both keep the same attempts and reasons. Raises
+    ``InvalidInput`` with every problem (``check``'s and its own) before writing anything."""
+    item_id = item.id or 0
+    where = attempts.placement(item, at, patient.timezone) if at else m.BookingWindow.INSIDE
+    code, words = None, (reason or "").strip()
+    if where != m.BookingWindow.INSIDE:
+        window = f"{item.earliest} – {item.latest}"
+        day = at.astimezone(ZoneInfo(patient.timezone)).date() if at else None
+        if not (reason_code or "").strip():
+            check.fail("reason_code", f"{day} is {where} the due window ({window}): say why")
+        else:
+            code, words = check_code(
+                check, reasons or ReasonSettings(), "booking", reason_code, reason
             )
+    check.raise_if_problems()
+    assert at is not None
+    before = _snapshot(item)
+    attempts.end_attempt(
+        session, item_id, status=m.BookingStatus.CANCELLED, actor=actor, note="rebooked"
+    )
+    item.state = m.ItemState.BOOKED
+    item.booked_at = at
+    item.snoozed_until = None
+    session.add(
+        m.BookingAttempt(
+            item_id=item_id,
+            patient_id=item.patient_id,
+            booked_at=at,
+            placement=where,
+            reason_code=code,
+            reason_text=words[:300],
+            booked_by=actor.username[:64],
         )
-        local = at.astimezone(ZoneInfo(patient.timezone))
-        when = f"{local:%Y-%m-%d %H:%M} {patient.timezone}"
-        message = f"{_what(item)} booked for {when}"
-        if code is not None:
-            message += f", {where} the window ({item.earliest} – {item.latest}): {code}"
-            message += f" ({words})" if words else ""
-            keep_reason(
-                session,
-                actor=actor,
-                patient_id=item.patient_id,
-                action="item.booked_outside",
-                subject=f"item:{item_id}",
-                rule_id=item.rule_id,
-                code=code,
-                note=words,
-            )
-        return _changed(session, item, actor, "item.booked", message, before)
+    )
+    local = at.astimezone(ZoneInfo(patient.timezone))
+    when = f"{local:%Y-%m-%d %H:%M} {patient.timezone}"
+    message = f"{_what(item)} booked for {when}"
+    if code is not None:
+        message += f", {where} the window ({item.earliest} – {item.latest}): {code}"
+        message += f" ({words})" if words else ""
+        keep_reason(
+            session,
+            actor=actor,
+            patient_id=item.patient_id,
+            action="item.booked_outside",
+            subject=f"item:{item_id}",
+            rule_id=item.rule_id,
+            code=code,
+            note=words,
+        )
+    return _changed(session, item, actor, "item.booked", message, before)
 
 
 @change("item.done", "measurement.recorded", "marker.recorded", *care.CONSEQUENCES)

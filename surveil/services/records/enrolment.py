@@ -82,31 +82,63 @@ def enrol_patient(
     The web's form passes ``require_navigator`` (every active patient has a named owner)."""
     require_clinic(actor, clinic)
     with session_scope(engine) as session:
-        patient = registry.enrol_patient(
+        patient = enrol(
             session,
+            actor=actor,
             clinic=clinic,
             data=data,
             tumour=tumour,
             state_kind=state_kind,
             since=since,
             resection=resection,
+            settings=settings,
             today=today,
             require_navigator=require_navigator,
         )
-        audit(
-            session,
-            actor=actor,
-            action="patient.enrolled",
-            patient_id=patient.id,
-            subject=f"patient:{patient.id}",
-            after={"mrn": patient.mrn, "clinic": clinic, "state": state_kind},
-            detail=f"enrolled (MRN {patient.mrn})",
-        )
-        care.refresh_patient(
-            session, patient=patient, settings=settings, today=today, channel=actor.channel
-        )
         # The id lets the web open the new patient's page.
         return {**summarise(session, patient), "id": patient.id}
+
+
+def enrol(
+    session: Session,
+    *,
+    actor: Actor,
+    clinic: str,
+    data: PatientInput,
+    tumour: TumourInput | None,
+    state_kind: str | None,
+    since: str | None,
+    resection: str | None,
+    settings: Settings,
+    today: dt.date,
+    require_navigator: bool = False,
+) -> m.Patient:
+    """:func:`enrol_patient` inside the caller's transaction (the HL7 feed's ADT enrolment of
+    an unknown patient, when configured, is applied in the message's own transaction)."""
+    patient = registry.enrol_patient(
+        session,
+        clinic=clinic,
+        data=data,
+        tumour=tumour,
+        state_kind=state_kind,
+        since=since,
+        resection=resection,
+        today=today,
+        require_navigator=require_navigator,
+    )
+    audit(
+        session,
+        actor=actor,
+        action="patient.enrolled",
+        patient_id=patient.id,
+        subject=f"patient:{patient.id}",
+        after={"mrn": patient.mrn, "clinic": clinic, "state": state_kind},
+        detail=f"enrolled (MRN {patient.mrn})",
+    )
+    care.refresh_patient(
+        session, patient=patient, settings=settings, today=today, channel=actor.channel
+    )
+    return patient
 
 
 @change("patient.updated", "tumour.updated", *care.CONSEQUENCES)
@@ -177,30 +209,58 @@ def set_disease_state(
     """Start a new disease-state episode; the current one ends that day (history is kept)."""
     with session_scope(engine) as session:
         patient = patient_by_mrn(session, actor=actor, mrn=mrn, clinic=clinic)
-        current = registry.current_state(session, patient_id=patient.id)
-        episode = registry.set_state(
+        set_state(
             session,
+            actor=actor,
             patient=patient,
             kind=kind,
             since=since,
             resection=resection,
             reason=reason,
+            settings=settings,
             today=today,
         )
-        audit(
-            session,
-            actor=actor,
-            action="state.set",
-            patient_id=patient.id,
-            subject=f"state:{episode.id}",
-            before={"kind": current.kind, "since": current.start_date} if current else None,
-            after={"kind": episode.kind, "since": episode.start_date, "reason": episode.reason},
-            detail=f"state set to {episode.kind.replace('_', ' ')} from {episode.start_date}",
-        )
-        care.refresh_patient(
-            session, patient=patient, settings=settings, today=today, channel=actor.channel
-        )
         return summarise(session, patient)
+
+
+def set_state(
+    session: Session,
+    *,
+    actor: Actor,
+    patient: m.Patient,
+    kind: str | None,
+    since: str | None,
+    resection: str | None,
+    reason: str,
+    settings: Settings,
+    today: dt.date,
+) -> m.DiseaseState:
+    """:func:`set_disease_state` inside the caller's transaction (the HL7 feed's A03 when
+    ``[hl7] a03 = "discharge"``)."""
+    current = registry.current_state(session, patient_id=patient.id)
+    episode = registry.set_state(
+        session,
+        patient=patient,
+        kind=kind,
+        since=since,
+        resection=resection,
+        reason=reason,
+        today=today,
+    )
+    audit(
+        session,
+        actor=actor,
+        action="state.set",
+        patient_id=patient.id,
+        subject=f"state:{episode.id}",
+        before={"kind": current.kind, "since": current.start_date} if current else None,
+        after={"kind": episode.kind, "since": episode.start_date, "reason": episode.reason},
+        detail=f"state set to {episode.kind.replace('_', ' ')} from {episode.start_date}",
+    )
+    care.refresh_patient(
+        session, patient=patient, settings=settings, today=today, channel=actor.channel
+    )
+    return episode
 
 
 def _fields(row: m.Patient | m.Tumour, names: frozenset[str]) -> dict[str, Any]:

@@ -582,6 +582,9 @@ from surveil.db.models_items import (  # noqa: E402
     CodedReason as CodedReason,
 )
 
+# Issue 19: the claim table of a replan split between processes.
+from surveil.db.models_replan import ReplanClaim as ReplanClaim  # noqa: E402
+
 # Issue 15: the protocol activation log lives in its own module (this one is near 600 lines).
 from surveil.db.protocol_models import ProtocolActivation as ProtocolActivation  # noqa: E402
 

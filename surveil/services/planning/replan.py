@@ -24,6 +24,7 @@ per-patient events, and one run event, written by the parent once every range is
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -35,7 +36,7 @@ from surveil.db.engine import make_engine
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
-from surveil.services.audit import audit
+from surveil.services.audit import audit, audit_many
 from surveil.services.entry import change
 from surveil.services.planning import care, replan_workers
 from surveil.services.planning.batch_gc import batch_gc
@@ -175,8 +176,11 @@ def _replan_part(
     result = care.refresh_patients(
         session, patients=patients, settings=settings, today=today, channel=actor.channel
     ).plan
-    for patient_id, changed in sorted(result.changed.items()):
-        _audit_patient(session, actor, patient_id, changed, why=why)
+    audit_many(
+        session,
+        [_patient_event(pid, changed, why) for pid, changed in sorted(result.changed.items())],
+        actor=actor,
+    )
     return result
 
 
@@ -195,17 +199,19 @@ def _counts(result: ReplanResult) -> dict[str, int]:
 def _audit_patient(
     session: Session, actor: Actor, patient_id: int, result: ReplanResult, *, why: str
 ) -> None:
+    audit(session, actor=actor, **_patient_event(patient_id, result, why))
+
+
+def _patient_event(patient_id: int, result: ReplanResult, why: str) -> dict[str, Any]:
     counts = _counts(result)
-    audit(
-        session,
-        actor=actor,
-        action="plan.replanned",
-        patient_id=patient_id,
-        subject=f"plan:{patient_id}",
-        after=counts,
-        detail=f"{why}: {counts['created']} item(s) created, {counts['superseded']} superseded"
+    return {
+        "action": "plan.replanned",
+        "patient_id": patient_id,
+        "subject": f"plan:{patient_id}",
+        "after": counts,
+        "detail": f"{why}: {counts['created']} item(s) created, {counts['superseded']} superseded"
         + "".join(f"; {change}" for change in result.changes),
-    )
+    }
 
 
 def _audit_run(

@@ -152,7 +152,7 @@ def _tuples(session: Session, query: "_Query", ids: list[int]) -> list[Any]:
     statement, patient_id = query
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows.extend(session.execute(statement.where(patient_id.in_(chunk))))
+        rows.extend(session.execute(statement.where(patient_id.in_(chunk))).all())
     return rows
 
 

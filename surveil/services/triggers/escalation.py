@@ -33,7 +33,7 @@ from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import trigger_label
 from surveil.services.protocols import protocol_in_force
-from surveil.services.triggers.consequences import record_consequences
+from surveil.services.triggers.consequences import ToRecord, record_many
 
 TRIGGER_RULE = "trigger:{id}:{kind}"
 
@@ -158,19 +158,14 @@ def _store_all(
         session.add_all(([board] if board is not None else []) + orders)
         acting.append((at, consequence, board, orders))
     session.flush()
+    to_record: list[ToRecord] = []
     for at, consequence, board, orders in acting:
         record = records[at]
         if board is not None:
             record.item_id = board.id
-        record_consequences(
-            session,
-            record=record,
-            consequence=consequence,
-            current_state=facts[record.patient_id].state.kind,
-            orders=orders,
-            system=systems[at],
-            today=today,
-        )
+        state = facts[record.patient_id].state.kind
+        to_record.append((record, consequence, state, orders, systems[at]))
+    record_many(session, to_record, today=today)
     return records
 
 

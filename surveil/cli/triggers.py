@@ -230,9 +230,17 @@ def reopen(ctx: click.Context, trigger_id: int, reason: str) -> None:
     help="Replan every patient you may see (an administrator: every clinic), with a progress bar.",
 )
 @click.option("--chunk", default=500, show_default=True, help="Patients per transaction.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="With --all on PostgreSQL: split the run between this many processes (one per core).",
+)
 @json_option
 @click.pass_context
-def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json: bool) -> None:
+def replan(
+    ctx: click.Context, mrn: str | None, all_: bool, chunk: int, workers: int, as_json: bool
+) -> None:
     """Re-derive stored plans from the facts and the clinic's protocol profile.
 
     Unchanged items keep their id; changed ones are superseded (kept, with the reason);
@@ -242,9 +250,12 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
     Examples:
       surveil replan --patient 100234
       surveil replan --all        (after changing the clinic's protocol profile)
+      surveil replan --all --workers 2   (PostgreSQL: two processes)
     """
     if bool(mrn) == all_:
         raise click.UsageError("give either --patient MRN or --all")
+    if mrn and workers != 1:
+        raise click.UsageError("--workers goes with --all")
     app = get_app(ctx)
     actor = app.actor()
     started = time.perf_counter()
@@ -279,6 +290,7 @@ def replan(ctx: click.Context, mrn: str | None, all_: bool, chunk: int, as_json:
                 today=app.today(),
                 chunk=chunk,
                 progress=report,
+                workers=workers,
             )
     seconds = time.perf_counter() - started
     summary = {

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,9 +140,10 @@ class Facts:
     symptoms: tuple[Symptom, ...] = ()
     pathology: tuple[Pathology, ...] = ()
 
-    @property
+    @cached_property
     def grade(self) -> Grade:
-        """The highest WHO grade ever recorded: a later, lower count never downgrades."""
+        """The highest WHO grade ever recorded: a later, lower count never downgrades.
+        Worked out once per facts (the facts are immutable; the planner asks more than once)."""
         grades = [
             who_grade(p.differentiation or self._differentiation, p.ki67, p.mitoses)
             for p in self.pathology

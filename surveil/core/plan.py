@@ -17,6 +17,7 @@ reads a pack"):
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -209,7 +210,7 @@ _WITH_TOLERANCE = relativedelta(months=1)
 
 def _missed(spec: ItemSpec, host_done: dt.date, s: Situation) -> bool:
     since = host_done - _WITH_TOLERANCE
-    return last_done(spec.kind, s.facts.completed, since=since, region=spec.region) is None
+    return last_done(spec.kind, s, since=since, region=spec.region) is None
 
 
 def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
@@ -242,9 +243,7 @@ def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]
 def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
     index, _ = _rule_index(rule, s)
     start, start_event = _item_start(rule, spec, s)
-    last = last_done(
-        spec.kind, s.facts.completed, since=start, region=spec.region, also=spec.satisfied_by
-    )
+    last = last_done(spec.kind, s, since=start, region=spec.region, also=spec.satisfied_by)
     if last is not None:
         anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
         interval = _phase_interval(spec, index, last.date)
@@ -272,7 +271,7 @@ def _phase_interval(spec: ItemSpec, index: dt.date, day: dt.date) -> Interval | 
 
 def last_done(
     kind: ItemKind,
-    completed: tuple[Completed, ...],
+    s: Situation,
     *,
     since: dt.date,
     region: str | None = None,
@@ -281,14 +280,22 @@ def last_done(
     """The latest completed item that satisfies ``kind`` in ``region``, done on or after
     ``since``. Regions must match: in MEN1 the yearly abdominal MRI must not restart the
     three-yearly pituitary MRI's clock, nor a pituitary MRI stand in for an abdominal one."""
-    fits = [
-        c
-        for c in completed
-        if (c.kind is kind or c.kind in also or kind in SATISFIES.get(c.kind, frozenset()))
-        and c.region == region
-        and c.date >= since
-    ]
-    return max(fits, key=lambda c: (c.date, c.kind.value), default=None)
+    best: Completed | None = None
+    for done_kind in _satisfying(kind, also):
+        for c in s.done.get((done_kind, region), ()):
+            if c.date >= since and (
+                best is None or (c.date, c.kind.value) > (best.date, best.kind.value)
+            ):
+                best = c
+    return best
+
+
+@cache
+def _satisfying(kind: ItemKind, also: frozenset[ItemKind]) -> tuple[ItemKind, ...]:
+    """The completed kinds that count as ``kind`` done: itself, ``also``, and any kind that
+    satisfies it (an MRI for a ``ct_or_mri`` need, vocab.SATISFIES). Sorted: a fixed order."""
+    kinds = {kind} | also | {done for done, needs in SATISFIES.items() if kind in needs}
+    return tuple(sorted(kinds))
 
 
 def _doses(therapy: Therapy) -> tuple[int, dt.date]:
@@ -322,7 +329,7 @@ def _before_dose(
     dose = None if dose_spec is None else _next_dose(order, rule, dose_spec, s, therapy)
     if dose is None:
         return None
-    if last_done(spec.kind, s.facts.completed, since=dose.anchor.date, region=spec.region):
+    if last_done(spec.kind, s, since=dose.anchor.date, region=spec.region):
         return None
     offset = spec.phases[0].interval
     window = before(dose.window.target, offset, not_before=dose.anchor.date)
@@ -342,7 +349,7 @@ def _after_course(
     since = last + dt.timedelta(days=1)
     if spec.at:
         return _course_series(order, rule, spec, s, therapy, last)
-    if last_done(spec.kind, s.facts.completed, since=since, region=spec.region) is not None:
+    if last_done(spec.kind, s, since=since, region=spec.region) is not None:
         return None  # the post-course item was done
     interval = spec.phases[0].interval
     anchor = Anchor(f"last {therapy.kind.value} dose (course complete)", last)

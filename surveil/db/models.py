@@ -584,6 +584,9 @@ from surveil.db.models_items import (  # noqa: E402
     CodedReason as CodedReason,
 )
 
+# Issue 19: the claim table of a replan split between processes.
+from surveil.db.models_replan import ReplanClaim as ReplanClaim  # noqa: E402
+
 # Issue 18: patients' replies and stopped channels (surveil/db/models_replies.py).
 from surveil.db.models_replies import ChannelOptOut as ChannelOptOut  # noqa: E402
 from surveil.db.models_replies import InboundReply as InboundReply  # noqa: E402

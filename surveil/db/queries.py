@@ -1,10 +1,13 @@
 """Reads that turn registry rows into the pure core's types."""
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from enum import StrEnum
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from surveil.core import facts as f
 from surveil.core.vocab import (
@@ -25,6 +28,10 @@ from surveil.core.vocab import (
 )
 from surveil.db import models as m
 
+E = TypeVar("E", bound=StrEnum)
+# A statement reading one table for a chunk of patients, and the column the chunk filters on.
+_Query = tuple[Any, Any]
+
 # Which item kind a measurement's modality completes (an MRI measurement is an MRI done).
 MODALITY_ITEM = {
     "mri": ItemKind.MRI,
@@ -41,63 +48,37 @@ def facts_for_patient(session: Session, patient: m.Patient) -> f.Facts:
     return facts_for_patients(session, [patient])[patient.id or 0]
 
 
-def facts_for_patients(session: Session, patients: list[m.Patient]) -> dict[int, f.Facts]:
+def facts_for_patients(session: Session, patients: Sequence[Any]) -> dict[int, f.Facts]:
     """Facts for many patients with one query per table (replanning 100k patients must not
-    cost a dozen round trips each)."""
+    cost a dozen round trips each). ``patients``: ORM patients, or plain rows with the same
+    attribute names (id, birth_date, timezone, deceased_on, hereditary, created_at).
+
+    Each table is read as tuples of only the columns the facts need, grouped by patient in one
+    pass: ORM objects, or named rows sorted with Python keys, built only to be read once were
+    most of a replan's cost (issue 19)."""
     ids = [p.id for p in patients if p.id is not None]
-    tumours = {t.patient_id: t for t in _rows(session, m.Tumour, m.Tumour.patient_id, ids)}
-    states = _grouped(_rows(session, m.DiseaseState, m.DiseaseState.patient_id, ids))
-    # Struck-out results (a mistyped value kept in history) never reach the planner or triggers
-    # (``_rows`` leaves them out).
-    markers = _grouped(_rows(session, m.MarkerResult, m.MarkerResult.patient_id, ids))
-    therapies = _grouped(_rows(session, m.Therapy, m.Therapy.patient_id, ids))
-    symptoms = _grouped(_rows(session, m.Symptom, m.Symptom.patient_id, ids))
-    pathology = _grouped(_rows(session, m.PathologyResult, m.PathologyResult.patient_id, ids))
-    measurements: dict[int, list[f.Measurement]] = {}
-    for chunk in _chunks(ids):
-        query = (
-            sa.select(
-                col(m.Lesion.patient_id),
-                col(m.Lesion.label),
-                col(m.Measurement.date),
-                col(m.Measurement.diameter_mm),
-                col(m.Measurement.modality),
-            )
-            .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
-            .where(col(m.Lesion.patient_id).in_(chunk), col(m.Measurement.struck_out_at).is_(None))
-        )
-        for pid, label, day, mm, modality in session.execute(query):
-            measurements.setdefault(pid, []).append(
-                f.Measurement(lesion=label, date=day, mm=mm, modality=modality)
-            )
-    done: dict[int, set[tuple[ItemKind, dt.date, str | None]]] = {}
-    for chunk in _chunks(ids):
-        done_query = select(
-            m.FollowUpItem.patient_id,
-            m.FollowUpItem.kind,
-            col(m.FollowUpItem.completed_on),
-            col(m.FollowUpItem.region),
-        ).where(
-            col(m.FollowUpItem.patient_id).in_(chunk),
-            m.FollowUpItem.state == m.ItemState.DONE,
-            col(m.FollowUpItem.completed_on).is_not(None),
-        )
-        for pid, kind, day, region in session.exec(done_query):
-            if day is not None:  # always, by the query; this tells the type checker
-                done.setdefault(pid, set()).add((ItemKind(kind), day, region or None))
+    tumours = {row[0]: row for row in _tuples(session, _TUMOUR, ids)}
+    states = _grouped(_tuples(session, _STATE, ids))
+    markers = _grouped(_tuples(session, _MARKER, ids))
+    therapies = _grouped(_tuples(session, _THERAPY, ids))
+    symptoms = _grouped(_tuples(session, _SYMPTOM, ids))
+    pathology = _grouped(_tuples(session, _PATHOLOGY, ids))
+    measurements = _grouped(_tuples(session, _MEASUREMENT, ids))
+    done = _grouped(_tuples(session, _DONE, ids))
+    none: list[Any] = []
     out = {}
     for patient in patients:
         pid = patient.id or 0
         out[pid] = _assemble(
             patient,
             tumours.get(pid),
-            states.get(pid, []),
-            measurements.get(pid, []),
-            markers.get(pid, []),
-            therapies.get(pid, []),
-            symptoms.get(pid, []),
-            pathology.get(pid, []),
-            done.get(pid, set()),
+            states.get(pid, none),
+            measurements.get(pid, none),
+            markers.get(pid, none),
+            therapies.get(pid, none),
+            symptoms.get(pid, none),
+            pathology.get(pid, none),
+            done.get(pid, none),
         )
     return out
 
@@ -107,16 +88,71 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _rows(session: Session, model: Any, column: Any, ids: list[int]) -> list[Any]:
-    """``model``'s rows for ``ids`` as plain Core rows with the same attribute names: the facts
-    only read them, and building ORM objects to be read once was half of a replan's time."""
+def _select(model: Any, *names: str) -> "_Query":
+    """``patient_id`` then ``names`` of ``model``'s table, leaving out struck-out results (a
+    mistyped value kept in history is never planned on)."""
     table = model.__table__
-    query = sa.select(*plain_columns(table))
-    if "struck_out_at" in table.c:  # a mistyped value kept in history: never planned on
+    query = sa.select(table.c.patient_id, *(table.c[name] for name in names))
+    if "struck_out_at" in table.c:
         query = query.where(table.c.struck_out_at.is_(None))
+    return query, table.c.patient_id
+
+
+_TUMOUR = _select(
+    m.Tumour,
+    "site",
+    "differentiation",
+    "ki67",
+    "mitoses",
+    "stage",
+    "functional",
+    "sstr_status",
+    "diagnosed_on",
+    "size_mm",
+    "node_status",
+    "adverse_histology",
+    "carcinoid_type",
+    "gastric_type",
+    "carcinoid_heart_disease",
+)
+_STATE = _select(m.DiseaseState, "start_date", "id", "kind", "end_date", "resection")
+_MARKER = _select(m.MarkerResult, "name", "date", "value", "uln", "on_ppi")
+_THERAPY = _select(
+    m.Therapy, "started_on", "kind", "agent", "ended_on", "cycles_given", "last_given_on"
+)
+_SYMPTOM = _select(m.Symptom, "date", "description")
+_PATHOLOGY = _select(m.PathologyResult, "date", "ki67", "mitoses", "differentiation")
+_MEASUREMENT = (
+    sa.select(
+        col(m.Lesion.patient_id),
+        col(m.Lesion.label),
+        col(m.Measurement.date),
+        col(m.Measurement.diameter_mm),
+        col(m.Measurement.modality),
+    )
+    .join(m.Measurement, col(m.Measurement.lesion_id) == m.Lesion.id)
+    .where(col(m.Measurement.struck_out_at).is_(None)),
+    col(m.Lesion.patient_id),
+)
+_DONE = (
+    sa.select(
+        col(m.FollowUpItem.patient_id),
+        col(m.FollowUpItem.kind),
+        col(m.FollowUpItem.completed_on),
+        col(m.FollowUpItem.region),
+    ).where(
+        col(m.FollowUpItem.state) == m.ItemState.DONE,
+        col(m.FollowUpItem.completed_on).is_not(None),
+    ),
+    col(m.FollowUpItem.patient_id),
+)
+
+
+def _tuples(session: Session, query: "_Query", ids: list[int]) -> list[Any]:
+    statement, patient_id = query
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows.extend(session.execute(query.where(table.c[column.key].in_(chunk))).all())
+        rows.extend(session.execute(statement.where(patient_id.in_(chunk))).all())
     return rows
 
 
@@ -136,79 +172,98 @@ def _is_timestamp(column: sa.Column[Any]) -> bool:
 def _grouped(rows: list[Any]) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
     for row in rows:
-        out.setdefault(row.patient_id, []).append(row)
+        pid = row[0]
+        found = out.get(pid)
+        if found is None:
+            out[pid] = [row]
+        else:
+            found.append(row)
     return out
 
 
+def _members(kind: type[E]) -> dict[str, E]:
+    # A dict lookup instead of calling the enum (its constructor is ~20x slower); an unknown
+    # value still fails loudly, as the enum call did (the CHECK constraints make it impossible).
+    return {member.value: member for member in kind}
+
+
+_ITEM = _members(ItemKind)
+_STATE_KIND = _members(StateKind)
+_RESECTION = _members(Resection)
+_THERAPY_KIND = _members(TherapyKind)
+_DIFFERENTIATION = _members(Differentiation)
+_HEREDITARY = _members(Hereditary)
+_SITE = _members(Site)
+_STAGE = _members(Stage)
+_FUNCTIONAL = _members(Functional)
+_SSTR = _members(Sstr)
+_NODE = _members(NodeStatus)
+_CARCINOID = _members(CarcinoidType)
+_GASTRIC = _members(GastricType)
+_ADVERSE = _members(AdverseHistology)
+_BY_THREE = itemgetter(1, 2, 3)
+_BY_TWO = itemgetter(1, 2)
+
+
 def _assemble(
-    patient: m.Patient,
-    tumour: m.Tumour | None,
-    states: list[m.DiseaseState],
-    measurement_list: list[f.Measurement],
-    marker_rows: list[m.MarkerResult],
-    therapy_rows: list[m.Therapy],
-    symptom_rows: list[m.Symptom],
-    pathology_rows: list[m.PathologyResult],
-    done: set[tuple[ItemKind, dt.date, str | None]],
+    patient: Any,
+    tumour: Any,
+    states: list[Any],
+    measurement_rows: list[Any],
+    marker_rows: list[Any],
+    therapy_rows: list[Any],
+    symptom_rows: list[Any],
+    pathology_rows: list[Any],
+    done: list[Any],
 ) -> f.Facts:
-    states = sorted(states, key=lambda s: (s.start_date, s.id or 0), reverse=True)
-    current = next((s for s in states if s.end_date is None), None)
-    state = (
-        f.State(
-            kind=StateKind(current.kind),
-            since=current.start_date,
-            resection=Resection(current.resection) if current.resection else None,
-        )
-        if current
-        else f.State(
-            kind=StateKind.ACTIVE_SURVEILLANCE,
-            since=(
-                tumour.diagnosed_on if tumour and tumour.diagnosed_on else patient.created_at.date()
-            ),
-        )
-    )
+    """One patient's facts from the tuples of :data:`_TUMOUR`, :data:`_STATE`, ... (each
+    starting with the patient id). Sorted as the facts are compared: by value, the database
+    order only breaking ties."""
+    # The current episode: the latest open one (start date, then id).
+    current = max((s for s in states if s[4] is None), key=_BY_TWO, default=None)
+    if current is not None:
+        resection = _RESECTION[current[5]] if current[5] else None
+        state = f.State(kind=_STATE_KIND[current[3]], since=current[1], resection=resection)
+    else:
+        since = tumour[8] if tumour is not None and tumour[8] else patient.created_at.date()
+        state = f.State(kind=StateKind.ACTIVE_SURVEILLANCE, since=since)
+    marker_rows = sorted(marker_rows, key=_BY_THREE)
     markers = tuple(
-        sorted(
-            (
-                f.Marker(
-                    name=ItemKind(r.name), date=r.date, value=r.value, uln=r.uln, on_ppi=r.on_ppi
-                )
-                for r in marker_rows
-            ),
-            key=lambda x: (x.name, x.date, x.value),
-        )
+        f.Marker(name=_ITEM[name], date=day, value=value, uln=uln, on_ppi=on_ppi)
+        for _, name, day, value, uln, on_ppi in marker_rows
     )
     therapies = tuple(
-        sorted(
-            (
-                f.Therapy(
-                    kind=TherapyKind(t.kind),
-                    agent=t.agent,
-                    started_on=t.started_on,
-                    ended_on=t.ended_on,
-                    cycles_given=t.cycles_given,
-                    last_given_on=t.last_given_on,
-                )
-                for t in therapy_rows
-            ),
-            key=lambda x: (x.started_on, x.kind),
+        f.Therapy(
+            kind=_THERAPY_KIND[kind],
+            agent=agent,
+            started_on=started,
+            ended_on=ended,
+            cycles_given=cycles,
+            last_given_on=last,
         )
+        for _, started, kind, agent, ended, cycles, last in sorted(therapy_rows, key=_BY_TWO)
     )
-    measurements = tuple(sorted(measurement_list, key=lambda x: (x.lesion, x.date, x.mm)))
-    completed: set[tuple[ItemKind, dt.date, str | None]] = set(done)
-    completed |= {(mk.name, mk.date, None) for mk in markers}
-    completed |= {  # a measured lesion is the tumour's own imaging: no separate body region
-        (MODALITY_ITEM[ms.modality], ms.date, None)
-        for ms in measurements
-        if ms.modality in MODALITY_ITEM
+    measurement_rows = sorted(measurement_rows, key=_BY_THREE)
+    measurements = tuple(
+        f.Measurement(lesion=lesion, date=day, mm=mm, modality=modality)
+        for _, lesion, day, mm, modality in measurement_rows
+    )
+    completed: set[tuple[ItemKind, dt.date, str | None]] = {
+        (_ITEM[kind], day, region or None) for _, kind, day, region in done
     }
+    completed.update((_ITEM[name], day, None) for _, name, day, _v, _u, _p in marker_rows)
+    completed.update(  # a measured lesion is the tumour's own imaging: no separate body region
+        (MODALITY_ITEM[modality], day, None)
+        for _, _l, day, _mm, modality in measurement_rows
+        if modality in MODALITY_ITEM
+    )
     return f.Facts(
         patient=f.Patient(
             id=str(patient.id),
             birth_date=patient.birth_date,
             timezone=patient.timezone,
             deceased_on=patient.deceased_on,
-            hereditary=Hereditary(patient.hereditary),
+            hereditary=_HEREDITARY[patient.hereditary],
         ),
         tumour=_tumour(tumour),
         state=state,
@@ -217,54 +272,71 @@ def _assemble(
         therapies=therapies,
         completed=completed_facts(completed),
         symptoms=tuple(
-            sorted(
-                (f.Symptom(date=s.date, description=s.description) for s in symptom_rows),
-                key=lambda x: (x.date, x.description),
-            )
+            f.Symptom(date=day, description=text)
+            for _, day, text in sorted(symptom_rows, key=_BY_TWO)
         ),
         pathology=tuple(
-            sorted(
-                (
-                    f.Pathology(
-                        date=p.date,
-                        ki67=p.ki67,
-                        mitoses=p.mitoses,
-                        differentiation=Differentiation(p.differentiation)
-                        if p.differentiation
-                        else None,
-                    )
-                    for p in pathology_rows
-                ),
-                key=lambda x: x.date,
+            f.Pathology(
+                date=day,
+                ki67=ki67,
+                mitoses=mitoses,
+                differentiation=_DIFFERENTIATION[grade] if grade else None,
             )
+            for _, day, ki67, mitoses, grade in sorted(pathology_rows, key=_BY_DATE)
         ),
     )
 
 
+_BY_DATE = itemgetter(1)
+
+
 def completed_facts(done: set[tuple[ItemKind, dt.date, str | None]]) -> tuple[f.Completed, ...]:
     """(kind, date, region) triples as facts, in a fixed order (the facts are compared)."""
-    ordered = sorted(done, key=lambda t: (t[0], t[1], t[2] or ""))
-    return tuple(f.Completed(kind=kind, date=day, region=region) for kind, day, region in ordered)
+    ordered = sorted(done, key=_completed_order)
+    made = _COMPLETED
+    if len(made) > _COMPLETED_CAP:
+        made.clear()
+    out = []
+    for triple in ordered:
+        fact = made.get(triple)
+        if fact is None:
+            fact = made[triple] = f.Completed(kind=triple[0], date=triple[1], region=triple[2])
+        out.append(fact)
+    return tuple(out)
 
 
-def _tumour(row: m.Tumour | None) -> f.Tumour | None:
+def _completed_order(t: tuple[ItemKind, dt.date, str | None]) -> tuple[str, dt.date, str]:
+    return t[0], t[1], t[2] or ""
+
+
+# Completed facts are immutable and few distinct ones exist (kinds x days x regions), while a
+# replan of 100,000 patients needs ~1.8 million of them: each is built once and shared (building
+# a frozen dataclass costs ~15x a dict lookup). Cleared when large, so a long-lived process
+# stays bounded.
+_COMPLETED: dict[tuple[ItemKind, dt.date, str | None], f.Completed] = {}
+_COMPLETED_CAP = 500_000
+
+
+def _tumour(row: Any) -> f.Tumour | None:
     if row is None:
         return None
+    (_, site, differentiation, ki67, mitoses, stage, functional, sstr, diagnosed_on, size_mm,
+     node, adverse, carcinoid, gastric, heart) = row  # fmt: skip
     return f.Tumour(
-        site=Site(row.site),
-        differentiation=Differentiation(row.differentiation),
-        ki67=row.ki67,
-        mitoses=row.mitoses,
-        stage=Stage(row.stage) if row.stage else None,
-        functional=Functional(row.functional),
-        sstr=Sstr(row.sstr_status),
-        diagnosed_on=row.diagnosed_on,
-        size_mm=row.size_mm,
-        node_status=NodeStatus(row.node_status) if row.node_status else None,
-        adverse_histology=_adverse(row.adverse_histology),
-        carcinoid_type=CarcinoidType(row.carcinoid_type) if row.carcinoid_type else None,
-        gastric_type=GastricType(row.gastric_type) if row.gastric_type else None,
-        carcinoid_heart_disease=row.carcinoid_heart_disease,
+        site=_SITE[site],
+        differentiation=_DIFFERENTIATION[differentiation],
+        ki67=ki67,
+        mitoses=mitoses,
+        stage=_STAGE[stage] if stage else None,
+        functional=_FUNCTIONAL[functional],
+        sstr=_SSTR[sstr],
+        diagnosed_on=diagnosed_on,
+        size_mm=size_mm,
+        node_status=_NODE[node] if node else None,
+        adverse_histology=_adverse(adverse),
+        carcinoid_type=_CARCINOID[carcinoid] if carcinoid else None,
+        gastric_type=_GASTRIC[gastric] if gastric else None,
+        carcinoid_heart_disease=heart,
     )
 
 
@@ -272,4 +344,4 @@ def _adverse(stored: str | None) -> frozenset[AdverseHistology] | None:
     """The stored comma list as facts: None is not recorded, "" is reported with none seen."""
     if stored is None:
         return None
-    return frozenset(AdverseHistology(v) for v in stored.split(",") if v)
+    return frozenset(_ADVERSE[v] for v in stored.split(",") if v)

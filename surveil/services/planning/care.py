@@ -103,7 +103,11 @@ def _stop_where_care_ended(
     """Stop everything for the batch's dead and discharged patients, as ``refresh_patient``
     does one at a time, so ``replan --all`` also clears what an older run left open."""
     stopped: set[int] = set()
-    for patient, reason in stop.why_care_ended_for(session, patients):
+    ended = stop.why_care_ended_for(session, patients)
+    still_open = stop.with_anything_open(session, [p.id or 0 for p, _ in ended])
+    for patient, reason in ended:
+        if patient.id not in still_open:
+            continue  # stopped by an earlier run: nothing left to cancel or audit
         system = Actor.system(channel=channel, clinic=patient.clinic)
         items, reminders = stop.stop_everything(
             session, patient=patient, reason=reason, actor=system

@@ -15,10 +15,12 @@ Running it twice changes nothing the second time.
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
@@ -316,6 +318,9 @@ def _describe_change(old: "OpenRow", new: PlannedItem) -> str:
     return f"window or rule changed: {new.rule} ({new.reason})"
 
 
+_BY_ID = attrgetter("id")
+
+
 @dataclass
 class Writes:
     """A batch's item writes, collected by ``reconcile`` and made by ``write_batch`` in a few
@@ -341,7 +346,7 @@ def reconcile(
     in bulk for the whole batch."""
     result = ReplanResult(patients=1)
     by_key: dict[tuple[str, str], OpenRow] = {}
-    for row in sorted(open_rows, key=lambda r: r.id or 0):
+    for row in sorted(open_rows, key=_BY_ID):
         if row.rule_id.startswith(TRIGGER_RULE_PREFIX):
             continue  # escalation items belong to their trigger, not to the protocol
         key = _key(row.kind, row.region)
@@ -380,8 +385,22 @@ def reconcile(
     note = (new_plan.closed or "")[:300]
     if patient.plan_note != note:
         patient.plan_note = note
-    patient.planned_at = utcnow()
     return result
+
+
+def _stamp_planned(session: Session, patients: list[m.Patient]) -> None:
+    """When each patient's plan was last derived: one UPDATE for the batch instead of one per
+    patient at flush (20,000 statements in a replan of 20,000 unchanged patients)."""
+    if not patients:
+        return
+    now = utcnow()
+    ids = [p.id for p in patients]
+    table = m.Patient.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(ids), 900):
+        part = ids[start : start + 900]
+        session.execute(sa.update(table).where(table.c.id.in_(part)).values(planned_at=now))
+    for patient in patients:  # what the row now says, without marking the object changed
+        set_committed_value(patient, "planned_at", now)
 
 
 def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenRow]]:
@@ -435,6 +454,7 @@ def replan_patients(
         if one.created or one.superseded:
             total.changed[pid] = one
         total.add(one)
+    _stamp_planned(session, [p for p in patients if p.id not in paused])
     session.flush()
     write_batch(session, writes)
     return total

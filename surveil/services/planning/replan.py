@@ -17,10 +17,14 @@ How a batch replan is audited, chosen for a HIPAA 164.312(b) review without floo
 
 A run that fails part-way keeps the chunks already committed, each with its per-patient events,
 and has no batch event: the absence says the run did not finish.
+
+On PostgreSQL ``workers`` > 1 splits the run between processes (``replan_workers``): the same
+per-patient events, and one run event, written by the parent once every range is done.
 """
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -28,12 +32,13 @@ from sqlmodel import Session, col, select
 from surveil.config import Settings
 from surveil.db import migrate
 from surveil.db import models as m
+from surveil.db.engine import make_engine
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
-from surveil.services.audit import audit
+from surveil.services.audit import audit, audit_many
 from surveil.services.entry import change
-from surveil.services.planning import care
+from surveil.services.planning import care, replan_workers
 from surveil.services.planning.batch_gc import batch_gc
 from surveil.services.planning.plans import ReplanResult
 from surveil.services.registry.access import patient_by_mrn
@@ -70,14 +75,32 @@ def replan_every_patient(
     progress: Callable[[int, int], None] | None = None,
     why: str = "replan --all",
     clinic: str | None = None,
+    workers: int = 1,
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
     ``progress(done, total)`` after each. ``why`` is the reason each audit event gives
     (a protocol activation says "protocol 2027.1 activated"). ``clinic`` narrows an
-    administrator's run (the daemon's, applying one clinic's protocol change) to that clinic."""
+    administrator's run (the daemon's, applying one clinic's protocol change) to that clinic.
+    ``workers`` > 1 splits the run between that many processes (PostgreSQL only;
+    ``replan_workers``)."""
     if chunk < 1:
         raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
+    if workers < 1:
+        raise InvalidInput(Problem("workers", f"{workers} processes: give 1 or more"))
+    if workers > 1 and engine.dialect.name != "postgresql":
+        raise InvalidInput(
+            Problem(
+                "workers",
+                f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a "
+                "time, so more workers would only wait for each other (run without --workers)",
+            )
+        )
     ids = _visible_patient_ids(engine, actor, clinic)
+    if workers > 1:
+        return _replan_split(
+            engine, ids, actor=actor, settings=settings, today=today, chunk=chunk,
+            workers=workers, progress=progress, why=why,
+        )  # fmt: skip
     parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
     total = ReplanResult()
     with batch_gc():
@@ -92,6 +115,53 @@ def replan_every_patient(
     if total.created or total.superseded:
         migrate.analyze(engine)  # a bulk step: PostgreSQL's planner needs fresh statistics
     return total
+
+
+def _replan_split(
+    engine: sa.Engine,
+    ids: list[int],
+    *,
+    actor: Actor,
+    settings: Settings,
+    today: dt.date,
+    chunk: int,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    why: str,
+) -> ReplanResult:
+    run = replan_workers.create_claims(engine, ids, chunk)
+    args = (actor, settings, today, why)
+    replan_workers.run_workers(
+        engine, run, workers=workers, target=_worker, args=args, progress=progress, total=len(ids)
+    )
+    # A range whose worker died is free again, or will be once PostgreSQL has rolled back the
+    # dead worker's transaction (wait for that): plan it here.
+    replan_workers.work(engine, run, actor, _planner(settings, today, why), wait=True)
+    with session_scope(engine) as session:
+        total, changed = replan_workers.finish(session, run)
+        split = {"run": run, "workers": workers}
+        _audit_run(session, actor, total, why=why, changed=changed, split=split)
+    if progress is not None:
+        progress(len(ids), len(ids))
+    if total.created or total.superseded:
+        migrate.analyze(engine)
+    return total
+
+
+def _worker(url: str, run: str, actor: Actor, settings: Settings, today: dt.date, why: str) -> None:
+    """One worker process of a split run (started by ``replan_workers.run_workers``)."""
+    engine = make_engine(url)
+    try:
+        replan_workers.work(engine, run, actor, _planner(settings, today, why))
+    finally:
+        engine.dispose()
+
+
+def _planner(settings: Settings, today: dt.date, why: str) -> replan_workers.PlanPart:
+    def plan_part(session: Session, actor: Actor, ids: list[int]) -> ReplanResult:
+        return _replan_part(session, actor, ids, settings=settings, today=today, why=why)
+
+    return plan_part
 
 
 def _replan_part(
@@ -109,8 +179,11 @@ def _replan_part(
     result = care.refresh_patients(
         session, patients=patients, settings=settings, today=today, channel=actor.channel
     ).plan
-    for patient_id, changed in sorted(result.changed.items()):
-        _audit_patient(session, actor, patient_id, changed, why=why)
+    audit_many(
+        session,
+        [_patient_event(pid, changed, why) for pid, changed in sorted(result.changed.items())],
+        actor=actor,
+    )
     return result
 
 
@@ -131,26 +204,37 @@ def _counts(result: ReplanResult) -> dict[str, int]:
 def _audit_patient(
     session: Session, actor: Actor, patient_id: int, result: ReplanResult, *, why: str
 ) -> None:
+    audit(session, actor=actor, **_patient_event(patient_id, result, why))
+
+
+def _patient_event(patient_id: int, result: ReplanResult, why: str) -> dict[str, Any]:
     counts = _counts(result)
-    audit(
-        session,
-        actor=actor,
-        action="plan.replanned",
-        patient_id=patient_id,
-        subject=f"plan:{patient_id}",
-        after=counts,
-        detail=f"{why}: {counts['created']} item(s) created, {counts['superseded']} superseded"
+    return {
+        "action": "plan.replanned",
+        "patient_id": patient_id,
+        "subject": f"plan:{patient_id}",
+        "after": counts,
+        "detail": f"{why}: {counts['created']} item(s) created, {counts['superseded']} superseded"
         + "".join(f"; {change}" for change in result.changes),
-    )
+    }
 
 
-def _audit_run(session: Session, actor: Actor, total: ReplanResult, *, why: str) -> None:
+def _audit_run(
+    session: Session,
+    actor: Actor,
+    total: ReplanResult,
+    *,
+    why: str,
+    changed: int | None = None,
+    split: dict[str, object] | None = None,
+) -> None:
     counts = _counts(total)
+    changed = len(total.changed) if changed is None else changed
     audit(
         session,
         actor=actor,
         action="plan.replanned_all",
         subject="plan:all" if actor.is_admin else f"plan:clinic:{actor.clinic}",
-        after={"patients": total.patients, "changed": len(total.changed), **counts},
-        detail=f"{why}: {total.patients} patient(s), {len(total.changed)} changed",
+        after={"patients": total.patients, "changed": changed, **counts, **(split or {})},
+        detail=f"{why}: {total.patients} patient(s), {changed} changed",
     )

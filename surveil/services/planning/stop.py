@@ -63,6 +63,29 @@ def why_care_ended_for(session: Session, patients: list[m.Patient]) -> list[tupl
     return ended
 
 
+def with_anything_open(session: Session, patient_ids: list[int]) -> set[int]:
+    """Which of ``patient_ids`` still have an open item or a queued reminder: a batch stops only
+    those (two queries), instead of looking for each ended patient's open rows one by one."""
+    found: set[int] = set()
+    for start in range(0, len(patient_ids), 500):
+        part = patient_ids[start : start + 500]
+        found.update(
+            session.exec(
+                select(m.FollowUpItem.patient_id).where(
+                    col(m.FollowUpItem.patient_id).in_(part),
+                    col(m.FollowUpItem.state).in_(OPEN_STATES),
+                )
+            ).all()
+        )
+        reminded = session.exec(
+            select(m.Reminder.patient_id).where(
+                col(m.Reminder.patient_id).in_(part), m.Reminder.state == m.ReminderState.PENDING
+            )
+        ).all()
+        found.update(pid for pid in reminded if pid is not None)
+    return found
+
+
 def _discharge_reason(state: m.DiseaseState) -> str:
     return f"discharged on {state.start_date}" + (f": {state.reason}" if state.reason else "")
 

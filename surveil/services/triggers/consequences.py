@@ -53,6 +53,40 @@ def record_consequences(
     today: dt.date,
 ) -> list[m.TriggerConsequence]:
     """The rows for a new trigger; those the pack applies on open are applied now."""
+    return record_many(session, [(record, consequence, current_state, orders, system)], today=today)
+
+
+# A new trigger's consequence to record: the trigger, its pack entry, the patient's disease state
+# before it, the one-off items ordered for it, and surveil itself as the actor.
+ToRecord = tuple[m.Trigger, TriggerConsequence, StateKind | None, list[m.FollowUpItem], Actor]
+
+
+def record_many(
+    session: Session, triggers: list[ToRecord], *, today: dt.date
+) -> list[m.TriggerConsequence]:
+    """:func:`record_consequences` for a batch of new triggers (``replan --all``): every row in
+    one flush (a flush per trigger was most of a first planning's trigger cost), then those
+    applied on open, trigger by trigger in the batch's order, as one at a time would."""
+    rows: list[m.TriggerConsequence] = []
+    owners: list[tuple[m.Trigger, Actor]] = []
+    for record, consequence, current_state, orders, system in triggers:
+        mine = _rows_for(record, consequence, current_state, orders)
+        rows += mine
+        owners += [(record, system)] * len(mine)
+    session.add_all(rows)
+    session.flush()
+    for row, (record, system) in zip(rows, owners, strict=True):
+        if row.apply == Apply.ON_OPEN:
+            apply_consequence(session, row=row, record=record, actor=system, today=today)
+    return rows
+
+
+def _rows_for(
+    record: m.Trigger,
+    consequence: TriggerConsequence,
+    current_state: StateKind | None,
+    orders: list[m.FollowUpItem],
+) -> list[m.TriggerConsequence]:
     rows: list[m.TriggerConsequence] = []
 
     def add(
@@ -86,12 +120,6 @@ def record_consequences(
         add(Kind.PAUSE_PLAN, consequence.when("pause_plan"), words)
     for item in orders:
         add(Kind.ORDER, Apply.ON_OPEN, f"order {item.kind.replace('_', ' ')}", item_id=item.id)
-    for row in rows:
-        session.add(row)
-    session.flush()
-    for row in rows:
-        if row.apply == Apply.ON_OPEN:
-            apply_consequence(session, row=row, record=record, actor=system, today=today)
     return rows
 
 

@@ -69,13 +69,17 @@ def replan_every_patient(
     chunk: int = 500,
     progress: Callable[[int, int], None] | None = None,
     why: str = "replan --all",
+    id_range: range | None = None,
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
     ``progress(done, total)`` after each. ``why`` is the reason each audit event gives
-    (a protocol activation says "protocol 2027.1 activated")."""
+    (a protocol activation says "protocol 2027.1 activated"). ``id_range`` keeps to the patients
+    whose ids fall in it, so that processes can share a big registry's first planning."""
     if chunk < 1:
         raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
     ids = _visible_patient_ids(engine, actor)
+    if id_range is not None:
+        ids = [pid for pid in ids if pid in id_range]
     parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
     total = ReplanResult()
     with batch_gc():

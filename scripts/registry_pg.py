@@ -1,0 +1,212 @@
+"""The benchmark registry on PostgreSQL: ``scripts/bench.py --backend postgresql`` (not in CI).
+
+    .venv/bin/python scripts/bench.py --patients 1000000 --backend postgresql
+
+The registry gets a database of its own on the server at ``$SURVEIL_BENCH_PG`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432``), named by size and seed
+(``surveil_bench_1000000_seed7``). The script creates it, and drops it first if it is there but
+incomplete: a build is complete only once its last step has written the ``bench_registry`` table
+(one row: the build figures as JSON), which plays the part of the SQLite build's rename of the
+``.partial`` file. A complete database is reused; ``--rebuild`` drops it and starts again;
+``--drop`` just drops it.
+
+Building: ``surveil demo``'s generator (bulk rows through ``COPY``, the patients drafted in
+``--workers`` processes), ``ANALYZE``, then the first planning (``replan_every_patient``) shared
+between ``--workers`` processes by ranges of patient ids, then ``ANALYZE`` again.
+"""
+
+import datetime as dt
+import itertools
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import sqlalchemy as sa
+
+from surveil.config import DatabaseSettings, Settings
+from surveil.core.vocab import Channel
+from surveil.core.zones import today_in
+from surveil.db import migrate
+from surveil.db.engine import make_engine
+from surveil.demo import generate as demo
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
+
+SERVER = os.environ.get("SURVEIL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+MARKER = "bench_registry"  # written last: its row says the build is complete
+Say = Callable[[str], None]
+
+
+def database_name(patients: int, seed: int) -> str:
+    return f"surveil_bench_{patients}_seed{seed}"
+
+
+def url_of(name: str) -> str:
+    return f"{SERVER}/{name}"
+
+
+def complete_figures(url: str) -> dict[str, Any] | None:
+    """The build figures of a complete registry at ``url``; None if missing or incomplete."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(MARKER):
+                return None
+            text = connection.exec_driver_sql(f"SELECT figures FROM {MARKER}").scalar()
+            return json.loads(text) if text else None
+    except sa.exc.OperationalError:  # no such database
+        return None
+    finally:
+        engine.dispose()
+
+
+def drop(name: str) -> None:
+    admin = sa.create_engine(url_of("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def create(name: str) -> None:
+    drop(name)
+    admin = sa.create_engine(url_of("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+
+
+def registry(
+    patients: int, seed: int, *, rebuild: bool, workers: int, clinic: str, zone: str, say: Say
+) -> tuple[str, dict[str, Any]]:
+    """The URL of the PostgreSQL benchmark registry and its build figures (built if need be)."""
+    name = database_name(patients, seed)
+    url = url_of(name)
+    figures = None if rebuild else complete_figures(url)
+    if figures is not None:
+        say(f"reusing database {name} (--rebuild to make it again)")
+        return url, figures
+    create(name)
+    figures = build(
+        url, patients=patients, seed=seed, workers=workers, clinic=clinic, zone=zone, say=say
+    )
+    return url, figures
+
+
+def build(
+    url: str, *, patients: int, seed: int, workers: int, clinic: str, zone: str, say: Say
+) -> dict[str, Any]:
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    now = dt.datetime.now(dt.UTC)
+    today = today_in(zone, now)
+    load = [round(x, 2) for x in os.getloadavg()]
+    say(f"generating {patients:,} patients, {workers} drafting process(es), load {load}")
+    started = time.perf_counter()
+    done = [0]
+
+    def progress(n: int) -> None:
+        done[0] += n
+        if done[0] % 50_000 < n or done[0] == patients:
+            rate = done[0] / (time.perf_counter() - started)
+            say(f"  {done[0]:,} patients, {rate:,.0f}/s, load {os.getloadavg()[0]:.1f}")
+
+    demo.generate_demo(
+        engine,
+        patients=patients,
+        seed=seed,
+        clinic=clinic,
+        timezone=zone,
+        today=today,
+        now=now,
+        on_progress=progress,
+        workers=workers,
+    )
+    migrate.analyze(engine)
+    generated = time.perf_counter() - started
+    size_demo = size_mb(engine)
+    say(f"generated in {generated:,.0f} s ({size_demo:,} MB); planning in {workers} process(es)")
+    started = time.perf_counter()
+    planned_patients = plan(url, engine, today=today, workers=workers)
+    migrate.analyze(engine)
+    planned = time.perf_counter() - started
+    figures = {
+        "backend": "postgresql",
+        "database": url.rsplit("/", 1)[1],
+        "patients": patients,
+        "seed": seed,
+        "today": today.isoformat(),
+        "workers": workers,
+        "load_average_at_start": load,
+        "generate_seconds": round(generated, 1),
+        "generate_patients_per_s": round(patients / generated),
+        "size_mb_after_demo": size_demo,
+        "replan_seconds": round(planned, 1),
+        "replan_patients_per_s": round(planned_patients / planned),
+        "build_seconds": round(generated + planned, 1),
+        "size_mb_after_replan": size_mb(engine),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE {MARKER} (figures text NOT NULL)")
+        connection.execute(
+            sa.text(f"INSERT INTO {MARKER} (figures) VALUES (:f)"), {"f": json.dumps(figures)}
+        )
+    engine.dispose()
+    say(f"built {figures}")
+    return figures
+
+
+def size_mb(engine: sa.Engine) -> float:
+    with engine.connect() as connection:
+        size = connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+    return round(int(size or 0) / 1e6, 1)
+
+
+def plan(url: str, engine: sa.Engine, *, today: dt.date, workers: int) -> int:
+    """The first planning of every patient, in ``workers`` processes each taking a range of
+    patient ids (ranges of equal counts); returns how many patients were planned."""
+    with engine.connect() as connection:
+        ids = list(connection.exec_driver_sql("SELECT id FROM patient ORDER BY id").scalars())
+    if not ids:
+        return 0
+    step = -(-len(ids) // workers)
+    bounds = [ids[i] for i in range(0, len(ids), step)] + [ids[-1] + 1]
+    ranges = [range(low, high) for low, high in itertools.pairwise(bounds)]
+    if len(ranges) == 1:
+        return plan_range(url, ranges[0], today)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [pool.submit(plan_range, url, r, today) for r in ranges]
+        return sum(f.result() for f in futures)
+
+
+def plan_range(url: str, ids: range, today: dt.date) -> int:
+    """One planning process: ``replan_every_patient`` over the patients with ids in ``ids``."""
+    engine = make_engine(url)
+    settings = Settings(database=DatabaseSettings(url=url))
+    started = time.perf_counter()
+    label = f"ids {ids.start:,}–{ids.stop - 1:,}"
+
+    def progress(done: int, total: int) -> None:
+        if done % 25_000 < 500 or done == total:
+            rate = done / (time.perf_counter() - started)
+            print(f"  planning {label}: {done:,}/{total:,}, {rate:,.0f}/s", flush=True)
+
+    result = replan_every_patient(
+        engine,
+        actor=Actor.system(channel=Channel.CLI),
+        settings=settings,
+        today=today,
+        progress=progress,
+        id_range=ids,
+    )
+    engine.dispose()
+    return result.patients

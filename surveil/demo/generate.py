@@ -53,7 +53,7 @@ from surveil.services.users.accounts import hash_password
 CHUNK_SIZE = 2000  # patients per transaction: big enough to be fast, small enough to show progress
 NORTHERN_EVERY = 20  # every 20th patient belongs to the second clinic, to show clinic isolation
 UNASSIGNED_EVERY = 25  # and a few have no navigator yet
-MAX_NUMBER = 999_999  # MRNs are D + six digits
+MAX_NUMBER = 9_999_999  # MRNs are D + six digits, a seventh from the millionth patient on
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
@@ -150,7 +150,7 @@ def _check(*, patients: int, chunk_size: int, first: int, workers: int) -> None:
         problems.append(Problem("patients", f"must be 0 or more, got {patients}"))
     elif first + patients - 1 > MAX_NUMBER:
         room = MAX_NUMBER - first + 1
-        problems.append(Problem("patients", f"only {room} more demo MRNs fit (D000001–D999999)"))
+        problems.append(Problem("patients", f"only {room} more demo MRNs fit (D000001–D9999999)"))
     if chunk_size < 1:
         problems.append(Problem("chunk_size", f"must be 1 or more, got {chunk_size}"))
     if workers < 1:
@@ -167,17 +167,18 @@ def count_patients(engine: sa.Engine) -> int:
 
 
 def next_demo_number(engine: sa.Engine, *, clinic: str) -> int:
-    """One past the highest demo MRN (D + six digits) in either demo clinic."""
+    """One past the highest demo MRN (D + six or seven digits) in either demo clinic."""
     patient = TABLES["patient"]
-    query = (
-        sa.select(patient.c.mrn)
-        .where(patient.c.clinic.in_((clinic, NORTHERN_CLINIC)), patient.c.mrn.like("D______"))
-        .order_by(patient.c.mrn.desc())
-    )
-    with engine.connect() as connection:
-        for mrn in connection.execute(query).scalars():
-            if mrn[1:].isdigit():
-                return int(mrn[1:]) + 1
+    for pattern in ("D_______", "D______"):  # seven digits first: D1000000 sorts before D999999
+        query = (
+            sa.select(patient.c.mrn)
+            .where(patient.c.clinic.in_((clinic, NORTHERN_CLINIC)), patient.c.mrn.like(pattern))
+            .order_by(patient.c.mrn.desc())
+        )
+        with engine.connect() as connection:
+            for mrn in connection.execute(query).scalars():
+                if mrn[1:].isdigit():
+                    return int(mrn[1:]) + 1
     return 1
 
 

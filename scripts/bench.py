@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             clinic=CLINIC,
             zone=ZONE,
-            say=lambda line: console.print(line, highlight=False),
+            say=lambda line: print(line, flush=True),  # a log file sees each line at once
         )
     else:
         db_url, built = registry(args.patients, args.seed, rebuild=args.rebuild)

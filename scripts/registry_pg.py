@@ -4,11 +4,13 @@
 
 The registry gets a database of its own on the server at ``$SURVEIL_BENCH_PG`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432``), named by size and seed
-(``surveil_bench_1000000_seed7``). The script creates it, and drops it first if it is there but
-incomplete: a build is complete only once its last step has written the ``bench_registry`` table
-(one row: the build figures as JSON), which plays the part of the SQLite build's rename of the
-``.partial`` file. A complete database is reused; ``--rebuild`` drops it and starts again;
-``--drop`` just drops it.
+(``surveil_bench_1000000_seed7``), which the script creates. A build is complete only once its
+last step has written the ``bench_registry`` table (one row: the build figures as JSON), which
+plays the part of the SQLite build's rename of the ``.partial`` file. A complete database is
+reused. An unfinished one is resumed, not thrown away (a million patients take hours on a loaded
+machine): the patients already written are kept, the generator goes on from the next demo number
+as of the same day (``bench_registry_started``), and planning from the first unplanned patient.
+``--rebuild`` drops the database and starts again; ``--drop`` just drops it.
 
 Building: ``surveil demo``'s generator (bulk rows through ``COPY``, the patients drafted in
 ``--workers`` processes) and, following it, the first planning (``replan_every_patient``, which
@@ -38,6 +40,7 @@ from surveil.services.planning.replan import replan_every_patient
 
 SERVER = os.environ.get("SURVEIL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 MARKER = "bench_registry"  # written last: its row says the build is complete
+STARTED = "bench_registry_started"  # written first: when the build began
 Say = Callable[[str], None]
 
 
@@ -93,11 +96,39 @@ def registry(
     if figures is not None:
         say(f"reusing database {name} (--rebuild to make it again)")
         return url, figures
-    create(name)
+    if rebuild or not exists(name):
+        create(name)
+    else:
+        say(f"resuming the unfinished build in database {name} (--rebuild to start again)")
     figures = build(
         url, patients=patients, seed=seed, workers=workers, clinic=clinic, zone=zone, say=say
     )
     return url, figures
+
+
+def exists(name: str) -> bool:
+    admin = sa.create_engine(url_of("postgres"))
+    try:
+        with admin.connect() as connection:
+            query = sa.text("SELECT 1 FROM pg_database WHERE datname = :name")
+            return connection.execute(query, {"name": name}).first() is not None
+    finally:
+        admin.dispose()
+
+
+def _started(engine: sa.Engine) -> dt.datetime:
+    """When this registry's build began (its demo ``now``), kept in the database so that a build
+    resumed another day still makes the same patients as of the same day."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {STARTED} (now text NOT NULL)")
+        kept = connection.exec_driver_sql(f"SELECT now FROM {STARTED}").scalar()
+        if kept is not None:
+            return dt.datetime.fromisoformat(kept)
+        now = dt.datetime.now(dt.UTC)
+        connection.execute(
+            sa.text(f"INSERT INTO {STARTED} (now) VALUES (:now)"), {"now": now.isoformat()}
+        )
+        return now
 
 
 def build(
@@ -109,17 +140,22 @@ def build(
     the CPU grows with its processes; run one after the other, it took twice as long)."""
     engine = make_engine(url)
     migrate.upgrade(engine)
-    now = dt.datetime.now(dt.UTC)
+    now = _started(engine)
     today = today_in(zone, now)
+    already = demo.count_patients(engine)
     load = [round(x, 2) for x in os.getloadavg()]
-    say(f"{patients:,} patients: {workers} drafting and {workers} planning processes, load {load}")
+    say(
+        f"{patients:,} patients ({already:,} there already): {workers} drafting and {workers} "
+        f"planning processes, load {load}"
+    )
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as planners:
         follower = _Follower(url, engine, planners, today=today, patients=patients, say=say)
+        follower.resume(already)
         demo.generate_demo(
             engine,
-            patients=patients,
+            patients=max(patients - already, 0),
             seed=seed,
             clinic=clinic,
             timezone=zone,
@@ -139,6 +175,7 @@ def build(
         "backend": "postgresql",
         "database": url.rsplit("/", 1)[1],
         "patients": patients,
+        "resumed_after_patients": already,
         "planned_patients": planned_patients,
         "seed": seed,
         "today": today.isoformat(),
@@ -184,6 +221,18 @@ class _Follower:
         self.started = time.perf_counter()
         self.futures: list[Future[int]] = []
 
+    def resume(self, already: int) -> None:
+        """An unfinished build: plan from its first unplanned patient on (a planning part that
+        was cut off rolled back whole, and those already planned only get planned again)."""
+        self.done = self.handed = already
+        with self.engine.connect() as connection:
+            first = connection.exec_driver_sql(
+                "SELECT min(id) FROM patient WHERE planned_at IS NULL"
+            ).scalar()
+        if first is not None:
+            self.next_id = first
+            self.flush()
+
     def written(self, n: int) -> None:
         """``generate_demo``'s progress: ``n`` more patients committed."""
         self.done += n
@@ -201,10 +250,10 @@ class _Follower:
         """Hand every committed patient not yet handed on to a planning process."""
         with self.engine.connect() as connection:
             top = connection.exec_driver_sql("SELECT max(id) FROM patient").scalar() or 0
-        if top >= self.next_id:
-            ids = range(self.next_id, top + 1)
+        for low in range(self.next_id, top + 1, PLAN_BATCH):
+            ids = range(low, min(low + PLAN_BATCH, top + 1))
             self.futures.append(self.pool.submit(plan_range, self.url, ids, self.today))
-            self.next_id, self.handed = top + 1, self.done
+        self.next_id, self.handed = max(self.next_id, top + 1), self.done
 
 
 def size_mb(engine: sa.Engine) -> float:

@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -151,19 +152,30 @@ def build(
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as planners:
-        follower = _Follower(url, engine, planners, today=today, patients=patients, say=say)
-        follower.resume(already)
-        demo.generate_demo(
-            engine,
-            patients=max(patients - already, 0),
-            seed=seed,
-            clinic=clinic,
-            timezone=zone,
-            today=today,
-            now=now,
-            on_progress=follower.written,
-            workers=workers,
+        follower = _Follower(
+            url, engine, planners, today=today, patients=patients, workers=workers, say=say
         )
+        follower.resume(already)
+        try:
+            demo.generate_demo(
+                engine,
+                patients=max(patients - already, 0),
+                seed=seed,
+                clinic=clinic,
+                timezone=zone,
+                today=today,
+                now=now,
+                on_progress=follower.written,
+                workers=workers,
+            )
+        except _Stopped:
+            follower.flush()
+            planned = sum(f.result() for f in follower.futures)
+            follower.stop_file.unlink(missing_ok=True)
+            raise SystemExit(
+                f"stopped as asked after {follower.done:,} patients, all written planned "
+                f"({planned:,} in this run); the same command resumes the build"
+            ) from None
         generated = time.perf_counter() - started
         size_demo = size_mb(engine)
         say(f"generated in {generated:,.0f} s ({size_demo:,} MB); waiting for the planning")
@@ -200,11 +212,22 @@ def build(
     return figures
 
 
-PLAN_BATCH = 25_000  # patients handed to a planning process at a time
+PLAN_BATCH = 10_000  # patients handed to a planning process at a time
+STOP_DIR = Path(__file__).resolve().parent.parent / ".bench"
+
+
+class _Stopped(Exception):
+    """The stop file appeared: write no more patients."""
 
 
 class _Follower:
-    """Hands the patients the generator has committed to the planning processes, in id ranges."""
+    """Hands the patients the generator has committed to the planning processes, in id ranges.
+
+    The generator waits while every planning process is busy and one more batch is queued:
+    planning is the slower half, and without the wait an interrupted build would leave tens of
+    thousands of patients written but unplanned. ``touch .bench/stop-<database>`` stops the
+    build cleanly: no more patients are written, those written are planned, and the database is
+    left to be resumed (measurable meanwhile as a registry of that size)."""
 
     def __init__(
         self,
@@ -214,12 +237,15 @@ class _Follower:
         *,
         today: dt.date,
         patients: int,
+        workers: int,
         say: Say,
     ) -> None:
         self.url, self.engine, self.pool, self.today, self.say = url, engine, pool, today, say
+        self.workers = workers
         self.patients, self.done, self.handed, self.next_id = patients, 0, 0, 1
         self.started = time.perf_counter()
         self.futures: list[Future[int]] = []
+        self.stop_file = STOP_DIR / f"stop-{url.rsplit('/', 1)[1]}"
 
     def resume(self, already: int) -> None:
         """An unfinished build: plan from its first unplanned patient on (a planning part that
@@ -238,6 +264,8 @@ class _Follower:
         self.done += n
         if self.done - self.handed >= PLAN_BATCH:
             self.flush()
+        if self.stop_file.exists():
+            raise _Stopped
         if self.done % 50_000 < n or self.done == self.patients:
             rate = self.done / (time.perf_counter() - self.started)
             planned = sum(f.result() for f in self.futures if f.done())
@@ -254,6 +282,8 @@ class _Follower:
             ids = range(low, min(low + PLAN_BATCH, top + 1))
             self.futures.append(self.pool.submit(plan_range, self.url, ids, self.today))
         self.next_id, self.handed = max(self.next_id, top + 1), self.done
+        while sum(not f.done() for f in self.futures) > self.workers:
+            next(f for f in self.futures if not f.done()).result()
 
 
 def size_mb(engine: sa.Engine) -> float:

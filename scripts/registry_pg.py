@@ -242,6 +242,7 @@ class _Follower:
     ) -> None:
         self.url, self.engine, self.pool, self.today, self.say = url, engine, pool, today, say
         self.workers = workers
+        self.analyzed = 0  # how many patients there were at the last ANALYZE
         self.patients, self.done, self.handed, self.next_id = patients, 0, 0, 1
         self.started = time.perf_counter()
         self.futures: list[Future[int]] = []
@@ -278,6 +279,12 @@ class _Follower:
         """Hand every committed patient not yet handed on to a planning process."""
         with self.engine.connect() as connection:
             top = connection.exec_driver_sql("SELECT max(id) FROM patient").scalar() or 0
+        if top >= 2 * self.analyzed:
+            # Statistics taken when the tables were small make PostgreSQL read the facts of
+            # each 500-patient part with sequential scans of whole tables (a build that slows
+            # as it grows); ANALYZE each time the registry has doubled keeps them near the truth.
+            migrate.analyze(self.engine)
+            self.analyzed = top
         for low in range(self.next_id, top + 1, PLAN_BATCH):
             ids = range(low, min(low + PLAN_BATCH, top + 1))
             self.futures.append(self.pool.submit(plan_range, self.url, ids, self.today))

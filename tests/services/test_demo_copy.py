@@ -9,12 +9,16 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from surveil.config import DatabaseSettings, Settings
+from surveil.core.vocab import Channel
 from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
 from surveil.demo.history import Protocol, history
 from surveil.demo.patients import synthesise
 from surveil.errors import InvalidInput
 from surveil.schedules import get_profile, load_packs
+from surveil.services.actor import Actor
+from surveil.services.planning.replan import replan_every_patient
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.UTC)
@@ -114,4 +118,31 @@ def test_mrns_go_on_past_d999999(sqlite_url: str) -> None:
     with pytest.raises(InvalidInput) as error:
         make(engine, 1, workers=0)
     assert [p.field for p in error.value.problems] == ["workers"]
+    engine.dispose()
+
+
+def test_replanning_a_range_of_ids_plans_only_those_patients(db_url: str) -> None:
+    """How the million-patient build shares its first planning between processes."""
+    engine = make_engine(db_url)
+    make(engine, 30)
+    with engine.connect() as connection:
+        ids = sorted(connection.exec_driver_sql("SELECT id FROM patient").scalars())
+    part = range(ids[10], ids[20])
+    result = replan_every_patient(
+        engine,
+        actor=Actor.system(channel=Channel.CLI),
+        settings=Settings(database=DatabaseSettings(url=db_url)),
+        today=TODAY,
+        id_range=part,
+    )
+    with engine.connect() as connection:
+        planned = connection.exec_driver_sql(
+            "SELECT id FROM patient WHERE planned_at IS NOT NULL ORDER BY id"
+        ).scalars()
+        with_items = connection.exec_driver_sql(
+            "SELECT DISTINCT patient_id FROM followup_item WHERE state = 'planned'"
+        ).scalars()
+        assert list(planned) == ids[10:20]
+        assert set(with_items) <= set(part)
+    assert result.patients == 10
     engine.dispose()

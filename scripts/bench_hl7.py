@@ -7,9 +7,9 @@
 patients (``generate_demo``: real tumours, plans and open items), starts the listener
 (``surveil.hl7.listener``) on a loopback port in this process, and sends ORU^R01 messages, each
 a CgA result for one of those patients (by MRN), over one MLLP connection, waiting for each ACK
-before the next, as an interface engine does. Each message is parsed, stored (committed before its ACK), matched on PID-3, recorded as a
-marker result that closes the open CgA item if there is one, and followed by the triggers and the
-replan of that patient, then ACKed. It reports:
+before the next, as an interface engine does. Each message is parsed, stored (committed before
+its ACK), matched on PID-3, recorded as a marker result that closes the open CgA item if there is
+one, and followed by the triggers and the replan of that patient, then ACKed. It reports:
 
 - ``end_to_end_per_s``: messages per second, send to ACK (target, issue 17: ≥ 200/s);
 - ``parse_per_s``: ``hl7.parse`` of the same texts alone (python-hl7, no I/O);

@@ -15,7 +15,7 @@ as of the same day (``bench_registry_started``), and planning from the first unp
 Building: ``surveil demo``'s generator (bulk rows through ``COPY``, the patients drafted in
 ``--workers`` processes) and, following it, the first planning (``replan_every_patient``, which
 runs ``ANALYZE`` after each part) in ``--workers`` processes more, each taking the next range of
-patient ids committed; then ``ANALYZE`` once more.
+patient ids committed; then ``VACUUM (ANALYZE)``.
 """
 
 import datetime as dt
@@ -171,6 +171,7 @@ def build(
         except _Stopped:
             follower.flush()
             planned = sum(f.result() for f in follower.futures)
+            vacuum_analyze(engine)
             follower.stop_file.unlink(missing_ok=True)
             raise SystemExit(
                 f"stopped as asked after {follower.done:,} patients, all written planned "
@@ -181,7 +182,7 @@ def build(
         say(f"generated in {generated:,.0f} s ({size_demo:,} MB); waiting for the planning")
         follower.flush()
         planned_patients = sum(f.result() for f in follower.futures)
-    migrate.analyze(engine)
+    vacuum_analyze(engine)
     built = time.perf_counter() - started
     figures = {
         "backend": "postgresql",
@@ -291,6 +292,17 @@ class _Follower:
         self.next_id, self.handed = max(self.next_id, top + 1), self.done
         while sum(not f.done() for f in self.futures) > self.workers:
             next(f for f in self.futures if not f.done()).result()
+
+
+def vacuum_analyze(engine: sa.Engine) -> None:
+    """``VACUUM (ANALYZE)``: what autovacuum (off on this server) would do after a bulk load.
+    ``ANALYZE`` alone is not enough: until a vacuum sets the visibility map, every "index-only"
+    scan also reads the table. On the 126,000-patient registry the worklist's safety-net count
+    (an anti-join over the open items' index) took 208 ms before and 34 ms after; all the page's
+    statements together ~330 ms before, ~55 ms after."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("VACUUM (ANALYZE)")
 
 
 def size_mb(engine: sa.Engine) -> float:

@@ -254,12 +254,14 @@ class _Follower:
         was cut off rolled back whole, and those already planned only get planned again)."""
         self.done = self.handed = already
         with self.engine.connect() as connection:
-            first = connection.exec_driver_sql(
-                "SELECT min(id) FROM patient WHERE planned_at IS NULL"
-            ).scalar()
+            first, top = connection.exec_driver_sql(
+                "SELECT min(id) FILTER (WHERE planned_at IS NULL), max(id) FROM patient"
+            ).one()
         if first is not None:
             self.next_id = first
             self.flush()
+        elif top is not None:  # all planned: the next range starts after the last patient
+            self.next_id = top + 1
 
     def written(self, n: int) -> None:
         """``generate_demo``'s progress: ``n`` more patients committed."""

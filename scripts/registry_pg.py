@@ -245,6 +245,7 @@ class _Follower:
         self.workers = workers
         self.analyzed = 0  # how many patients there were at the last ANALYZE
         self.patients, self.done, self.handed, self.next_id = patients, 0, 0, 1
+        self.already = 0  # patients there before this run (a resumed build)
         self.started = time.perf_counter()
         self.futures: list[Future[int]] = []
         self.stop_file = STOP_DIR / f"stop-{url.rsplit('/', 1)[1]}"
@@ -252,7 +253,7 @@ class _Follower:
     def resume(self, already: int) -> None:
         """An unfinished build: plan from its first unplanned patient on (a planning part that
         was cut off rolled back whole, and those already planned only get planned again)."""
-        self.done = self.handed = already
+        self.done = self.handed = self.already = already
         with self.engine.connect() as connection:
             first, top = connection.exec_driver_sql(
                 "SELECT min(id) FILTER (WHERE planned_at IS NULL), max(id) FROM patient"
@@ -271,7 +272,7 @@ class _Follower:
         if self.stop_file.exists():
             raise _Stopped
         if self.done % 50_000 < n or self.done == self.patients:
-            rate = self.done / (time.perf_counter() - self.started)
+            rate = (self.done - self.already) / (time.perf_counter() - self.started)
             planned = sum(f.result() for f in self.futures if f.done())
             self.say(
                 f"  {self.done:,} written ({rate:,.0f}/s), {planned:,} planned, "

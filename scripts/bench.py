@@ -1,12 +1,14 @@
 """``make bench``: build (or reuse) the 100,000-patient demo registry, then run every benchmark.
 
     .venv/bin/python scripts/bench.py [--patients 100000] [--seed 7] [--only demo feed] [--rebuild]
+    .venv/bin/python scripts/bench.py --patients 1000000 --backend postgresql [--workers 2]
 
 The registry is a SQLite file under ``.bench/``, keyed by seed and size
 (``.bench/registry-seed7-100000.db``), made with ``surveil demo``'s generator and then planned
 (``replan_every_patient``), so every benchmark sees follow-up items and triggers. It is built into a
 temporary file and renamed when complete: an interrupted build is never reused. Its build
-figures (time, patients/s, size) are kept next to it in a ``.json`` file.
+figures (time, patients/s, size) are kept next to it in a ``.json`` file. With ``--backend
+postgresql`` the registry is a PostgreSQL database of its own instead (registry_pg.py).
 
 A benchmark is any ``scripts/bench_*.py`` with ``run(db_url: str) -> dict``. The harness prints
 ONE table: a row per entry of each benchmark's ``met`` mapping (figure, target, measured, ratio
@@ -46,6 +48,9 @@ from surveil.db.engine import make_engine
 from surveil.demo import generate as demo
 from surveil.services.actor import Actor
 from surveil.services.planning.replan import replan_every_patient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # registry_pg.py, beside this script
+import registry_pg
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
@@ -270,8 +275,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="demo seed (the registry's key)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--rebuild", action="store_true", help="make the registry again")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where the registry lives (postgresql: a database of its own, see registry_pg.py)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="PostgreSQL build: drafting/planning processes"
+    )
+    parser.add_argument(
+        "--drop", action="store_true", help="PostgreSQL: drop the registry's database and stop"
+    )
     args = parser.parse_args(argv)
-    db_url, built = registry(args.patients, args.seed, rebuild=args.rebuild)
+    if args.backend == "postgresql":
+        if args.drop:
+            registry_pg.drop(registry_pg.database_name(args.patients, args.seed))
+            return 0
+        db_url, built = registry_pg.registry(
+            args.patients,
+            args.seed,
+            rebuild=args.rebuild,
+            workers=args.workers,
+            clinic=CLINIC,
+            zone=ZONE,
+            say=lambda line: print(line, flush=True),  # a log file sees each line at once
+        )
+    else:
+        db_url, built = registry(args.patients, args.seed, rebuild=args.rebuild)
     started = time.perf_counter()
     results = run_all(discover(args.only), db_url)
     table_rows = rows(results)
@@ -291,8 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         "table": table_rows,
         "benchmarks": results,
     }
-    (BENCH_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"figures written to {(BENCH_DIR / 'results.json').relative_to(ROOT)}")
+    BENCH_DIR.mkdir(exist_ok=True)
+    # A PostgreSQL run keeps its own file: it must not overwrite make bench's SQLite figures.
+    name = "results.json" if args.backend == "sqlite" else f"results-pg-{args.patients}.json"
+    (BENCH_DIR / name).write_text(json.dumps(report, indent=2) + "\n")
+    console.print(f"figures written to {(BENCH_DIR / name).relative_to(ROOT)}")
     return 1 if any("error" in r for r in results.values()) else 0
 
 

@@ -33,8 +33,8 @@ from surveil.core.protocol import Pack, Profile
 from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.db.session import session_scope
-from surveil.demo.history import Protocol, done_row, history
-from surveil.demo.patients import synthesise
+from surveil.demo.drafting import Drafted, Drafting, drafted_chunks, past_followups
+from surveil.demo.history import Protocol
 from surveil.demo.people import (
     DEMO_USERS,
     MAIN_NAVIGATORS,
@@ -42,6 +42,7 @@ from surveil.demo.people import (
     NORTHERN_NAVIGATOR,
     DemoUser,
 )
+from surveil.demo.pgcopy import copy_rows
 from surveil.demo.story import Draft, Row
 from surveil.errors import InvalidInput, Problem
 from surveil.schedules import get_profile, load_packs
@@ -52,7 +53,7 @@ from surveil.services.users.accounts import hash_password
 CHUNK_SIZE = 2000  # patients per transaction: big enough to be fast, small enough to show progress
 NORTHERN_EVERY = 20  # every 20th patient belongs to the second clinic, to show clinic isolation
 UNASSIGNED_EVERY = 25  # and a few have no navigator yet
-MAX_NUMBER = 999_999  # MRNs are D + six digits
+MAX_NUMBER = 9_999_999  # MRNs are D + six digits, a seventh from the millionth patient on
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
@@ -101,6 +102,7 @@ def generate_demo(
     protocol: tuple[Pack, Profile] | None = None,
     with_history: bool = True,
     actor: Actor | None = None,
+    workers: int = 1,
 ) -> DemoResult:
     """Create the demo users and ``patients`` synthetic patients; return the new patient ids.
 
@@ -108,25 +110,28 @@ def generate_demo(
     nothing when the registry already holds any patient. The follow-ups already done are replayed
     against ``protocol`` (the clinic's pack and profile; default: the bundled default profile)
     unless ``with_history`` is false. Audited as ``actor`` (see the module docstring).
+    ``workers`` > 1 drafts the chunks in that many processes (drafting is most of the CPU);
+    they are written in order, so the registry is the same whatever the number of workers.
     """
     if if_empty and count_patients(engine) > 0:
         return DemoResult([], DEMO_USERS, skipped=True)
     loader = actor or Actor.system()
     first = next_demo_number(engine, clinic=clinic)
-    _check(patients=patients, chunk_size=chunk_size, first=first)
+    _check(patients=patients, chunk_size=chunk_size, first=first, workers=workers)
     navigators = ensure_demo_users(engine, clinic=clinic, now=now, actor=loader)
     replay = None
     if with_history:
         pack, profile = protocol or get_profile(load_packs())
         replay = Protocol(pack, profile, today=today, seed=seed)
+    chunks = [
+        range(begin, min(begin + chunk_size, first + patients))
+        for begin in range(first, first + patients, chunk_size)
+    ]
+    job = Drafting(seed=seed, today=today, timezone=timezone, now=now, replay=replay)
     ids: list[int] = []
-    for begin in range(first, first + patients, chunk_size):
-        numbers = range(begin, min(begin + chunk_size, first + patients))
-        drafts = [synthesise(seed, n, today=today, timezone=timezone) for n in numbers]
+    for numbers, drafted in drafted_chunks(job, chunks, workers=workers):
         with engine.begin() as connection:
-            ids += write_drafts(
-                connection, drafts, clinic=clinic, navigators=navigators, now=now, replay=replay
-            )
+            ids += write_drafted(connection, drafted, clinic=clinic, navigators=navigators, now=now)
             _audit_chunk(connection, loader, numbers)
         if on_progress is not None:
             on_progress(len(numbers))
@@ -139,15 +144,17 @@ def command_line_loader(os_user: str) -> Actor:
     return dataclasses.replace(Actor.system(Channel.CLI), os_user=os_user)
 
 
-def _check(*, patients: int, chunk_size: int, first: int) -> None:
+def _check(*, patients: int, chunk_size: int, first: int, workers: int) -> None:
     problems = []
     if patients < 0:
         problems.append(Problem("patients", f"must be 0 or more, got {patients}"))
     elif first + patients - 1 > MAX_NUMBER:
         room = MAX_NUMBER - first + 1
-        problems.append(Problem("patients", f"only {room} more demo MRNs fit (D000001–D999999)"))
+        problems.append(Problem("patients", f"only {room} more demo MRNs fit (D000001–D9999999)"))
     if chunk_size < 1:
         problems.append(Problem("chunk_size", f"must be 1 or more, got {chunk_size}"))
+    if workers < 1:
+        problems.append(Problem("workers", f"must be 1 or more, got {workers}"))
     if problems:
         raise InvalidInput(problems, what="demo")
 
@@ -160,17 +167,18 @@ def count_patients(engine: sa.Engine) -> int:
 
 
 def next_demo_number(engine: sa.Engine, *, clinic: str) -> int:
-    """One past the highest demo MRN (D + six digits) in either demo clinic."""
+    """One past the highest demo MRN (D + six or seven digits) in either demo clinic."""
     patient = TABLES["patient"]
-    query = (
-        sa.select(patient.c.mrn)
-        .where(patient.c.clinic.in_((clinic, NORTHERN_CLINIC)), patient.c.mrn.like("D______"))
-        .order_by(patient.c.mrn.desc())
-    )
-    with engine.connect() as connection:
-        for mrn in connection.execute(query).scalars():
-            if mrn[1:].isdigit():
-                return int(mrn[1:]) + 1
+    for pattern in ("D_______", "D______"):  # seven digits first: D1000000 sorts before D999999
+        query = (
+            sa.select(patient.c.mrn)
+            .where(patient.c.clinic.in_((clinic, NORTHERN_CLINIC)), patient.c.mrn.like(pattern))
+            .order_by(patient.c.mrn.desc())
+        )
+        with engine.connect() as connection:
+            for mrn in connection.execute(query).scalars():
+                if mrn[1:].isdigit():
+                    return int(mrn[1:]) + 1
     return 1
 
 
@@ -247,6 +255,20 @@ def write_drafts(
 ) -> list[int]:
     """Insert the drafts' rows, one statement per table; return the new patient ids. With
     ``replay``, also the follow-ups each patient has already had."""
+    drafted = [past_followups(draft, now=now, replay=replay) for draft in drafts]
+    return write_drafted(connection, drafted, clinic=clinic, navigators=navigators, now=now)
+
+
+def write_drafted(
+    connection: sa.Connection,
+    drafted: Sequence[Drafted],
+    *,
+    clinic: str,
+    navigators: dict[str, int],
+    now: dt.datetime,
+) -> list[int]:
+    """Insert drafted patients (``drafting.py``) with their past follow-ups, numbered now."""
+    drafts = [draft for draft, _ in drafted]
     patient_ids = reserve_ids(connection, TABLES["patient"], len(drafts))
     lesion_ids = reserve_ids(connection, TABLES["lesion"], sum(len(d.lesions) for d in drafts))
     rows = rows_for(
@@ -257,10 +279,8 @@ def write_drafts(
         navigators=navigators,
         now=now,
     )
-    if replay is not None:
-        for draft, pid in zip(drafts, patient_ids, strict=True):
-            done = history(draft, patient_id=pid, created=now.date(), protocol=replay)
-            rows["followup"] += [done_row(d, patient_id=pid, now=now) for d in done]
+    for (_, done), pid in zip(drafted, patient_ids, strict=True):
+        rows["followup"] += [{**row, "patient_id": pid} for row in done]
     insert_rows(connection, rows)
     return patient_ids
 
@@ -297,9 +317,15 @@ def rows_for(
 
 
 def insert_rows(connection: sa.Connection, rows: dict[str, list[Row]]) -> None:
-    """One executemany per table, parents before children (``TABLES`` is in that order)."""
+    """One statement per table, parents before children (``TABLES`` is in that order): a
+    ``COPY`` on PostgreSQL (pgcopy.py), an executemany elsewhere; the same rows either way."""
+    copy = connection.dialect.name == "postgresql"
     for name, table in TABLES.items():
-        if rows.get(name):
+        if not rows.get(name):
+            continue
+        if copy:
+            copy_rows(connection, table, rows[name])
+        else:
             connection.execute(sa.insert(table), rows[name])
 
 

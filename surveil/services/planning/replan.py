@@ -76,13 +76,15 @@ def replan_every_patient(
     why: str = "replan --all",
     clinic: str | None = None,
     workers: int = 1,
+    id_range: range | None = None,
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
     ``progress(done, total)`` after each. ``why`` is the reason each audit event gives
     (a protocol activation says "protocol 2027.1 activated"). ``clinic`` narrows an
     administrator's run (the daemon's, applying one clinic's protocol change) to that clinic.
     ``workers`` > 1 splits the run between that many processes (PostgreSQL only;
-    ``replan_workers``)."""
+    ``replan_workers``). ``id_range`` keeps to the patients whose ids fall in it, so that
+    processes can share a big registry's first planning (the PostgreSQL bench build)."""
     if chunk < 1:
         raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
     if workers < 1:
@@ -96,6 +98,8 @@ def replan_every_patient(
             )
         )
     ids = _visible_patient_ids(engine, actor, clinic)
+    if id_range is not None:
+        ids = [pid for pid in ids if pid in id_range]
     if workers > 1:
         return _replan_split(
             engine, ids, actor=actor, settings=settings, today=today, chunk=chunk,

@@ -79,6 +79,7 @@ CASES = (
          "results.viewed"),
     Case("api.markers", "GET", "/patients/{mrn}/markers", _none, 200, "results.viewed"),
     Case("api.therapies", "GET", "/patients/{mrn}/therapies", _none, 200, "results.viewed"),
+    Case("api.messages", "GET", "/patients/{mrn}/messages", _none, 200, "messages.viewed"),
     Case("api.plan", "GET", "/patients/{mrn}/plan?open_only=false", _none, 200, "plan.viewed"),
     Case("api.patient_triggers", "GET", "/patients/{mrn}/triggers", _none, 200,
          "triggers.viewed"),

@@ -21,7 +21,7 @@ from surveil.services.reminders.links import links_for
 from surveil.web.app import create_app
 from tests.services.test_replies import PHONE, replies, seed
 from tests.web.conftest import BASE, World, csrf_of
-from tests.web.seed import NO_TOTP, SECRET_KEY
+from tests.web.seed import NO_TOTP, SECRET_KEY, make_reminder
 
 SHELL_COVERED = frozenset({"replies.handled"})
 NOT_AUDITED: dict[str, str] = {}
@@ -246,3 +246,29 @@ def test_a_reply_is_handled_from_the_worklist_with_a_note(
         ("nina", "web", world.north_patient)
     ]
     assert "can&#39;t do Tuesday" not in nina.get("/worklist?section=replies").text
+
+
+def test_the_patient_page_shows_the_reply_to_each_message_and_the_stopped_channel(
+    nina: TestClient, web_engine: sa.Engine, world: World
+) -> None:
+    page = nina.get(f"/patients/{world.north_patient}").text
+    assert 'id="stopped-channels"' not in page
+    with Session(web_engine) as session:
+        patient = session.get(m.Patient, world.north_patient)
+        item = session.get(m.FollowUpItem, world.overdue_item)
+        assert patient is not None and item is not None
+        reminder = make_reminder(session, patient, item, state="sent")
+        reply = m.InboundReply(
+            dedupe_key="sms:P1", channel="sms", kind="stop", patient_id=patient.id,
+            reminder_id=reminder.id, item_id=item.id, text="STOP",
+            received_at=dt.datetime.now(dt.UTC), needs_action=True,
+        )  # fmt: skip
+        session.add(reply)
+        session.flush()
+        session.add(m.ChannelOptOut(patient_id=patient.id or 0, channel="sms", reply_id=reply.id))
+        session.commit()
+    page = nina.get(f"/patients/{world.north_patient}").text
+    messages = page.split('id="messages"')[1].split("</section>")[0]
+    assert "reply: stop by sms &#34;STOP&#34;" in messages
+    stopped = page.split('id="stopped-channels"')[1].split("</dd>")[0]
+    assert "text messages" in stopped and "e-mail" not in stopped

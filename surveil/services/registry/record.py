@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from surveil.core.grading import who_grade
 from surveil.core.vocab import Differentiation
 from surveil.db import models as m
+from surveil.db.reply_words import replies_to, stopped_channels
 from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -73,6 +74,7 @@ class Message:
     suppressed_reason: str | None
     last_error: str
     attempts: int
+    reply: str | None = None  # the patient's answer(s), in words: 'confirm by sms "C"'
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class PatientRecord:
     messages: tuple[Message, ...] = ()
     # What each trigger proposed or did (issue 14: proposals, confirmed, reverted).
     consequences: tuple[m.TriggerConsequence, ...] = ()
+    # Channels the patient stopped from a reminder (issue 18: STOP, a stop link).
+    stopped_channels: tuple[str, ...] = ()
 
 
 @audited_read("patient.viewed")
@@ -159,6 +163,7 @@ def read_record(session: Session, patient: m.Patient) -> PatientRecord:
         timeline=_timeline(session, pid, states, lesions, markers),
         latest_ki67=_latest_ki67(session, pid, tumour),
         messages=_messages(session, pid),
+        stopped_channels=stopped_channels(session.connection(), pid or 0),
         consequences=tuple(
             session.exec(
                 select(m.TriggerConsequence)
@@ -196,6 +201,7 @@ def _messages(session: Session, pid: int | None) -> tuple[Message, ...]:
         .order_by(col(m.Reminder.send_after).desc(), col(m.Reminder.id).desc())
         .limit(MESSAGES_SHOWN)
     ).all()
+    replies = replies_to(session.connection(), [r.id for r, _ in rows if r.id is not None])
     return tuple(
         Message(
             at=r.sent_at or r.send_after,
@@ -207,6 +213,7 @@ def _messages(session: Session, pid: int | None) -> tuple[Message, ...]:
             suppressed_reason=r.suppressed_reason,
             last_error=r.last_error,
             attempts=r.attempts,
+            reply=replies.get(r.id or 0),
         )
         for r, kind in rows
     )

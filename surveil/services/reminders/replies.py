@@ -30,6 +30,7 @@ from surveil.core.replies import Reply, classify
 from surveil.core.vocab import Channel
 from surveil.db import claims
 from surveil.db import models as m
+from surveil.db.reply_words import replies_to as replies_to  # the history reads it from here
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
@@ -210,19 +211,3 @@ def mark_reply_handled(engine: sa.Engine, *, actor: Actor, reply_id: int, note: 
             session, actor=actor, action="reply.handled", patient_id=reply.patient_id,
             subject=f"reply:{reply_id}", after={"note": note}, channel=actor.channel,
         )  # fmt: skip
-
-
-def replies_to(connection: sa.Connection, reminder_ids: list[int]) -> dict[int, str]:
-    """The patient's answer to each of these reminders, in words, for the message history."""
-    found: dict[int, str] = {}
-    for start in range(0, len(reminder_ids), 500):
-        for row in connection.execute(
-            sa.select(Q.c.reminder_id, Q.c.kind, Q.c.channel, Q.c.received_at, Q.c.text)
-            .where(Q.c.reminder_id.in_(reminder_ids[start : start + 500]))
-            .order_by(Q.c.received_at, Q.c.id)
-        ):
-            said = f' "{row.text}"' if row.text else ""
-            words = f"{row.kind} by {row.channel}{said}"
-            previous = found.get(row.reminder_id)
-            found[row.reminder_id] = f"{previous}; {words}" if previous else words
-    return found

@@ -1,13 +1,16 @@
 """Patients through the API: search, read, enrol, update, tumour facts, disease states and
 results (measurements, markers, therapies), each route one service entry point."""
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from surveil.services.feeds.manage import find_patient
 from surveil.services.records import enrolment, results
 from surveil.services.registry import result_lists, summaries
 from surveil.services.registry.patients import PatientInput, TumourInput
+from surveil.services.reminders.history import message_history
 from surveil.services.users.api_tokens import TokenHolder
 from surveil.web.api import paging
 from surveil.web.api.deps import EngineDep, ReaderDep, SettingsDep, TodayDep, WriterDep
@@ -16,6 +19,7 @@ from surveil.web.api.schemas import (
     Changed,
     MarkerOut,
     MeasurementOut,
+    MessageOut,
     NewMarker,
     NewMeasurement,
     NewPatient,
@@ -314,3 +318,23 @@ def therapies(
     """Therapies, oldest first (audited view)."""
     rows, after = _results(engine, holder, mrn, "therapies", paging.decode(cursor), limit)
     return Page[TherapyOut](items=[TherapyOut(**r) for r in rows], next_cursor=after)
+
+
+@router.get("/patients/{mrn}/messages", name="api.messages", responses=READ_RESPONSES)
+def messages(
+    mrn: Mrn,
+    engine: EngineDep,
+    holder: ReaderDep,
+    limit: paging.LimitQuery = 50,
+    cursor: paging.CursorQuery = None,
+) -> Page[MessageOut]:
+    """Every reminder to the patient, newest first: channel, state, why it was not sent, each
+    attempt, and the patient's reply (audited view; no address and no message body)."""
+    position = paging.decode(cursor)
+    patient_id = find_patient(engine, actor=holder.actor, mrn=mrn, clinic=holder.actor.clinic)
+    entries = message_history(engine, actor=holder.actor, patient_id=patient_id)
+    shown = entries[position : position + limit]
+    return Page[MessageOut](
+        items=[MessageOut(**dataclasses.asdict(entry)) for entry in shown],
+        next_cursor=paging.next_cursor(position, limit, more=len(entries) > position + limit),
+    )

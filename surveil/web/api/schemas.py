@@ -283,3 +283,27 @@ class TherapyOut(BaseModel):
     ended_on: dt.date | None
     cycles_given: int | None
     last_given_on: dt.date | None
+
+
+class AttemptOut(BaseModel):
+    status: str  # sending, sent, retry, unknown, failed, suppressed or dry_run
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    response: str
+
+
+class MessageOut(BaseModel):
+    """One reminder to the patient: what became of it, every attempt, the patient's reply."""
+
+    id: int
+    channel: str
+    state: str
+    stage: str
+    about: str
+    template: str
+    due_at: dt.datetime
+    sent_at: dt.datetime | None
+    reason: str
+    possible_duplicate: bool
+    attempts: list[AttemptOut]
+    reply: str | None

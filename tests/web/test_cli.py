@@ -91,6 +91,7 @@ def test_worklist_cli_prints_the_same_sections(fresh_cli: Invoke, db_url: str) -
         "soon": 0,
         "booked": 0,
         "reminders": 0,
+        "replies": 0,
         "no_plan": 0,
         "no_owner": 1,  # enrolled without a navigator
         "lost": 0,

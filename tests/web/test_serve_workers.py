@@ -45,9 +45,12 @@ def serving(db_url: str, folder: Path, workers: int) -> Iterator[tuple[str, Path
     port, log = _free_port(), folder / "serve.log"
     command = [sys.executable, "-m", "surveil", "--config", str(config), "serve",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    # The configuration file alone: `make test` exports SURVEIL_DATABASE_URL (the demo's),
+    # which would otherwise outrank the file and serve another database.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+                                   start_new_session=True, env=env)  # fmt: skip
     try:
         deadline = time.monotonic() + 90
         while log.read_text().count("Application startup complete") < workers:

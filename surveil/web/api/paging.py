@@ -3,13 +3,15 @@ way pages are cut can change without breaking them."""
 
 import base64
 import binascii
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, TypeVar
 
 from fastapi import Query
 
 from surveil.errors import InvalidInput, Problem
 
 MAX_POSITION = 1_000_000
+T = TypeVar("T")
 
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 CursorQuery = Annotated[
@@ -40,3 +42,9 @@ def decode(cursor: str | None) -> int:
 
 def next_cursor(position: int, shown: int, *, more: bool) -> str | None:
     return encode(position + shown) if more else None
+
+
+def page_of(items: Sequence[T], position: int, limit: int) -> tuple[Sequence[T], str | None]:
+    """The page of a whole list read at once that starts at ``position``, and the next cursor."""
+    more = len(items) > position + limit
+    return items[position : position + limit], next_cursor(position, limit, more=more)

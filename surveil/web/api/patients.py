@@ -277,8 +277,8 @@ def _results(
     rows = result_lists.read_results(
         engine, actor=holder.actor, mrn=mrn, clinic=holder.actor.clinic, kind=kind
     )
-    more = len(rows) > position + limit
-    return rows[position : position + limit], paging.next_cursor(position, limit, more=more)
+    shown, after = paging.page_of(rows, position, limit)
+    return list(shown), after
 
 
 @router.get("/patients/{mrn}/measurements", name="api.measurements", responses=READ_RESPONSES)
@@ -333,8 +333,7 @@ def messages(
     position = paging.decode(cursor)
     patient_id = find_patient(engine, actor=holder.actor, mrn=mrn, clinic=holder.actor.clinic)
     entries = message_history(engine, actor=holder.actor, patient_id=patient_id)
-    shown = entries[position : position + limit]
+    shown, after = paging.page_of(entries, position, limit)
     return Page[MessageOut](
-        items=[MessageOut(**dataclasses.asdict(entry)) for entry in shown],
-        next_cursor=paging.next_cursor(position, limit, more=len(entries) > position + limit),
+        items=[MessageOut(**dataclasses.asdict(entry)) for entry in shown], next_cursor=after
     )

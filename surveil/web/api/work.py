@@ -55,10 +55,9 @@ def plan(
     items = read_stored_plan(
         engine, actor=holder.actor, mrn=mrn, clinic=holder.actor.clinic, open_only=open_only
     )
-    shown = items[position : position + limit]
+    shown, after = paging.page_of(items, position, limit)
     return Page[PlanItemOut](
-        items=[PlanItemOut(**dataclasses.asdict(item)) for item in shown],
-        next_cursor=paging.next_cursor(position, limit, more=len(items) > position + limit),
+        items=[PlanItemOut(**dataclasses.asdict(item)) for item in shown], next_cursor=after
     )
 
 

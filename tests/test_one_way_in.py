@@ -19,6 +19,9 @@ from surveil.services import entry
 from surveil.web.app import create_app
 
 AREAS = (
+    "tests.services.test_unmatched_replies",
+    "tests.cli.test_replies_cli",
+    "tests.web.test_unknown_senders_web",
     "tests.services.test_one_way_in_records",
     "tests.services.test_one_way_in_accounts",
     "tests.cli.test_one_way_in_records_shells",

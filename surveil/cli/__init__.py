@@ -101,6 +101,7 @@ _AREAS = (
     "rundemo",
     "items",
     "reports",
+    "replies",
     "hl7",
     "clinic_reports",
 )

@@ -39,6 +39,8 @@ class InboundReply(SQLModel, table=True):
     reminder_id: int | None = fk("reminder.id", nullable=True, ondelete="SET NULL")
     item_id: int | None = fk("followup_item.id", nullable=True, ondelete="SET NULL")
     text: str = Field(default="", max_length=480)  # what the patient wrote (SMS only)
+    # The number of a text nobody's number matched, until a navigator matches or dismisses it.
+    sender: str | None = Field(default=None, max_length=32)
     received_at: dt.datetime = created_field()
     needs_action: bool = False  # on the navigators' worklist until handled
     handled_at: dt.datetime | None = None

@@ -11,6 +11,7 @@ from typing import Any
 from surveil.db import models as m
 from surveil.services.registry.record import PatientRecord
 from surveil.services.registry.search import FoundPatient, PatientList
+from surveil.services.reminders.unmatched_replies import UnmatchedSection
 from surveil.services.worklist.hl7_waiting import WaitingSection
 from surveil.services.worklist.sections import Section, Worklist
 from surveil.web.charts import Chart
@@ -82,6 +83,7 @@ class WorklistPage:
     mine: bool = False  # the page shows the user's own patients
     scope_url: str = ""  # the same page for the whole clinic (or back to "my patients")
     hl7: WaitingSection | None = None  # HL7 messages waiting (the overview only)
+    unknown_senders: UnmatchedSection | None = None  # replies nobody's number matched (same)
 
 
 @dataclass(frozen=True)

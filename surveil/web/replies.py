@@ -36,6 +36,7 @@ from surveil.errors import InvalidInput
 from surveil.services.reminders.links import LinkPage, act_on_link, open_link
 from surveil.services.reminders.replies import mark_reply_handled, receive_sms
 from surveil.services.reminders.sending import environment
+from surveil.services.reminders.unmatched_replies import dismiss_reply, match_reply
 from surveil.web.deps import ReaderActorDep, flash, get_engine
 from surveil.web.security import safe_next
 
@@ -154,4 +155,39 @@ def handled(
               problems=[str(p) for p in error.problems])  # fmt: skip
     else:
         flash(request, "Reply marked handled.")
+    return RedirectResponse(safe_next(next, "/worklist"), status_code=303)
+
+
+Mrn = Annotated[str, Form(max_length=64)]
+
+
+@router.post("/replies/{reply_id}/match", name="replies.match")
+def match(
+    request: Request, reply_id: int, engine: EngineDep, actor: ReaderActorDep,
+    mrn: Mrn = "", next: Text = "",
+) -> Response:  # fmt: skip
+    """A navigator says whose a text from an unknown number is; it then takes its effect."""
+    try:
+        patient_id = match_reply(engine, actor=actor, reply_id=reply_id, mrn=mrn, now=_now())
+    except InvalidInput as error:  # an unknown patient or reply is the app's 404, audited
+        flash(request, "Nothing was changed.", kind="error",
+              problems=[str(p) for p in error.problems])  # fmt: skip
+        return RedirectResponse(safe_next(next, "/worklist"), status_code=303)
+    flash(request, "Reply matched to the patient.")
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/replies/{reply_id}/dismiss", name="replies.dismiss")
+def dismiss(
+    request: Request, reply_id: int, engine: EngineDep, actor: ReaderActorDep,
+    note: Text = "", next: Text = "",
+) -> Response:  # fmt: skip
+    """A text from an unknown number nobody needs to act on (a wrong number), with why."""
+    try:
+        dismiss_reply(engine, actor=actor, reply_id=reply_id, note=note, now=_now())
+    except InvalidInput as error:  # an unknown patient or reply is the app's 404, audited
+        flash(request, "Nothing was changed.", kind="error",
+              problems=[str(p) for p in error.problems])  # fmt: skip
+    else:
+        flash(request, "Reply dismissed.")
     return RedirectResponse(safe_next(next, "/worklist"), status_code=303)

@@ -11,6 +11,7 @@ from surveil.core.vocab import ItemKind, Site
 from surveil.db import models as m
 from surveil.errors import InvalidInput
 from surveil.services.labels import kind_label
+from surveil.services.reminders.unmatched_replies import unmatched_section
 from surveil.services.validate import Checker
 from surveil.services.worklist.export import worklist_csv
 from surveil.services.worklist.hl7_waiting import hl7_section
@@ -108,6 +109,7 @@ def worklist_page(
         else hl7_section(
             db, actor=actor, rows=OVERVIEW_ROWS, authority=settings.hl7.identifier_authority
         ),
+        unknown_senders=None if query.section else unmatched_section(db, rows=OVERVIEW_ROWS),
     )
     return render(request, "web/worklist/index.html", ctx)
 

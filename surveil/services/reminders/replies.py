@@ -22,6 +22,7 @@ account.
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -103,7 +104,7 @@ def receive_sms(
         target = _sms_target(session, normalise_phone(sender))
         outcome = apply_reply(
             session, f"sms:{message_id.strip()}", "sms", kind, target, now, text=text,
-            actor=Actor.system(Channel.SMS, clinic=target.clinic),
+            actor=Actor.system(Channel.SMS, clinic=target.clinic), sender=normalise_phone(sender),
         )  # fmt: skip
         failpoint("reply_before_commit")
     failpoint("reply_after_commit")
@@ -120,22 +121,27 @@ def _sms_target(session: Session, phone: str) -> Target:
     }
     if not patients:
         return Target(None, None, None)
-    latest = connection.execute(
-        sa.select(R.c.id, R.c.patient_id, R.c.item_id)
-        .where(
-            R.c.patient_id.in_(list(patients)),
-            R.c.channel == "sms",
-            R.c.state == m.ReminderState.SENT,
-        )
-        .order_by(R.c.sent_at.desc(), R.c.id.desc())
-        .limit(1)
-    ).first()
+    latest = latest_text_to(connection, list(patients))
     if latest is not None:
         return Target(latest.patient_id, latest.id, latest.item_id, patients[latest.patient_id])
     if len(patients) == 1:  # never texted by us, but only one person has the number
         (pid, clinic), *_ = patients.items()
         return Target(pid, None, None, clinic)
     return Target(None, None, None)  # several people, none texted: nobody to act for
+
+
+def latest_text_to(connection: sa.Connection, patient_ids: list[int]) -> Any:
+    """The last reminder sent by text to any of these patients (id, patient_id, item_id)."""
+    return connection.execute(
+        sa.select(R.c.id, R.c.patient_id, R.c.item_id)
+        .where(
+            R.c.patient_id.in_(patient_ids),
+            R.c.channel == "sms",
+            R.c.state == m.ReminderState.SENT,
+        )
+        .order_by(R.c.sent_at.desc(), R.c.id.desc())
+        .limit(1)
+    ).first()
 
 
 def apply_reply(
@@ -148,31 +154,53 @@ def apply_reply(
     *,
     actor: Actor,
     text: str = "",
+    sender: str = "",
 ) -> ReplyOutcome:
-    """Insert the reply (once per ``dedupe_key``) and make its effect, with its audit row."""
+    """Insert the reply (once per ``dedupe_key``) and make its effect, with its audit row. A
+    reply nobody's number matched keeps ``sender`` and waits for a navigator
+    (``unmatched_replies``): it may be a patient writing from a new phone."""
     connection = session.connection()
-    needs_action = target.patient_id is not None and kind in NEEDS_A_NAVIGATOR
+    unmatched = target.patient_id is None
     inserted = connection.execute(
         claims.insert_for(connection, Q)
         .values(
             dedupe_key=dedupe_key[:200], channel=channel, kind=kind.value,
             patient_id=target.patient_id, reminder_id=target.reminder_id,
             item_id=target.item_id, text=text.strip()[:TEXT_KEPT], received_at=now,
-            needs_action=needs_action, handled_note="",
+            needs_action=unmatched or kind in NEEDS_A_NAVIGATOR, handled_note="",
+            sender=sender[:32] if unmatched and sender else None,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(Q.c.id)
     ).scalar()  # fmt: skip
     if inserted is None:
         return ReplyOutcome("duplicate", kind, None, target.patient_id)
-    if target.patient_id is None:
+    if unmatched:
         audit(session, actor=actor, action="reply.unmatched", subject=f"reply:{inserted}",
               detail=f"{kind.value} by {channel} from no known patient")  # fmt: skip
         return ReplyOutcome("unmatched", kind, inserted, None)
+    apply_effect(session, inserted, channel, kind, target, now, actor=actor)
+    return ReplyOutcome("applied", kind, inserted, target.patient_id)
+
+
+def apply_effect(
+    session: Session,
+    reply_id: int,
+    channel: str,
+    kind: Reply,
+    target: Target,
+    now: dt.datetime,
+    *,
+    actor: Actor,
+) -> None:
+    """What a reply of ``kind`` does for the patient of ``target`` (a STOP stops that channel,
+    a START resumes it), with its audit row: on arrival, or once a navigator matched it."""
+    assert target.patient_id is not None
+    connection = session.connection()
     if kind is Reply.STOP:
         connection.execute(
             claims.insert_for(connection, OPT_OUT)
-            .values(patient_id=target.patient_id, channel=channel, since=now, reply_id=inserted)
+            .values(patient_id=target.patient_id, channel=channel, since=now, reply_id=reply_id)
             .on_conflict_do_nothing(index_elements=["patient_id", "channel"])
         )
     elif kind is Reply.START:
@@ -184,10 +212,9 @@ def apply_reply(
     about = f"reminder {target.reminder_id}" if target.reminder_id else "no reminder"
     audit(
         session, actor=actor, action=ACTIONS[kind], patient_id=target.patient_id,
-        subject=f"reply:{inserted}", after={"kind": kind.value, "channel": channel},
+        subject=f"reply:{reply_id}", after={"kind": kind.value, "channel": channel},
         detail=f"{kind.value} by {channel} ({about}, item {target.item_id})",
     )  # fmt: skip
-    return ReplyOutcome("applied", kind, inserted, target.patient_id)
 
 
 @change("reply.handled")

@@ -7,8 +7,10 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from surveil.config import WebSettings
+from surveil.db import models as m
 from surveil.services.users import accounts, sessions
 from tests.services.test_one_way_in_accounts import world
 from tests.web.seed import PASSWORD
@@ -71,3 +73,47 @@ def test_a_refusal_by_the_throttle_does_not_extend_it(engine: sa.Engine) -> None
         assert attempt(engine, "198.51.100.66", START + i * MINUTE) == "throttled"
     # 15 minutes after its last real failure the address may try again.
     assert attempt(engine, "198.51.100.66", START + 18 * MINUTE, PASSWORD) == "ok"
+
+
+@pytest.mark.usefixtures("world")
+def test_attempts_nothing_reads_any_more_are_forgotten_at_the_next_login(
+    engine: sa.Engine,
+) -> None:
+    """The table keeps about a month (what the known-address rule reads); older attempts, of any
+    user or of names nobody has, go at the next successful login. The audit trail keeps them."""
+    long_ago = START - accounts.KEEP_ATTEMPTS - MINUTE
+    assert attempt(engine, "10.0.0.7", long_ago, PASSWORD) == "ok"
+    sessions_ago = START - accounts.KNOWN_ADDRESS + 60 * MINUTE
+    assert attempt(engine, "10.0.0.8", sessions_ago, PASSWORD) == "ok"
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(m.LoginAttempt),
+            [{"username": "nobody", "ip": "203.0.113.9", "at": long_ago, "success": False}],
+        )
+    assert attempt(engine, "198.51.100.1", START) == "refused"  # a failure purges nothing
+    assert _attempts(engine) == [
+        ("nina", long_ago, True), ("nina", sessions_ago, True),
+        ("nobody", long_ago, False), ("nina", START, False),
+    ]  # fmt: skip
+    assert attempt(engine, "10.0.0.9", START + MINUTE, PASSWORD) == "ok"
+    assert _attempts(engine) == [
+        ("nina", sessions_ago, True), ("nina", START, False), ("nina", START + MINUTE, True),
+    ]  # fmt: skip
+    # The address from 29 days ago is still known: the account-wide lock spares it.
+    with Session(engine) as session:  # the rule the purge must not break
+        assert accounts._known_address(session, "nina", "10.0.0.8", START + MINUTE)
+    with Session(engine) as session:
+        logins = session.exec(
+            select(m.AuditEvent).where(col(m.AuditEvent.action) == "login.succeeded")
+        ).all()
+    assert len(logins) == 3  # the trail remembers what the table forgot
+
+
+def _attempts(engine: sa.Engine) -> list[tuple[str, dt.datetime, bool]]:
+    with Session(engine) as session:
+        rows = session.exec(select(m.LoginAttempt).order_by(col(m.LoginAttempt.id))).all()
+    return [(r.username, _utc(r.at), r.success) for r in rows]
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

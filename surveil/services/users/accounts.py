@@ -196,6 +196,7 @@ def authenticate(
         user.password_hash = hash_password(password)
         session.add(user)
     _record_attempt(session, name, ip, now, success=True, detail="")
+    _forget_old_attempts(session, now)
     return user
 
 
@@ -242,6 +243,10 @@ def is_throttled(
 
 
 KNOWN_ADDRESS = dt.timedelta(days=30)
+# Attempts older than this decide nothing any more (the throttle's window is at most a day, an
+# address is "known" for 30 days), and every attempt is in the audit trail as well: so they are
+# deleted, and the table does not grow with every login and every password sprayer's guess.
+KEEP_ATTEMPTS = KNOWN_ADDRESS + dt.timedelta(days=1)
 
 
 def _last_success(session: Session, username: str) -> dt.datetime | None:
@@ -281,6 +286,12 @@ def _known_address(session: Session, username: str, ip: str, now: dt.datetime) -
         .limit(1)
     ).first()
     return found is not None
+
+
+def _forget_old_attempts(session: Session, now: dt.datetime) -> None:
+    """Delete attempts nothing reads any more (``KEEP_ATTEMPTS``), at each successful login:
+    often enough to keep the table to about a month of attempts, which that scan reads."""
+    session.execute(sa.delete(m.LoginAttempt).where(col(m.LoginAttempt.at) < now - KEEP_ATTEMPTS))
 
 
 def _record_attempt(

@@ -4,30 +4,20 @@ exit 2 and write nothing."""
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from surveil.db.engine import make_engine
 from surveil.services.reminders.replies import receive_sms
 from tests.cli.conftest import Invoke
 from tests.cli.test_one_way_in_records_shells import Audit, enrol, nurse, refused, run
+from tests.cli.test_trigger_decisions_cli import audit  # the watcher, after the acting nurse
+
+__all__ = ["audit"]
 
 SHELL_COVERED = frozenset({"replies handled", "replies match", "replies dismiss"})
 NOT_AUDITED = {
     "replies unknown": "like the worklist table: a view of the day's work, not an export",
 }
 NOW = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def audit(
-    db_url: str,
-    cli_user: str,  # noqa: ARG001 - the acting navigator exists before the watcher starts
-) -> Iterator[Audit]:
-    watcher = Audit(db_url)
-    yield watcher
-    watcher.engine.dispose()
 
 
 def text_in(db_url: str, message_id: str, text: str) -> None:

@@ -16,7 +16,6 @@ import datetime as dt
 from collections.abc import Sequence
 
 from icalendar import Timezone, TimezoneStandard, vDuration
-from icalendar.parser import Contentline
 
 from surveil.core.feed import EventStatus, FeedCalendar, FeedEvent
 from surveil.errors import InvalidInput, Problem
@@ -52,12 +51,31 @@ def build_feed(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes:
 
 
 def _encoded(line: str) -> bytes:
-    encoded = line.encode("utf-8")
-    if len(encoded) < _FOLD_AT:
-        return encoded + b"\r\n"
-    # The library's folding: by UTF-8 octets, never inside a character or an escape.
-    folded: bytes = Contentline(line).to_ical()  # type: ignore[no-untyped-call]
-    return folded + b"\r\n"
+    """One content line, folded as icalendar folds it (``Contentline.to_ical``), with its CRLF.
+
+    The library walks the line character by character (to count UTF-8 octets); this works on
+    the octets: a segment is the longest run of whole characters under 75 octets, and an
+    escape's backslash (or a ``^``, RFC 6868) that would end a segment starts the next one
+    instead, so no escape is split (icalendar#1501). Every line of a feed goes through here.
+    """
+    octets = line.encode("utf-8")
+    if len(octets) < _FOLD_AT:
+        return octets + b"\r\n"
+    segments = []
+    start = 0
+    while len(octets) - start >= _FOLD_AT:
+        end = start + _FOLD_AT - 1
+        while octets[end] & 0xC0 == 0x80:  # inside a character: fold before it
+            end -= 1
+        if end - start > 1 and octets[end - 1] in _KEEP_WITH_NEXT:
+            end -= 1
+        segments.append(octets[start:end])
+        start = end
+    segments.append(octets[start:])
+    return b"\r\n ".join(segments) + b"\r\n"
+
+
+_KEEP_WITH_NEXT = b"\\^"  # never the last octet of a folded segment
 
 
 def _text(value: str) -> str:

@@ -31,6 +31,7 @@ TEXTS = [
     "🩺 emoji " * 12,  # four octets
     "comma, semicolon; back\\slash and\nnew line " * 3,  # escapes must stay whole (#1501)
     "a" * 73 + ",",  # an escape right at the fold
+    "a" * 72 + "^b" * 40,  # the fold keeps a caret with what follows too (RFC 6868)
     "line\r\nbreaks\rof\nevery kind \\N and a literal \\n",
 ]
 
@@ -81,7 +82,7 @@ def test_same_bytes_as_icalendar(text: str) -> None:
 
 def test_every_length_around_the_fold() -> None:
     for n in range(55, 160):
-        for char in ("x", "é", "€", "🩺", ",", "\\", "\n"):
+        for char in ("x", "é", "€", "🩺", ",", "\\", "\n", "^", "a\\", "é,"):
             calendar = FeedCalendar(public_id="p1", description=char * n)
             events = [_event("u@example.org", char * n + "s", "d" + char * n)]
             assert build_feed(calendar, events) == BARE(calendar, events), (char, n)

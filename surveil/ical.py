@@ -34,7 +34,7 @@ def build_feed(calendar: FeedCalendar, events: Sequence[FeedEvent]) -> bytes:
     ``add()`` calls (its canonical order, then the rest alphabetically), with its own text
     escaping and folding: byte for byte the library's output (tests/test_ical_fold.py and
     tests/test_bench_baseline.py hold it to ``bench_ical.bare_icalendar``, which builds the
-    components). Building components costs about two thirds of a cold feed request: each
+    components). Building components cost about two thirds of a cold feed request: each
     ``add()`` infers a value type and each line goes through parameter quoting and folding
     character by character, for a handful of properties whose types we know in advance.
     """

@@ -1,5 +1,7 @@
 import datetime as dt
 import re
+import shutil
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -13,7 +15,7 @@ from surveil.render.feedtext import (
     render_event_text,
     render_item_text,
 )
-from surveil.render.templating import make_environment
+from surveil.render.templating import make_environment, referenced_names, render_text
 
 PHONE = "020 7946 0000"
 WINDOW = (dt.date(2026, 1, 31), dt.date(2026, 7, 31))
@@ -247,3 +249,55 @@ def test_a_review_is_never_called_the_patients_appointment(env: jinja2.Environme
     assert summary == "Care team review"
     assert "appointment" not in description.lower() and "14:00" not in description
     assert "You do not need to come in." in description
+
+
+# --- words are remembered, exactly --------------------------------------------------------
+
+
+def _clinic_templates(tmp_path: Path, summary: str) -> jinja2.Environment:
+    """The shipped templates with the event summary replaced by ``summary``."""
+    root = tmp_path / "templates"
+    shutil.copytree(make_environment().loader.searchpath[0], root)  # type: ignore[union-attr]
+    (root / "ical" / "summary.txt").write_text(summary)
+    return make_environment(root)
+
+
+def _words(env: jinja2.Environment, window: tuple[dt.date, dt.date]) -> tuple[str, str]:
+    return render_event_text(
+        env, ItemKind.MRI, detailed=False, clinic_phone="020 7946 0000", window=window,
+        booked_at_local=None,
+    )  # fmt: skip
+
+
+def test_remembered_words_are_the_words_rendered_afresh() -> None:
+    env = make_environment()
+    window = (dt.date(2027, 3, 1), dt.date(2027, 8, 31))
+    first = _words(env, window)
+    assert _words(env, window) == first
+    context = {
+        "wording": "scan", "kind": "mri", "detailed": False, "state": "due", "booked": False,
+        "booked_at_local": "", "window_from": "1 March 2027", "window_to": "31 August 2027",
+        "clinic_phone": "020 7946 0000",
+    }  # fmt: skip
+    assert first[1] == render_text(env, "ical/description.txt", context)
+    assert referenced_names(env, "ical/summary.txt") == (
+        "booked", "detailed", "kind", "state", "wording"
+    )  # fmt: skip
+
+
+def test_a_clinic_summary_that_reads_the_dates_is_remembered_by_them(tmp_path: Path) -> None:
+    # The shipped summary does not mention the dates; a clinic's own may. The key follows
+    # what the template reads, so two windows never share a remembered summary.
+    env = _clinic_templates(tmp_path, "Scan from {{ window_from }}")
+    march = _words(env, (dt.date(2027, 3, 1), dt.date(2027, 3, 5)))
+    april = _words(env, (dt.date(2027, 4, 1), dt.date(2027, 4, 5)))
+    assert (march[0], april[0]) == ("Scan from 1 March 2027", "Scan from 1 April 2027")
+
+
+def test_a_template_that_picks_its_include_at_run_time_is_not_remembered(
+    tmp_path: Path,
+) -> None:
+    env = _clinic_templates(tmp_path, '{% include "ical/_" ~ state ~ ".txt" %}')
+    (tmp_path / "templates" / "ical" / "_due.txt").write_text("Due")
+    assert referenced_names(env, "ical/summary.txt") is None
+    assert _words(env, (dt.date(2027, 3, 1), dt.date(2027, 3, 5)))[0] == "Due"

@@ -317,6 +317,9 @@ class FeedCalendar:
             problems.append(Problem("public_id", f"{self.public_id!r} is not a plain id"))
         if not self.name.strip():
             problems.append(Problem("name", "must not be empty"))
+        if "\n" in self.name or "\r" in self.name:
+            # NAME is written verbatim (as icalendar writes it): a line break would end the line.
+            problems.append(Problem("name", "must be one line"))
         if self.refresh < dt.timedelta(hours=1):
             problems.append(Problem("refresh", "must be at least one hour"))
         if self.alarm_before is not None and self.alarm_before <= dt.timedelta(0):

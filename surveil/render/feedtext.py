@@ -15,7 +15,7 @@ import jinja2
 from surveil.core.feed import FeedItem, FeedItemStatus, wording_for
 from surveil.core.vocab import ItemKind
 from surveil.render.i18n import DEFAULT_LANGUAGE, format_full_day_in
-from surveil.render.templating import format_day, render_text
+from surveil.render.templating import format_day, render_text, render_text_memo
 
 _STATE = {
     FeedItemStatus.PLANNED: "due",
@@ -53,8 +53,8 @@ def render_event_text(
         "clinic_phone": clinic_phone,
     }
     # A summary is one line whatever the template's layout.
-    summary = " ".join(render_text(env, "ical/summary.txt", context).split())
-    return summary, render_text(env, "ical/description.txt", context)
+    summary = " ".join(render_text_memo(env, "ical/summary.txt", context).split())
+    return summary, render_text_memo(env, "ical/description.txt", context)
 
 
 def render_item_text(

@@ -11,6 +11,7 @@ falls back to its own counts rather than refusing or waiting.
 """
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
 from surveil.db import models as m
 from surveil.db.session import read_connection, session_scope
@@ -42,16 +43,62 @@ def quick_scope(engine: sa.Engine) -> Iterator[Session]:
         with session_scope(engine) as session:
             yield session
         return
-    with engine.connect() as connection:
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        raw.execute(f"PRAGMA busy_timeout={QUICK_WAIT_MS}")
-        try:
-            with Session(bind=connection, expire_on_commit=False) as session:
-                yield session
-                session.commit()
-        finally:
-            raw.execute("PRAGMA busy_timeout=30000")
+    with (
+        engine.connect() as connection,
+        _quick_lock_wait(connection),
+        Session(bind=connection, expire_on_commit=False) as session,
+    ):
+        yield session
+        session.commit()
+
+
+@contextmanager
+def quick_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """``quick_scope`` without the ORM, committed at the end: for the rate-limit counts, written
+    after a repeated feed request, where a Session's bookkeeping is most of the write's cost."""
+    with engine.connect() as connection, _quick_lock_wait(connection), connection.begin():
+        yield connection
+
+
+@contextmanager
+def _quick_lock_wait(connection: sa.Connection) -> Iterator[None]:
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA busy_timeout={QUICK_WAIT_MS}")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA busy_timeout=30000")
+
+
+_RATE_LIMIT: sa.Table = m.RateLimit.__table__  # type: ignore[attr-defined]
+# Everyone's count of one key in one window: read by primary key for a repeated request.
+_COUNT = sa.select(_RATE_LIMIT.c.count).where(
+    _RATE_LIMIT.c.key == sa.bindparam("key"),
+    _RATE_LIMIT.c.window_start == sa.bindparam("window_start"),
+)
+_EXPIRED = sa.delete(_RATE_LIMIT).where(_RATE_LIMIT.c.expires_at < sa.bindparam("now"))
+
+
+@functools.cache
+def _add_one(dialect: str) -> sa.Executable:
+    """The upsert of one key's count, built once per dialect (a repeated feed request writes
+    one key right after its answer; building and compiling the statement cost more than
+    running it)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RATE_LIMIT)
+    row = insert.values(
+        key=sa.bindparam("key"),
+        window_start=sa.bindparam("window_start"),
+        count=sa.bindparam("count"),
+        expires_at=sa.bindparam("expires_at"),
+    )
+    return row.on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"count": _RATE_LIMIT.c.count + row.excluded.count},
+    ).returning(_RATE_LIMIT.c.key, _RATE_LIMIT.c.count)
 
 
 def add_counts(
@@ -69,8 +116,6 @@ def add_counts(
     past windows are removed on the way (``clear_expired``)."""
     if not deltas:
         return {}
-    table = SQLModel.metadata.tables[m.RateLimit.__tablename__]
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
     rows = [
         {
             "key": f"{name}:{key}"[:160],
@@ -80,16 +125,25 @@ def add_counts(
         }
         for key, delta in deltas.items()
     ]
-    statement = insert.values(rows).on_conflict_do_update(
-        index_elements=["key", "window_start"],
-        set_={"count": table.c.count + insert.excluded.count},
-    )
+    if len(rows) == 1:
+        statement, params = _add_one(engine.dialect.name), rows[0]
+    else:
+        statement, params = _add_many(engine.dialect.name, rows), {}
     prefix = len(name) + 1
-    with quick_scope(engine) as session:
+    with quick_connection(engine) as connection:
         if clear_expired:
-            session.execute(sa.delete(m.RateLimit).where(col(m.RateLimit.expires_at) < now))
-        result = session.execute(statement.returning(table.c.key, table.c.count))
+            connection.execute(_EXPIRED, {"now": now})
+        result = connection.execute(statement, params)
         return {key[prefix:]: int(count) for key, count in result}
+
+
+def _add_many(dialect: str, rows: list[dict[str, object]]) -> sa.Executable:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_RATE_LIMIT)
+    statement = insert.values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"count": _RATE_LIMIT.c.count + statement.excluded.count},
+    ).returning(_RATE_LIMIT.c.key, _RATE_LIMIT.c.count)
 
 
 class SharedCounts:
@@ -141,14 +195,13 @@ class SharedCounts:
         with self._lock:
             self._roll()
             start = self._window_start
-        table = SQLModel.metadata.tables[m.RateLimit.__tablename__]
-        query = sa.select(table.c.count).where(
-            table.c.key == f"{self.name}:{key}"[:160],
-            table.c.window_start == dt.datetime.fromtimestamp(start, dt.UTC),
-        )
+        params = {
+            "key": f"{self.name}:{key}"[:160],
+            "window_start": dt.datetime.fromtimestamp(start, dt.UTC),
+        }
         try:
             with read_connection(self.engine) as connection:
-                count = connection.execute(query).scalar()
+                count = connection.execute(_COUNT, params).scalar()
         except sa.exc.SQLAlchemyError:
             log.warning("shared rate-limit counts not read (the database is busy or down)")
             return

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from math import floor
 from typing import Any
 
@@ -80,6 +81,10 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
 # through its shortest decimal form gives the number the user typed, and Fractions keep it exact.
 
 
+# Remembered: a replan asks for the same few hundred diameters and limits hundreds of thousands of
+# times (a Fraction is immutable, so one object serves every caller); bounded for a long-lived
+# process.
+@lru_cache(maxsize=1 << 16)
 def exact(value: float) -> Fraction:
     # Decimal parses the shortest repr in C, about twice as fast as Fraction's own parser.
     return Fraction(*Decimal(repr(float(value))).as_integer_ratio())

@@ -114,9 +114,9 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
         known = ", ".join(sorted(pack.profiles))
         raise InvalidInput(Problem("profile", f"{profile_name!r} is not one of: {known}"))
     profile = pack.profile(profile_name)
-    empty = Plan(facts.grade, profile.name, pack.id, pack.version, None, ())
+    grade = facts.grade
     if closed := _closed(facts):
-        return replace(empty, closed=closed)
+        return Plan(grade, profile.name, pack.id, pack.version, None, (), closed=closed)
     s = situation(facts, today)
     verdict: NoFollowUp | None = None
     drafts: list[_Draft] = []
@@ -133,7 +133,7 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
     kept = _bundle(_most_urgent(_paused(drafts)))
     items = tuple(_finish(d, pack, profile.name, today) for d in kept)
     complete = None if verdict else _complete(profile.rules, decided, drafts, s)
-    return replace(empty, no_follow_up=verdict, items=items, complete=complete)
+    return Plan(grade, profile.name, pack.id, pack.version, verdict, items, complete=complete)
 
 
 def _complete(
@@ -229,9 +229,9 @@ def _rule_index(rule: Rule, s: Situation) -> tuple[dt.date, str]:
     return state.since, _EPISODE_START[state.kind]
 
 
-def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]:
-    """The rule's index, or the birthday at which an age-gated item begins, whichever is later."""
-    start, event = _rule_index(rule, s)
+def _item_start(spec: ItemSpec, s: Situation, start: dt.date, event: str) -> tuple[dt.date, str]:
+    """The rule's index (``start``, ``event``), or the birthday at which an age-gated item
+    begins, whichever is later."""
     born = s.facts.patient.birth_date
     if spec.start_age is not None and born is not None:
         birthday = years_after(born, spec.start_age)
@@ -241,8 +241,8 @@ def _item_start(rule: Rule, spec: ItemSpec, s: Situation) -> tuple[dt.date, str]
 
 
 def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
-    index, _ = _rule_index(rule, s)
-    start, start_event = _item_start(rule, spec, s)
+    index, index_event = _rule_index(rule, s)
+    start, start_event = _item_start(spec, s, index, index_event)
     last = last_done(spec.kind, s, since=start, region=spec.region, also=spec.satisfied_by)
     if last is not None:
         anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
@@ -284,7 +284,7 @@ def last_done(
     for done_kind in _satisfying(kind, also):
         for c in s.done.get((done_kind, region), ()):
             if c.date >= since and (
-                best is None or (c.date, c.kind.value) > (best.date, best.kind.value)
+                best is None or (c.date, c.kind) > (best.date, best.kind)  # StrEnum: by value
             ):
                 best = c
     return best
@@ -442,7 +442,7 @@ def _bundle(drafts: list[_Draft]) -> list[_Draft]:
     """Book each marker on the earliest imaging target inside the marker's own window."""
     imaging = sorted(
         (d for d in drafts if d.spec.kind in IMAGING_KINDS),
-        key=lambda d: (d.window.target, d.spec.kind.value),
+        key=lambda d: (d.window.target, d.spec.kind),  # kinds are StrEnums: ordered by value
     )
     out = []
     for d in drafts:
@@ -456,7 +456,7 @@ def _bundle(drafts: list[_Draft]) -> list[_Draft]:
             note = f"booked with the {label(host.spec.kind, host.spec.region)}"
             d = replace(d, window=window, extra="; ".join(x for x in (d.extra, note) if x))
         out.append(d)
-    return sorted(out, key=lambda d: (d.window.target, d.spec.kind.value, d.spec.region or ""))
+    return sorted(out, key=lambda d: (d.window.target, d.spec.kind, d.spec.region or ""))
 
 
 def _fits(marker: Window, imaging: Window) -> bool:
@@ -476,7 +476,7 @@ def _finish(d: _Draft, pack: Pack, profile: str, today: dt.date) -> PlannedItem:
         evidence=spec.evidence.value,
         anchor_event=d.anchor.event,
         anchor_date=d.anchor.date,
-        extra="; ".join(x for x in (d.extra, spec.note) if x),
+        extra=f"{d.extra}; {spec.note}" if d.extra and spec.note else d.extra or spec.note,
     )
     return PlannedItem(
         kind=spec.kind,

@@ -3,7 +3,9 @@ raised markers, therapies. :func:`matches` decides whether a rule's eligibility 
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from surveil.core.facts import Completed, Facts, Therapy
@@ -75,33 +77,138 @@ def highest_ki67(facts: Facts) -> float | None:
 def matches(e: Eligibility, s: Situation) -> bool:
     """True when every condition the rule states holds. Unknown values never satisfy a limit:
     a rule that needs a size below 10 mm does not apply when the size was never recorded."""
-    return (
-        _tumour_matches(e, s)
-        and _patient_matches(e, s)
-        and _numbers_match(e, s)
-        and _added_facts_match(e, s)
-    )
+    found = _COMPILED.get(id(e))
+    if found is None or found[0] is not e:
+        found = _COMPILED[id(e)] = (e, _compile(e))
+    for check in found[1]:  # noqa: SIM110 (all() over a generator: a frame per rule asked)
+        if not check(s):
+            return False
+    return True
 
 
-def _added_facts_match(e: Eligibility, s: Situation) -> bool:
-    """The conditions on the optional facts of pack 2027.1: an unrecorded fact matches nothing."""
+# Each eligibility's stated conditions as a tuple of checks, made once per eligibility: the
+# planner asks about every rule of the profile for every patient (~16 per patient), and walking
+# all 24 terms, most of them empty, was its largest cost. Keyed by identity (hashing a rule's
+# eligibility costs more than checking it); the eligibility is kept so that its id stays its own.
+_COMPILED: dict[int, tuple[Eligibility, tuple["_Check", ...]]] = {}
+_Check = Callable[[Situation], bool]
+
+
+def _compile(e: Eligibility) -> tuple[_Check, ...]:
+    """The checks of ``e``'s stated conditions, in the order ``matches`` used to read them."""
+    checks: list[_Check] = []
+    if e.tumour is not None:
+        wanted = e.tumour
+        checks.append(lambda s: (s.facts.tumour is not None) == wanted)
+    checks += _tumour_checks(e)
+    checks += _patient_checks(e)
+    checks += _number_checks(e)
+    checks += _added_fact_checks(e)
+    return tuple(checks)
+
+
+def _tumour_checks(e: Eligibility) -> list[_Check]:
+    # Without a tumour, any condition on the tumour (or its grade) fails; the resection
+    # condition is only read with one.
+    checks: list[_Check] = []
+    for allowed, attribute in (
+        (e.sites, "site"),
+        (e.differentiations, "differentiation"),
+        (e.stages, "stage"),
+        (e.functional, "functional"),
+        (e.sstr, "sstr"),
+    ):
+        if allowed:
+            checks.append(_tumour_within(attribute, allowed))
+    if e.grades:
+        grades = e.grades
+        checks.append(lambda s: s.facts.tumour is not None and s.grade in grades)
+    if e.resections:
+        resections = e.resections
+        checks.append(lambda s: s.facts.tumour is None or s.facts.state.resection in resections)
+    return checks
+
+
+def _tumour_within(attribute: str, allowed: frozenset[Any]) -> _Check:
+    read = attrgetter(attribute)
+
+    def check(s: Situation) -> bool:
+        t = s.facts.tumour
+        return t is not None and read(t) in allowed
+
+    return check
+
+
+def _patient_checks(e: Eligibility) -> list[_Check]:
+    checks: list[_Check] = []
+    if e.states:
+        states = e.states
+        checks.append(lambda s: s.facts.state.kind in states)
+    if e.hereditary:
+        hereditary = e.hereditary
+        checks.append(lambda s: s.facts.patient.hereditary in hereditary)
+    if e.on_therapy:
+        on = e.on_therapy
+        checks.append(lambda s: bool(on & s.ongoing))
+    if e.had_therapy:
+        had = e.had_therapy
+        checks.append(lambda s: bool(had & s.had))
+    return checks
+
+
+def _number_checks(e: Eligibility) -> list[_Check]:
+    # (value, limit, passes when value <= limit?, strict?) — an unknown value never passes.
+    limits: list[tuple[str, float | None, bool, bool]] = [
+        ("size_mm", e.max_size_mm, True, False),
+        ("size_mm", e.size_under_mm, True, True),
+        ("ki67", e.ki67_above, False, True),
+        ("ki67", e.ki67_at_most, True, False),
+        ("age", e.min_age, False, False),
+        ("age", e.max_age, True, False),
+    ]
+    return [
+        _limit_check(attrgetter(name), limit, below, strict)
+        for name, limit, below, strict in limits
+        if limit is not None
+    ]
+
+
+def _limit_check(
+    read: Callable[[Situation], Any], limit: float, below: bool, strict: bool
+) -> _Check:
+    return lambda s: _within_limit(read(s), limit, below, strict)
+
+
+def _added_fact_checks(e: Eligibility) -> list[_Check]:
+    """The conditions on the optional facts of pack 2027.1: an unrecorded fact matches nothing.
+    Without a tumour, any of them fails but ``lesion_after_resection``, which is not read."""
+    checks: list[_Check] = []
+    for allowed, attribute in (
+        (e.node_status, "node_status"),
+        (e.carcinoid_type, "carcinoid_type"),
+        (e.gastric_type, "gastric_type"),
+    ):
+        if allowed:
+            checks.append(_tumour_within(attribute, allowed))
+    if e.adverse_histology is not None:
+        adverse = e.adverse_histology
+        checks.append(lambda s: _adverse(s) is adverse)
+    if e.carcinoid_heart_disease is not None:
+        heart = e.carcinoid_heart_disease
+        checks.append(
+            lambda s: s.facts.tumour is not None and s.facts.tumour.carcinoid_heart_disease is heart
+        )
+    if e.lesion_after_resection is not None:
+        after = e.lesion_after_resection
+        checks.append(lambda s: s.facts.tumour is None or recurred(s) is after)
+    return checks
+
+
+def _adverse(s: Situation) -> bool | None:
     t = s.facts.tumour
-    if t is None:
-        return not (e.node_status or e.carcinoid_type or e.gastric_type) and (
-            e.adverse_histology is None and e.carcinoid_heart_disease is None
-        )
-    adverse = None if t.adverse_histology is None else bool(t.adverse_histology)
-    return (
-        _known_within(t.node_status, e.node_status)
-        and _known_within(t.carcinoid_type, e.carcinoid_type)
-        and _known_within(t.gastric_type, e.gastric_type)
-        and (e.adverse_histology is None or adverse is e.adverse_histology)
-        and (
-            e.carcinoid_heart_disease is None
-            or t.carcinoid_heart_disease is e.carcinoid_heart_disease
-        )
-        and (e.lesion_after_resection is None or recurred(s) is e.lesion_after_resection)
-    )
+    if t is None or t.adverse_histology is None:
+        return None
+    return bool(t.adverse_histology)
 
 
 def recurred(s: Situation) -> bool:
@@ -118,50 +225,6 @@ def first_recurrence(s: Situation) -> dt.date | None:
     return min(dates, default=None)
 
 
-def _known_within(value: object, allowed: frozenset[Any]) -> bool:
-    return not allowed or (value is not None and value in allowed)
-
-
-def _tumour_matches(e: Eligibility, s: Situation) -> bool:
-    t, state = s.facts.tumour, s.facts.state
-    if e.tumour is not None and e.tumour != (t is not None):
-        return False
-    tumour_terms = (e.sites, e.differentiations, e.stages, e.functional, e.sstr)
-    if t is None:
-        return not any(tumour_terms) and not e.grades
-    return (
-        _within(t.site, e.sites)
-        and _within(t.differentiation, e.differentiations)
-        and _within(s.grade, e.grades)
-        and _within(t.stage, e.stages)
-        and _within(t.functional, e.functional)
-        and _within(t.sstr, e.sstr)
-        and _within(state.resection, e.resections)
-    )
-
-
-def _patient_matches(e: Eligibility, s: Situation) -> bool:
-    return (
-        _within(s.facts.state.kind, e.states)
-        and _within(s.facts.patient.hereditary, e.hereditary)
-        and (not e.on_therapy or bool(e.on_therapy & s.ongoing))
-        and (not e.had_therapy or bool(e.had_therapy & s.had))
-    )
-
-
-def _numbers_match(e: Eligibility, s: Situation) -> bool:
-    # (value, limit, passes when value <= limit?, strict?) — an unknown value never passes.
-    checks: list[tuple[float | None, float | None, bool, bool]] = [
-        (s.size_mm, e.max_size_mm, True, False),
-        (s.size_mm, e.size_under_mm, True, True),
-        (s.ki67, e.ki67_above, False, True),
-        (s.ki67, e.ki67_at_most, True, False),
-        (s.age, e.min_age, False, False),
-        (s.age, e.max_age, True, False),
-    ]
-    return all(_within_limit(v, limit, below, strict) for v, limit, below, strict in checks)
-
-
 def _within_limit(value: float | None, limit: float | None, below: bool, strict: bool) -> bool:
     if limit is None:
         return True
@@ -170,9 +233,3 @@ def _within_limit(value: float | None, limit: float | None, below: bool, strict:
     if below:
         return value < limit if strict else value <= limit
     return value > limit if strict else value >= limit
-
-
-def _within(value: object, allowed: frozenset[object] | frozenset[ItemKind] | object) -> bool:
-    if not allowed:
-        return True
-    return value in allowed  # type: ignore[operator]

@@ -10,6 +10,7 @@ audited as surveil itself on that channel (``services.triggers.escalation``).
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -18,7 +19,7 @@ from surveil.config import Settings
 from surveil.core.facts import Facts
 from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.queries import facts_for_patients
+from surveil.db.queries import PlannedPatient, facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.planning import stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
@@ -62,7 +63,7 @@ def refresh_after_changes(
 def refresh_patients(
     session: Session,
     *,
-    patients: list[m.Patient],
+    patients: Sequence[PlannedPatient],
     settings: Settings,
     today: dt.date,
     channel: Channel,
@@ -74,7 +75,7 @@ def refresh_patients(
 
 def _refresh(
     session: Session,
-    patients: list[m.Patient],
+    patients: Sequence[PlannedPatient],
     settings: Settings,
     today: dt.date,
     channel: Channel,
@@ -98,7 +99,7 @@ def _refresh(
 
 
 def _stop_where_care_ended(
-    session: Session, patients: list[m.Patient], channel: Channel
+    session: Session, patients: Sequence[PlannedPatient], channel: Channel
 ) -> set[int]:
     """Stop everything for the batch's dead and discharged patients, as ``refresh_patient``
     does one at a time, so ``replan --all`` also clears what an older run left open."""
@@ -117,7 +118,7 @@ def _stop_where_care_ended(
     return stopped
 
 
-def _regrade(session: Session, patients: list[m.Patient], facts: dict[int, Facts]) -> None:
+def _regrade(session: Session, patients: Sequence[PlannedPatient], facts: dict[int, Facts]) -> None:
     # The highest grade ever recorded stands: facts.grade never goes down.
     ids = [p.id for p in patients if p.id is not None]
     if not ids:

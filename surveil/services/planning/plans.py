@@ -13,7 +13,7 @@ Running it twice changes nothing the second time.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any
@@ -32,7 +32,7 @@ from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
-from surveil.db.queries import facts_for_patients, plain_columns
+from surveil.db.queries import PlannedPatient, facts_for_patients, plain_columns
 from surveil.services.protocols import protocol_in_force
 
 # A stored follow-up item as read for comparison: a Core row with the table's columns.
@@ -332,11 +332,13 @@ class Writes:
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     replacements: list[tuple[dict[str, Any], int, str]] = field(default_factory=list)
     superseded: list[tuple[int, int | None, str]] = field(default_factory=list)
+    # Patients whose verdict or plan note changed: (id, no_follow_up_rule, plan_note).
+    verdicts: list[tuple[int, str | None, str]] = field(default_factory=list)
 
 
 def reconcile(
     *,
-    patient: m.Patient,
+    patient: PlannedPatient,
     new_plan: Plan,
     open_rows: list["OpenRow"],
     writes: Writes,
@@ -380,15 +382,33 @@ def reconcile(
             writes.superseded.append((leftover.id, None, why))
             result.superseded += 1
     verdict = new_plan.no_follow_up.rule if new_plan.no_follow_up else None
-    if patient.no_follow_up_rule != verdict:
-        patient.no_follow_up_rule = verdict
     note = (new_plan.closed or "")[:300]
-    if patient.plan_note != note:
-        patient.plan_note = note
+    if patient.no_follow_up_rule != verdict or patient.plan_note != note:
+        writes.verdicts.append((patient.id or 0, verdict, note))
     return result
 
 
-def _stamp_planned(session: Session, patients: list[m.Patient]) -> None:
+def _write_verdicts(session: Session, verdicts: list[tuple[int, str | None, str]]) -> None:
+    """The planner's verdict and note for the patients whose changed, in one executemany; a
+    patient the session holds as an object is told what its row now says."""
+    if not verdicts:
+        return
+    table = m.Patient.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(no_follow_up_rule=sa.bindparam("b_rule"), plan_note=sa.bindparam("b_note")),
+        [{"b_id": pid, "b_rule": rule, "b_note": note} for pid, rule, note in verdicts],
+    )
+    now_reads = {pid: (rule, note) for pid, rule, note in verdicts}
+    for held in list(session.identity_map.values()):
+        if isinstance(held, m.Patient) and held.id in now_reads:
+            rule, note = now_reads[held.id]
+            set_committed_value(held, "no_follow_up_rule", rule)
+            set_committed_value(held, "plan_note", note)
+
+
+def _stamp_planned(session: Session, patients: list[PlannedPatient]) -> None:
     """When each patient's plan was last derived: one UPDATE for the batch instead of one per
     patient at flush (20,000 statements in a replan of 20,000 unchanged patients)."""
     if not patients:
@@ -400,18 +420,43 @@ def _stamp_planned(session: Session, patients: list[m.Patient]) -> None:
         part = ids[start : start + 900]
         session.execute(sa.update(table).where(table.c.id.in_(part)).values(planned_at=now))
     for patient in patients:  # what the row now says, without marking the object changed
-        set_committed_value(patient, "planned_at", now)
+        if isinstance(patient, m.Patient):
+            set_committed_value(patient, "planned_at", now)
 
 
-def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenRow]]:
-    """Each patient's open items as plain rows without their timestamps (read-only:
-    ``_supersede`` loads what it writes)."""
+# The columns ``reconcile`` reads of a stored item (and ``_describe_change``): a replan reads
+# every open item of every patient, and the others (notes, snoozes, evidence...) were a third of
+# reading them.
+RECONCILED = (
+    "id",
+    "patient_id",
+    "kind",
+    "region",
+    "state",
+    "rule_id",
+    "earliest",
+    "target",
+    "latest",
+    "source",
+    "reason",
+    "anchor_date",
+    "pack_version",
+    "profile",
+)
+
+
+def open_items(
+    session: Session, patient_ids: list[int], *, columns: tuple[str, ...] | None = None
+) -> dict[int, list[OpenRow]]:
+    """Each patient's open items as plain rows without their timestamps, or with only
+    ``columns`` (read-only: ``write_batch`` writes by id)."""
     out: dict[int, list[OpenRow]] = {}
     if not patient_ids:
         return out
     table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
+    read = plain_columns(table) if columns is None else [table.c[name] for name in columns]
     for start in range(0, len(patient_ids), 900):  # SQLite's cap on bound parameters
-        query = sa.select(*plain_columns(table)).where(
+        query = sa.select(*read).where(
             table.c.patient_id.in_(patient_ids[start : start + 900]),
             table.c.state.in_(ACTIVE_STATES),
         )
@@ -423,7 +468,7 @@ def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenR
 def replan_patients(
     session: Session,
     *,
-    patients: list[m.Patient],
+    patients: Sequence[PlannedPatient],
     settings: Settings,
     today: dt.date,
     facts: dict[int, Facts] | None = None,
@@ -433,7 +478,7 @@ def replan_patients(
     ids = [p.id for p in patients if p.id is not None]
     facts = facts if facts is not None else facts_for_patients(session, patients)
     overrides = overrides_for(session, ids, profile=profile)
-    rows = open_items(session, ids)
+    rows = open_items(session, ids, columns=RECONCILED)
     paused = paused_patients(session, ids)
     total = ReplanResult()
     writes = Writes()
@@ -462,7 +507,9 @@ def replan_patients(
 
 def write_batch(session: Session, writes: Writes) -> None:
     """Insert a batch's new and replacement items and supersede the rows they replace, each in
-    one executemany (the ORM state has been flushed by the caller)."""
+    one executemany (the ORM state has been flushed by the caller), and the patients' new
+    verdicts and plan notes in another."""
+    _write_verdicts(session, writes.verdicts)
     table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
     if writes.new_rows:  # building each as a SQLModel object (validation, instrumentation)
         # was about a quarter of a first planning's CPU

@@ -33,6 +33,7 @@ from surveil.config import Settings
 from surveil.db import migrate
 from surveil.db import models as m
 from surveil.db.engine import make_engine
+from surveil.db.queries import patients_to_plan
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
@@ -179,7 +180,7 @@ def _replan_part(
 ) -> ReplanResult:
     if not ids:
         return ReplanResult()
-    patients = list(session.exec(select(m.Patient).where(col(m.Patient.id).in_(ids))).all())
+    patients = patients_to_plan(session, ids)
     result = care.refresh_patients(
         session, patients=patients, settings=settings, today=today, channel=actor.channel
     ).plan

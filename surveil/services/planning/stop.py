@@ -12,11 +12,14 @@ entry point (a death recorded by ``patient update``, a discharge by ``state set`
 idempotent: once nothing is open, it does nothing and audits nothing.
 """
 
+from collections.abc import Sequence
+
 from sqlmodel import Session, col, select
 
 from surveil.core.vocab import StateKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.queries import PlannedPatient
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 
@@ -40,7 +43,9 @@ def why_care_ended(session: Session, patient: m.Patient) -> str | None:
     return None
 
 
-def why_care_ended_for(session: Session, patients: list[m.Patient]) -> list[tuple[m.Patient, str]]:
+def why_care_ended_for(
+    session: Session, patients: Sequence[PlannedPatient]
+) -> list[tuple[PlannedPatient, str]]:
     """:func:`why_care_ended` for a batch (``replan --all``), in one query for the discharges."""
     ids = [p.id for p in patients]
     discharged: dict[int, m.DiseaseState] = {}
@@ -53,7 +58,7 @@ def why_care_ended_for(session: Session, patients: list[m.Patient]) -> list[tupl
             )
         ).all():
             discharged.setdefault(state.patient_id, state)
-    ended: list[tuple[m.Patient, str]] = []
+    ended: list[tuple[PlannedPatient, str]] = []
     for patient in patients:
         episode = discharged.get(patient.id or 0)
         if patient.deceased_on is not None:
@@ -91,7 +96,7 @@ def _discharge_reason(state: m.DiseaseState) -> str:
 
 
 def stop_everything(
-    session: Session, *, patient: m.Patient, reason: str, actor: Actor
+    session: Session, *, patient: PlannedPatient, reason: str, actor: Actor
 ) -> tuple[int, int]:
     """Cancel every open item and suppress every queued reminder of ``patient``, with
     ``reason``; audited once (when anything stopped). Returns (items, reminders)."""

@@ -28,7 +28,7 @@ from surveil.core.protocol import Pack, Profile, TriggerConsequence
 from surveil.core.triggers import board_deadlines, evaluate_triggers
 from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
-from surveil.db.queries import facts_for_patients
+from surveil.db.queries import PlannedPatient, facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import trigger_label
@@ -41,7 +41,7 @@ TRIGGER_RULE = "trigger:{id}:{kind}"
 def evaluate_and_escalate(
     session: Session,
     *,
-    patients: list[m.Patient],
+    patients: Sequence[PlannedPatient],
     settings: Settings,
     today: dt.date,
     channel: Channel,
@@ -53,7 +53,7 @@ def evaluate_and_escalate(
     facts = facts if facts is not None else facts_for_patients(session, patients)
     ids = [p.id for p in patients if p.id is not None]
     known = _known(session, ids)
-    new: list[tuple[m.Patient, Finding]] = []
+    new: list[tuple[PlannedPatient, Finding]] = []
     deadlines = board_deadlines(profile.on_trigger)
     for patient in patients:
         pid = patient.id or 0
@@ -97,7 +97,7 @@ def _known(session: Session, ids: list[int]) -> dict[int, tuple[set[str], set[st
 
 def _store_all(
     session: Session,
-    new: list[tuple[m.Patient, Finding]],
+    new: list[tuple[PlannedPatient, Finding]],
     *,
     pack: Pack,
     profile: Profile,
@@ -169,7 +169,7 @@ def _store_all(
     return records
 
 
-def _record(patient: m.Patient, finding: Finding) -> m.Trigger:
+def _record(patient: PlannedPatient, finding: Finding) -> m.Trigger:
     return m.Trigger(
         patient_id=patient.id or 0,
         kind=finding.kind.value,

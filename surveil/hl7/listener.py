@@ -145,14 +145,16 @@ class Listener:
     def refresher(self) -> None:
         """The refresher thread: after the first result of a burst, wait for the rest of it,
         then refresh all their patients together."""
+        retry_at: dt.datetime | None = None  # a patient whose refresh failed is due again
         while not self._stopping.is_set():
-            if not self._due.wait(1.0):
+            if not self._due.wait(1.0) and (retry_at is None or _now() < retry_at):
                 continue
             self._stopping.wait(self.coalesce_seconds)
             self._due.clear()
             self._pause("before_refresh")
             try:
                 self.settle(until_empty=False)
+                retry_at = refresh.next_retry(self.engine)
             except Exception:  # the marks stay: the next burst, or the next start, retries
                 log.exception("hl7 refresh failed")
                 self._stopping.wait(5)
@@ -183,6 +185,10 @@ class Listener:
             pass
         finally:
             writer.close()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _header_or_none(raw: bytes) -> Header | None:

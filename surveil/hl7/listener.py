@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 PAUSE_ENV = "SURVEIL_CRASH_TEST_HL7_PAUSE"
 PURGE_SECONDS = 24 * 3600
 # How long the refresher lets a burst of results gather before it refreshes their patients:
-# short beside what a person notices, long beside one message (a few milliseconds).
-COALESCE_SECONDS = 0.25
+# short beside what a person notices, long beside one message (a few milliseconds). A patient
+# costs less in a larger batch (measured: 1.7 ms a message in batches of 25, 1.15 in 50, 0.9
+# in 200); half a second gathers about a hundred at 200 messages a second.
+COALESCE_SECONDS = 0.5
 
 
 class Listener:

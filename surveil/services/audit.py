@@ -47,7 +47,7 @@ _INSERT = sa.insert(m.AuditEvent.__table__)  # type: ignore[attr-defined]
 
 
 def audit_at_once(
-    session: Session,
+    connection: sa.Connection,
     *,
     actor: Actor,
     action: str,
@@ -60,11 +60,11 @@ def audit_at_once(
     """:func:`audit`, stored as it stores it, but written at once by one Core INSERT on the
     transaction's connection (its compiled form cached) instead of as an ORM object flushed
     later: the HL7 feed writes three for each result, and the object and its flush were a
-    tenth of a result's time. Events written so keep the order of the calls."""
+    tenth of a result's time. A caller with ORM rows pending flushes them first, so that the
+    events keep the order of the changes."""
     row = _values(actor, action, patient_id, subject, before, after, detail, None, Channel.WEB)
     row["at"] = utcnow()
-    session.flush()  # ORM rows still pending first: the events keep the order of the changes
-    session.connection().execute(_INSERT, row)
+    connection.execute(_INSERT, row)
 
 
 def audit_many(session: Session, events: list[dict[str, Any]], *, actor: Actor) -> None:

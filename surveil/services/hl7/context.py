@@ -2,6 +2,7 @@
 match on PID-3 that ADT, ORU and SIU share."""
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import hl7
@@ -35,6 +36,8 @@ class UnknownPatient(Unapplicable):
 
 @dataclass
 class Context:
+    """What an applier works with; ``connection`` is the session's, for Core statements."""
+
     session: Session
     actor: Actor
     settings: Settings
@@ -46,6 +49,12 @@ class Context:
     # The listener's results leave triggers and replan to its coalesced refresh
     # (``services.hl7.refresh``); a navigator's apply refreshes at once.
     defer_refresh: bool = False
+
+    @functools.cached_property
+    def connection(self) -> sa.Connection:
+        # Asked of the session once: each ``Session.connection()`` call costs what a statement
+        # does, and a result runs eight.
+        return self.session.connection()
 
 
 def identifier(context: Context) -> str:
@@ -94,7 +103,7 @@ def match_patient(context: Context) -> Match:
     else:
         mrn = identifier(context)
         params = {"clinic": context.settings.clinic.name, "mrn": mrn}
-        row = context.session.connection().execute(_BY_MRN, params).first()
+        row = context.connection.execute(_BY_MRN, params).first()
         if row is None:
             raise UnknownPatient(f"no patient with MRN {mrn} in surveil (unknown patient)")
         found = Match(row.id, row.birth_date)

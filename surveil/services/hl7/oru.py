@@ -160,11 +160,9 @@ def _check_series(context: Context, patient: Match, observation: Observation) ->
     """Never mix a result into a trend it cannot join: same unit, and for CgA the same assay
     (its reference range stands for the assay: CgA assays are not interconvertible)."""
     # Two columns, not the row, by a statement built once: this runs for every result.
-    last = (
-        context.session.connection()
-        .execute(_LAST_IN_SERIES, {"patient_id": patient.id, "name": observation.kind})
-        .first()
-    )
+    last = context.connection.execute(
+        _LAST_IN_SERIES, {"patient_id": patient.id, "name": observation.kind}
+    ).first()
     if last is None:
         return
     label = observation.kind.value
@@ -201,12 +199,12 @@ def _store(context: Context, patient: Match, observation: Observation) -> str:
         uln=observation.uln,
         today=context.today,
     )
-    marker_id = context.session.connection().execute(_INSERT_MARKER, values).scalar_one()
+    marker_id = context.connection.execute(_INSERT_MARKER, values).scalar_one()
     words = f"{values['name']} {values['value']:g} {values['unit']}".rstrip()
     words += f" on {values['date']}"
     after = {k: values[k] for k in ("name", "value", "unit", "date")}
     audit_at_once(
-        context.session,
+        context.connection,
         actor=context.actor,
         action="marker.recorded",
         patient_id=values["patient_id"],
@@ -254,17 +252,17 @@ def _correct(context: Context, patient: Match, observation: Observation) -> str:
 def _close_item(context: Context, patient: Match, observation: Observation) -> None:
     # Core statements, not the ORM object: the item is only read for its audit and updated
     # once, and loading it whole was a tenth of a result's time.
-    connection = context.session.connection()
-    item = connection.execute(
+    item = context.connection.execute(
         _OPEN_ITEM, {"patient_id": patient.id, "kind": observation.kind}
     ).first()
     if item is None:
         return
     before = {"state": item.state, "completed_on": item.completed_on}
     done_on = dt.date.fromisoformat(observation.date)
-    connection.execute(_CLOSE_ITEM, {"item_id": item.id, "done_on": done_on, "now": utcnow()})
+    closing = {"item_id": item.id, "done_on": done_on, "now": utcnow()}
+    context.connection.execute(_CLOSE_ITEM, closing)
     audit_at_once(
-        context.session,
+        context.connection,
         actor=context.actor,
         action="item.done",
         patient_id=patient.id,

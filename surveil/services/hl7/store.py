@@ -162,8 +162,9 @@ def receive_and_apply(
                 _update_outcome(session, row)
             else:
                 _add(session, row)
+            session.flush()  # an ADT's or SIU's ORM changes first: their audit events lead
             audit_at_once(
-                session,
+                session.connection(),
                 actor=actor,
                 action="hl7.applied",
                 patient_id=row.patient_id,

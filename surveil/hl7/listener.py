@@ -147,7 +147,9 @@ class Listener:
     def refresher(self) -> None:
         """The refresher thread: after the first result of a burst, wait for the rest of it,
         then refresh all their patients together."""
-        retry_at: dt.datetime | None = None  # a patient whose refresh failed is due again
+        # When a patient whose refresh failed is due again (one may be waiting from before
+        # this start: ``recover`` leaves those whose wait is not over).
+        retry_at = refresh.next_retry(self.engine)
         while not self._stopping.is_set():
             if not self._due.wait(1.0) and (retry_at is None or _now() < retry_at):
                 continue

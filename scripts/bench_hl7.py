@@ -21,7 +21,8 @@ clock stops when the last ACK has come **and** every patient's refresh has commi
 - ``ratio``: parse rate / end-to-end rate (how many bare parses one applied message costs);
 - ``cpu_ms_per_message``: CPU time of this process (client, listener, SQLite) per message,
   and ``cpu_ratio`` (against ``hl7.parse``'s CPU time), which shared cores disturb less than
-  the wall clock: 200/s on a free core needs ``cpu_ms_per_message`` ≤ 5;
+  the wall clock: 200/s on a free core needs ``cpu_ms_per_message`` ≤ 5, with margin ≤ 3.5
+  (the ``met`` target);
 - ``refreshes``: how many refresh transactions the burst took (coalescing at work).
 
 ``run(db_url)`` follows the harness's signature but builds its own 200-patient registry: the
@@ -43,6 +44,7 @@ from typing import Any
 import hl7
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from targets import above, below
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.db import migrate
@@ -55,6 +57,8 @@ from surveil.hl7.sender import ack_code
 
 MESSAGES = 400
 PATIENTS = 200
+# 200/s on one core with margin: 5 ms a message is the edge, 3.5 leaves 30 % (issue 17).
+CPU_MS_TARGET = 3.5
 
 
 def oru(control: str, mrn: str, value: float, day: dt.date) -> bytes:
@@ -139,6 +143,21 @@ def run(db_url: str = "", messages: int = MESSAGES) -> dict[str, Any]:
         "load_average": round(os.getloadavg()[0], 1),
         "target_per_s": 200,
         "meets_target": end_to_end >= 200,
+        # The wall rate is the issue's target; on a shared machine it moves with the load,
+        # so the CPU a message (one free core applies 1000 / cpu_ms a second) is shown beside
+        # it, each with its ratio against bare hl7.parse in the same run.
+        "met": {
+            "ORU^R01 end to end": above(
+                round(end_to_end, 1), 200, "/s", ratio=round(parse_rate / end_to_end, 1)
+            ),
+            "CPU a message": below(
+                round(1000 * cpu / messages, 2),
+                CPU_MS_TARGET,
+                "ms",
+                inclusive=True,
+                ratio=round(cpu / parse_cpu, 1),
+            ),
+        },
     }
 
 

@@ -114,7 +114,8 @@ def queue(ctx: click.Context, as_json: bool) -> None:
 def apply_(
     ctx: click.Context, message_id: int, patient_id: int | None, item_id: int | None
 ) -> None:
-    """Apply a queued message, to the patient you name or as it now matches.
+    """Apply a queued message, to the patient you name or as it now matches; for a result
+    whose triggers and plan kept failing (refresh_failed), re-run them once the cause is fixed.
 
     \b
     Examples:

@@ -7,7 +7,9 @@ the processing state: ``received`` (stored, not yet applied), ``applied``, ``que
 a navigator: unknown patient, unknown code, unit not comparable...), ``rejected`` (not HL7 we can
 read) and ``dismissed`` (a navigator decided, with a reason). The raw text is cleared after the
 configured retention; the row and its hash stay as the record that it came. ``refresh_due``
-marks an applied result whose triggers and replan are still to run (the listener coalesces them).
+marks an applied result whose triggers and replan are still to run (the listener coalesces them);
+``refresh_failed`` is such a result whose refresh failed ``refresh_attempts`` times: the result
+stays stored and the message waits in the navigators' queue, to be retried once the cause is fixed.
 """
 
 import datetime as dt
@@ -17,7 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from surveil.db.base import created_field, fk, one_of
 
-HL7_STATES = ("received", "applied", "queued", "rejected", "dismissed")
+HL7_STATES = ("received", "applied", "queued", "rejected", "dismissed", "refresh_failed")
 
 
 class Hl7Message(SQLModel, table=True):
@@ -47,3 +49,8 @@ class Hl7Message(SQLModel, table=True):
     # with the other results of a burst (migration 0017); set in the transaction that applied
     # it, so a listener killed before the refresh leaves it due for the next one.
     refresh_due: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Failed refreshes of this result so far, and when the next may run (migration 0026): a
+    # patient whose refresh raises is retried with a growing wait, then queued, while the other
+    # patients of its burst are refreshed normally.
+    refresh_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    refresh_retry_at: dt.datetime | None = None

@@ -3,6 +3,7 @@ words, applies one to the patient she names, is refused (422, the problem beside
 nothing written) when the dismissal has no reason, then dismisses it; the page fits a phone and
 axe finds nothing critical or serious."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from surveil.db import models as m
 from surveil.db.hl7 import Hl7Message
 from surveil.hl7.sender import messages_in
 from surveil.services.actor import Actor
-from surveil.services.hl7 import store
+from surveil.services.hl7 import refresh, store
 from surveil.web.deps import clinic_today
 from tests.web.axe import axe_violations
 from tests.web.conftest import World, csrf_of
@@ -93,6 +94,51 @@ def test_apply_to_a_named_patient_and_dismiss_with_a_reason(
         states = [r.state for r in session.exec(select(Hl7Message).order_by(Hl7Message.id))]
     assert states == ["applied", "dismissed"]
     assert "No HL7 message is waiting" in nina.get("/hl7/queue").text
+
+
+def test_a_result_whose_refresh_keeps_failing_is_re_run_from_the_page_once_fixed(
+    nina: TestClient, web_engine: sa.Engine, web_settings: Settings, world: World
+) -> None:
+    [result] = _queue(web_engine, web_settings, "oru_cga.hl7")
+    token = csrf_of(nina, "/hl7/queue")
+    nina.post(
+        f"/hl7/queue/{result}/apply",
+        data={"patient_id": str(world.north_patient), "csrf_token": token},
+        follow_redirects=False,
+    )
+    # Poisoned: an override naming a scan the planner does not know, and the result's refresh
+    # left to the listener's refresher, which gives up after its attempts.
+    with Session(web_engine) as session:
+        bad = m.PlanOverride(
+            patient_id=world.north_patient, kind="ct", modality="xray", reason="old", author="x"
+        )
+        session.add(bad)
+        session.execute(sa.update(Hl7Message).values(refresh_due=True))
+        session.commit()
+        override = bad.id
+    feed = Actor.system(Channel.HL7, clinic="north")
+    at = dt.datetime.now(dt.UTC)
+    for _ in range(refresh.MAX_ATTEMPTS):
+        at += dt.timedelta(hours=1)
+        refresh.refresh_due(
+            web_engine, actor=feed, settings=web_settings, today=clinic_today(web_settings), now=at
+        )
+    page = nina.get("/hl7/queue")
+    assert "Re-run triggers and plan" in page.text and "not a valid ItemKind" in page.text
+    refused = nina.post(f"/hl7/queue/{result}/apply", data={"csrf_token": token})
+    assert refused.status_code == 422 and "still cannot be re-run" in refused.text
+    with Session(web_engine) as session:
+        session.execute(
+            sa.update(m.PlanOverride).where(m.PlanOverride.id == override).values(modality="mri")
+        )
+        session.commit()
+    rerun = nina.post(
+        f"/hl7/queue/{result}/apply", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert rerun.status_code == 303
+    with Session(web_engine) as session:
+        assert session.get(Hl7Message, result).state == "applied"  # type: ignore[union-attr]
+    assert _audit(web_engine)[-1] == ("hl7.refreshed", "nina", "web", world.north_patient)
 
 
 @pytest.mark.e2e

@@ -2,16 +2,23 @@
 match on PID-3 that ADT, ORU and SIU share."""
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import hl7
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from surveil.config import Settings
 from surveil.db import models as m
 from surveil.db.hl7 import Hl7Message
 from surveil.services.actor import Actor
 from surveil.services.hl7.parse import component, repetition_count
+
+# Built once: every message is matched so (building the statement was a tenth of the match).
+_BY_MRN = sa.select(col(m.Patient.id), col(m.Patient.birth_date)).where(
+    col(m.Patient.clinic) == sa.bindparam("clinic"), col(m.Patient.mrn) == sa.bindparam("mrn")
+)
 
 
 class Unapplicable(Exception):
@@ -29,6 +36,8 @@ class UnknownPatient(Unapplicable):
 
 @dataclass
 class Context:
+    """What an applier works with; ``connection`` is the session's, for Core statements."""
+
     session: Session
     actor: Actor
     settings: Settings
@@ -40,6 +49,12 @@ class Context:
     # The listener's results leave triggers and replan to its coalesced refresh
     # (``services.hl7.refresh``); a navigator's apply refreshes at once.
     defer_refresh: bool = False
+
+    @functools.cached_property
+    def connection(self) -> sa.Connection:
+        # Asked of the session once: each ``Session.connection()`` call costs what a statement
+        # does, and a result runs eight.
+        return self.session.connection()
 
 
 def identifier(context: Context) -> str:
@@ -62,23 +77,38 @@ def pid_segment(context: Context) -> hl7.Segment:
         raise Unapplicable("the message has no PID segment") from None
 
 
+@dataclass(frozen=True)
+class Match:
+    """The patient a message is about: what a result needs of the record, without loading it."""
+
+    id: int
+    birth_date: dt.date
+
+
 def find_patient(context: Context) -> m.Patient:
     """The patient the message is about, in the clinic surveil serves; else Unapplicable."""
-    session = context.session
+    patient = context.session.get(m.Patient, match_patient(context).id)
+    assert patient is not None  # just matched, in this transaction
+    return patient
+
+
+def match_patient(context: Context) -> Match:
+    """:func:`find_patient`'s match, as two columns read by a statement built once (every
+    result is matched so; loading the ORM row was a tenth of a result's time)."""
     if context.patient_id is not None:
-        patient = session.get(m.Patient, context.patient_id)
+        patient = context.session.get(m.Patient, context.patient_id)
         if patient is None:
             raise Unapplicable(f"no patient with id {context.patient_id}")
-        return _keep(context, patient)
-    mrn = identifier(context)
-    patient = session.exec(
-        select(m.Patient).where(
-            col(m.Patient.clinic) == context.settings.clinic.name, col(m.Patient.mrn) == mrn
-        )
-    ).first()
-    if patient is None:
-        raise UnknownPatient(f"no patient with MRN {mrn} in surveil (unknown patient)")
-    return _keep(context, patient)
+        found = Match(context.patient_id, patient.birth_date)
+    else:
+        mrn = identifier(context)
+        params = {"clinic": context.settings.clinic.name, "mrn": mrn}
+        row = context.connection.execute(_BY_MRN, params).first()
+        if row is None:
+            raise UnknownPatient(f"no patient with MRN {mrn} in surveil (unknown patient)")
+        found = Match(row.id, row.birth_date)
+    context.row.patient_id = found.id
+    return found
 
 
 def chosen_item(context: Context, patient: m.Patient) -> m.FollowUpItem:
@@ -89,8 +119,3 @@ def chosen_item(context: Context, patient: m.Patient) -> m.FollowUpItem:
     if item.state not in {s.value for s in m.OPEN_ITEM_STATES}:
         raise Unapplicable(f"item {context.item_id} is already {item.state}")
     return item
-
-
-def _keep(context: Context, patient: m.Patient) -> m.Patient:
-    context.row.patient_id = patient.id
-    return patient

@@ -3,7 +3,9 @@
 Each entry says what the message means in words (who, what, why it waits). A navigator matches
 it to a patient and applies it (the same appliers, in one transaction, audited), retries it after
 fixing the record (an item added, a unit settled), or dismisses it with a reason. Nothing is
-dropped: a dismissed message stays, with who dismissed it and why.
+dropped: a dismissed message stays, with who dismissed it and why. A result whose triggers and
+replan failed again and again (``refresh_failed``: the result itself is stored) is applied
+again by re-running them, once the cause is fixed.
 """
 
 import datetime as dt
@@ -28,7 +30,8 @@ from surveil.services.hl7.parse import Unreadable, component, read, repetition_c
 from surveil.services.planning import care
 from surveil.services.users.accounts import may_see, visible_patient
 
-WAITING = ("queued", "rejected")
+# refresh_failed: applied, but its patient's triggers and replan failed too often (refresh.py).
+WAITING = ("queued", "rejected", "refresh_failed")
 KIND_WORDS = {
     "ORU": "lab result",
     "SIU": "appointment",
@@ -167,6 +170,7 @@ def dismiss(engine: sa.Engine, *, actor: Actor, message_id: int, reason: str | N
 
 @change(
     "hl7.applied",
+    "hl7.refreshed",
     "marker.recorded",
     "marker.corrected",
     "item.done",
@@ -195,6 +199,8 @@ def apply_queued(
         row = _waiting(session, message_id, actor)
         if patient_id is not None:
             visible_patient(session, actor=actor, patient_id=patient_id)  # NotFound otherwise
+        if row.state == "refresh_failed":
+            return _refresh_again(session, actor, row, settings, today)
         if row.state != "queued":
             raise Conflict(f"message {message_id} is {row.state}: it cannot be applied")
         message, _ = read(row.raw or "")
@@ -216,6 +222,43 @@ def apply_queued(
             detail=f"HL7 message {row.id} {row.kind} applied by hand: {words}"[:1000],
         )
         return f"message {message_id} applied: {words}"
+
+
+def _refresh_again(
+    session: Session, actor: Actor, row: Hl7Message, settings: Settings, today: dt.date
+) -> str:
+    """Re-run the triggers and replan that failed after this (stored) result; refused with the
+    error's words while they still fail, nothing written then."""
+    patient = session.get(m.Patient, row.patient_id) if row.patient_id else None
+    if patient is None:
+        raise Conflict(f"message {row.id}'s patient is no longer in surveil")
+    try:
+        with session.begin_nested():
+            care.refresh_patient(
+                session, patient=patient, settings=settings, today=today, channel=actor.channel
+            )
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise
+    except Exception as error:  # noqa: BLE001  (any cause: its words go to the navigator)
+        why = f"{type(error).__name__}: {str(error).strip()[:300]}"
+        raise InvalidInput(
+            Problem("message", f"the triggers and plan still cannot be re-run ({why})"),
+            what="HL7 message",
+        ) from None
+    attempts = row.refresh_attempts
+    row.state, row.reason = "applied", f"triggers and plan re-run by hand after {attempts} failures"
+    row.resolved_by, row.processed_at = actor.username, utcnow()
+    session.add(row)
+    audit(
+        session,
+        actor=actor,
+        action="hl7.refreshed",
+        patient_id=row.patient_id,
+        subject=f"hl7:{row.id}",
+        after={"state": "applied"},
+        detail=f"HL7 message {row.id}: triggers and plan re-run by hand",
+    )
+    return f"message {row.id}: triggers and plan re-run"
 
 
 def _waiting(session: Session, message_id: int, actor: Actor) -> Hl7Message:

@@ -30,7 +30,7 @@ from surveil.db.hl7 import Hl7Message
 from surveil.db.session import session_scope
 from surveil.errors import SurveilError
 from surveil.services.actor import Actor
-from surveil.services.audit import audit
+from surveil.services.audit import audit, audit_at_once
 from surveil.services.entry import change
 from surveil.services.hl7 import appliers
 from surveil.services.hl7.context import Context, Unapplicable
@@ -158,10 +158,13 @@ def receive_and_apply(
             )
             words = appliers.apply(context)
             row.state, row.reason, row.processed_at = "applied", words[:1000], utcnow()
-            if not first:
+            if first:
+                _update_outcome(session, row)
+            else:
                 _add(session, row)
-            audit(
-                session,
+            session.flush()  # an ADT's or SIU's ORM changes first: their audit events lead
+            audit_at_once(
+                session.connection(),
                 actor=actor,
                 action="hl7.applied",
                 patient_id=row.patient_id,
@@ -202,14 +205,33 @@ def _new_row(header: Header, raw: bytes, *, state: str) -> Hl7Message:
     )
 
 
+_TABLE: sa.Table = Hl7Message.__table__  # type: ignore[attr-defined]
+_STORED = [c.name for c in _TABLE.c if c.name != "id"]
+_INSERT = sa.insert(_TABLE).returning(_TABLE.c.id)
+_OUTCOME = ("state", "reason", "processed_at", "patient_id", "refresh_due")
+_UPDATE_OUTCOME = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.id == sa.bindparam("message_id"))
+    .values({name: sa.bindparam(name) for name in _OUTCOME})
+)
+
+
 def _add(session: Session, row: Hl7Message) -> None:
-    """Insert the message; the unique (sender, MSH-10) says it was stored before (a resend, or
-    another listener a moment ago: PostgreSQL makes this insert wait for that one's commit)."""
-    session.add(row)
+    """Insert the message (a Core INSERT of the row's values, its compiled form cached: the
+    listener's hot path; ``row`` stays outside the session, its id set). The unique (sender,
+    MSH-10) says it was stored before (a resend, or another listener a moment ago: PostgreSQL
+    makes this insert wait for that one's commit)."""
+    values = {name: getattr(row, name) for name in _STORED}
     try:
-        session.flush()
+        row.id = session.connection().execute(_INSERT, values).scalar_one()
     except sa.exc.IntegrityError:
         raise _Resent from None
+
+
+def _update_outcome(session: Session, row: Hl7Message) -> None:
+    """Write what applying a message inserted first (by :func:`_add`) settled about it."""
+    values = {name: getattr(row, name) for name in _OUTCOME}
+    session.connection().execute(_UPDATE_OUTCOME, {"message_id": row.id, **values})
 
 
 def _store_queued(

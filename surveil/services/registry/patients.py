@@ -17,11 +17,9 @@ from sqlmodel import Session, col, select
 from surveil.core.grading import who_grade
 from surveil.core.names import search_keys
 from surveil.core.vocab import (
-    MARKER_KINDS,
     Differentiation,
     Functional,
     Hereditary,
-    ItemKind,
     Resection,
     Site,
     Sstr,
@@ -32,6 +30,7 @@ from surveil.core.vocab import (
 from surveil.db import models as m
 from surveil.db.base import utcnow
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
+from surveil.services.registry.markers import marker_values
 from surveil.services.registry.tumour_details import DETAIL_FIELDS, detail_values
 from surveil.services.validate import Checker
 
@@ -467,27 +466,18 @@ def add_marker(
     on_ppi: bool = False,
     today: dt.date,
 ) -> m.MarkerResult:
-    check = Checker(today=today, what="marker result")
-    kind = check.choice("name", name, ItemKind)
-    if kind is not None and kind not in MARKER_KINDS:
-        check.fail(
-            "name",
-            f"{kind.value!r} is not a marker; markers are: "
-            + ", ".join(sorted(k.value for k in MARKER_KINDS)),
-        )
-    number = check.number("value", value, low=0)
-    day = check.date("date", date, not_before=patient.birth_date, not_before_label="the birth date")
-    limit = check.number("uln", uln, required=False, positive=True)
-    check.raise_if_problems()
-    assert kind and number is not None and day
     result = m.MarkerResult(
-        patient_id=stored_id(patient),
-        name=kind,
-        value=number,
-        unit=unit.strip(),
-        uln=limit,
-        date=day,
-        on_ppi=on_ppi,
+        **marker_values(
+            patient_id=stored_id(patient),
+            birth_date=patient.birth_date,
+            name=name,
+            value=value,
+            date=date,
+            unit=unit,
+            uln=uln,
+            on_ppi=on_ppi,
+            today=today,
+        )
     )
     session.add(result)
     session.flush()

@@ -6,7 +6,7 @@ patient failed) and ``refresh_retry_at`` (when it may run again), and the state
 state's CHECK constraint is replaced; SQLite rebuilds the table for that (batch mode).
 
 Revision ID: 0026
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-05 23:30:00
 
 """
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0026"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

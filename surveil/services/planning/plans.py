@@ -154,7 +154,7 @@ def overrides_for(
             .where(
                 col(m.PlanOverride.patient_id).in_(patient_ids), m.PlanOverride.active == sa.true()
             )
-            .order_by(col(m.PlanOverride.created_at))
+            .order_by(col(m.PlanOverride.created_at), col(m.PlanOverride.id))
         ).all()
         if patient_ids
         else []
@@ -200,12 +200,16 @@ def _shortened_imaging(
     consequences were recorded has none: its pack's imaging applies while it is unresolved."""
     if not patient_ids:
         return []
+    # In id order: two triggers' overrides are worded into an item in this order, and without
+    # it PostgreSQL returns rows as they lie on disk (two replan workers wrote different text).
     triggers = session.exec(
-        select(m.Trigger).where(
+        select(m.Trigger)
+        .where(
             col(m.Trigger.patient_id).in_(patient_ids),
             m.Trigger.state != m.TriggerState.RESOLVED,
             m.Trigger.confounded == sa.false(),
         )
+        .order_by(col(m.Trigger.id))
     ).all()
     ids = [t.id for t in triggers]
     statuses: dict[int, set[tuple[str, str]]] = {}

@@ -101,12 +101,12 @@ def format_full_day_in(day: dt.date, language: str) -> str:
     return format_date(day, "full", locale=_date_locale(language))
 
 
-# Translated templates: the patient's reminder messages, calendar feed and the pages of the
-# reminders' reply links. (The navigators' digest is for staff and stays in English.)
+# Translated templates: the patient's reminder messages, calendar feed, plan letter and the
+# pages of the reminders' reply links. (The navigators' digest is for staff and stays in English.)
 TRANSLATED = ("reminders/_*", "reminders/window-open/*", "reminders/due-soon/*",
               "reminders/ssa-due/*", "ical/summary.txt", "ical/description.txt",
               "ical/_refresh_note.txt", "ical/calendar.txt",
-              "replies/*")  # fmt: skip
+              "replies/*", "letters/*")  # fmt: skip
 _EXTRACT_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "trim_blocks": "true"}
 
 

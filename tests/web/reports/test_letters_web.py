@@ -58,6 +58,9 @@ def test_the_letter_page_and_pdfs_in_the_patient_language(
     assert page.status_code == 200 and '<html lang="fr">' in page.text
     assert "Votre plan de suivi" in page.text and "Madame, Monsieur," in page.text
     assert "Your follow-up plan" not in page.text and "IRM" not in page.text
+    csp = page.headers["content-security-policy"]  # the site's, plus this stylesheet's hash
+    assert "style-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     pdf = nina.get(f"/reports/letters/{world.north_patient}.pdf", params={"handover": "true"})
     text = " ".join(
         "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()

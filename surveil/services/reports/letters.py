@@ -9,8 +9,10 @@ language (``patient.language``: its catalogue, else English; ``render/letter.py`
 """
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 import sqlalchemy as sa
@@ -110,18 +112,23 @@ def letters_in_one_pdf(letters: list[Letter]) -> bytes:
 
 
 class _Languages:
-    """One Jinja environment per language met in a run (made on first use: installing a
-    catalogue changes an environment, so languages never share one)."""
+    """The Jinja environment of each language a run meets (installing a catalogue changes an
+    environment, so languages never share one)."""
 
     def __init__(self, settings: Settings) -> None:
         self.root = resource_dir("templates", settings.paths.templates)
-        self._envs: dict[str, jinja2.Environment] = {}
 
     def of(self, requested: str | None) -> tuple[str, jinja2.Environment]:
         language = pick_language(requested, self.root)
-        if language not in self._envs:
-            self._envs[language] = make_environment(self.root, language)
-        return language, self._envs[language]
+        return language, _environment(self.root, language)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(root: Path, language: str) -> jinja2.Environment:
+    """Kept for the process, as the feeds' are: a new environment compiles the letter's five
+    templates again, which cost more than the letters themselves in a web request for one letter
+    and in each bulk run (templates take effect on restart, as everywhere)."""
+    return make_environment(root, language)
 
 
 def _letter(

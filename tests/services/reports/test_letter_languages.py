@@ -85,7 +85,9 @@ def test_every_letter_renders_in_every_language_for_every_kind(
         for field in ("when", "what", "details", "why"):
             ours, theirs = getattr(line, field), getattr(english_line, field)
             assert ours != theirs or (language, ours) in SAME_WORD, (language, field, ours)
-    assert "Calendar apps" not in original.html and "Europe/Madrid" in letter.html
+    # A letter is not a calendar: no note about calendar apps, no "date shown".
+    assert "Calendar apps" not in original.html and "date shown" not in original.html
+    assert "Europe/Madrid" in letter.html
     empty = word_letter(env, language, [], heading(None), detailed=detailed)
     english_empty = word_letter(english, "en", [], heading(None), detailed=detailed)
     assert empty.html.count("<p>") == english_empty.html.count("<p>")

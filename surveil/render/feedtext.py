@@ -36,9 +36,11 @@ def render_event_text(
     booked_at_local: str | None,
     status: FeedItemStatus = FeedItemStatus.PLANNED,
     language: str = DEFAULT_LANGUAGE,
+    calendar_note: bool = True,
 ) -> tuple[str, str]:
     """(SUMMARY, DESCRIPTION) for one event; ``window`` is (earliest, latest), inclusive.
-    ``env`` is ``language``'s environment; the dates are written in that language."""
+    ``env`` is ``language``'s environment; the dates are written in that language. A letter
+    asks for no ``calendar_note`` (how slowly calendar apps refresh is no news on paper)."""
     if window is None and booked_at_local is None:
         raise ValueError("an event needs its due window or its booked time to be described")
     context = {
@@ -51,6 +53,7 @@ def render_event_text(
         "window_from": format_day(window[0], language) if window else "",
         "window_to": format_day(window[1], language) if window else "",
         "clinic_phone": clinic_phone,
+        "calendar_note": calendar_note,
     }
     # A summary is one line whatever the template's layout.
     summary = " ".join(render_text_memo(env, "ical/summary.txt", context).split())

@@ -84,6 +84,7 @@ def translations(language: str, templates: Path) -> NullTranslations:
     return merged if merged is not None else NullTranslations()
 
 
+@functools.cache
 def _date_locale(language: str) -> Locale:
     try:
         return Locale.parse(_DATE_LOCALE.get(language, language))
@@ -91,22 +92,27 @@ def _date_locale(language: str) -> Locale:
         return Locale.parse(_DATE_LOCALE[DEFAULT_LANGUAGE])
 
 
+# Letters and reminders in bulk write the same few hundred days over and over, and Babel parses
+# the locale and the pattern for each afresh: most of what a Spanish or French letter's HTML cost
+# more than an English one's (scripts/bench_reports.py, letters_html_cpu_ms_*).
+@functools.lru_cache(maxsize=4096)
 def format_day_in(day: dt.date, language: str) -> str:
     """A date written out in the language: "31 January 2026", "31 de enero de 2026"."""
     return format_date(day, "long", locale=_date_locale(language))
 
 
+@functools.lru_cache(maxsize=4096)
 def format_full_day_in(day: dt.date, language: str) -> str:
     """The weekday too: "lunes, 30 de marzo de 2026", "lundi 30 mars 2026"."""
     return format_date(day, "full", locale=_date_locale(language))
 
 
-# Translated templates: the patient's reminder messages, calendar feed and the pages of the
-# reminders' reply links. (The navigators' digest is for staff and stays in English.)
+# Translated templates: the patient's reminder messages, calendar feed, plan letter and the
+# pages of the reminders' reply links. (The navigators' digest is for staff and stays in English.)
 TRANSLATED = ("reminders/_*", "reminders/window-open/*", "reminders/due-soon/*",
               "reminders/ssa-due/*", "ical/summary.txt", "ical/description.txt",
               "ical/_refresh_note.txt", "ical/calendar.txt",
-              "replies/*")  # fmt: skip
+              "replies/*", "letters/*")  # fmt: skip
 _EXTRACT_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "trim_blocks": "true"}
 
 

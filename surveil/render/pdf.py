@@ -41,10 +41,10 @@ def many_pdfs(
     fork). ``on_done(n)`` is told each time n more PDFs are ready.
     """
     batches = _batches(documents)
-    pdfs: list[bytes] = []
+    pdfs: list[bytes] = [b""] * len(documents)
     if jobs <= 1 or len(batches) <= 1:
-        for batch in batches:
-            pdfs += _render_batch(batch)
+        for places, batch in batches:
+            _place(pdfs, places, _render_batch(batch))
             if on_done:
                 on_done(len(batch))
         return pdfs
@@ -52,24 +52,38 @@ def many_pdfs(
     # again (a second or more each); the CLI that asks for workers runs no threads of its own.
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for batch, done in zip(batches, pool.map(_render_batch, batches), strict=True):
-            pdfs += done
+        done = pool.map(_render_batch, [batch for _places, batch in batches])
+        for (places, batch), made in zip(batches, done, strict=True):
+            _place(pdfs, places, made)
             if on_done:
                 on_done(len(batch))
     return pdfs
 
 
-def _batches(documents: Sequence[str]) -> list[list[str]]:
-    batches: list[list[str]] = []
-    head = None
-    for html in documents:
-        this_head = html.partition("<main")[0]
-        if batches and this_head == head and len(batches[-1]) < BATCH and html.count("<main") == 1:
-            batches[-1].append(html)
-        else:
-            batches.append([html])
-            head = this_head if html.count("<main") == 1 else None
+def _batches(documents: Sequence[str]) -> list[tuple[list[int], list[str]]]:
+    """The documents (with their places in the list) in batches of up to ``BATCH`` that share
+    everything before their one ``<main>``. Letters in several languages differ there (``<html
+    lang>``, ``<title>``), so documents are grouped by head wherever they stand in the list, not
+    only when they are neighbours: a mixed list is laid out in as few documents as a uniform one."""
+    batches: list[tuple[list[int], list[str]]] = []
+    open_batch: dict[str, tuple[list[int], list[str]]] = {}
+    for place, html in enumerate(documents):
+        if html.count("<main") != 1:
+            batches.append(([place], [html]))
+            continue
+        head = html.partition("<main")[0]
+        batch = open_batch.get(head)
+        if batch is None or len(batch[1]) >= BATCH:
+            batch = open_batch[head] = ([], [])
+            batches.append(batch)
+        batch[0].append(place)
+        batch[1].append(html)
     return batches
+
+
+def _place(pdfs: list[bytes], places: list[int], made: list[bytes]) -> None:
+    for place, pdf in zip(places, made, strict=True):
+        pdfs[place] = pdf
 
 
 def _render_batch(batch: list[str]) -> list[bytes]:

@@ -2,7 +2,10 @@
 of the header), the worklist as it was (``/worklist?as_of=``) and the capacity forecast
 (``/reports/capacity``, its CSV)."""
 
+import base64
 import datetime as dt
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -32,6 +35,7 @@ from surveil.web.deps import (
     utc_now,
 )
 from surveil.web.report_charts import BarChart, MonthCounts, bar_chart
+from surveil.web.security import CSP
 
 router = APIRouter()
 Param = Annotated[str, Query(max_length=100)]
@@ -251,7 +255,25 @@ def letter_page(
         settings=settings,
         today=clinic_today(settings),
     )
-    return Response(letter.html, media_type="text/html; charset=utf-8")
+    return Response(
+        letter.html,
+        media_type="text/html; charset=utf-8",
+        headers={"content-security-policy": _letter_csp(letter.html)},
+    )
+
+
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def _letter_csp(html: str) -> str:
+    """The site's policy, letting this page's own inline print stylesheet (and no other) apply:
+    the letter is one self-contained document (WeasyPrint reads the same HTML), and without its
+    hash the browser drops the stylesheet, so the printed page lost its layout."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+        for css in _STYLE.findall(html)
+    ]
+    return CSP.replace("style-src 'self'", " ".join(["style-src 'self'", *hashes]))
 
 
 @router.get("/reports/letters/{patient_id}.pdf", name="reports.letter_pdf")

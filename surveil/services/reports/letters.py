@@ -4,12 +4,15 @@ PDF (``templates/letters/plan.html``), one patient or many (issue 20, point 3).
 Privacy follows the calendar feed (``clinic.detailed_messages``): by default a letter names no
 diagnosis, body site or test that gives the condition away, and no patient name, as it may be
 read by anyone who finds it. ``handover=True`` (printed to give to the patient in person) uses
-the tests' own names and greets the patient by name. Wording is English only for now.
+the tests' own names and greets the patient by name. Each letter is worded in the patient's
+language (``patient.language``: its catalogue, else English; ``render/letter.py``).
 """
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 import sqlalchemy as sa
@@ -17,14 +20,15 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
-from surveil.core.feed import Wording, wording_for
 from surveil.core.vocab import ItemKind
 from surveil.db import models as m
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, Problem
-from surveil.render.feedtext import local_time_text, render_event_text
+from surveil.render.i18n import pick_language
+from surveil.render.letter import LetterHeading, LetterLine, PlanDate, word_letter
 from surveil.render.pdf import html_to_pdf, many_pdfs
-from surveil.render.templating import format_day, make_environment
+from surveil.render.templating import make_environment
+from surveil.resources import resource_dir
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.entry import audited_read
@@ -33,30 +37,12 @@ from surveil.services.users.accounts import visible_patient
 
 MONTHS = (12, 24)
 MAX_LETTERS = 500
-# Why each kind of date matters, in words that give nothing away.
-WHY = {
-    Wording.SCAN: "A scan shows whether anything has changed since the last one.",
-    Wording.BLOOD_TEST: "A blood test can show a change before a scan does.",
-    Wording.URINE_TEST: "A urine test can show a change before a scan does.",
-    Wording.INJECTION: "Your treatment works best when the injections keep to time.",
-    Wording.PROCEDURE: "This procedure lets the team look closely where a scan cannot.",
-    Wording.TREATMENT: "Your treatment is given in planned steps; each one counts.",
-    Wording.APPOINTMENT: "Your doctor or nurse will go through your results and how you feel.",
-    Wording.REVIEW: "Your care team meets to look at your results. You do not need to come in.",
-}
-
-
-@dataclass(frozen=True)
-class LetterLine:
-    when: str
-    what: str
-    details: str
-    why: str
 
 
 @dataclass(frozen=True)
 class Letter:
     patient_id: int
+    language: str
     greeting: str
     lines: tuple[LetterLine, ...]
     html: str
@@ -82,7 +68,7 @@ def patient_letters(
     wanted = len(patient_ids or []) + len(mrns or [])
     if not wanted or wanted > MAX_LETTERS:
         raise InvalidInput(Problem("patients", f"name 1 to {MAX_LETTERS} patients"), what="letter")
-    env = make_environment(settings.paths.templates)
+    words = _Languages(settings)
     letters = []
     with session_scope(engine) as session:
         home = clinic or actor.clinic
@@ -90,7 +76,7 @@ def patient_letters(
         found += [patient_by_mrn(session, actor=actor, mrn=mrn, clinic=home) for mrn in mrns or []]
         for patient in found:
             pid = patient.id or 0
-            letter = _letter(session, patient, months, handover, settings, today, env)
+            letter = _letter(session, patient, months, handover, settings, today, words)
             letters.append(letter)
             audit(
                 session,
@@ -125,6 +111,26 @@ def letters_in_one_pdf(letters: list[Letter]) -> bytes:
     return html_to_pdf(head + "".join(bodies) + "</body></html>")
 
 
+class _Languages:
+    """The Jinja environment of each language a run meets (installing a catalogue changes an
+    environment, so languages never share one)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = resource_dir("templates", settings.paths.templates)
+
+    def of(self, requested: str | None) -> tuple[str, jinja2.Environment]:
+        language = pick_language(requested, self.root)
+        return language, _environment(self.root, language)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(root: Path, language: str) -> jinja2.Environment:
+    """Kept for the process, as the feeds' are: a new environment compiles the letter's five
+    templates again, which cost more than the letters themselves in a web request for one letter
+    and in each bulk run (templates take effect on restart, as everywhere)."""
+    return make_environment(root, language)
+
+
 def _letter(
     session: Session,
     patient: m.Patient,
@@ -132,7 +138,7 @@ def _letter(
     handover: bool,
     settings: Settings,
     today: dt.date,
-    env: jinja2.Environment,
+    words: _Languages,
 ) -> Letter:
     until = today + relativedelta(months=months)
     items = session.exec(
@@ -144,40 +150,34 @@ def _letter(
         )
         .order_by(col(m.FollowUpItem.target), col(m.FollowUpItem.id))
     ).all()
+    dates = [
+        PlanDate(
+            ItemKind(item.kind),
+            item.earliest,
+            item.latest,
+            _aware(item.booked_at) if item.booked_at else None,
+        )
+        for item in items
+    ]
     clinic = settings.clinic
-    detailed = handover or clinic.detailed_messages
-    lines = []
-    for item in items:
-        kind = ItemKind(item.kind)
-        booked = (
-            local_time_text(_aware(item.booked_at), patient.timezone) if item.booked_at else None
-        )
-        what, details = render_event_text(
-            env,
-            kind,
-            detailed=detailed,
-            clinic_phone=clinic.phone,
-            window=(item.earliest, item.latest),
-            booked_at_local=booked,
-        )
-        when = booked or (
-            f"{format_day(item.earliest)} to {format_day(item.latest)}"
-            if item.earliest != item.latest
-            else format_day(item.earliest)
-        )
-        lines.append(LetterLine(when, what, details, WHY[wording_for(kind)]))
-    greeting = f"Dear {patient.given_name} {patient.family_name}" if handover else "Dear patient"
-    html = env.get_template("letters/plan.html").render(
-        greeting=greeting,
-        lines=lines,
+    heading = LetterHeading(
         clinic_name=clinic.patient_facing_name,
         clinic_phone=clinic.phone,
-        today=format_day(today),
-        until=format_day(until),
+        name=f"{patient.given_name} {patient.family_name}" if handover else None,
+        timezone=patient.timezone,
+        today=today,
+        until=until,
         months=months,
-        handover=handover,
     )
-    return Letter(patient_id=patient.id or 0, greeting=greeting, lines=tuple(lines), html=html)
+    language, env = words.of(patient.language)
+    text = word_letter(env, language, dates, heading, detailed=handover or clinic.detailed_messages)
+    return Letter(
+        patient_id=patient.id or 0,
+        language=language,
+        greeting=text.greeting,
+        lines=text.lines,
+        html=text.html,
+    )
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

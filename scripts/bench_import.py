@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
+from targets import below, reported
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.vocab import Channel
@@ -74,51 +75,63 @@ def _measure(url: str) -> dict[str, Any]:
     actor = Actor(username="bench", role=m.Role.NAVIGATOR, clinic=CLINIC, channel=Channel.CLI)
 
     def timed(**kw: Any) -> tuple[dict[str, float], Any]:
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
         report = import_csv(engine, actor=actor, kind="measurements", content=content,
                             filename="bench.csv", clinic=CLINIC, settings=settings, today=today,
                             **kw)  # fmt: skip
-        return _took(wall, cpu), report
+        return _took(wall, cpu, load), report
 
     dry, preview = timed(dry_run=True)
     commit, report = timed(dry_run=False)
     again, second = timed(dry_run=False)
     bare = _bare(url.removeprefix("sqlite:///"), content, engine)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     deleted = rollback_import(engine, actor=actor, batch_id=report.batch_id, now=now,
                               settings=settings, today=today)  # fmt: skip
-    back = _took(wall, cpu)
+    back = _took(wall, cpu, load)
     engine.dispose()
     assert preview.created == report.created == rows and second.skipped == rows
+    steps = {"dry_run": dry, "commit": commit, "reimport": again, "rollback": back}
+    figures = {
+        f"{step}_{key}": value for step, took in steps.items() for key, value in took.items()
+    }
     return {
         "rows": rows,
         "patients_touched": report.touched_patients,
         "new_triggers": len(report.new_triggers),
-        "dry_run_s": dry["wall_s"],
-        "dry_run_cpu_s": dry["cpu_s"],
-        "commit_s": commit["wall_s"],
-        "commit_cpu_s": commit["cpu_s"],
+        **figures,
         "commit_rows_per_s": round(rows / commit["wall_s"]),
-        "reimport_s": again["wall_s"],
-        "rollback_s": back["wall_s"],
         "rollback_rows_deleted": deleted,
-        "bare_csv_executemany_s": bare,
-        "ratio_commit_vs_bare": round(commit["wall_s"] / bare, 1),
+        "bare_csv_executemany_s": bare["wall_s"],
+        "bare_csv_executemany_cpu_s": bare["cpu_s"],
+        "ratio_commit_vs_bare": round(commit["wall_s"] / bare["wall_s"], 1),
+        "ratio_commit_vs_bare_cpu": round(commit["cpu_s"] / bare["cpu_s"], 1),
         "load_average_1m": round(os.getloadavg()[0], 1),
         "met": {
-            "100,000 rows committed in < 60 s (wall)": commit["wall_s"] < TARGET_S,
-            "dry run in < 60 s (wall)": dry["wall_s"] < TARGET_S,
+            "100,000 rows committed (wall)": below(
+                commit["wall_s"], TARGET_S, "s", ratio=round(commit["wall_s"] / bare["wall_s"], 1)
+            ),
+            "dry run (wall)": below(dry["wall_s"], TARGET_S, "s"),
             # On the shared bench machine wall time mostly measures the neighbours: CPU time
-            # says what the import itself costs.
-            "commit in < 60 CPU-s": commit["cpu_s"] < TARGET_S,
+            # says what the import itself costs (ratio: CPU over the bare insert's CPU).
+            "commit (CPU)": below(
+                commit["cpu_s"], TARGET_S, "s", ratio=round(commit["cpu_s"] / bare["cpu_s"], 1)
+            ),
+            "dry run (CPU)": reported(dry["cpu_s"], "s"),
+            "re-import (wall)": reported(again["wall_s"], "s"),
+            "rollback (wall)": reported(back["wall_s"], "s"),
         },
     }
 
 
-def _took(wall: float, cpu: float) -> dict[str, float]:
+def _took(wall: float, cpu: float, load: float) -> dict[str, float]:
+    """Wall and CPU seconds since ``wall`` and ``cpu``, with the 1-minute load average at the
+    start and at the end (wall time on a busy machine measures the neighbours too)."""
     return {
         "wall_s": round(time.perf_counter() - wall, 2),
         "cpu_s": round(time.process_time() - cpu, 2),
+        "load_start": round(load, 1),
+        "load_end": round(os.getloadavg()[0], 1),
     }
 
 
@@ -144,7 +157,7 @@ def _csv(engine: Any, today: dt.date) -> bytes:
     return out.getvalue().encode()
 
 
-def _bare(path: str, content: bytes, engine: Any) -> float:
+def _bare(path: str, content: bytes, engine: Any) -> dict[str, float]:
     """Python's csv and sqlite3 doing the same work in bulk: read the rows, insert them into the
     same table (the lesions exist now: the commit made them), roll back."""
     with read_scope(engine) as session:
@@ -156,7 +169,7 @@ def _bare(path: str, content: bytes, engine: Any) -> float:
     ids = dict(lesion)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        started = time.perf_counter()
+        wall, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
         reader = csv.reader(io.StringIO(content.decode("utf-8-sig")))
         next(reader)
         now = dt.datetime.now(dt.UTC).isoformat(" ")
@@ -167,8 +180,8 @@ def _bare(path: str, content: bytes, engine: Any) -> float:
             " VALUES (?, ?, ?, ?, ?)",
             rows,
         )
-        took = time.perf_counter() - started
+        took = _took(wall, cpu, load)
         connection.execute("ROLLBACK")
     finally:
         connection.close()
-    return round(took, 3)
+    return took

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.bulk_rows import insert_rows, new_ids
 from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.imports.csvfile import Row
@@ -181,34 +182,30 @@ def _stored(session: Session, lesions: dict[tuple[int, str], int]) -> dict[Key, 
 def _write(
     session: Session, bulk: Bulk, new: list[_New], lesions: dict[tuple[int, str], int]
 ) -> None:
-    session.flush()  # nothing the ORM holds may land after these rows
+    """The new lesions, then the measurements, each in one executemany with ids drawn first
+    (``INSERT ... RETURNING`` in parameter order runs one statement per row on SQLite)."""
+    session.flush()  # nothing the ORM holds may land after these rows, or take their ids
     now = utcnow()
     missing = sorted({(n.patient_id, n.label) for n in new} - lesions.keys())
-    made = _insert(
+    lesion_table, measurement_table = table_of(m.Lesion), table_of(m.Measurement)
+    made = new_ids(session, lesion_table, len(missing))
+    insert_rows(
         session,
-        table_of(m.Lesion),
-        [{"patient_id": pid, "label": label, "location": "", "created_at": now}
-         for pid, label in missing],
+        lesion_table,
+        [{"id": lid, "patient_id": pid, "label": label, "location": "", "created_at": now}
+         for lid, (pid, label) in zip(made, missing, strict=True)],
     )  # fmt: skip
     lesions.update(zip(missing, made, strict=True))
     bulk.created += [("lesion", lid) for lid in made]
-    rows = [
-        {"lesion_id": lesions[(n.patient_id, n.label)], "date": n.day, "diameter_mm": n.mm,
-         "modality": n.modality, "created_at": now}
-        for n in new
-    ]  # fmt: skip
-    bulk.created += [
-        ("measurement", mid) for mid in _insert(session, table_of(m.Measurement), rows)
-    ]
-
-
-def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their ids in the same order: SQLAlchemy's "insertmanyvalues"
-    batches them into multi-row INSERT ... RETURNING statements on SQLite and PostgreSQL."""
-    if not rows:
-        return []
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.execute(statement, rows).scalars())
+    ids = new_ids(session, measurement_table, len(new))
+    insert_rows(
+        session,
+        measurement_table,
+        [{"id": mid, "lesion_id": lesions[(n.patient_id, n.label)], "date": n.day,
+          "diameter_mm": n.mm, "modality": n.modality, "created_at": now}
+         for mid, n in zip(ids, new, strict=True)],
+    )  # fmt: skip
+    bulk.created += [("measurement", mid) for mid in ids]
 
 
 def insert_plain(session: Session, table: Any, rows: Iterable[dict[str, Any]]) -> None:

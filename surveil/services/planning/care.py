@@ -23,6 +23,7 @@ from surveil.db.queries import PlannedPatient, facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.planning import stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
+from surveil.services.triggers.consequences import NewTrigger
 from surveil.services.triggers.escalation import evaluate_and_escalate
 
 # What a refresh may add to the audit, as surveil itself (``triggers.escalation``, ``stop``):
@@ -32,7 +33,7 @@ CONSEQUENCES = ("trigger.fired", "state.set", stop.STOPPED)
 
 @dataclass
 class Refresh:
-    new_triggers: list[m.Trigger]
+    new_triggers: list[NewTrigger]
     plan: ReplanResult
 
 

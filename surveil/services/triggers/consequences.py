@@ -20,12 +20,15 @@ Building blocks inside the caller's transaction; the entry points are in
 """
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
 from surveil.core.protocol import Apply, Interval, TriggerConsequence
 from surveil.core.vocab import ItemState, StateKind
 from surveil.db import models as m
+from surveil.db.bulk_rows import defaults_of, insert_rows, new_ids, table_of
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import trigger_label
@@ -42,52 +45,73 @@ def interval_words(interval: Interval) -> str:
     return f"imaging every {span} {interval.unit.value}"
 
 
-def record_consequences(
-    session: Session,
-    *,
-    record: m.Trigger,
-    consequence: TriggerConsequence,
-    current_state: StateKind | None,
-    orders: list[m.FollowUpItem],
-    system: Actor,
-    today: dt.date,
-) -> list[m.TriggerConsequence]:
-    """The rows for a new trigger; those the pack applies on open are applied now."""
-    return record_many(session, [(record, consequence, current_state, orders, system)], today=today)
+@dataclass(frozen=True)
+class NewTrigger:
+    """A trigger just stored (``triggers.escalation``): what its consequences and the callers
+    need of it, without building its ORM object."""
+
+    id: int
+    patient_id: int
+    kind: str
+    explanation: str
+
+
+class TriggerRef(Protocol):
+    """What moving a patient off the pathway says about the trigger that moved her."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def patient_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def explanation(self) -> str: ...
 
 
 # A new trigger's consequence to record: the trigger, its pack entry, the patient's disease state
-# before it, the one-off items ordered for it, and surveil itself as the actor.
-ToRecord = tuple[m.Trigger, TriggerConsequence, StateKind | None, list[m.FollowUpItem], Actor]
+# before it, the one-off items ordered for it (id, kind), and surveil itself as the actor.
+ToRecord = tuple[NewTrigger, TriggerConsequence, StateKind | None, list[tuple[int, str]], Actor]
 
 
-def record_many(
-    session: Session, triggers: list[ToRecord], *, today: dt.date
-) -> list[m.TriggerConsequence]:
-    """:func:`record_consequences` for a batch of new triggers (``replan --all``): every row in
-    one flush (a flush per trigger was most of a first planning's trigger cost), then those
-    applied on open, trigger by trigger in the batch's order, as one at a time would."""
-    rows: list[m.TriggerConsequence] = []
-    owners: list[tuple[m.Trigger, Actor]] = []
+def record_many(session: Session, triggers: list[ToRecord], *, today: dt.date) -> None:
+    """The consequence rows of a batch of new triggers, those the pack applies on open applied
+    now, trigger by trigger in the batch's order, as one at a time would; the rows then go in
+    one executemany (an ORM object and a flush each was most of storing a new trigger)."""
+    table = table_of(m.TriggerConsequence)
+    defaults = defaults_of(m.TriggerConsequence)
+    rows: list[dict[str, Any]] = []
     for record, consequence, current_state, orders, system in triggers:
-        mine = _rows_for(record, consequence, current_state, orders)
-        rows += mine
-        owners += [(record, system)] * len(mine)
-    session.add_all(rows)
-    session.flush()
-    for row, (record, system) in zip(rows, owners, strict=True):
-        if row.apply == Apply.ON_OPEN:
-            apply_consequence(session, row=row, record=record, actor=system, today=today)
-    return rows
+        for values in _rows_for(record, consequence, current_state, orders):
+            if values["apply"] == Apply.ON_OPEN:
+                _apply_on_open(session, values, record, system, today)
+            rows.append(defaults | values)
+    session.flush()  # the disease states the rows point at
+    for row, row_id in zip(rows, new_ids(session, table, len(rows)), strict=True):
+        row["id"] = row_id
+    insert_rows(session, table, rows)
+
+
+def _apply_on_open(
+    session: Session, values: dict[str, Any], record: NewTrigger, system: Actor, today: dt.date
+) -> None:
+    """:func:`apply_consequence` for a row not stored yet (as surveil: nobody decided it)."""
+    if values["kind"] == Kind.SET_STATE and values["to_state"]:
+        moved = _leave_pathway(
+            session, to_state=values["to_state"], record=record, actor=system, today=today
+        )
+        if moved is not None:
+            values["ended_state_id"], values["state_id"] = moved
+    values["status"] = Status.APPLIED.value
 
 
 def _rows_for(
-    record: m.Trigger,
+    record: NewTrigger,
     consequence: TriggerConsequence,
     current_state: StateKind | None,
-    orders: list[m.FollowUpItem],
-) -> list[m.TriggerConsequence]:
-    rows: list[m.TriggerConsequence] = []
+    orders: list[tuple[int, str]],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
 
     def add(
         kind: Kind,
@@ -97,16 +121,16 @@ def _rows_for(
         item_id: int | None = None,
     ) -> None:
         rows.append(
-            m.TriggerConsequence(
-                trigger_id=record.id or 0,
-                patient_id=record.patient_id,
-                kind=kind.value,
-                apply=apply.value,
-                status=Status.PROPOSED.value,
-                proposal=proposal[:200],
-                to_state=to_state,
-                item_id=item_id,
-            )
+            {
+                "trigger_id": record.id,
+                "patient_id": record.patient_id,
+                "kind": kind.value,
+                "apply": apply.value,
+                "status": Status.PROPOSED.value,
+                "proposal": proposal[:200],
+                "to_state": to_state,
+                "item_id": item_id,
+            }
         )
 
     target = consequence.set_state
@@ -118,8 +142,8 @@ def _rows_for(
     if consequence.pause_plan:
         words = "hold automatic rescheduling of the protocol's items"
         add(Kind.PAUSE_PLAN, consequence.when("pause_plan"), words)
-    for item in orders:
-        add(Kind.ORDER, Apply.ON_OPEN, f"order {item.kind.replace('_', ' ')}", item_id=item.id)
+    for item_id, kind in orders:
+        add(Kind.ORDER, Apply.ON_OPEN, f"order {kind.replace('_', ' ')}", item_id=item_id)
     return rows
 
 
@@ -148,7 +172,11 @@ def apply_consequence(
 ) -> None:
     """Put one proposed consequence in force (the state change is audited as ``state.set``)."""
     if row.kind == Kind.SET_STATE and row.to_state:
-        _leave_pathway(session, row=row, record=record, actor=actor, today=today)
+        moved = _leave_pathway(
+            session, to_state=row.to_state, record=record, actor=actor, today=today
+        )
+        if moved is not None:
+            row.ended_state_id, row.state_id = moved
     row.status = Status.APPLIED.value
     if actor.username != "system":
         row.decided_by, row.decided_at = actor.username, now
@@ -164,25 +192,25 @@ def _current(session: Session, patient_id: int) -> m.DiseaseState | None:
 
 
 def _leave_pathway(
-    session: Session, *, row: m.TriggerConsequence, record: m.Trigger, actor: Actor, today: dt.date
-) -> None:
+    session: Session, *, to_state: str, record: TriggerRef, actor: Actor, today: dt.date
+) -> tuple[int | None, int | None] | None:
+    """Move the patient to ``to_state`` (the current episode ends where the new one starts);
+    the ids of the episode ended and the new one, or None if she is there already."""
     current = _current(session, record.patient_id)
-    if current is not None and current.kind == row.to_state:
-        return  # already there (another trigger, or a clinician, moved the patient)
+    if current is not None and current.kind == to_state:
+        return None  # already there (another trigger, or a clinician, moved the patient)
     start = max(today, current.start_date) if current else today
     if current is not None:
         current.end_date = start
         session.add(current)
     episode = m.DiseaseState(
         patient_id=record.patient_id,
-        kind=str(row.to_state),
+        kind=to_state,
         start_date=start,
         reason=f"trigger #{record.id} ({record.kind}): {record.explanation}"[:500],
     )
     session.add(episode)
     session.flush()
-    row.ended_state_id = current.id if current else None
-    row.state_id = episode.id
     how = "as on_trigger.{k}.set_state says" if actor.username == "system" else "confirmed"
     audit(
         session,
@@ -195,6 +223,7 @@ def _leave_pathway(
         detail=f"now {_state_words(episode.kind)}: trigger #{record.id} "
         f"({trigger_label(record.kind)}), {how.format(k=record.kind)}",
     )
+    return (current.id if current else None), episode.id
 
 
 def revert_consequences(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
+from targets import above, below
 
 from surveil.config import DatabaseSettings, Settings
 from surveil.core.triggers import board_deadlines, evaluate_triggers
@@ -70,11 +71,20 @@ def run(db_url: str) -> dict[str, Any]:
         "first_planning_patients_per_cpu_s": round(first["patients"] / first["cpu_s"]),
         "first_planning_patients_per_wall_s": round(first["patients"] / first["wall_s"]),
         "load_1min": round(os.getloadavg()[0], 2),
+        # The targets are stated per CPU-second (the machine is shared); the ratio is replan's
+        # CPU per patient over the pure planner's, in this run.
         "met": {
-            "replan unchanged ≥ 5,000/s": 1 / per_replan >= TARGETS["unchanged_per_s"],
-            "first planning ≥ 2,000/s": first["patients"] / first["cpu_s"]
-            >= TARGETS["first_planning_per_s"],
-            "within 1.5× of the pure planner": ratio <= TARGETS["ratio"],
+            "replan unchanged per CPU-second": above(
+                round(1 / per_replan), TARGETS["unchanged_per_s"], "patients/s"
+            ),
+            "first planning per CPU-second": above(
+                round(first["patients"] / first["cpu_s"]),
+                TARGETS["first_planning_per_s"],
+                "patients/s",
+            ),
+            "replan CPU / pure planner CPU": below(
+                round(ratio, 2), TARGETS["ratio"], "×", inclusive=True
+            ),
         },
     }
 

@@ -277,7 +277,7 @@ def test_remembered_words_are_the_words_rendered_afresh() -> None:
     context = {
         "wording": "scan", "kind": "mri", "detailed": False, "state": "due", "booked": False,
         "booked_at_local": "", "window_from": "1 March 2027", "window_to": "31 August 2027",
-        "clinic_phone": "020 7946 0000",
+        "clinic_phone": "020 7946 0000", "calendar_note": True,
     }  # fmt: skip
     assert first[1] == render_text(env, "ical/description.txt", context)
     assert referenced_names(env, "ical/summary.txt") == (

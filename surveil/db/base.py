@@ -21,6 +21,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A stored instant, aware: every one is UTC, but SQLite hands them back naive."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def one_of(
     column: str, values: type[StrEnum] | tuple[str, ...], name: str | None = None
 ) -> sa.CheckConstraint:

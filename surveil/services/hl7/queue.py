@@ -153,18 +153,11 @@ def dismiss(engine: sa.Engine, *, actor: Actor, message_id: int, reason: str | N
         raise InvalidInput(Problem("reason", "say why the message is dismissed"), what="dismissal")
     with session_scope(engine) as session:
         row = _waiting(session, message_id, actor)
-        row.state, row.reason = "dismissed", f"{why[:900]} (was: {row.reason})"[:1000]
-        row.resolved_by, row.processed_at = actor.username, utcnow()
-        session.add(row)
-        audit(
-            session,
-            actor=actor,
-            action="hl7.dismissed",
-            patient_id=row.patient_id,
-            subject=f"hl7:{row.id}",
+        _closed_by_hand(
+            session, row, actor, "dismissed", f"{why[:900]} (was: {row.reason})",
+            action="hl7.dismissed", detail=f"HL7 message {row.id} dismissed: {why[:200]}",
             after={"state": "dismissed", "reason": why[:200]},
-            detail=f"HL7 message {row.id} dismissed: {why[:200]}",
-        )
+        )  # fmt: skip
         return f"message {message_id} dismissed"
 
 
@@ -209,18 +202,10 @@ def apply_queued(
             words = apply(context)
         except Unapplicable as error:
             raise InvalidInput(Problem("message", str(error)), what="HL7 message") from None
-        row.state, row.reason = "applied", words[:1000]
-        row.resolved_by, row.processed_at = actor.username, utcnow()
-        session.add(row)
-        audit(
-            session,
-            actor=actor,
-            action="hl7.applied",
-            patient_id=row.patient_id,
-            subject=f"hl7:{row.id}",
-            after={"state": "applied"},
+        _closed_by_hand(
+            session, row, actor, "applied", words, action="hl7.applied",
             detail=f"HL7 message {row.id} {row.kind} applied by hand: {words}"[:1000],
-        )
+        )  # fmt: skip
         return f"message {message_id} applied: {words}"
 
 
@@ -245,20 +230,38 @@ def _refresh_again(
             Problem("message", f"the triggers and plan still cannot be re-run ({why})"),
             what="HL7 message",
         ) from None
-    attempts = row.refresh_attempts
-    row.state, row.reason = "applied", f"triggers and plan re-run by hand after {attempts} failures"
+    _closed_by_hand(
+        session, row, actor, "applied",
+        f"triggers and plan re-run by hand after {row.refresh_attempts} failures",
+        action="hl7.refreshed", detail=f"HL7 message {row.id}: triggers and plan re-run by hand",
+    )  # fmt: skip
+    return f"message {row.id}: triggers and plan re-run"
+
+
+def _closed_by_hand(
+    session: Session,
+    row: Hl7Message,
+    actor: Actor,
+    state: str,
+    reason: str,
+    *,
+    action: str,
+    detail: str,
+    after: dict[str, str] | None = None,
+) -> None:
+    """A queued message leaves the queue by a navigator's hand, with its audit event."""
+    row.state, row.reason = state, reason[:1000]
     row.resolved_by, row.processed_at = actor.username, utcnow()
     session.add(row)
     audit(
         session,
         actor=actor,
-        action="hl7.refreshed",
+        action=action,
         patient_id=row.patient_id,
         subject=f"hl7:{row.id}",
-        after={"state": "applied"},
-        detail=f"HL7 message {row.id}: triggers and plan re-run by hand",
+        after=after or {"state": state},
+        detail=detail,
     )
-    return f"message {row.id}: triggers and plan re-run"
 
 
 def _waiting(session: Session, message_id: int, actor: Actor) -> Hl7Message:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from surveil.db import claims
 from surveil.db import models as m
+from surveil.db.base import as_utc
 from surveil.db.session import session_scope
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -79,8 +80,8 @@ def message_history(
                 ledger.setdefault(attempt.reminder_id, []).append(
                     Attempt(
                         attempt.status,
-                        _utc(attempt.started_at),
-                        _utc(attempt.finished_at) if attempt.finished_at else None,
+                        as_utc(attempt.started_at),
+                        as_utc(attempt.finished_at) if attempt.finished_at else None,
                         attempt.provider_response,
                     )
                 )
@@ -109,15 +110,10 @@ def _entry(
         stage=r["stage"],
         about=r["kind"] or "",
         template=r["template"],
-        due_at=_utc(r["send_after"]),
-        sent_at=_utc(r["sent_at"]) if r["sent_at"] else None,
+        due_at=as_utc(r["send_after"]),
+        sent_at=as_utc(r["sent_at"]) if r["sent_at"] else None,
         reason=reason,
         possible_duplicate=bool(r["resent_after_unknown"]),
         attempts=attempts,
         reply=reply,
     )
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """Stored instants are UTC; rows come back naive."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from surveil.core.replies import Reply
 from surveil.db import models as m
+from surveil.db.base import as_utc
 from surveil.db.session import read_scope, session_scope
 from surveil.errors import InvalidInput, NotFound, Problem
 from surveil.services.actor import Actor
@@ -103,7 +104,9 @@ def unmatched_replies(session: Session, *, limit: int) -> list[UnmatchedReply]:
         .limit(limit)
     )
     return [
-        UnmatchedReply(r.id, r.channel, Reply(r.kind), r.text, r.sender or "", _utc(r.received_at))
+        UnmatchedReply(
+            r.id, r.channel, Reply(r.kind), r.text, r.sender or "", as_utc(r.received_at)
+        )
         for r in rows
     ]
 
@@ -182,7 +185,3 @@ def _waiting(session: Session, reply_id: int) -> m.InboundReply:
     if reply.handled_at is not None or not reply.needs_action:
         raise InvalidInput([Problem("reply", "this reply was already dealt with")])
     return reply
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -19,6 +19,7 @@ from surveil.config import Settings
 from surveil.core import quality as q
 from surveil.core.vocab import ItemKind, ItemState, Site
 from surveil.db import models as m
+from surveil.db.base import as_utc
 from surveil.db.session import session_scope
 from surveil.errors import InvalidInput, PermissionDenied, Problem
 from surveil.services.actor import Actor
@@ -273,12 +274,10 @@ def _trigger_intervals(
         for r in rows
         if r.kind == ItemKind.TUMOUR_BOARD and r.state == ItemState.DONE and r.completed_on
     ]
-    resolution = [(_utc(r.resolved_at).date() - r.detected_on).days for r in rows if r.resolved_at]
+    resolution = [
+        (as_utc(r.resolved_at).date() - r.detected_on).days for r in rows if r.resolved_at
+    ]
     return board, resolution
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _reminders(

@@ -4,13 +4,13 @@ STOPs (the patient will get nothing more on that channel, so the navigator shoul
 stays until a navigator marks it handled with a note (``services.reminders.replies``).
 """
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 
 from surveil.core.zones import wall_clock
 from surveil.db import models as m
+from surveil.db.base import as_utc
 from surveil.services.labels import kind_label
 from surveil.services.worklist.booked import BookedSection
 from surveil.services.worklist.rows import WorkRow, patient_name
@@ -53,8 +53,7 @@ def replies_spec(patient: Any, item: Any, patients: list[Any], kind: str | None)
 def _row(r: Any) -> WorkRow:
     about = kind_label(r.kind) if r.kind else "no item"
     said = f': "{r.text}"' if r.text else ""
-    received = r.received_at
-    received = received if received.tzinfo else received.replace(tzinfo=dt.UTC)
+    received = as_utc(r.received_at)
     return WorkRow(
         section=KEY,
         patient_id=r.patient_id,

@@ -6,6 +6,7 @@ This is plumbing the entry points may hold (they make the engine once and hand i
 work on it (sessions, transactions) are in :mod:`surveil.db.session`, for the services.
 """
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,13 @@ def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
         url,
         echo=echo,
         hide_parameters=True,  # parameters are notes, names, searches: never in a log
-        connect_args={"check_same_thread": False, "timeout": 30},
+        # PARSE_COLNAMES: a column named "x [surveil_day]" is converted as it is fetched
+        # (db.driver_rows); SQLAlchemy's own statements never name columns that way.
+        connect_args={
+            "check_same_thread": False,
+            "timeout": 30,
+            "detect_types": sqlite3.PARSE_COLNAMES,
+        },
     )
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)

@@ -27,10 +27,9 @@ from surveil.core.vocab import (
     TherapyKind,
 )
 from surveil.db import models as m
+from surveil.db.driver_rows import ChunkQuery
 
 E = TypeVar("E", bound=StrEnum)
-# A statement reading one table for a chunk of patients, and the column the chunk filters on.
-_Query = tuple[Any, Any]
 
 # Which item kind a measurement's modality completes (an MRI measurement is an MRI done).
 MODALITY_ITEM = {
@@ -136,14 +135,14 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _select(model: Any, *names: str) -> "_Query":
+def _select(model: Any, *names: str) -> ChunkQuery:
     """``patient_id`` then ``names`` of ``model``'s table, leaving out struck-out results (a
     mistyped value kept in history is never planned on)."""
     table = model.__table__
     query = sa.select(table.c.patient_id, *(table.c[name] for name in names))
     if "struck_out_at" in table.c:
         query = query.where(table.c.struck_out_at.is_(None))
-    return query, table.c.patient_id
+    return ChunkQuery(query, table.c.patient_id)
 
 
 _TUMOUR = _select(
@@ -170,8 +169,8 @@ _THERAPY = _select(
 )
 _SYMPTOM = _select(m.Symptom, "date", "description")
 _PATHOLOGY = _select(m.PathologyResult, "date", "ki67", "mitoses", "differentiation")
-_MEASUREMENT = (
-    sa.select(
+_MEASUREMENT = ChunkQuery(
+    sa.select(  # type: ignore[arg-type]
         col(m.Lesion.patient_id),
         col(m.Lesion.label),
         col(m.Measurement.date),
@@ -182,8 +181,8 @@ _MEASUREMENT = (
     .where(col(m.Measurement.struck_out_at).is_(None)),
     col(m.Lesion.patient_id),
 )
-_DONE = (
-    sa.select(
+_DONE = ChunkQuery(
+    sa.select(  # type: ignore[arg-type]
         col(m.FollowUpItem.patient_id),
         col(m.FollowUpItem.kind),
         col(m.FollowUpItem.completed_on),
@@ -196,12 +195,8 @@ _DONE = (
 )
 
 
-def _tuples(session: Session, query: "_Query", ids: list[int]) -> list[Any]:
-    statement, patient_id = query
-    rows: list[Any] = []
-    for chunk in _chunks(ids):
-        rows.extend(session.execute(statement.where(patient_id.in_(chunk))).all())
-    return rows
+def _tuples(session: Session, query: ChunkQuery, ids: list[int]) -> list[Any]:
+    return query.rows(session, ids)
 
 
 def plain_columns(table: sa.Table) -> list[sa.Column[Any]]:

@@ -13,7 +13,7 @@ from surveil.core.plan import plan
 from surveil.db import models as m
 from surveil.db.engine import make_engine
 from surveil.schedules import get_profile, load_packs
-from surveil.services.planning.plans import Writes, open_items, reconcile, write_batch
+from surveil.services.planning.plans import Writes, reconcile, reconciled_items, write_batch
 from tests.core.test_plan import scenarios
 
 PACKS = load_packs()
@@ -47,7 +47,7 @@ def test_replanning_is_idempotent_and_converges(
         session.flush()
         for raw, today in (first, second):
             new_plan = _plan(raw, today, profile)
-            rows = open_items(session, [patient.id or 0]).get(patient.id or 0, [])
+            rows = reconciled_items(session, [patient.id or 0]).get(patient.id or 0, [])
             writes = Writes()
             reconcile(patient=patient, new_plan=new_plan, open_rows=rows, writes=writes)
             session.flush()
@@ -55,7 +55,7 @@ def test_replanning_is_idempotent_and_converges(
             again = reconcile(
                 patient=patient,
                 new_plan=new_plan,
-                open_rows=open_items(session, [patient.id or 0]).get(patient.id or 0, []),
+                open_rows=reconciled_items(session, [patient.id or 0]).get(patient.id or 0, []),
                 writes=Writes(),
             )
             assert again.created == 0 and again.superseded == 0

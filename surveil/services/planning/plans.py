@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
@@ -32,6 +32,7 @@ from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.driver_rows import ChunkQuery
 from surveil.db.queries import PlannedPatient, facts_for_patients, plain_columns
 from surveil.services.protocols import protocol_in_force
 
@@ -255,7 +256,7 @@ def _key(kind: str, region: str | None) -> tuple[str, str]:
     return kind, region or ""
 
 
-def _same(row: "OpenRow", item: PlannedItem) -> bool:
+def _same(row: "Reconciled", item: PlannedItem) -> bool:
     # Compared as stored (``_row_for`` cuts the text to the columns' sizes): a reason longer
     # than its column would otherwise never match, and every replan would supersede the item.
     return (
@@ -314,7 +315,7 @@ def _values_for(patient_id: int, item: PlannedItem) -> dict[str, Any]:
     )
 
 
-def _describe_change(old: "OpenRow", new: PlannedItem) -> str:
+def _describe_change(old: "Reconciled", new: PlannedItem) -> str:
     if old.target != new.target:
         return (
             f"target {old.target} → {new.target} ({new.anchor.event} {new.anchor.date}); {new.rule}"
@@ -344,14 +345,14 @@ def reconcile(
     *,
     patient: PlannedPatient,
     new_plan: Plan,
-    open_rows: list["OpenRow"],
+    open_rows: list["Reconciled"],
     writes: Writes,
 ) -> ReplanResult:
     """Bring one patient's stored items in line with ``new_plan`` (see the module docstring).
     The rows to insert and supersede are collected in ``writes``, for ``write_batch`` to write
     in bulk for the whole batch."""
     result = ReplanResult(patients=1)
-    by_key: dict[tuple[str, str], OpenRow] = {}
+    by_key: dict[tuple[str, str], Reconciled] = {}
     for row in sorted(open_rows, key=_BY_ID):
         if row.rule_id.startswith(TRIGGER_RULE_PREFIX):
             continue  # escalation items belong to their trigger, not to the protocol
@@ -428,37 +429,57 @@ def _stamp_planned(session: Session, patients: list[PlannedPatient]) -> None:
             set_committed_value(patient, "planned_at", now)
 
 
-# The columns ``reconcile`` reads of a stored item (and ``_describe_change``): a replan reads
-# every open item of every patient, and the others (notes, snoozes, evidence...) were a third of
-# reading them.
-RECONCILED = (
-    "id",
-    "patient_id",
-    "kind",
-    "region",
-    "state",
-    "rule_id",
-    "earliest",
-    "target",
-    "latest",
-    "source",
-    "reason",
-    "anchor_date",
-    "pack_version",
-    "profile",
+class Reconciled(NamedTuple):
+    """What ``reconcile`` (and ``_describe_change``) reads of a stored open item: a replan
+    reads every open item of every patient, and the other columns (notes, snoozes, evidence...)
+    were a third of reading them."""
+
+    id: int
+    patient_id: int
+    kind: str
+    region: str | None
+    state: str
+    rule_id: str
+    earliest: dt.date
+    target: dt.date
+    latest: dt.date
+    source: str
+    reason: str
+    anchor_date: dt.date | None
+    pack_version: str
+    profile: str
+
+
+_ITEMS = m.FollowUpItem.__table__  # type: ignore[attr-defined]
+_RECONCILED = ChunkQuery(
+    sa.select(*(_ITEMS.c[name] for name in Reconciled._fields)).where(
+        _ITEMS.c.state.in_(ACTIVE_STATES)
+    ),
+    _ITEMS.c.patient_id,
 )
 
 
-def open_items(
-    session: Session, patient_ids: list[int], *, columns: tuple[str, ...] | None = None
-) -> dict[int, list[OpenRow]]:
-    """Each patient's open items as plain rows without their timestamps, or with only
-    ``columns`` (read-only: ``write_batch`` writes by id)."""
+def reconciled_items(session: Session, patient_ids: list[int]) -> dict[int, list[Reconciled]]:
+    """Each patient's open items as :class:`Reconciled` rows, read by the driver."""
+    out: dict[int, list[Reconciled]] = {}
+    make = Reconciled._make
+    for row in _RECONCILED.rows(session, patient_ids):
+        item = make(row)
+        found = out.get(item.patient_id)
+        if found is None:
+            out[item.patient_id] = [item]
+        else:
+            found.append(item)
+    return out
+
+
+def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenRow]]:
+    """Each patient's open items as plain rows without their timestamps."""
     out: dict[int, list[OpenRow]] = {}
     if not patient_ids:
         return out
     table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
-    read = plain_columns(table) if columns is None else [table.c[name] for name in columns]
+    read = plain_columns(table)
     for start in range(0, len(patient_ids), 900):  # SQLite's cap on bound parameters
         query = sa.select(*read).where(
             table.c.patient_id.in_(patient_ids[start : start + 900]),
@@ -482,7 +503,7 @@ def replan_patients(
     ids = [p.id for p in patients if p.id is not None]
     facts = facts if facts is not None else facts_for_patients(session, patients)
     overrides = overrides_for(session, ids, profile=profile)
-    rows = open_items(session, ids, columns=RECONCILED)
+    rows = reconciled_items(session, ids)
     paused = paused_patients(session, ids)
     total = ReplanResult()
     writes = Writes()

@@ -114,11 +114,17 @@ def _progression(
 ) -> Iterator[Finding]:
     latest_day, latest_total = sums[-1]
     nadir_day, nadir_total = min(sums[:-1], key=lambda s: (s[1], s[0]))
+    # Both tests on the whole numbers (each side times the same positive denominators), so
+    # the Fractions are made only for a progression: rise < a/b mm, rise × 100 < p/q × nadir.
+    pct, least = exact(thresholds.recist_pct), exact(thresholds.recist_abs_mm)
+    rise_total = latest_total - nadir_total
+    if (
+        rise_total * least.denominator < least.numerator * denominator
+        or rise_total * 100 * pct.denominator < pct.numerator * nadir_total
+    ):
+        return
     latest, nadir = Fraction(latest_total, denominator), Fraction(nadir_total, denominator)
     rise = latest - nadir
-    pct = exact(thresholds.recist_pct)
-    if rise < exact(thresholds.recist_abs_mm) or rise * 100 < pct * nadir:
-        return
     percent = round2(rise * 100 / nadir)
     yield Finding(
         kind=TriggerKind.RECIST,

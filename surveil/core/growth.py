@@ -22,12 +22,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dateutil.relativedelta import relativedelta
-
 from surveil.core.facts import Facts, Measurement
 from surveil.core.findings import Finding, TriggerKind, exact, round2, show
 from surveil.core.thresholds import Comparator, TriggerThresholds
 from surveil.core.vocab import StateKind
+from surveil.core.windows import years_after
 
 SYMBOL = {Comparator.AT_LEAST: "≥", Comparator.ABOVE: ">"}
 
@@ -61,40 +60,61 @@ def years_between(start: dt.date, end: dt.date) -> Fraction:
     """Exact calendar years from ``start`` to ``end`` (not before ``start``)."""
     if end < start:
         raise ValueError(f"{end} is before {start}")
+    # years_after is ``relativedelta(years=n)`` without building one (a replan asks per lesion).
     whole = end.year - start.year
-    if start + relativedelta(years=whole) > end:
+    if years_after(start, whole) > end:
         whole -= 1
-    anniversary = start + relativedelta(years=whole)
-    following = start + relativedelta(years=whole + 1)
+    anniversary = years_after(start, whole)
+    following = years_after(start, whole + 1)
     return whole + Fraction((end - anniversary).days, (following - anniversary).days)
 
 
 def lesion_readings(measurements: Iterable[Measurement]) -> dict[str, list[Reading]]:
     """Each lesion's readings in date order, one per day."""
-    best: dict[tuple[str, dt.date], Reading] = {}
+    # Grouped by lesion, then day, on the raw measurements; a Reading is built only for the
+    # day's winner. Comparing the floats decides as comparing their exact values would: exact()
+    # is strictly increasing (each float has its own shortest decimal).
+    days_of: dict[str, dict[dt.date, Measurement]] = {}
     for m in measurements:
-        reading = Reading(m.date, exact(m.mm), m.modality)
-        current = best.get((m.lesion, m.date))
+        days = days_of.get(m.lesion)
+        if days is None:
+            days_of[m.lesion] = {m.date: m}
+            continue
+        current = days.get(m.date)
         # Larger diameter wins; on a tie the modality name decides, so the result is order-free.
-        if current is None or (reading.mm, current.modality) > (current.mm, reading.modality):
-            best[(m.lesion, m.date)] = reading
-    series: dict[str, list[Reading]] = {}
-    for (lesion, _), reading in sorted(best.items()):
-        series.setdefault(lesion, []).append(reading)
-    return series
+        if (
+            current is None
+            or m.mm > current.mm
+            or (m.mm == current.mm and m.modality < current.modality)
+        ):
+            days[m.date] = m
+    return {
+        lesion: [Reading(day, exact(m.mm), m.modality) for day, m in sorted(days.items())]
+        for lesion, days in sorted(days_of.items())
+    }
 
 
 def growth_of(lesion: str, readings: list[Reading], min_spacing_days: int) -> Growth | None:
     """The annualised growth of one lesion, or None without two readings far enough apart."""
-    if len(readings) < 2:
-        return None
-    later = readings[-1]
-    earlier = next(
-        (r for r in reversed(readings[:-1]) if (later.date - r.date).days >= min_spacing_days),
-        None,
-    )
+    earlier = _earlier(readings, min_spacing_days)
     if earlier is None:
         return None
+    return _growth(lesion, earlier, readings)
+
+
+def _earlier(readings: list[Reading], min_spacing_days: int) -> Reading | None:
+    """The most recent reading at least ``min_spacing_days`` before the latest one."""
+    if len(readings) < 2:
+        return None
+    latest = readings[-1].date
+    return next(
+        (r for r in reversed(readings[:-1]) if (latest - r.date).days >= min_spacing_days),
+        None,
+    )
+
+
+def _growth(lesion: str, earlier: Reading, readings: list[Reading]) -> Growth:
+    later = readings[-1]
     rate = (later.mm - earlier.mm) / years_between(earlier.date, later.date)
     return Growth(lesion, earlier, later, round2(rate), tuple(readings))
 
@@ -125,9 +145,15 @@ def growth_findings(
     """Lesions (``series`` from :func:`lesion_readings`) growing at or above the threshold."""
     limit = exact(thresholds.growth_mm_per_year)
     comparator = thresholds.growth_comparator
+    # A lesion that did not grow has a rate of 0 or less, which never reaches a positive limit
+    # (the parser allows no other): it is passed over before the exact rate is worked out.
+    positive = limit > 0
     for lesion, readings in series.items():
-        growth = growth_of(lesion, readings, thresholds.min_spacing_days)
-        if growth is None or not comparator.holds(growth.rate, limit):
+        earlier = _earlier(readings, thresholds.min_spacing_days)
+        if earlier is None or (positive and readings[-1].mm <= earlier.mm):
+            continue
+        growth = _growth(lesion, earlier, readings)
+        if not comparator.holds(growth.rate, limit):
             continue
         yield Finding(
             kind=TriggerKind.GROWTH_RATE,

@@ -15,6 +15,7 @@ The facts carry no "target" flag, so this module decides (docs/triggers.md):
 import datetime as dt
 from collections.abc import Iterator
 from fractions import Fraction
+from math import lcm
 
 from surveil.core.facts import Facts
 from surveil.core.findings import Finding, TriggerKind, exact, round2, show
@@ -33,30 +34,54 @@ def sums_of_targets(
     series: dict[str, list[Reading]], baseline: dt.date
 ) -> list[tuple[dt.date, Fraction]]:
     """The sum of target diameters on each assessment day from the baseline on."""
-    targets = {
-        lesion: readings
-        for lesion, readings in series.items()
-        if any(r.date == baseline for r in readings)
-    }
-    days = sorted({r.date for rs in targets.values() for r in rs if r.date >= baseline})
+    denominator, sums = _target_sums(series, baseline)
+    return [(day, Fraction(total, denominator)) for day, total in sums]
+
+
+def _target_sums(
+    series: dict[str, list[Reading]], baseline: dt.date
+) -> tuple[int, list[tuple[dt.date, int]]]:
+    """:func:`sums_of_targets` as whole numbers of one common fraction of a millimetre (returned
+    first): the same sums exactly, but added as integers, and each target's change is added on
+    the day it is re-measured instead of every target being looked up again on every day."""
+    targets = []  # each target's readings from the baseline on (dates are unique and sorted)
+    for readings in series.values():
+        for at, reading in enumerate(readings):
+            if reading.date >= baseline:
+                if reading.date == baseline:
+                    targets.append(readings[at:])
+                break
+    if not targets:
+        return 1, []
+    denominator = lcm(*(r.mm.denominator for rs in targets for r in rs))
+    change: dict[dt.date, int] = {}
+    for rs in targets:
+        before = 0
+        for r in rs:
+            scaled = r.mm.numerator * (denominator // r.mm.denominator)
+            change[r.date] = change.get(r.date, 0) + scaled - before
+            before = scaled
+    total = 0
     sums = []
-    for day in days:
-        latest = [[r for r in rs if r.date <= day][-1].mm for rs in targets.values()]
-        sums.append((day, sum(latest, Fraction(0))))
-    return sums
+    for day in sorted(change):
+        total += change[day]
+        sums.append((day, total))
+    return denominator, sums
 
 
 def recist_findings(
     facts: Facts, thresholds: TriggerThresholds, *, cite: str, action: str
 ) -> Iterator[Finding]:
-    series = lesion_readings(facts.measurements)
-    days = sorted({r.date for rs in series.values() for r in rs})
-    baseline = baseline_day(days, facts.state.since)
+    if not facts.measurements:
+        return
+    # The baseline is found among the measurement days as they come: max and min need no sort.
+    baseline = baseline_day([m.date for m in facts.measurements], facts.state.since)
     if baseline is None:
         return
-    sums = sums_of_targets(series, baseline)
+    series = lesion_readings(facts.measurements)
+    denominator, sums = _target_sums(series, baseline)
     if len(sums) >= 2:
-        yield from _progression(sums, thresholds, cite=cite, action=action)
+        yield from _progression(denominator, sums, thresholds, cite=cite, action=action)
     for lesion, readings in series.items():
         first = readings[0]
         if first.date > baseline:
@@ -80,14 +105,26 @@ def recist_findings(
 
 
 def _progression(
-    sums: list[tuple[dt.date, Fraction]], thresholds: TriggerThresholds, *, cite: str, action: str
+    denominator: int,
+    sums: list[tuple[dt.date, int]],
+    thresholds: TriggerThresholds,
+    *,
+    cite: str,
+    action: str,
 ) -> Iterator[Finding]:
-    latest_day, latest = sums[-1]
-    nadir_day, nadir = min(sums[:-1], key=lambda s: (s[1], s[0]))
-    rise = latest - nadir
-    pct = exact(thresholds.recist_pct)
-    if rise < exact(thresholds.recist_abs_mm) or rise * 100 < pct * nadir:
+    latest_day, latest_total = sums[-1]
+    nadir_day, nadir_total = min(sums[:-1], key=lambda s: (s[1], s[0]))
+    # Both tests on the whole numbers (each side times the same positive denominators), so
+    # the Fractions are made only for a progression: rise < a/b mm, rise × 100 < p/q × nadir.
+    pct, least = exact(thresholds.recist_pct), exact(thresholds.recist_abs_mm)
+    rise_total = latest_total - nadir_total
+    if (
+        rise_total * least.denominator < least.numerator * denominator
+        or rise_total * 100 * pct.denominator < pct.numerator * nadir_total
+    ):
         return
+    latest, nadir = Fraction(latest_total, denominator), Fraction(nadir_total, denominator)
+    rise = latest - nadir
     percent = round2(rise * 100 / nadir)
     yield Finding(
         kind=TriggerKind.RECIST,

@@ -24,8 +24,9 @@ protocol code can import everything trigger-related from one place.
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
-from surveil.core.facts import Facts, Marker
+from surveil.core.facts import Facts, Marker, Pathology
 from surveil.core.findings import (
     KIND_ORDER,
     Finding,
@@ -59,8 +60,11 @@ __all__ = [
     "Finding",
     "MarkerRule",
     "TriggerKind",
+    "TriggerRules",
     "TriggerThresholds",
     "board_deadlines",
+    "compile_triggers",
+    "evaluate_compiled",
     "evaluate_triggers",
     "finding_to_json",
     "parse_thresholds",
@@ -78,6 +82,51 @@ def board_deadlines(on_trigger: Mapping[str, TriggerConsequence]) -> dict[Trigge
     }
 
 
+@dataclass(frozen=True)
+class TriggerRules:
+    """Thresholds with everything about them that no patient changes worked out once (the
+    citation and each kind's action text): a batch evaluates hundreds of patients against one
+    profile, and building these strings for each patient, mostly to discard them, cost more
+    than most rules. Made by :func:`compile_triggers`, used by :func:`evaluate_compiled`."""
+
+    thresholds: TriggerThresholds
+    cite: str
+    growth_action: str
+    size_action: str
+    recist_action: str
+    marker_board: str
+    grade_board: str
+    symptoms_board: str
+
+
+def compile_triggers(
+    thresholds: TriggerThresholds,
+    *,
+    rule_ref: str = "",
+    board_within: Mapping[TriggerKind, int] | None = None,
+) -> TriggerRules:
+    """The rules of :func:`evaluate_triggers` (same arguments) ready for many patients."""
+    deadlines = board_within or {}
+
+    def board(kind: TriggerKind) -> str:
+        days = deadlines.get(kind, thresholds.tumour_board_within_days)
+        return f"tumour board review within {days} days"
+
+    surgical = "(surgical review) on leaving surveillance"
+    return TriggerRules(
+        thresholds=thresholds,
+        cite=f", rule {rule_ref}" if rule_ref else "",
+        growth_action=f"{board(TriggerKind.GROWTH_RATE)} {surgical}",
+        size_action=f"{board(TriggerKind.SIZE)} {surgical}",
+        recist_action=(
+            f"{board(TriggerKind.RECIST)}: progression, decide the next line of therapy"
+        ),
+        marker_board=board(TriggerKind.MARKER_RISE),
+        grade_board=board(TriggerKind.GRADE_CHANGE),
+        symptoms_board=board(TriggerKind.SYMPTOMS),
+    )
+
+
 def evaluate_triggers(
     facts: Facts,
     thresholds: TriggerThresholds,
@@ -92,38 +141,44 @@ def evaluate_triggers(
     ``board_within`` gives, per trigger kind, the days within which the tumour board should see
     the patient when the profile's consequence says so (``refer_within_days``); otherwise the
     thresholds' ``tumour_board_within_days``. The action text and the escalation item then
-    name the same deadline.
+    name the same deadline. For many patients, compile once and use :func:`evaluate_compiled`.
     """
+    rules = compile_triggers(thresholds, rule_ref=rule_ref, board_within=board_within)
+    return evaluate_compiled(facts, rules, today)
+
+
+def evaluate_compiled(facts: Facts, rules: TriggerRules, today: dt.date) -> list[Finding]:
+    """:func:`evaluate_triggers` with its rules compiled. A rule is asked only when the facts
+    hold something it reads (most patients have no scans, markers or therapy to look at)."""
     deceased = facts.patient.deceased_on
     if deceased is not None and deceased <= today:
         return []
-    cite = f", rule {rule_ref}" if rule_ref else ""
-    deadlines = board_within or {}
-
-    def board(kind: TriggerKind) -> str:
-        days = deadlines.get(kind, thresholds.tumour_board_within_days)
-        return f"tumour board review within {days} days"
-
-    surgical = "(surgical review) on leaving surveillance"
+    thresholds, cite = rules.thresholds, rules.cite
+    state = facts.state.kind
     findings: list[Finding] = []
-    if is_on_watched_surveillance(facts, thresholds):
-        series = lesion_readings(facts.measurements)
-        growth = f"{board(TriggerKind.GROWTH_RATE)} {surgical}"
-        findings += growth_findings(series, thresholds, cite=cite, action=growth)
-        size = f"{board(TriggerKind.SIZE)} {surgical}"
-        findings += size_findings(series, thresholds, cite=cite, action=size)
-    if facts.state.kind is StateKind.ADVANCED:
-        next_line = f"{board(TriggerKind.RECIST)}: progression, decide the next line of therapy"
-        findings += recist_findings(facts, thresholds, cite=cite, action=next_line)
-    for marker_rule in thresholds.marker_rules:
-        findings += marker_findings(
-            facts, marker_rule, cite=cite, board=board(TriggerKind.MARKER_RISE)
-        )
-    findings += grade_findings(facts, cite=cite, board=board(TriggerKind.GRADE_CHANGE))
-    if facts.state.kind is StateKind.ACTIVE_SURVEILLANCE:
-        findings += symptom_findings(facts, cite=cite, board=board(TriggerKind.SYMPTOMS))
-    findings += ssa_findings(facts, thresholds, today, cite=cite)
-    return sorted(findings, key=lambda f: (KIND_ORDER[f.kind], f.subject))
+    if facts.measurements:
+        if is_on_watched_surveillance(facts, thresholds):
+            series = lesion_readings(facts.measurements)
+            findings += growth_findings(series, thresholds, cite=cite, action=rules.growth_action)
+            findings += size_findings(series, thresholds, cite=cite, action=rules.size_action)
+        if state is StateKind.ADVANCED:
+            findings += recist_findings(facts, thresholds, cite=cite, action=rules.recist_action)
+    if facts.markers:
+        for marker_rule in thresholds.marker_rules:
+            findings += marker_findings(facts, marker_rule, cite=cite, board=rules.marker_board)
+    if facts.pathology:
+        findings += grade_findings(facts, cite=cite, board=rules.grade_board)
+    if state is StateKind.ACTIVE_SURVEILLANCE and facts.symptoms:
+        findings += symptom_findings(facts, cite=cite, board=rules.symptoms_board)
+    if facts.therapies:
+        findings += ssa_findings(facts, thresholds, today, cite=cite)
+    if len(findings) > 1:
+        findings.sort(key=_order)
+    return findings
+
+
+def _order(finding: Finding) -> tuple[int, str]:
+    return KIND_ORDER[finding.kind], finding.subject
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,13 +194,20 @@ def marker_findings(
     every other threshold. Without a recorded ULN the last known ULN of the same marker is used,
     and without any the rise alone decides (a missed relapse costs more than a repeat test).
     """
-    readings = _marker_days([m for m in facts.markers if m.name is marker_rule.marker])
-    if len(readings) < 2:
+    mine = [m for m in facts.markers if m.name is marker_rule.marker]
+    if len(mine) < 2:
         return
-    previous, latest = readings[-2], readings[-1]
+    last_two = _last_two_days(mine)
+    if last_two is None:
+        return
+    previous, latest = last_two
+    # No rise at all is decided on the floats (exact() keeps their order); the rest exactly.
+    if latest.value <= previous.value:
+        return
     now, before = exact(latest.value), exact(previous.value)
-    if now <= before or now * 100 < before * (100 + exact(marker_rule.rise_pct)):
+    if now * 100 < before * (100 + exact(marker_rule.rise_pct)):
         return
+    readings = _marker_days(mine)
     uln_value = next((m.uln for m in reversed(readings) if m.uln is not None), None)
     factor = exact(marker_rule.factor_over_uln)
     if uln_value is not None and not now > factor * exact(uln_value):
@@ -193,6 +255,33 @@ def _marker_days(markers: list[Marker]) -> list[Marker]:
     return [best[day] for day in sorted(best)]
 
 
+def _last_two_days(markers: list[Marker]) -> tuple[Marker, Marker] | None:
+    """The last two of :func:`_marker_days` (the previous day's result, then the latest), in one
+    pass without a dict or a sort: the rise rule reads only these unless it fires. Of equal
+    results on a day the first stands, as there."""
+    latest: Marker | None = None
+    previous: Marker | None = None
+    for m in markers:
+        if latest is None or m.date > latest.date:
+            previous, latest = latest, m
+        elif m.date == latest.date:
+            if _higher(m, latest):
+                latest = m
+        elif (
+            previous is None
+            or m.date > previous.date
+            or (m.date == previous.date and _higher(m, previous))
+        ):
+            previous = m
+    if latest is None or previous is None:
+        return None
+    return previous, latest
+
+
+def _higher(m: Marker, than: Marker) -> bool:
+    return (m.value, m.on_ppi) > (than.value, than.on_ppi)
+
+
 def _marker_name(marker_rule: MarkerRule) -> str:
     return {"cga": "CgA", "5hiaa": "5-HIAA", "nse": "NSE"}.get(
         marker_rule.marker.value, marker_rule.marker
@@ -214,8 +303,10 @@ def grade_findings(facts: Facts, *, cite: str, board: str) -> Iterator[Finding]:
     differentiation = tumour.differentiation if tumour else None
     highest = who_grade(differentiation, tumour.ki67, tumour.mitoses) if tumour else Grade.GX
     change = None
-    for day in sorted({p.date for p in facts.pathology}):
-        results = [p for p in facts.pathology if p.date == day]
+    by_day: dict[dt.date, list[Pathology]] = {}
+    for p in facts.pathology:  # grouped once, each day's results in the order given
+        by_day.setdefault(p.date, []).append(p)
+    for day, results in sorted(by_day.items()):
         grade = highest_grade(
             [who_grade(p.differentiation or differentiation, p.ki67, p.mitoses) for p in results]
         )
@@ -302,13 +393,18 @@ def ssa_findings(
     longer the clinic's to call (issue 15): no alert either."""
     if facts.state.kind is StateKind.DISCHARGED or facts.patient.deceased_on is not None:
         return
-    ongoing = [t for t in facts.therapies if t.is_ongoing(today)]
-    if any(t.kind is TherapyKind.PRRT for t in ongoing):
+    last: dt.date | None = None  # the latest injection of an ongoing SSA
+    for t in facts.therapies:
+        if not t.is_ongoing(today):
+            continue
+        if t.kind is TherapyKind.PRRT:
+            return
+        if t.kind is TherapyKind.SSA:
+            given = t.last_given_on or t.started_on
+            if last is None or given > last:
+                last = given
+    if last is None:
         return
-    ssa = [t for t in ongoing if t.kind is TherapyKind.SSA]
-    if not ssa:
-        return
-    last = max(t.last_given_on or t.started_on for t in ssa)
     due = last + dt.timedelta(days=thresholds.ssa_interval_days)
     late = (today - due).days
     if late <= thresholds.ssa_grace_days:

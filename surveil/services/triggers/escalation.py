@@ -26,7 +26,7 @@ from surveil.config import Settings
 from surveil.core.facts import Facts
 from surveil.core.findings import Finding
 from surveil.core.protocol import Pack, Profile, TriggerConsequence
-from surveil.core.triggers import board_deadlines, evaluate_triggers
+from surveil.core.triggers import board_deadlines, compile_triggers, evaluate_compiled
 from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
 from surveil.db.bulk_rows import defaults_of, insert_rows, new_ids, table_of
@@ -53,20 +53,22 @@ def evaluate_and_escalate(
     ``channel`` is the channel of the change that caused the evaluation (for the audit)."""
     pack, profile = protocol_in_force(session, settings, today)
     facts = facts if facts is not None else facts_for_patients(session, patients)
-    ids = [p.id for p in patients if p.id is not None]
-    known = _known(session, ids)
-    new: list[tuple[PlannedPatient, Finding]] = []
-    deadlines = board_deadlines(profile.on_trigger)
+    # The profile's rules once for the batch; most patients have no finding, so only those
+    # with one have their known triggers read (none at all when nothing fires).
+    rules = compile_triggers(
+        profile.thresholds,
+        rule_ref=f"{pack.id} v{pack.version}",
+        board_within=board_deadlines(profile.on_trigger),
+    )
+    found: list[tuple[PlannedPatient, list[Finding]]] = []
     for patient in patients:
-        pid = patient.id or 0
-        findings = evaluate_triggers(
-            facts[pid],
-            profile.thresholds,
-            today,
-            rule_ref=f"{pack.id} v{pack.version}",
-            board_within=deadlines,
-        )
-        fingerprints, open_keys = known.get(pid, (set(), set()))
+        findings = evaluate_compiled(facts[patient.id or 0], rules, today)
+        if findings:
+            found.append((patient, findings))
+    known = _known(session, [p.id for p, _ in found if p.id is not None])
+    new: list[tuple[PlannedPatient, Finding]] = []
+    for patient, findings in found:
+        fingerprints, open_keys = known.get(patient.id or 0, (set(), set()))
         for finding in findings:
             if finding.fingerprint in fingerprints or finding.key in open_keys:
                 continue

@@ -15,7 +15,7 @@ Running it twice changes nothing the second time.
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.bulk_rows import insert_plain, new_ids, table_of
 from surveil.db.queries import PlannedPatient, facts_for_patients, plain_columns
 from surveil.services.protocols import protocol_in_force
 
@@ -282,16 +283,37 @@ def _same(row: "OpenRow", item: PlannedItem) -> bool:
 
 
 # What the model fills in when a FollowUpItem is built (state planned, sequence 0, ...), for rows
-# inserted in bulk without building one (``_values_for`` sets the timestamps).
+# inserted in bulk without building one.
 _ITEM_DEFAULTS: dict[str, Any] = {
     name: field.default
     for name, field in m.FollowUpItem.model_fields.items()
     if name != "id" and field.default is not PydanticUndefined
 }
+# The columns ``_values_for`` sets, in its order: the rest are the same for every planned row
+# (the defaults above, the batch's timestamps) and ``write_batch`` gives them once per batch.
+_PLANNED_COLUMNS = (
+    "patient_id",
+    "kind",
+    "region",
+    "earliest",
+    "target",
+    "latest",
+    "rule_id",
+    "pack_id",
+    "pack_version",
+    "profile",
+    "source",
+    "evidence",
+    "anchor_event",
+    "anchor_date",
+    "reason",
+    "urgent",
+)
+_SAME_FOR_ALL = {k: v for k, v in _ITEM_DEFAULTS.items() if k not in _PLANNED_COLUMNS}
+_planned_values = itemgetter(*_PLANNED_COLUMNS)
 
 
 def _values_for(patient_id: int, item: PlannedItem) -> dict[str, Any]:
-    now = utcnow()
     return dict(
         patient_id=patient_id,
         kind=item.kind.value,
@@ -309,8 +331,6 @@ def _values_for(patient_id: int, item: PlannedItem) -> dict[str, Any]:
         anchor_date=item.anchor.date,
         reason=item.reason[:500],
         urgent=item.kind is ItemKind.SSA_INJECTION,
-        created_at=now,
-        updated_at=now,
     )
 
 
@@ -514,23 +534,43 @@ def write_batch(session: Session, writes: Writes) -> None:
     one executemany (the ORM state has been flushed by the caller), and the patients' new
     verdicts and plan notes in another."""
     _write_verdicts(session, writes.verdicts)
-    table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
-    if writes.new_rows:  # building each as a SQLModel object (validation, instrumentation)
-        # was about a quarter of a first planning's CPU
-        session.execute(sa.insert(table), writes.new_rows)
+    table = table_of(m.FollowUpItem)
+    now = utcnow()
+    # Rows as plain tuples, the columns every planned row shares given once (building each as a
+    # SQLModel object was about a quarter of a first planning's CPU; a parameter dict of every
+    # column, processed per row by SQLAlchemy, another third of inserting them).
+    same = _SAME_FOR_ALL | {"created_at": now, "updated_at": now}
+    insert_plain(
+        session,
+        table,
+        _PLANNED_COLUMNS,
+        [_planned_values(values) for values in writes.new_rows],
+        constants=same,
+    )
     superseded = [
         {"b_id": old, "b_by": by, "b_why": why[:300]} for old, by, why in writes.superseded
     ]
-    if writes.replacements:  # their ids, in order, for the rows they replace to point at
-        insert = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        made = session.execute(insert, [values for values, _, _ in writes.replacements])
+    if writes.replacements:
+        # Their ids drawn first, after the new rows took theirs (the order an INSERT would give),
+        # for the rows they replace to point at: ``INSERT ... RETURNING`` in parameter order is
+        # one statement per row on SQLite (``db.bulk_rows``).
+        ids = new_ids(session, table, len(writes.replacements))
+        insert_plain(
+            session,
+            table,
+            ("id", *_PLANNED_COLUMNS),
+            [
+                (new, *_planned_values(values))
+                for new, (values, _, _) in zip(ids, writes.replacements, strict=True)
+            ],
+            constants=same,
+        )
         superseded += [
             {"b_id": old, "b_by": new, "b_why": why[:300]}
-            for (_, old, why), new in zip(writes.replacements, made.scalars(), strict=True)
+            for (_, old, why), new in zip(writes.replacements, ids, strict=True)
         ]
     if not superseded:
         return
-    now = utcnow()
     session.execute(
         sa.update(table)
         .where(table.c.id == sa.bindparam("b_id"))

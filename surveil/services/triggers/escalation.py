@@ -29,7 +29,7 @@ from surveil.core.protocol import Pack, Profile, TriggerConsequence
 from surveil.core.triggers import board_deadlines, evaluate_triggers
 from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
-from surveil.db.bulk_rows import defaults_of, insert_rows, new_ids, table_of
+from surveil.db.bulk_rows import defaults_of, insert_dicts, new_ids, table_of
 from surveil.db.queries import PlannedPatient, facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.audit import audit_many
@@ -170,8 +170,8 @@ def _store_all(
         item["id"] = item_id
     board_of = {at: items[board]["id"] for at, _, board, _ in acting if board is not None}
     trigger_defaults = defaults_of(m.Trigger)
-    insert_rows(session, item_table, items)  # first: a trigger points at its board item
-    insert_rows(
+    insert_dicts(session, item_table, items)  # first: a trigger points at its board item
+    insert_dicts(
         session,
         trigger_table,
         [

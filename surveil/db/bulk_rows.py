@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel
 
 
@@ -145,3 +146,13 @@ def insert_plain(
         return
     marks = ", ".join("?" * len(out[0]))
     connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", out)
+
+
+def among(session: Session, column: Any, ids: Sequence[int | None]) -> Any:
+    """``column IN (ids)``, as ``= ANY(array)`` on PostgreSQL: one parameter instead of one per
+    id, so the statement reads the same whatever the ids. psycopg converts a statement of
+    hundreds of placeholders anew each time it runs (its cache keeps short ones): a batch's
+    ``IN`` of 500 patients was ~5 % of a first planning's client CPU on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(sa.Integer)))
+    return column.in_(ids)

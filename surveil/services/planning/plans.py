@@ -32,7 +32,7 @@ from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
-from surveil.db.bulk_rows import insert_plain, new_ids, table_of
+from surveil.db.bulk_rows import among, insert_plain, new_ids, table_of
 from surveil.db.queries import PlannedPatient, facts_for_patients, plain_columns
 from surveil.services.protocols import protocol_in_force
 
@@ -153,7 +153,8 @@ def overrides_for(
         session.exec(
             select(m.PlanOverride)
             .where(
-                col(m.PlanOverride.patient_id).in_(patient_ids), m.PlanOverride.active == sa.true()
+                among(session, m.PlanOverride.patient_id, patient_ids),
+                m.PlanOverride.active == sa.true(),
             )
             .order_by(col(m.PlanOverride.created_at), col(m.PlanOverride.id))
         ).all()
@@ -206,7 +207,7 @@ def _shortened_imaging(
     triggers = session.exec(
         select(m.Trigger)
         .where(
-            col(m.Trigger.patient_id).in_(patient_ids),
+            among(session, m.Trigger.patient_id, patient_ids),
             m.Trigger.state != m.TriggerState.RESOLVED,
             m.Trigger.confounded == sa.false(),
         )
@@ -217,7 +218,7 @@ def _shortened_imaging(
     for trigger_id, kind, status in session.exec(
         select(
             m.TriggerConsequence.trigger_id, m.TriggerConsequence.kind, m.TriggerConsequence.status
-        ).where(col(m.TriggerConsequence.trigger_id).in_(ids))
+        ).where(among(session, m.TriggerConsequence.trigger_id, ids))
     ).all():
         statuses.setdefault(trigger_id, set()).add((kind, status))
     out = []
@@ -240,7 +241,7 @@ def paused_patients(session: Session, patient_ids: list[int]) -> set[int]:
         select(m.TriggerConsequence.patient_id)
         .join(m.Trigger, col(m.Trigger.id) == m.TriggerConsequence.trigger_id)
         .where(
-            col(m.TriggerConsequence.patient_id).in_(patient_ids),
+            among(session, m.TriggerConsequence.patient_id, patient_ids),
             m.TriggerConsequence.kind == m.ConsequenceKind.PAUSE_PLAN,
             m.TriggerConsequence.status == m.ConsequenceStatus.APPLIED,
             m.Trigger.state != m.TriggerState.RESOLVED,
@@ -442,7 +443,9 @@ def _stamp_planned(session: Session, patients: list[PlannedPatient]) -> None:
     table = m.Patient.__table__  # type: ignore[attr-defined]
     for start in range(0, len(ids), 900):
         part = ids[start : start + 900]
-        session.execute(sa.update(table).where(table.c.id.in_(part)).values(planned_at=now))
+        session.execute(
+            sa.update(table).where(among(session, table.c.id, part)).values(planned_at=now)
+        )
     for patient in patients:  # what the row now says, without marking the object changed
         if isinstance(patient, m.Patient):
             set_committed_value(patient, "planned_at", now)

@@ -17,6 +17,7 @@ The session's pending objects must be flushed first (they could take the same id
 inserted before ids are drawn again for the same table.
 """
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -110,7 +111,12 @@ def insert_plain(
     dialect = connection.dialect
 
     def processor(name: str) -> Callable[[Any], Any] | None:
-        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        kind = table.c[name].type
+        process = kind.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and isinstance(getattr(kind, "impl", kind), sa.Date | sa.DateTime):
+            # A batch's dates repeat (a plan's windows, the day's triggers): format each once.
+            return functools.lru_cache(maxsize=4096)(process)
+        return process
 
     fixed = dict(constants or {})
     for column in table.c:  # what ``sa.insert`` fills in for a column not given

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.bulk_rows import insert_dicts, table_of
 from surveil.services.actor import Actor
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -87,10 +88,8 @@ def audit_many(session: Session, events: list[dict[str, Any]], *, actor: Actor) 
         )
         for e in events
     ]
-    now = utcnow()
-    for row in rows:
-        row["at"] = now
-    session.execute(sa.insert(m.AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    # The rows as plain values through the driver, ``at`` given once (``db.bulk_rows``).
+    insert_dicts(session, table_of(m.AuditEvent), rows, constants={"at": utcnow()})
 
 
 def _values(

@@ -13,7 +13,8 @@ from surveil.core.plan import plan
 from surveil.db import models as m
 from surveil.db.engine import make_engine
 from surveil.schedules import get_profile, load_packs
-from surveil.services.planning.plans import Writes, reconcile, reconciled_items, write_batch
+from surveil.services.planning.plans import Writes, reconcile, write_batch
+from surveil.services.planning.stored_items import reconciled_items
 from tests.core.test_plan import scenarios
 
 PACKS = load_packs()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from surveil.services.labels import kind_label
-from surveil.services.planning.plans import open_items
+from surveil.services.planning.stored_items import open_items
 
 PlanKey = tuple[str, str]  # kind, region ("" for none)
 

@@ -15,8 +15,8 @@ Running it twice changes nothing the second time.
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from operator import attrgetter
-from typing import Any, NamedTuple
+from operator import attrgetter, itemgetter
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
@@ -32,15 +32,17 @@ from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
 from surveil.db.base import utcnow
-from surveil.db.driver_rows import ChunkQuery
-from surveil.db.queries import PlannedPatient, facts_for_patients, plain_columns
+from surveil.db.bulk_rows import among, insert_plain, new_ids, table_of
+from surveil.db.queries import PlannedPatient, facts_for_patients
+from surveil.services.planning.stored_items import (
+    OpenRow,
+    Reconciled,
+    open_items,
+    reconciled_items,
+)
 from surveil.services.protocols import protocol_in_force
 
-# A stored follow-up item as read for comparison: a Core row with the table's columns.
-OpenRow = sa.Row[Any]
-
 PLANNER_STATES = (m.ItemState.PLANNED,)
-ACTIVE_STATES = (m.ItemState.PLANNED, m.ItemState.ORDERED, m.ItemState.BOOKED)
 TRIGGER_RULE_PREFIX = "trigger:"
 
 
@@ -153,7 +155,8 @@ def overrides_for(
         session.exec(
             select(m.PlanOverride)
             .where(
-                col(m.PlanOverride.patient_id).in_(patient_ids), m.PlanOverride.active == sa.true()
+                among(session, m.PlanOverride.patient_id, patient_ids),
+                m.PlanOverride.active == sa.true(),
             )
             .order_by(col(m.PlanOverride.created_at), col(m.PlanOverride.id))
         ).all()
@@ -206,7 +209,7 @@ def _shortened_imaging(
     triggers = session.exec(
         select(m.Trigger)
         .where(
-            col(m.Trigger.patient_id).in_(patient_ids),
+            among(session, m.Trigger.patient_id, patient_ids),
             m.Trigger.state != m.TriggerState.RESOLVED,
             m.Trigger.confounded == sa.false(),
         )
@@ -217,7 +220,7 @@ def _shortened_imaging(
     for trigger_id, kind, status in session.exec(
         select(
             m.TriggerConsequence.trigger_id, m.TriggerConsequence.kind, m.TriggerConsequence.status
-        ).where(col(m.TriggerConsequence.trigger_id).in_(ids))
+        ).where(among(session, m.TriggerConsequence.trigger_id, ids))
     ).all():
         statuses.setdefault(trigger_id, set()).add((kind, status))
     out = []
@@ -240,7 +243,7 @@ def paused_patients(session: Session, patient_ids: list[int]) -> set[int]:
         select(m.TriggerConsequence.patient_id)
         .join(m.Trigger, col(m.Trigger.id) == m.TriggerConsequence.trigger_id)
         .where(
-            col(m.TriggerConsequence.patient_id).in_(patient_ids),
+            among(session, m.TriggerConsequence.patient_id, patient_ids),
             m.TriggerConsequence.kind == m.ConsequenceKind.PAUSE_PLAN,
             m.TriggerConsequence.status == m.ConsequenceStatus.APPLIED,
             m.Trigger.state != m.TriggerState.RESOLVED,
@@ -283,16 +286,37 @@ def _same(row: "Reconciled", item: PlannedItem) -> bool:
 
 
 # What the model fills in when a FollowUpItem is built (state planned, sequence 0, ...), for rows
-# inserted in bulk without building one (``_values_for`` sets the timestamps).
+# inserted in bulk without building one.
 _ITEM_DEFAULTS: dict[str, Any] = {
     name: field.default
     for name, field in m.FollowUpItem.model_fields.items()
     if name != "id" and field.default is not PydanticUndefined
 }
+# The columns ``_values_for`` sets, in its order: the rest are the same for every planned row
+# (the defaults above, the batch's timestamps) and ``write_batch`` gives them once per batch.
+_PLANNED_COLUMNS = (
+    "patient_id",
+    "kind",
+    "region",
+    "earliest",
+    "target",
+    "latest",
+    "rule_id",
+    "pack_id",
+    "pack_version",
+    "profile",
+    "source",
+    "evidence",
+    "anchor_event",
+    "anchor_date",
+    "reason",
+    "urgent",
+)
+_SAME_FOR_ALL = {k: v for k, v in _ITEM_DEFAULTS.items() if k not in _PLANNED_COLUMNS}
+_planned_values = itemgetter(*_PLANNED_COLUMNS)
 
 
 def _values_for(patient_id: int, item: PlannedItem) -> dict[str, Any]:
-    now = utcnow()
     return dict(
         patient_id=patient_id,
         kind=item.kind.value,
@@ -310,8 +334,6 @@ def _values_for(patient_id: int, item: PlannedItem) -> dict[str, Any]:
         anchor_date=item.anchor.date,
         reason=item.reason[:500],
         urgent=item.kind is ItemKind.SSA_INJECTION,
-        created_at=now,
-        updated_at=now,
     )
 
 
@@ -423,71 +445,12 @@ def _stamp_planned(session: Session, patients: list[PlannedPatient]) -> None:
     table = m.Patient.__table__  # type: ignore[attr-defined]
     for start in range(0, len(ids), 900):
         part = ids[start : start + 900]
-        session.execute(sa.update(table).where(table.c.id.in_(part)).values(planned_at=now))
+        session.execute(
+            sa.update(table).where(among(session, table.c.id, part)).values(planned_at=now)
+        )
     for patient in patients:  # what the row now says, without marking the object changed
         if isinstance(patient, m.Patient):
             set_committed_value(patient, "planned_at", now)
-
-
-class Reconciled(NamedTuple):
-    """What ``reconcile`` (and ``_describe_change``) reads of a stored open item: a replan
-    reads every open item of every patient, and the other columns (notes, snoozes, evidence...)
-    were a third of reading them."""
-
-    id: int
-    patient_id: int
-    kind: str
-    region: str | None
-    state: str
-    rule_id: str
-    earliest: dt.date
-    target: dt.date
-    latest: dt.date
-    source: str
-    reason: str
-    anchor_date: dt.date | None
-    pack_version: str
-    profile: str
-
-
-_ITEMS = m.FollowUpItem.__table__  # type: ignore[attr-defined]
-_RECONCILED = ChunkQuery(
-    sa.select(*(_ITEMS.c[name] for name in Reconciled._fields)).where(
-        _ITEMS.c.state.in_(ACTIVE_STATES)
-    ),
-    _ITEMS.c.patient_id,
-)
-
-
-def reconciled_items(session: Session, patient_ids: list[int]) -> dict[int, list[Reconciled]]:
-    """Each patient's open items as :class:`Reconciled` rows, read by the driver."""
-    out: dict[int, list[Reconciled]] = {}
-    make = Reconciled._make
-    for row in _RECONCILED.rows(session, patient_ids):
-        item = make(row)
-        found = out.get(item.patient_id)
-        if found is None:
-            out[item.patient_id] = [item]
-        else:
-            found.append(item)
-    return out
-
-
-def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenRow]]:
-    """Each patient's open items as plain rows without their timestamps."""
-    out: dict[int, list[OpenRow]] = {}
-    if not patient_ids:
-        return out
-    table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
-    read = plain_columns(table)
-    for start in range(0, len(patient_ids), 900):  # SQLite's cap on bound parameters
-        query = sa.select(*read).where(
-            table.c.patient_id.in_(patient_ids[start : start + 900]),
-            table.c.state.in_(ACTIVE_STATES),
-        )
-        for row in session.execute(query):
-            out.setdefault(row.patient_id, []).append(row)
-    return out
 
 
 def replan_patients(
@@ -535,23 +498,43 @@ def write_batch(session: Session, writes: Writes) -> None:
     one executemany (the ORM state has been flushed by the caller), and the patients' new
     verdicts and plan notes in another."""
     _write_verdicts(session, writes.verdicts)
-    table = m.FollowUpItem.__table__  # type: ignore[attr-defined]
-    if writes.new_rows:  # building each as a SQLModel object (validation, instrumentation)
-        # was about a quarter of a first planning's CPU
-        session.execute(sa.insert(table), writes.new_rows)
+    table = table_of(m.FollowUpItem)
+    now = utcnow()
+    # Rows as plain tuples, the columns every planned row shares given once (building each as a
+    # SQLModel object was about a quarter of a first planning's CPU; a parameter dict of every
+    # column, processed per row by SQLAlchemy, another third of inserting them).
+    same = _SAME_FOR_ALL | {"created_at": now, "updated_at": now}
+    insert_plain(
+        session,
+        table,
+        _PLANNED_COLUMNS,
+        [_planned_values(values) for values in writes.new_rows],
+        constants=same,
+    )
     superseded = [
         {"b_id": old, "b_by": by, "b_why": why[:300]} for old, by, why in writes.superseded
     ]
-    if writes.replacements:  # their ids, in order, for the rows they replace to point at
-        insert = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        made = session.execute(insert, [values for values, _, _ in writes.replacements])
+    if writes.replacements:
+        # Their ids drawn first, after the new rows took theirs (the order an INSERT would give),
+        # for the rows they replace to point at: ``INSERT ... RETURNING`` in parameter order is
+        # one statement per row on SQLite (``db.bulk_rows``).
+        ids = new_ids(session, table, len(writes.replacements))
+        insert_plain(
+            session,
+            table,
+            ("id", *_PLANNED_COLUMNS),
+            [
+                (new, *_planned_values(values))
+                for new, (values, _, _) in zip(ids, writes.replacements, strict=True)
+            ],
+            constants=same,
+        )
         superseded += [
             {"b_id": old, "b_by": new, "b_why": why[:300]}
-            for (_, old, why), new in zip(writes.replacements, made.scalars(), strict=True)
+            for (_, old, why), new in zip(writes.replacements, ids, strict=True)
         ]
     if not superseded:
         return
-    now = utcnow()
     session.execute(
         sa.update(table)
         .where(table.c.id == sa.bindparam("b_id"))

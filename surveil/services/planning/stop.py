@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from surveil.core.vocab import StateKind
 from surveil.db import models as m
 from surveil.db.base import utcnow
+from surveil.db.bulk_rows import among
 from surveil.db.queries import PlannedPatient
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -52,7 +53,7 @@ def why_care_ended_for(
     for start in range(0, len(ids), 500):
         for state in session.exec(
             select(m.DiseaseState).where(
-                col(m.DiseaseState.patient_id).in_(ids[start : start + 500]),
+                among(session, m.DiseaseState.patient_id, ids[start : start + 500]),
                 col(m.DiseaseState.end_date).is_(None),
                 m.DiseaseState.kind == StateKind.DISCHARGED.value,
             )

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from surveil.core.protocol import Apply, Interval, TriggerConsequence
 from surveil.core.vocab import ItemState, StateKind
 from surveil.db import models as m
-from surveil.db.bulk_rows import defaults_of, insert_rows, new_ids, table_of
+from surveil.db.bulk_rows import defaults_of, insert_dicts, new_ids, table_of
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
 from surveil.services.labels import trigger_label
@@ -89,7 +89,7 @@ def record_many(session: Session, triggers: list[ToRecord], *, today: dt.date) -
     session.flush()  # the disease states the rows point at
     for row, row_id in zip(rows, new_ids(session, table, len(rows)), strict=True):
         row["id"] = row_id
-    insert_rows(session, table, rows)
+    insert_dicts(session, table, rows)
 
 
 def _apply_on_open(

@@ -29,7 +29,7 @@ from surveil.core.protocol import Pack, Profile, TriggerConsequence
 from surveil.core.triggers import board_deadlines, compile_triggers, evaluate_compiled
 from surveil.core.vocab import Channel, ItemKind
 from surveil.db import models as m
-from surveil.db.bulk_rows import defaults_of, insert_rows, new_ids, table_of
+from surveil.db.bulk_rows import among, defaults_of, insert_dicts, new_ids, table_of
 from surveil.db.queries import PlannedPatient, facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.audit import audit_many
@@ -89,7 +89,7 @@ def _known(session: Session, ids: list[int]) -> dict[int, tuple[set[str], set[st
     rows = session.exec(
         select(
             m.Trigger.patient_id, m.Trigger.fingerprint, m.Trigger.subject_key, m.Trigger.state
-        ).where(col(m.Trigger.patient_id).in_(ids))
+        ).where(among(session, m.Trigger.patient_id, ids))
     ).all()
     for pid, fingerprint, key, state in rows:
         fingerprints, open_keys = out.setdefault(pid, (set(), set()))
@@ -172,8 +172,8 @@ def _store_all(
         item["id"] = item_id
     board_of = {at: items[board]["id"] for at, _, board, _ in acting if board is not None}
     trigger_defaults = defaults_of(m.Trigger)
-    insert_rows(session, item_table, items)  # first: a trigger points at its board item
-    insert_rows(
+    insert_dicts(session, item_table, items)  # first: a trigger points at its board item
+    insert_dicts(
         session,
         trigger_table,
         [

@@ -16,9 +16,9 @@ reads a pack"):
 """
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from dateutil.relativedelta import relativedelta
 
@@ -34,7 +34,7 @@ from surveil.core.vocab import (
     ItemStatus,
     StateKind,
 )
-from surveil.core.windows import Window, after, before, years_after
+from surveil.core.windows import Window, add_months, after, before, years_after
 from surveil.core.wording import label, reason
 from surveil.errors import InvalidInput, Problem
 
@@ -94,9 +94,11 @@ class Plan:
     complete: str | None = None
 
 
-@dataclass(frozen=True)
-class _Draft:
-    """An item before dedupe and bundling; ``order`` is the rule's place in the profile."""
+class _Draft(NamedTuple):
+    """An item before dedupe and bundling; ``order`` is the rule's place in the profile.
+
+    A named tuple, not a frozen dataclass: ~5 are made per patient and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost more than the fields' values."""
 
     order: int
     rule: Rule
@@ -129,7 +131,10 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
         if rule.no_follow_up:
             verdict = verdict or NoFollowUp(rule.id, rule.source, rule.evidence, rule.reason)
             continue
-        drafts += [d for spec in rule.items if (d := _draft(order, rule, spec, s)) is not None]
+        made: _Made = {}
+        for spec in rule.items:
+            if (d := _draft(order, rule, spec, s, made)) is not None:
+                drafts.append(d)
     kept = _bundle(_most_urgent(_paused(drafts)))
     items = tuple(_finish(d, pack, profile.name, today) for d in kept)
     complete = None if verdict else _complete(profile.rules, decided, drafts, s)
@@ -168,13 +173,32 @@ def _closed(facts: Facts) -> str | None:
 # One item
 
 
-def _draft(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+# The drafts of one rule's items for one patient, by the item's identity: an item planned
+# ``with`` another (CgA with the MRI) takes its host's draft, which the rule drafts anyway.
+_Made = dict[int, "_Draft | None"]
+
+
+def _draft(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, made: _Made | None = None
+) -> _Draft | None:
+    if made is None:
+        return _new_draft(order, rule, spec, s, None)
+    key = id(spec)
+    if key in made:
+        return made[key]
+    drafted = made[key] = _new_draft(order, rule, spec, s, made)
+    return drafted
+
+
+def _new_draft(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, made: _Made | None
+) -> _Draft | None:
     if spec.only_if_raised is not None and spec.only_if_raised not in s.raised:
         return None
     if spec.unless_raised is not None and spec.unless_raised in s.raised:
         return None
     if spec.with_kind is not None:
-        return _with(order, rule, spec, s)
+        return _with(order, rule, spec, s, made)
     if spec.schedule is Schedule.REPEAT:
         return _repeat(order, rule, spec, s)
     assert spec.therapy is not None  # the parser requires a therapy for dose schedules
@@ -188,28 +212,44 @@ def _draft(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | Non
     return _after_course(order, rule, spec, s, therapy)
 
 
-def _with(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+def _with(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, made: _Made | None
+) -> _Draft | None:
     """An item booked with another of its rule (CgA with each MRI): same window and anchor."""
-    host = next((i for i in rule.items if i.kind is spec.with_kind and i is not spec), None)
-    drafted = None if host is None else _draft(order, rule, host, s)
+    host = _host(rule, spec)
+    drafted = None if host is None else _draft(order, rule, host, s, made)
     if drafted is None or host is None:
         return None
     what = label(host.kind, host.region)
     if spec.catch_up and not drafted.first and _missed(spec, drafted.anchor.date, s):
         # Missed at the last visit: due now, not silently carried to the next scan.
         day = drafted.anchor.date
-        window = Window(earliest=day, target=day, latest=day + relativedelta(months=1))
+        window = Window(earliest=day, target=day, latest=add_months(day, 1))
         extra = f"not done with the last {what} on {day.isoformat()}: due now"
-        return replace(drafted, spec=spec, window=window, extra=extra)
-    return replace(drafted, spec=spec, extra=f"with the {what}")
+        return drafted._replace(spec=spec, window=window, extra=extra)
+    return drafted._replace(spec=spec, extra=f"with the {what}")
 
 
-# A marker drawn up to a month before its scan still counts as done with it.
-_WITH_TOLERANCE = relativedelta(months=1)
+def _host(rule: Rule, spec: ItemSpec) -> ItemSpec | None:
+    """The item of ``rule`` that ``spec`` is planned with, found once per (rule, item): a
+    pack's rules and items live as long as the pack, and finding it was a scan per patient."""
+    found = _HOSTS.get(id(spec))
+    if found is not None and found[0] is spec and found[1] is rule:
+        return found[2]
+    host = next((i for i in rule.items if i.kind is spec.with_kind and i is not spec), None)
+    # Rule and item are kept with the answer, so their ids stay theirs while it is remembered.
+    if len(_HOSTS) >= 4096:
+        _HOSTS.clear()  # bounded: many packs loaded in one process (the tests) refill it
+    _HOSTS[id(spec)] = (spec, rule, host)
+    return host
+
+
+_HOSTS: dict[int, tuple[ItemSpec, Rule, ItemSpec | None]] = {}
 
 
 def _missed(spec: ItemSpec, host_done: dt.date, s: Situation) -> bool:
-    since = host_done - _WITH_TOLERANCE
+    # A marker drawn up to a month before its scan still counts as done with it.
+    since = add_months(host_done, -1)
     return last_done(spec.kind, s, since=since, region=spec.region) is None
 
 
@@ -430,10 +470,10 @@ def _paused(drafts: list[_Draft]) -> list[_Draft]:
         w = d.window
         if starts <= w.target < resume:
             late = w.latest - w.target
-            d = replace(d, window=Window(resume, resume, resume + late), extra=note)
+            d = d._replace(window=Window(resume, resume, resume + late), extra=note)
         elif w.target < starts <= w.latest:
             latest = starts - dt.timedelta(days=1)
-            d = replace(d, window=Window(w.earliest, w.target, max(latest, w.target)), extra=note)
+            d = d._replace(window=Window(w.earliest, w.target, max(latest, w.target)), extra=note)
         out.append(d)
     return out
 
@@ -452,9 +492,9 @@ def _bundle(drafts: list[_Draft]) -> list[_Draft]:
             and host is not None
             and host.window.target != d.window.target
         ):
-            window = replace(d.window, target=host.window.target)
+            window = Window(d.window.earliest, host.window.target, d.window.latest)
             note = f"booked with the {label(host.spec.kind, host.spec.region)}"
-            d = replace(d, window=window, extra="; ".join(x for x in (d.extra, note) if x))
+            d = d._replace(window=window, extra="; ".join(x for x in (d.extra, note) if x))
         out.append(d)
     return sorted(out, key=lambda d: (d.window.target, d.spec.kind, d.spec.region or ""))
 

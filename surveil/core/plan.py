@@ -34,7 +34,7 @@ from surveil.core.vocab import (
     ItemStatus,
     StateKind,
 )
-from surveil.core.windows import Window, add_months, after, before, years_after
+from surveil.core.windows import Window, add_months, after, before, status_on, years_after
 from surveil.core.wording import label, reason
 from surveil.errors import InvalidInput, Problem
 
@@ -426,18 +426,28 @@ def _course_series(
 # Combining items
 
 
+# The pairs of kinds that meet the same need: the same kind, or one satisfying the other.
+_CLASHING = frozenset(
+    (ka, kb)
+    for ka in ItemKind
+    for kb in ItemKind
+    if ka is kb or kb in SATISFIES.get(ka, frozenset()) or ka in SATISFIES.get(kb, frozenset())
+)
+
+
 def _conflict(a: _Draft, b: _Draft) -> bool:
-    if a.spec.region != b.spec.region:
-        return False
-    ka, kb = a.spec.kind, b.spec.kind
-    return ka is kb or kb in SATISFIES.get(ka, frozenset()) or ka in SATISFIES.get(kb, frozenset())
+    sa, sb = a.spec, b.spec
+    return sa.region == sb.region and (sa.kind, sb.kind) in _CLASHING
 
 
 def _most_urgent(drafts: list[_Draft]) -> list[_Draft]:
     """One item per need: when two rules ask for the same kind, the earlier target wins."""
     kept: list[_Draft] = []
     for d in sorted(drafts, key=lambda d: (d.window.target, d.window.latest, d.order)):
-        if not any(_conflict(k, d) for k in kept):
+        for k in kept:  # a loop, not any(): a generator frame per draft cost more than the test
+            if _conflict(k, d):
+                break
+        else:
             kept.append(d)
     return kept
 
@@ -486,12 +496,12 @@ def _bundle(drafts: list[_Draft]) -> list[_Draft]:
     )
     out = []
     for d in drafts:
+        # Only a marker is booked on a scan: the others need no host looked up.
+        if d.spec.kind not in MARKER_KINDS:
+            out.append(d)
+            continue
         host = next((i for i in imaging if _fits(d.window, i.window)), None)
-        if (
-            d.spec.kind in MARKER_KINDS
-            and host is not None
-            and host.window.target != d.window.target
-        ):
+        if host is not None and host.window.target != d.window.target:
             window = Window(d.window.earliest, host.window.target, d.window.latest)
             note = f"booked with the {label(host.spec.kind, host.spec.region)}"
             d = d._replace(window=window, extra="; ".join(x for x in (d.extra, note) if x))
@@ -501,29 +511,32 @@ def _bundle(drafts: list[_Draft]) -> list[_Draft]:
 
 def _fits(marker: Window, imaging: Window) -> bool:
     """The marker falls inside the imaging window, and the imaging date inside the marker's own."""
-    return imaging.contains(marker.target) and marker.contains(imaging.target)
+    m, i = marker, imaging  # Window.contains written out: two method calls per pair asked
+    return i.earliest <= m.target <= i.latest and m.earliest <= i.target <= m.latest
 
 
 def _finish(d: _Draft, pack: Pack, profile: str, today: dt.date) -> PlannedItem:
     spec = d.spec
+    what, evidence = _words(spec)
+    window = d.window
     text = reason(
         pack=pack,
         rule=d.rule,
-        what=_sentence_case(label(spec.kind, spec.region)),
+        what=what,
         interval=d.interval,
         first=d.first,
         source=spec.source,
-        evidence=spec.evidence.value,
+        evidence=evidence,
         anchor_event=d.anchor.event,
         anchor_date=d.anchor.date,
         extra=f"{d.extra}; {spec.note}" if d.extra and spec.note else d.extra or spec.note,
     )
     return PlannedItem(
         kind=spec.kind,
-        earliest=d.window.earliest,
-        target=d.window.target,
-        latest=d.window.latest,
-        status=d.window.status_on(today),
+        earliest=window.earliest,
+        target=window.target,
+        latest=window.latest,
+        status=status_on(window.earliest, window.latest, today),
         rule=d.rule.id,
         pack_id=pack.id,
         pack_version=pack.version,
@@ -534,6 +547,22 @@ def _finish(d: _Draft, pack: Pack, profile: str, today: dt.date) -> PlannedItem:
         reason=text,
         region=spec.region,
     )
+
+
+def _words(spec: ItemSpec) -> tuple[str, str]:
+    """The item's label in sentence case and its evidence class, worked out once per item of
+    the pack (an Enum's ``.value`` is a Python-level property; the label two calls)."""
+    found = _WORDS.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    words = (_sentence_case(label(spec.kind, spec.region)), spec.evidence.value)
+    if len(_WORDS) >= 4096:
+        _WORDS.clear()  # bounded: many packs loaded in one process (the tests) refill it
+    _WORDS[id(spec)] = (spec, words)  # the item kept: its id stays its own while remembered
+    return words
+
+
+_WORDS: dict[int, tuple[ItemSpec, tuple[str, str]]] = {}
 
 
 def _sentence_case(text: str) -> str:

@@ -44,9 +44,22 @@ def label(kind: ItemKind, region: str | None = None) -> str:
 
 def citation(pack: Pack, source_id: str, evidence: str) -> str:
     """``ESMO 2020 via S4 [S]``: the source's short title, its register id and evidence class."""
+    # Remembered per pack (by identity, the pack kept beside it so its id stays its own): every
+    # planned item cites one of the pack's few (source, evidence) pairs.
+    key = (id(pack), source_id, evidence)
+    found = _CITED.get(key)
+    if found is not None and found[0] is pack:
+        return found[1]
     source = pack.sources.get(source_id)
     title = f"{source.title} via " if source else ""
-    return f"{title}{source_id} [{evidence}]"
+    text = f"{title}{source_id} [{evidence}]"
+    if len(_CITED) >= 4096:
+        _CITED.clear()  # bounded: many packs loaded in one process (the tests) refill it
+    _CITED[key] = (pack, text)
+    return text
+
+
+_CITED: dict[tuple[int, str, str], tuple[Pack, str]] = {}
 
 
 def reason(

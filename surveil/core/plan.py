@@ -285,7 +285,7 @@ def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | No
     start, start_event = _item_start(spec, s, index, index_event)
     last = last_done(spec.kind, s, since=start, region=spec.region, also=spec.satisfied_by)
     if last is not None:
-        anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
+        anchor = _last_anchor(last)
         interval = _phase_interval(spec, index, last.date)
     else:
         anchor = Anchor(start_event, start)
@@ -299,12 +299,30 @@ def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | No
     return _Draft(order, rule, spec, window, anchor, interval, first=last is None)
 
 
+def _last_anchor(last: Completed) -> Anchor:
+    """``last MRI`` on the day it was done. Remembered by the completed item's identity (the
+    facts share one Completed per kind, day and region across patients; the item is kept with
+    its anchor, so its id stays its own), as an Anchor is immutable."""
+    found = _ANCHORS.get(id(last))
+    if found is not None and found[0] is last:
+        return found[1]
+    anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
+    if len(_ANCHORS) >= 1 << 16:
+        _ANCHORS.clear()  # bounded; refilled from the next patients
+    _ANCHORS[id(last)] = (last, anchor)
+    return anchor
+
+
+_ANCHORS: dict[int, tuple[Completed, Anchor]] = {}
+
+
 def _phase_interval(spec: ItemSpec, index: dt.date, day: dt.date) -> Interval | None:
     """The interval of the phase in force on ``day`` (years counted from the rule's index)."""
     for phase in spec.phases:
-        begins = years_after(index, phase.from_year)
-        ends = None if phase.to_year is None else years_after(index, phase.to_year)
-        if (day >= begins or phase.from_year == 0) and (ends is None or day < ends):
+        # A phase from year 0 is in force from the start: its first day is not worked out.
+        if phase.from_year != 0 and day < years_after(index, phase.from_year):
+            continue
+        if phase.to_year is None or day < years_after(index, phase.to_year):
             return phase.interval
     return None
 

@@ -16,25 +16,22 @@ reads a pack"):
 """
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from dateutil.relativedelta import relativedelta
-
+from surveil.core.combine import bundle, most_urgent, paused
 from surveil.core.facts import Completed, Facts, Therapy
 from surveil.core.protocol import Evidence, Index, Interval, ItemSpec, Pack, Rule, Schedule
 from surveil.core.situation import Situation, first_recurrence, matches, situation
 from surveil.core.vocab import (
-    IMAGING_KINDS,
-    MARKER_KINDS,
     SATISFIES,
     Grade,
     ItemKind,
     ItemStatus,
     StateKind,
 )
-from surveil.core.windows import Window, after, before, years_after
+from surveil.core.windows import Window, add_months, after, before, status_on, years_after
 from surveil.core.wording import label, reason
 from surveil.errors import InvalidInput, Problem
 
@@ -94,9 +91,11 @@ class Plan:
     complete: str | None = None
 
 
-@dataclass(frozen=True)
-class _Draft:
-    """An item before dedupe and bundling; ``order`` is the rule's place in the profile."""
+class _Draft(NamedTuple):
+    """An item before dedupe and bundling; ``order`` is the rule's place in the profile.
+
+    A named tuple, not a frozen dataclass: ~5 are made per patient and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost more than the fields' values."""
 
     order: int
     rule: Rule
@@ -129,8 +128,11 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
         if rule.no_follow_up:
             verdict = verdict or NoFollowUp(rule.id, rule.source, rule.evidence, rule.reason)
             continue
-        drafts += [d for spec in rule.items if (d := _draft(order, rule, spec, s)) is not None]
-    kept = _bundle(_most_urgent(_paused(drafts)))
+        made: _Made = {}
+        for spec in rule.items:
+            if (d := _draft(order, rule, spec, s, made)) is not None:
+                drafts.append(d)
+    kept = bundle(most_urgent(paused(drafts)))
     items = tuple(_finish(d, pack, profile.name, today) for d in kept)
     complete = None if verdict else _complete(profile.rules, decided, drafts, s)
     return Plan(grade, profile.name, pack.id, pack.version, verdict, items, complete=complete)
@@ -168,13 +170,32 @@ def _closed(facts: Facts) -> str | None:
 # One item
 
 
-def _draft(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+# The drafts of one rule's items for one patient, by the item's identity: an item planned
+# ``with`` another (CgA with the MRI) takes its host's draft, which the rule drafts anyway.
+_Made = dict[int, "_Draft | None"]
+
+
+def _draft(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, made: _Made | None = None
+) -> _Draft | None:
+    if made is None:
+        return _new_draft(order, rule, spec, s, None)
+    key = id(spec)
+    if key in made:
+        return made[key]
+    drafted = made[key] = _new_draft(order, rule, spec, s, made)
+    return drafted
+
+
+def _new_draft(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, made: _Made | None
+) -> _Draft | None:
     if spec.only_if_raised is not None and spec.only_if_raised not in s.raised:
         return None
     if spec.unless_raised is not None and spec.unless_raised in s.raised:
         return None
     if spec.with_kind is not None:
-        return _with(order, rule, spec, s)
+        return _with(order, rule, spec, s, made)
     if spec.schedule is Schedule.REPEAT:
         return _repeat(order, rule, spec, s)
     assert spec.therapy is not None  # the parser requires a therapy for dose schedules
@@ -188,28 +209,44 @@ def _draft(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | Non
     return _after_course(order, rule, spec, s, therapy)
 
 
-def _with(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | None:
+def _with(
+    order: int, rule: Rule, spec: ItemSpec, s: Situation, made: _Made | None
+) -> _Draft | None:
     """An item booked with another of its rule (CgA with each MRI): same window and anchor."""
-    host = next((i for i in rule.items if i.kind is spec.with_kind and i is not spec), None)
-    drafted = None if host is None else _draft(order, rule, host, s)
+    host = _host(rule, spec)
+    drafted = None if host is None else _draft(order, rule, host, s, made)
     if drafted is None or host is None:
         return None
     what = label(host.kind, host.region)
     if spec.catch_up and not drafted.first and _missed(spec, drafted.anchor.date, s):
         # Missed at the last visit: due now, not silently carried to the next scan.
         day = drafted.anchor.date
-        window = Window(earliest=day, target=day, latest=day + relativedelta(months=1))
+        window = Window(earliest=day, target=day, latest=add_months(day, 1))
         extra = f"not done with the last {what} on {day.isoformat()}: due now"
-        return replace(drafted, spec=spec, window=window, extra=extra)
-    return replace(drafted, spec=spec, extra=f"with the {what}")
+        return drafted._replace(spec=spec, window=window, extra=extra)
+    return drafted._replace(spec=spec, extra=f"with the {what}")
 
 
-# A marker drawn up to a month before its scan still counts as done with it.
-_WITH_TOLERANCE = relativedelta(months=1)
+def _host(rule: Rule, spec: ItemSpec) -> ItemSpec | None:
+    """The item of ``rule`` that ``spec`` is planned with, found once per (rule, item): a
+    pack's rules and items live as long as the pack, and finding it was a scan per patient."""
+    found = _HOSTS.get(id(spec))
+    if found is not None and found[0] is spec and found[1] is rule:
+        return found[2]
+    host = next((i for i in rule.items if i.kind is spec.with_kind and i is not spec), None)
+    # Rule and item are kept with the answer, so their ids stay theirs while it is remembered.
+    if len(_HOSTS) >= 4096:
+        _HOSTS.clear()  # bounded: many packs loaded in one process (the tests) refill it
+    _HOSTS[id(spec)] = (spec, rule, host)
+    return host
+
+
+_HOSTS: dict[int, tuple[ItemSpec, Rule, ItemSpec | None]] = {}
 
 
 def _missed(spec: ItemSpec, host_done: dt.date, s: Situation) -> bool:
-    since = host_done - _WITH_TOLERANCE
+    # A marker drawn up to a month before its scan still counts as done with it.
+    since = add_months(host_done, -1)
     return last_done(spec.kind, s, since=since, region=spec.region) is None
 
 
@@ -245,7 +282,7 @@ def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | No
     start, start_event = _item_start(spec, s, index, index_event)
     last = last_done(spec.kind, s, since=start, region=spec.region, also=spec.satisfied_by)
     if last is not None:
-        anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
+        anchor = _last_anchor(last)
         interval = _phase_interval(spec, index, last.date)
     else:
         anchor = Anchor(start_event, start)
@@ -259,12 +296,30 @@ def _repeat(order: int, rule: Rule, spec: ItemSpec, s: Situation) -> _Draft | No
     return _Draft(order, rule, spec, window, anchor, interval, first=last is None)
 
 
+def _last_anchor(last: Completed) -> Anchor:
+    """``last MRI`` on the day it was done. Remembered by the completed item's identity (the
+    facts share one Completed per kind, day and region across patients; the item is kept with
+    its anchor, so its id stays its own), as an Anchor is immutable."""
+    found = _ANCHORS.get(id(last))
+    if found is not None and found[0] is last:
+        return found[1]
+    anchor = Anchor(f"last {label(last.kind, last.region)}", last.date)
+    if len(_ANCHORS) >= 1 << 16:
+        _ANCHORS.clear()  # bounded; refilled from the next patients
+    _ANCHORS[id(last)] = (last, anchor)
+    return anchor
+
+
+_ANCHORS: dict[int, tuple[Completed, Anchor]] = {}
+
+
 def _phase_interval(spec: ItemSpec, index: dt.date, day: dt.date) -> Interval | None:
     """The interval of the phase in force on ``day`` (years counted from the rule's index)."""
     for phase in spec.phases:
-        begins = years_after(index, phase.from_year)
-        ends = None if phase.to_year is None else years_after(index, phase.to_year)
-        if (day >= begins or phase.from_year == 0) and (ends is None or day < ends):
+        # A phase from year 0 is in force from the start: its first day is not worked out.
+        if phase.from_year != 0 and day < years_after(index, phase.from_year):
+            continue
+        if phase.to_year is None or day < years_after(index, phase.to_year):
             return phase.interval
     return None
 
@@ -382,108 +437,33 @@ def _course_series(
     return _Draft(order, rule, spec, window, anchor, interval, first=True, extra=extra)
 
 
-# ---------------------------------------------------------------------------------------------
-# Combining items
-
-
-def _conflict(a: _Draft, b: _Draft) -> bool:
-    if a.spec.region != b.spec.region:
-        return False
-    ka, kb = a.spec.kind, b.spec.kind
-    return ka is kb or kb in SATISFIES.get(ka, frozenset()) or ka in SATISFIES.get(kb, frozenset())
-
-
-def _most_urgent(drafts: list[_Draft]) -> list[_Draft]:
-    """One item per need: when two rules ask for the same kind, the earlier target wins."""
-    kept: list[_Draft] = []
-    for d in sorted(drafts, key=lambda d: (d.window.target, d.window.latest, d.order)):
-        if not any(_conflict(k, d) for k in kept):
-            kept.append(d)
-    return kept
-
-
-def _paused(drafts: list[_Draft]) -> list[_Draft]:
-    """Doses with a ``pause_before`` (long-acting SSA before PRRT) never fall inside the pause:
-    a dose due in it moves to the other therapy's next dose, when it resumes."""
-    out = []
-    for d in drafts:
-        pause = d.spec.pause_before
-        other = None
-        if pause is not None:
-            other = next(
-                (
-                    o
-                    for o in drafts
-                    if o.spec.schedule is Schedule.DOSE and o.spec.therapy is pause.therapy
-                ),
-                None,
-            )
-        if pause is None or other is None:
-            out.append(d)
-            continue
-        resume = other.window.target
-        starts = resume - relativedelta(weeks=pause.weeks)
-        note = (
-            f"paused {pause.weeks} weeks before the {label(other.spec.kind)} "
-            f"(target {resume.isoformat()}); resumes after it"
-        )
-        w = d.window
-        if starts <= w.target < resume:
-            late = w.latest - w.target
-            d = replace(d, window=Window(resume, resume, resume + late), extra=note)
-        elif w.target < starts <= w.latest:
-            latest = starts - dt.timedelta(days=1)
-            d = replace(d, window=Window(w.earliest, w.target, max(latest, w.target)), extra=note)
-        out.append(d)
-    return out
-
-
-def _bundle(drafts: list[_Draft]) -> list[_Draft]:
-    """Book each marker on the earliest imaging target inside the marker's own window."""
-    imaging = sorted(
-        (d for d in drafts if d.spec.kind in IMAGING_KINDS),
-        key=lambda d: (d.window.target, d.spec.kind),  # kinds are StrEnums: ordered by value
-    )
-    out = []
-    for d in drafts:
-        host = next((i for i in imaging if _fits(d.window, i.window)), None)
-        if (
-            d.spec.kind in MARKER_KINDS
-            and host is not None
-            and host.window.target != d.window.target
-        ):
-            window = replace(d.window, target=host.window.target)
-            note = f"booked with the {label(host.spec.kind, host.spec.region)}"
-            d = replace(d, window=window, extra="; ".join(x for x in (d.extra, note) if x))
-        out.append(d)
-    return sorted(out, key=lambda d: (d.window.target, d.spec.kind, d.spec.region or ""))
-
-
-def _fits(marker: Window, imaging: Window) -> bool:
-    """The marker falls inside the imaging window, and the imaging date inside the marker's own."""
-    return imaging.contains(marker.target) and marker.contains(imaging.target)
-
-
 def _finish(d: _Draft, pack: Pack, profile: str, today: dt.date) -> PlannedItem:
     spec = d.spec
+    what, evidence = _words(spec)
+    window = d.window
     text = reason(
         pack=pack,
         rule=d.rule,
-        what=_sentence_case(label(spec.kind, spec.region)),
+        what=what,
         interval=d.interval,
         first=d.first,
         source=spec.source,
-        evidence=spec.evidence.value,
+        evidence=evidence,
         anchor_event=d.anchor.event,
         anchor_date=d.anchor.date,
         extra=f"{d.extra}; {spec.note}" if d.extra and spec.note else d.extra or spec.note,
     )
-    return PlannedItem(
+    # Filled in one step instead of through the frozen dataclass's __init__ (one
+    # object.__setattr__ per field, 14 of them, ~3 items per patient: the largest single cost
+    # left in the planner's profile). The same fields, all of them: tests/core/test_plan_item.py
+    # compares the result with the constructor's.
+    item = _new(PlannedItem)
+    item.__dict__.update(
         kind=spec.kind,
-        earliest=d.window.earliest,
-        target=d.window.target,
-        latest=d.window.latest,
-        status=d.window.status_on(today),
+        earliest=window.earliest,
+        target=window.target,
+        latest=window.latest,
+        status=status_on(window.earliest, window.latest, today),
         rule=d.rule.id,
         pack_id=pack.id,
         pack_version=pack.version,
@@ -494,6 +474,26 @@ def _finish(d: _Draft, pack: Pack, profile: str, today: dt.date) -> PlannedItem:
         reason=text,
         region=spec.region,
     )
+    return item
+
+
+_new = object.__new__
+
+
+def _words(spec: ItemSpec) -> tuple[str, str]:
+    """The item's label in sentence case and its evidence class, worked out once per item of
+    the pack (an Enum's ``.value`` is a Python-level property; the label two calls)."""
+    found = _WORDS.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    words = (_sentence_case(label(spec.kind, spec.region)), spec.evidence.value)
+    if len(_WORDS) >= 4096:
+        _WORDS.clear()  # bounded: many packs loaded in one process (the tests) refill it
+    _WORDS[id(spec)] = (spec, words)  # the item kept: its id stays its own while remembered
+    return words
+
+
+_WORDS: dict[int, tuple[ItemSpec, tuple[str, str]]] = {}
 
 
 def _sentence_case(text: str) -> str:

@@ -37,11 +37,19 @@ class Situation:
 def situation(facts: Facts, today: dt.date) -> Situation:
     done: dict[tuple[ItemKind, str | None], list[Completed]] = {}
     for c in facts.completed:
-        found = done.get((c.kind, c.region))
+        key = (c.kind, c.region)
+        found = done.get(key)
         if found is None:
-            done[(c.kind, c.region)] = [c]
+            done[key] = [c]
         else:
             found.append(c)
+    # List comprehensions, not generators (a generator resumes a frame per item); most patients
+    # have no therapy at all, so the two therapy sets are then the one empty set.
+    therapies = facts.therapies
+    ongoing = had = _NONE
+    if therapies:
+        ongoing = frozenset([t.kind for t in therapies if t.is_ongoing(today)])
+        had = frozenset([t.kind for t in therapies if t.started_on <= today])
     return Situation(
         facts=facts,
         today=today,
@@ -49,15 +57,20 @@ def situation(facts: Facts, today: dt.date) -> Situation:
         age=facts.age_on(today),
         size_mm=current_size(facts),
         ki67=highest_ki67(facts),
-        raised=frozenset(m.name for m in facts.markers if m.uln is not None and m.value > m.uln),
-        ongoing=frozenset(t.kind for t in facts.therapies if t.is_ongoing(today)),
-        had=frozenset(t.kind for t in facts.therapies if t.started_on <= today),
+        raised=frozenset([m.name for m in facts.markers if m.uln is not None and m.value > m.uln]),
+        ongoing=ongoing,
+        had=had,
         done=done,
     )
 
 
+_NONE: frozenset[TherapyKind] = frozenset()
+
+
 def current_size(facts: Facts) -> float | None:
     """The largest lesion on its latest measurement; else the size recorded with the tumour."""
+    if not facts.measurements:
+        return facts.tumour.size_mm if facts.tumour else None
     latest: dict[str, tuple[dt.date, float]] = {}
     for m in facts.measurements:
         if m.lesion not in latest or m.date >= latest[m.lesion][0]:
@@ -68,6 +81,8 @@ def current_size(facts: Facts) -> float | None:
 
 
 def highest_ki67(facts: Facts) -> float | None:
+    if not facts.pathology:  # most patients: only the tumour's own
+        return facts.tumour.ki67 if facts.tumour is not None else None
     values = [p.ki67 for p in facts.pathology if p.ki67 is not None]
     if facts.tumour is not None and facts.tumour.ki67 is not None:
         values.append(facts.tumour.ki67)

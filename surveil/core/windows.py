@@ -14,6 +14,7 @@ against dateutil over thousands of dates.
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from surveil.core.protocol import Interval, Unit
 from surveil.core.vocab import ItemStatus
@@ -36,12 +37,28 @@ class Window:
 
 def after(anchor: dt.date, interval: Interval) -> Window:
     """The window ``interval`` after ``anchor``; min ≤ target ≤ max keeps the dates ordered."""
+    # Remembered by the interval's identity (hashing a frozen dataclass runs Python code for
+    # each field) and the anchor: patients share the pack's few intervals and many anchor
+    # dates, and a Window is immutable, so one can serve every patient asking the same.
+    key = (id(interval), anchor)
+    found = _AFTER.get(key)
+    if found is not None and found[0] is interval:
+        return found[1]
     unit = interval.unit
-    return Window(
+    window = Window(
         earliest=plus(anchor, unit, interval.min),
         target=plus(anchor, unit, interval.target),
         latest=plus(anchor, unit, interval.max),
     )
+    if len(_AFTER) >= _AFTER_SIZE:
+        _AFTER.clear()  # bounded; refilled from the next patients
+    # The interval is kept beside its window: while the entry lives its id cannot be reused.
+    _AFTER[key] = (interval, window)
+    return window
+
+
+_AFTER: dict[tuple[int, dt.date], tuple[Interval, Window]] = {}
+_AFTER_SIZE = 1 << 16
 
 
 def before(reference: dt.date, offset: Interval, *, not_before: dt.date) -> Window:
@@ -74,6 +91,10 @@ def plus(day: dt.date, unit: Unit, amount: int) -> dt.date:
     return day + dt.timedelta(days=amount * 7 if unit is Unit.WEEKS else amount)
 
 
+# Remembered (bounded): the planner asks for the same (date, months) pairs over and over (index
+# dates plus each phase's years, anchors plus each interval's months), and a cached call costs a
+# fraction of building the date again.
+@lru_cache(maxsize=1 << 16)
 def add_months(day: dt.date, months: int) -> dt.date:
     """``day + relativedelta(months=months)``: the same day of the month, or the month's last."""
     year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)

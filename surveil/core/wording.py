@@ -67,9 +67,32 @@ def reason(
     e.g. "MRI every 6–12 months on active surveillance of a small G1 pNET (rule
     pnet-small-surveillance, ENETS 2016 via S39 [S]); last MRI 2025-03-02".
     """
-    how = f"{interval.describe()} after {anchor_event}" if first else f"every {interval.describe()}"
-    cite = citation(pack, source, evidence)
-    since = "" if first else f"; {anchor_event} {anchor_date.isoformat()}"
-    when = f" on {anchor_date.isoformat()}" if first else ""
-    text = f"{what} {how}{when} — {rule.title} (rule {rule.id}, {cite}){since}"
+    described, cited = _fixed_words(pack, rule, interval, source, evidence)
+    day = anchor_date.isoformat()
+    if first:
+        text = f"{what} {described} after {anchor_event} on {day}{cited}"
+    else:
+        text = f"{what} every {described}{cited}; {anchor_event} {day}"
     return f"{text}; {extra}" if extra else text
+
+
+def _fixed_words(
+    pack: Pack, rule: Rule, interval: Interval, source: str, evidence: str
+) -> tuple[str, str]:
+    """The parts of a reason that only the pack gives: the interval in words and
+    `` — <rule title> (rule <id>, <citation>)``. Remembered by the identity of the pack, rule and
+    interval (kept with the words, so their ids stay their own): every planned item of every
+    patient asks for one of a pack's few combinations."""
+    key = (id(pack), id(rule), id(interval), source, evidence)
+    found = _FIXED.get(key)
+    if found is not None and found[0] is pack and found[1] is rule and found[2] is interval:
+        return found[3]
+    cite = citation(pack, source, evidence)
+    words = (interval.describe(), f" — {rule.title} (rule {rule.id}, {cite})")
+    if len(_FIXED) >= 4096:
+        _FIXED.clear()  # bounded: many packs loaded in one process (the tests) refill it
+    _FIXED[key] = (pack, rule, interval, words)
+    return words
+
+
+_FIXED: dict[tuple[int, int, int, str, str], tuple[Pack, Rule, Interval, tuple[str, str]]] = {}

@@ -2,18 +2,14 @@
 another therapy's, markers booked on a scan's date. Pure, like the planner."""
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from dateutil.relativedelta import relativedelta
 
+from surveil.core.draft import Draft
 from surveil.core.protocol import Schedule
 from surveil.core.vocab import IMAGING_KINDS, MARKER_KINDS, SATISFIES, ItemKind
 from surveil.core.windows import Window
 from surveil.core.wording import label
-
-if TYPE_CHECKING:
-    from surveil.core.plan import _Draft
-
 
 # The pairs of kinds that meet the same need: the same kind, or one satisfying the other.
 _CLASHING = frozenset(
@@ -24,14 +20,14 @@ _CLASHING = frozenset(
 )
 
 
-def _conflict(a: "_Draft", b: "_Draft") -> bool:
+def _conflict(a: Draft, b: Draft) -> bool:
     sa, sb = a.spec, b.spec
     return sa.region == sb.region and (sa.kind, sb.kind) in _CLASHING
 
 
-def most_urgent(drafts: list["_Draft"]) -> list["_Draft"]:
+def most_urgent(drafts: list[Draft]) -> list[Draft]:
     """One item per need: when two rules ask for the same kind, the earlier target wins."""
-    kept: list[_Draft] = []
+    kept: list[Draft] = []
     for d in sorted(drafts, key=lambda d: (d.window.target, d.window.latest, d.order)):
         for k in kept:  # a loop, not any(): a generator frame per draft cost more than the test
             if _conflict(k, d):
@@ -41,7 +37,7 @@ def most_urgent(drafts: list["_Draft"]) -> list["_Draft"]:
     return kept
 
 
-def paused(drafts: list["_Draft"]) -> list["_Draft"]:
+def paused(drafts: list[Draft]) -> list[Draft]:
     """Doses with a ``pause_before`` (long-acting SSA before PRRT) never fall inside the pause:
     a dose due in it moves to the other therapy's next dose, when it resumes."""
     out = []
@@ -77,7 +73,7 @@ def paused(drafts: list["_Draft"]) -> list["_Draft"]:
     return out
 
 
-def bundle(drafts: list["_Draft"]) -> list["_Draft"]:
+def bundle(drafts: list[Draft]) -> list[Draft]:
     """Book each marker on the earliest imaging target inside the marker's own window."""
     imaging = sorted(
         (d for d in drafts if d.spec.kind in IMAGING_KINDS),

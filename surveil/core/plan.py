@@ -18,9 +18,11 @@ reads a pack"):
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from surveil.core.combine import bundle, most_urgent, paused
+from surveil.core.draft import Anchor as Anchor
+from surveil.core.draft import Draft as _Draft
 from surveil.core.facts import Completed, Facts, Therapy
 from surveil.core.protocol import Evidence, Index, Interval, ItemSpec, Pack, Rule, Schedule
 from surveil.core.situation import Situation, first_recurrence, matches, situation
@@ -44,12 +46,6 @@ _EPISODE_START = {
     StateKind.ADVANCED: "start of advanced-disease follow-up",
     StateKind.DISCHARGED: "discharge",
 }
-
-
-@dataclass(frozen=True)
-class Anchor:
-    event: str
-    date: dt.date
 
 
 @dataclass(frozen=True)
@@ -89,22 +85,6 @@ class Plan:
     closed: str | None = None  # why nothing at all is planned (deceased, discharged)
     # The disease programme ran its course (stop after N years): said, never a silent empty plan.
     complete: str | None = None
-
-
-class _Draft(NamedTuple):
-    """An item before dedupe and bundling; ``order`` is the rule's place in the profile.
-
-    A named tuple, not a frozen dataclass: ~5 are made per patient and a frozen dataclass's
-    ``__init__`` (one ``object.__setattr__`` per field) cost more than the fields' values."""
-
-    order: int
-    rule: Rule
-    spec: ItemSpec
-    window: Window
-    anchor: Anchor
-    interval: Interval
-    first: bool
-    extra: str = ""
 
 
 def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> Plan:

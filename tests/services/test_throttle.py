@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from surveil.db import models as m
-from surveil.services.throttle import SharedCounts, add_counts
+from surveil.services.throttle import SharedCounts, add_counts, quick_connection
 
 WINDOW = dt.timedelta(seconds=60)
 START = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)
@@ -62,3 +62,15 @@ def test_a_database_that_cannot_count_falls_back_to_local_counts(tmp_path: objec
     counts.record(1)  # logged, not raised: the request goes on with its own counts
     assert counts.others(1) == 0
     broken.dispose()
+
+
+def test_counts_commit_without_waiting_for_the_disk_on_postgresql(engine: sa.Engine) -> None:
+    """Only the counts' own transaction gives up the wait for its WAL flush; the next one on
+    the same pooled connection waits again (SET LOCAL ends with the transaction)."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite's WAL commits are already unsynced (synchronous=NORMAL)
+    with quick_connection(engine) as connection:
+        inside = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+    with engine.connect() as connection:
+        after = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+    assert (inside, after) == ("off", "on")

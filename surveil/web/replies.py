@@ -151,11 +151,9 @@ def handled(
     try:
         mark_reply_handled(engine, actor=actor, reply_id=reply_id, note=note)
     except InvalidInput as error:
-        flash(request, "Nothing was changed.", kind="error",
-              problems=[str(p) for p in error.problems])  # fmt: skip
-    else:
-        flash(request, "Reply marked handled.")
-    return RedirectResponse(safe_next(next, "/worklist"), status_code=303)
+        return _nothing_changed(request, error, next)
+    flash(request, "Reply marked handled.")
+    return _back(next)
 
 
 Mrn = Annotated[str, Form(max_length=64)]
@@ -170,9 +168,7 @@ def match(
     try:
         patient_id = match_reply(engine, actor=actor, reply_id=reply_id, mrn=mrn, now=_now())
     except InvalidInput as error:  # an unknown patient or reply is the app's 404, audited
-        flash(request, "Nothing was changed.", kind="error",
-              problems=[str(p) for p in error.problems])  # fmt: skip
-        return RedirectResponse(safe_next(next, "/worklist"), status_code=303)
+        return _nothing_changed(request, error, next)
     flash(request, "Reply matched to the patient.")
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
@@ -186,8 +182,16 @@ def dismiss(
     try:
         dismiss_reply(engine, actor=actor, reply_id=reply_id, note=note, now=_now())
     except InvalidInput as error:  # an unknown patient or reply is the app's 404, audited
-        flash(request, "Nothing was changed.", kind="error",
-              problems=[str(p) for p in error.problems])  # fmt: skip
-    else:
-        flash(request, "Reply dismissed.")
-    return RedirectResponse(safe_next(next, "/worklist"), status_code=303)
+        return _nothing_changed(request, error, next)
+    flash(request, "Reply dismissed.")
+    return _back(next)
+
+
+def _nothing_changed(request: Request, error: InvalidInput, next_url: str) -> Response:
+    """The form's problems, each naming its field, shown back on the page it came from."""
+    flash(request, "Nothing was changed.", kind="error", problems=[str(p) for p in error.problems])
+    return _back(next_url)
+
+
+def _back(next_url: str) -> Response:
+    return RedirectResponse(safe_next(next_url, "/worklist"), status_code=303)

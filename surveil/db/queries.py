@@ -27,6 +27,7 @@ from surveil.core.vocab import (
     TherapyKind,
 )
 from surveil.db import models as m
+from surveil.db.bulk_rows import among
 from surveil.db.driver_rows import ChunkQuery
 
 E = TypeVar("E", bound=StrEnum)
@@ -86,7 +87,7 @@ def patients_to_plan(session: Session, ids: list[int]) -> list[PlannedPatient]:
     query = sa.select(*(table.c[name] for name in PLANNED_PATIENT)).order_by(table.c.id)
     rows: list[PlannedPatient] = []
     for chunk in _chunks(ids):
-        rows.extend(session.execute(query.where(table.c.id.in_(chunk))).all())
+        rows.extend(session.execute(query.where(among(session, table.c.id, chunk))).all())
     return rows
 
 
@@ -193,6 +194,11 @@ _DONE = ChunkQuery(
     ),
     col(m.FollowUpItem.patient_id),
 )
+
+
+# Every read of the facts, as ``facts_for_patients`` makes them (``bench_replan`` times them
+# bare, on a plain connection, as the floor of reading the facts).
+FACT_READS = (_TUMOUR, _STATE, _MARKER, _THERAPY, _SYMPTOM, _PATHOLOGY, _MEASUREMENT, _DONE)
 
 
 def _tuples(session: Session, query: ChunkQuery, ids: list[int]) -> list[Any]:

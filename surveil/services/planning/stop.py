@@ -78,14 +78,15 @@ def with_anything_open(session: Session, patient_ids: list[int]) -> set[int]:
         found.update(
             session.exec(
                 select(m.FollowUpItem.patient_id).where(
-                    col(m.FollowUpItem.patient_id).in_(part),
+                    among(session, m.FollowUpItem.patient_id, part),
                     col(m.FollowUpItem.state).in_(OPEN_STATES),
                 )
             ).all()
         )
         reminded = session.exec(
             select(m.Reminder.patient_id).where(
-                col(m.Reminder.patient_id).in_(part), m.Reminder.state == m.ReminderState.PENDING
+                among(session, m.Reminder.patient_id, part),
+                m.Reminder.state == m.ReminderState.PENDING,
             )
         ).all()
         found.update(pid for pid in reminded if pid is not None)

@@ -15,17 +15,24 @@ and wall time measures the neighbours):
 
 Beside the target's ratio, ``ratio_vs_pure_core`` compares replan with all the pure work it does
 per patient: the trigger engine (``evaluate_compiled``) and the planner, on the same facts. What
-is left above 1 is the database and the bookkeeping.
+is left above 1 is the database and the bookkeeping. ``bare_reads`` is the floor of the database
+part: the statements that read the facts and the open items, run on a plain driver connection
+(no SQLAlchemy, no conversions) for the same patients, rows fetched and dropped;
+``ratio_vs_bare_reads_and_core`` is replan over the two floors together: what is above 1 is our
+own Python around them (building the facts, reconciling, the other small reads, the audit).
 """
 
 import datetime as dt
 import os
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+import psycopg
+import sqlalchemy as sa
+from sqlmodel import col, select
 from targets import above, below
 
 from surveil.config import DatabaseSettings, Settings
@@ -34,13 +41,15 @@ from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
 from surveil.db import migrate
 from surveil.db import models as m
+from surveil.db.driver_rows import bound
 from surveil.db.engine import make_engine
-from surveil.db.queries import facts_for_patients
+from surveil.db.queries import FACT_READS, facts_for_patients
 from surveil.db.session import read_scope
 from surveil.demo import generate as demo
 from surveil.services.actor import Actor
 from surveil.services.planning.plans import compute_plan, overrides_for
 from surveil.services.planning.replan import replan_every_patient
+from surveil.services.planning.stored_items import RECONCILED_READ
 from surveil.services.protocols import active_profile
 
 CLINIC = "Northern NET Centre"
@@ -53,11 +62,13 @@ def run(db_url: str) -> dict[str, Any]:
     today = today_in(ZONE, dt.datetime.now(dt.UTC))
     unchanged = _replan_cpu(db_url, today)
     pure = _pure_planner_cpu(db_url, today)
+    bare = _bare_reads_cpu(db_url)
     first = _first_planning(today)
     per_replan = unchanged["cpu_s"] / unchanged["patients"]
     per_pure = pure["cpu_s"] / pure["patients"]
     ratio = per_replan / per_pure
     per_core = pure["core_cpu_s"] / pure["patients"]
+    per_bare = bare["cpu_s"] / bare["patients"]
     return {
         "patients_measured": unchanged["patients"],
         "replan_unchanged_patients_per_cpu_s": round(1 / per_replan),
@@ -67,6 +78,9 @@ def run(db_url: str) -> dict[str, Any]:
         "ratio_vs_pure_planner": round(ratio, 2),
         "pure_core_patients_per_cpu_s": round(1 / per_core),
         "ratio_vs_pure_core": round(per_replan / per_core, 2),
+        "bare_reads_us_per_patient": round(per_bare * 1e6, 1),
+        "bare_reads_rows_per_patient": round(bare["rows"] / bare["patients"], 1),
+        "ratio_vs_bare_reads_and_core": round(per_replan / (per_bare + per_core), 2),
         "first_planning_patients": first["patients"],
         "first_planning_patients_per_cpu_s": round(first["patients"] / first["cpu_s"]),
         "first_planning_patients_per_wall_s": round(first["patients"] / first["wall_s"]),
@@ -135,6 +149,43 @@ def _pure_planner_cpu(db_url: str, today: dt.date) -> dict[str, float]:
             count += len(facts)
     engine.dispose()
     return {"patients": count, "cpu_s": cpu, "core_cpu_s": cpu + triggers_cpu}
+
+
+def _bare_reads_cpu(db_url: str) -> dict[str, float]:
+    """The facts' and the open items' statements for the same patients, in the same chunks of
+    500, on a plain driver connection: the second of two passes (the first warms the cache)."""
+    engine = make_engine(db_url)
+    dialect = engine.dialect
+    with read_scope(engine) as session:
+        ids = list(
+            session.exec(
+                select(m.Patient.id).where(m.Patient.clinic == CLINIC).order_by(col(m.Patient.id))
+            )
+        )
+    engine.dispose()
+    statements = [read.sql(dialect) for read in (*FACT_READS, RECONCILED_READ)]
+    connection = _plain_connection(engine.url)
+    try:
+        for _ in range(2):
+            began, rows = time.process_time(), 0
+            cursor = connection.cursor()
+            for start in range(0, len(ids), 500):
+                part = [pid for pid in ids[start : start + 500] if pid is not None]
+                for sql in statements:
+                    cursor.execute(*bound(dialect, sql, part))
+                    rows += len(cursor.fetchall())
+            cpu = time.process_time() - began
+    finally:
+        connection.close()
+    return {"patients": len(ids), "rows": rows, "cpu_s": cpu}
+
+
+def _plain_connection(url: sa.URL) -> Any:
+    """The database behind ``url`` through its bare driver: no pool, no converters."""
+    if url.get_backend_name() == "sqlite":
+        return sqlite3.connect(url.database or ":memory:")
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(plain)
 
 
 def _first_planning(today: dt.date) -> dict[str, float]:

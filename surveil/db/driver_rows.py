@@ -48,23 +48,23 @@ class ChunkQuery:
         if session.autoflush:
             session.flush()
         connection = session.connection()
-        name = connection.dialect.name
-        sql = self._compiled.get(name)
-        if sql is None:
-            sql = self._compiled[name] = self._compile(connection.dialect)
+        sql = self.sql(connection.dialect)
         rows: list[Any] = []
         cursor = connection.connection.cursor()
         try:
             for start in range(0, len(ids), chunk):
-                part = ids[start : start + chunk]
-                if name == "postgresql":
-                    cursor.execute(sql, (part,))
-                else:
-                    cursor.execute(sql.replace(_PLACES, ",".join("?" * len(part))), part)
+                cursor.execute(*bound(connection.dialect, sql, ids[start : start + chunk]))
                 rows.extend(cursor.fetchall())
         finally:
             cursor.close()
         return rows
+
+    def sql(self, dialect: sa.Dialect) -> str:
+        """The statement as the driver runs it, ids still to be bound (:func:`bound`)."""
+        sql = self._compiled.get(dialect.name)
+        if sql is None:
+            sql = self._compiled[dialect.name] = self._compile(dialect)
+        return sql
 
     def _compile(self, dialect: sa.Dialect) -> str:
         statement = self.statement
@@ -78,6 +78,14 @@ class ChunkQuery:
         if dialect.name == "postgresql":
             return sql.replace(_IDS, f"{column} = ANY(%s)")
         return sql.replace(_IDS, f"{column} IN ({_PLACES})")
+
+
+def bound(dialect: sa.Dialect, sql: str, ids: list[int]) -> tuple[str, Any]:
+    """:meth:`ChunkQuery.sql` and its parameters for ``ids``, as a cursor's ``execute`` takes
+    them: one array on PostgreSQL, a placeholder per id on SQLite."""
+    if dialect.name == "postgresql":
+        return sql, (ids,)
+    return sql.replace(_PLACES, ",".join("?" * len(ids))), ids
 
 
 def _with_sqlite_converters(statement: sa.Select[Any]) -> sa.Select[Any]:

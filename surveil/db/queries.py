@@ -291,15 +291,15 @@ def _assemble(
     measurement_rows = sorted(measurement_rows, key=_BY_THREE)
     measurement = f.Measurement
     measurements = tuple([measurement(*row[1:]) for row in measurement_rows])
-    completed: set[tuple[ItemKind, dt.date, str | None]] = {
-        (item[kind], day, region or None) for _, kind, day, region in done
-    }
-    completed.update([(item[row[1]], row[2], None) for row in marker_rows])
+    # The stored text of each kind, not the enum: a str hashes in C (an enum member's hash is a
+    # Python call) and the triples sort without a key function, in the same order.
+    completed = {(kind, day, region or "") for _, kind, day, region in done}
+    completed.update([(row[1], row[2], "") for row in marker_rows])
     completed.update(  # a measured lesion is the tumour's own imaging: no separate body region
         [
-            (MODALITY_ITEM[modality], day, None)
+            (_MODALITY_TEXT[modality], day, "")
             for _, _l, day, _mm, modality in measurement_rows
-            if modality in MODALITY_ITEM
+            if modality in _MODALITY_TEXT
         ]
     )
     return f.Facts(
@@ -315,7 +315,7 @@ def _assemble(
         measurements=measurements,
         markers=markers,
         therapies=therapies,
-        completed=completed_facts(completed),
+        completed=_completed(completed),
         symptoms=tuple(
             f.Symptom(date=day, description=text)
             for _, day, text in sorted(symptom_rows, key=_BY_TWO)
@@ -333,32 +333,40 @@ def _assemble(
 
 
 _BY_DATE = itemgetter(1)
+_MODALITY_TEXT = {modality: kind.value for modality, kind in MODALITY_ITEM.items()}
 
 
 def completed_facts(done: set[tuple[ItemKind, dt.date, str | None]]) -> tuple[f.Completed, ...]:
     """(kind, date, region) triples as facts, in a fixed order (the facts are compared)."""
     ordered = sorted(done, key=_completed_order)
-    made = _COMPLETED
-    if len(made) > _COMPLETED_CAP:
-        made.clear()
-    out = []
-    for triple in ordered:
-        fact = made.get(triple)
-        if fact is None:
-            fact = made[triple] = f.Completed(kind=triple[0], date=triple[1], region=triple[2])
-        out.append(fact)
-    return tuple(out)
+    return tuple([f.Completed(kind=t[0], date=t[1], region=t[2]) for t in ordered])
 
 
 def _completed_order(t: tuple[ItemKind, dt.date, str | None]) -> tuple[str, dt.date, str]:
     return t[0], t[1], t[2] or ""
 
 
+def _completed(done: set[tuple[str, dt.date, str]]) -> tuple[f.Completed, ...]:
+    """:func:`completed_facts` of (kind as stored, date, region or "") triples: the same facts
+    in the same order (an ItemKind sorts as its text)."""
+    made = _COMPLETED
+    if len(made) > _COMPLETED_CAP:
+        made.clear()
+    out = []
+    for triple in sorted(done):
+        fact = made.get(triple)
+        if fact is None:
+            kind, day, region = triple
+            fact = made[triple] = f.Completed(kind=_ITEM[kind], date=day, region=region or None)
+        out.append(fact)
+    return tuple(out)
+
+
 # Completed facts are immutable and few distinct ones exist (kinds x days x regions), while a
 # replan of 100,000 patients needs ~1.8 million of them: each is built once and shared (building
 # a frozen dataclass costs ~15x a dict lookup). Cleared when large, so a long-lived process
 # stays bounded.
-_COMPLETED: dict[tuple[ItemKind, dt.date, str | None], f.Completed] = {}
+_COMPLETED: dict[tuple[str, dt.date, str], f.Completed] = {}
 _COMPLETED_CAP = 500_000
 
 

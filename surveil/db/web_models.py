@@ -1,4 +1,5 @@
-"""Tables of the web app's defences: server-side sessions and the shared rate-limit counters.
+"""Tables of the web app's defences: server-side sessions, login attempts and the shared
+rate-limit counters.
 
 Kept beside ``models.py`` (which would otherwise pass 600 lines) and re-exported from it, so
 ``m.WebSession`` reads like every other table.
@@ -9,7 +10,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from surveil.db.base import created_field, fk
+from surveil.db.base import created_field, fk, utcnow
 
 
 class WebSession(SQLModel, table=True):
@@ -47,3 +48,14 @@ class RateLimit(SQLModel, table=True):
     window_start: dt.datetime = Field(primary_key=True)
     count: int = 0
     expires_at: dt.datetime = Field(index=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_recent", "username", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    ip: str = Field(default="", max_length=64)
+    at: dt.datetime = Field(default_factory=utcnow)
+    success: bool = False

@@ -100,6 +100,25 @@ def test_each_section_walks_its_index_in_page_order(
         assert not any("TEMP B-TREE" in line for line in plan), plan
 
 
+def test_a_navigators_own_page_walks_their_patients_for_the_safety_net(
+    sqlite_session: Session, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_user(sqlite_session, "nina")
+    for n in range(3):
+        make_patient(sqlite_session, f"N{n}", navigator="nina")
+    monkeypatch.setattr(worklist, "FEW_PATIENTS", 2)  # three patients make a crowd here
+    query = WorklistQuery(today=TODAY, clinic="north", navigator="nina")
+    specs = {s.key: s for s in section_specs(sqlite_session, query=query, settings=sqlite_settings)}
+    # The safety net counts down the navigator's own living patients, not the whole clinic's.
+    count = _plan(sqlite_session, specs["no_plan"].count(COUNT_CAP))
+    assert any("ix_patient_living_by_navigator (navigator_id=? AND clinic=?)" in s for s in count)
+    # The sections still walk their own index in page order, each row finding its patient by id.
+    for key, index in WALKS.items():
+        plan = _plan(sqlite_session, specs[key].count(COUNT_CAP))
+        assert f"INDEX {index}" in plan[1], (key, plan)
+        assert plan[2] == "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)", (key, plan)
+
+
 @pytest.mark.parametrize("filters", [{"search": "smi"}, {"navigator": "nina"}])
 def test_a_page_about_a_few_patients_starts_from_them(
     sqlite_session: Session,

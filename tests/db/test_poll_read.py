@@ -148,3 +148,20 @@ def test_on_sqlite_a_poll_read_is_the_read_transaction_it_was(sqlite_url: str) -
         assert poll_read(engine, ONE, {})[0].one == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("prepared", [False, True])
+def test_poll_statements_are_prepared_on_the_server_only_when_the_setting_asks(
+    pg_database: str, prepared: bool
+) -> None:
+    engine = make_engine(pg_database, prepared_polls=prepared)
+    try:
+        for _ in range(3):
+            assert poll_read(engine, ONE, {})[0].one == 1
+        # The same pooled connection (one at a time here): what it has prepared.
+        held = sa.select(sa.column("statement")).select_from(sa.table("pg_prepared_statements"))
+        statements = [row.statement for row in poll_read(engine, held, {})]
+    finally:
+        engine.dispose()
+    assert any("AS one" in text for text in statements) is prepared

@@ -131,6 +131,7 @@ def poll_engine(engine: sa.Engine) -> sa.Engine:
             prepared = bool(engine.get_execution_options().get(PREPARED_POLLS))
             found = sa.create_engine(
                 engine.url,
+                echo=engine.echo,
                 future=True,
                 hide_parameters=True,
                 isolation_level="AUTOCOMMIT",

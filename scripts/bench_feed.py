@@ -64,8 +64,14 @@ TARGETS = {"cold_p95_ms": 15.0, "ratio_p95": 2.0, "not_modified_p95_ms": 5.0}
 BLOCK = 25
 
 
-def run(db_url: str, *, sample: int = 300, seed: int = 7) -> dict[str, Any]:
-    """Feed request timings on the registry at ``db_url`` (see the module docstring)."""
+def run(
+    db_url: str, *, sample: int = 300, seed: int = 7, prepared_statements: bool = True
+) -> dict[str, Any]:
+    """Feed request timings on the registry at ``db_url`` (see the module docstring).
+
+    ``prepared_statements``: the served side's ``[database] prepared_statements`` (PostgreSQL
+    only; on by default here, as the benchmark connects to PostgreSQL directly, as a deployment
+    without PgBouncer would; ``--no-prepared-statements`` measures the default setting)."""
     engine = make_engine(db_url)
     # The limiter runs but never trips: this measures answers, not refusals.
     settings = Settings(
@@ -92,7 +98,9 @@ def run(db_url: str, *, sample: int = 300, seed: int = 7) -> dict[str, Any]:
             bare={t: functools.partial(bare_icalendar, *calendars[t]) for t in bodies},
             events={t: len(calendars[t][1]) for t in bodies},
             warm_up=next(iter(warm_up)),
+            prepared_statements=prepared_statements,
         )
+        result["prepared_statements"] = prepared_statements and engine.dialect.name != "sqlite"
         result.update(served)
         result["met"].update(feed_served.met(served))
         result["targets"] = {**TARGETS, **feed_served.TARGETS}
@@ -304,8 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("db_url", help="a planned registry, e.g. sqlite:///var/bench.db")
     parser.add_argument("--feeds", type=int, default=300, help="feeds to sample (default 300)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument(
+        "--no-prepared-statements",
+        dest="prepared",
+        action="store_false",
+        help="serve with [database] prepared_statements = false (PostgreSQL; the default setting)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.db_url, sample=args.feeds)
+    result = run(args.db_url, sample=args.feeds, prepared_statements=args.prepared)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -321,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  cold / bare icalendar: p50 x{result['ratio_p50']}, p95 x{result['ratio_p95']}")
     print(f"  ours without HTTP / bare icalendar: p95 x{result['ratio_ours_no_http_p95']}")
-    print("through loopback sockets (server CPU per request is a mean):")
+    prepared = "on" if result["prepared_statements"] else "off"
+    print(f"through loopback sockets (server CPU per request is a mean; prepared: {prepared}):")
     for name, row in result.items():
         if name.startswith(("served_", "socket_")):
             cpu = f"  server cpu {row['server_cpu_mean']:6.2f}" if "server_cpu_mean" in row else ""

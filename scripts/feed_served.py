@@ -49,10 +49,12 @@ def measure(
     bare: Mapping[str, Callable[[], bytes]],
     events: Mapping[str, int],
     warm_up: str,
+    prepared_statements: bool = False,
 ) -> dict[str, Any]:
     """Timings for the feeds of ``bodies`` (token -> the body the app serves), ``bare`` (token
     -> bare icalendar writing the same body) and ``events`` (token -> how many events);
-    ``warm_up`` is the token of another feed, polled once before timing."""
+    ``warm_up`` is the token of another feed, polled once before timing;
+    ``prepared_statements`` is the server's ``[database]`` setting."""
     tokens = list(bodies)
     paths = {token: f"/feeds/{token}.ics" for token in tokens}
     wall: dict[str, list[float]] = {}
@@ -61,7 +63,13 @@ def measure(
         scratch = Path(folder)
         # The limiter runs but never trips (the largest limit the settings allow): this
         # measures answers, not refusals.
-        config = served.surveil_config(scratch, db_url, base_url=base_url, feed_limit=100_000)
+        config = served.surveil_config(
+            scratch,
+            db_url,
+            base_url=base_url,
+            feed_limit=100_000,
+            prepared_statements=prepared_statements,
+        )
         with (
             served.surveil_serve(scratch, config) as ours,
             served.bare_asgi(scratch, {paths[t]: bodies[t] for t in tokens}) as floor,

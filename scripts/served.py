@@ -106,8 +106,17 @@ def start(
         log.close()
 
 
-def surveil_config(scratch: Path, db_url: str, *, base_url: str, feed_limit: int) -> Path:
-    """A configuration file for ``surveil serve`` on ``db_url`` (a fresh signing key)."""
+def surveil_config(
+    scratch: Path,
+    db_url: str,
+    *,
+    base_url: str,
+    feed_limit: int,
+    prepared_statements: bool = False,
+) -> Path:
+    """A configuration file for ``surveil serve`` on ``db_url`` (a fresh signing key);
+    ``prepared_statements`` is ``[database] prepared_statements`` (PostgreSQL connected to
+    directly, as here)."""
     key = scratch / "secret_key"
     key.write_text(secrets.token_urlsafe(48))
     key.chmod(0o600)
@@ -116,6 +125,7 @@ def surveil_config(scratch: Path, db_url: str, *, base_url: str, feed_limit: int
         textwrap.dedent(f"""\
             [database]
             url = {json.dumps(db_url)}
+            prepared_statements = {json.dumps(prepared_statements)}
 
             [web]
             base_url = {json.dumps(base_url)}

@@ -55,6 +55,11 @@ class ClinicSettings:
 class DatabaseSettings:
     url: str = "sqlite:///var/surveil.db"
     echo: bool = False
+    # PostgreSQL only: let the calendar poll's reads use server-side prepared statements
+    # (db.engine.poll_engine). Only where surveil connects to PostgreSQL itself: PgBouncer in
+    # transaction mode (before 1.21) hands a client's prepared statement names to other
+    # clients' server connections.
+    prepared_statements: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from surveil.db import models as m
-from surveil.db.session import read_connection, session_scope
+from surveil.db.session import poll_read, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,8 @@ class SharedCounts:
             "window_start": dt.datetime.fromtimestamp(start, dt.UTC),
         }
         try:
-            with read_connection(self.engine) as connection:
-                count = connection.execute(_COUNT, params).scalar()
+            rows = poll_read(self.engine, _COUNT, params)  # one round trip on PostgreSQL
+            count = rows[0][0] if rows else None
         except sa.exc.SQLAlchemyError:
             log.warning("shared rate-limit counts not read (the database is busy or down)")
             return

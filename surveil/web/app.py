@@ -128,7 +128,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         accounts.prepare_login_timing()
-        app.state.engine = engine or make_engine(settings.database.url, echo=settings.database.echo)
+        app.state.engine = engine or make_engine(
+            settings.database.url,
+            echo=settings.database.echo,
+            prepared_polls=settings.database.prepared_statements,
+        )
         # Calendar polls are counted in memory and written every half minute (feed_fetches).
         fetches = getattr(app.state, "feed_fetches", None) or FetchTally(app.state.engine)
         app.state.feed_fetches = fetches

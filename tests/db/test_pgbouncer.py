@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from surveil.db.engine import make_engine
+from surveil.db.session import poll_read
 from surveil.demo import generate as demo
 
 pytestmark = pytest.mark.postgres
@@ -91,7 +92,12 @@ def _wait_for(port: int, bouncer: subprocess.Popen[bytes]) -> None:
 
 
 def test_concurrent_transactions_through_transaction_pooling(pooled_url: str) -> None:
+    """Transactions, and the calendar poll's autocommit reads (``poll_read``) beside them."""
     errors: list[str] = []
+    patients = sa.table("patient", sa.column("id"))
+    polled = (
+        sa.select(sa.func.count()).select_from(patients).where(patients.c.id > sa.bindparam("n"))
+    )
 
     def client() -> None:
         engine = make_engine(pooled_url)
@@ -101,6 +107,7 @@ def test_concurrent_transactions_through_transaction_pooling(pooled_url: str) ->
                     connection.execute(
                         sa.text("SELECT count(*) FROM patient WHERE id > :n"), {"n": n % 7}
                     ).scalar_one()
+                poll_read(engine, polled, {"n": n % 7})
         except sa.exc.DBAPIError as error:
             errors.append(str(error.orig))
         finally:

@@ -3,8 +3,8 @@
 The pure parts decide (``surveil.core.feed``), the templates word (``surveil.render.feedtext``) and
 ``surveil.ical`` encodes; this module only reads the rows and maps the registry's item states
 onto the feed's. Because the same data gives the same bytes, a renderer may keep recent bodies
-keyed by the data that produced them: a calendar app polling an unchanged feed then costs two
-indexed queries and no rendering, which is what makes a 304 cheap.
+keyed by the data that produced them: a calendar app polling an unchanged feed then costs one
+indexed query and no rendering, which is what makes a 304 cheap.
 """
 
 import datetime as dt
@@ -13,10 +13,10 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import jinja2
@@ -35,6 +35,7 @@ from surveil.core.feed import (
 )
 from surveil.core.vocab import ItemKind, ItemState
 from surveil.db import models as m
+from surveil.db.session import poll_read
 from surveil.errors import InvalidInput
 from surveil.ical import build_feed
 from surveil.render.feedtext import render_calendar_description, render_item_text
@@ -134,6 +135,22 @@ def open_feed(
     same path and both come back as None: neither the answer nor its timing tells them apart.
     """
     rows = connection.execute(_OPEN_FEED, {"digest": token_digest, **_cutoffs(today, retention)})
+    return _opened(rows, today=today, retention=retention)
+
+
+def poll_feed(
+    engine: sa.Engine, token_digest: str, *, today: dt.date, retention: dt.timedelta
+) -> OpenFeed | None:
+    """``open_feed``'s one query, run as a calendar poll runs it: the statement alone, one
+    round trip to PostgreSQL (``db.session.poll_read``), the connection back in the pool
+    before the caller renders."""
+    params = {"digest": token_digest, **_cutoffs(today, retention)}
+    return _opened(poll_read(engine, _OPEN_FEED, params), today=today, retention=retention)
+
+
+def _opened(
+    rows: Iterable[sa.Row[Any]], *, today: dt.date, retention: dt.timedelta
+) -> OpenFeed | None:
     first = None
     items: list[FeedItem] = []
     for row in rows:

@@ -28,7 +28,6 @@ from surveil.core.vocab import StateKind
 from surveil.core.zones import today_in
 from surveil.db import models as m
 from surveil.db.base import utcnow
-from surveil.db.session import read_connection
 from surveil.errors import Conflict, InvalidInput, NotFound, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit
@@ -39,6 +38,7 @@ from surveil.services.feeds.body import (
     build_patient_feed,
     feed_items,
     open_feed,
+    poll_feed,
 )
 
 __all__ = [
@@ -263,12 +263,12 @@ def lookup(session: Session, token: str) -> m.FeedToken | None:
 def read_feed(
     engine: sa.Engine, token: str, *, today: dt.date, retention: dt.timedelta
 ) -> OpenFeed | None:
-    """The feed ``token`` opens, with its items, read on a read-only connection that is back
-    in the pool before the caller renders; None for an unknown or revoked token alike. The
-    calendar endpoint's one database read (a poll is not audited: an app polls every few
-    hours, and the fetch is counted on the feed instead)."""
-    with read_connection(engine) as connection:
-        return open_feed(connection, hash_token(token), today=today, retention=retention)
+    """The feed ``token`` opens, with its items, in one statement (``poll_feed``: one round
+    trip on PostgreSQL), the connection back in the pool before the caller renders; None for
+    an unknown or revoked token alike. The calendar endpoint's one database read (a poll is
+    not audited: an app polls every few hours, and the fetch is counted on the feed
+    instead)."""
+    return poll_feed(engine, hash_token(token), today=today, retention=retention)
 
 
 def retire_feeds(

@@ -115,7 +115,9 @@ def poll_engine(engine: sa.Engine) -> sa.Engine:
     before), so only the query goes to the server. Without the pre-ping a connection the server
     dropped (a restart, an idle timeout) shows up as an error on the query itself, so reads on
     this engine are retried once on a fresh connection (``session.poll_read``); that is why
-    only reads may use it. Its pool is small: a poll holds a connection for one statement.
+    only reads may use it, and the one write that tolerates being sent twice in the rare case
+    the server dies between its commit and its answer (a rate-limit count,
+    ``session.poll_write``). Its pool is small: a poll holds a connection for one statement.
 
     With ``make_engine(..., prepared_polls=True)`` its statements are also prepared on the
     server, once per connection: PostgreSQL then no longer parses and plans the poll's query

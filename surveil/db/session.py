@@ -67,6 +67,35 @@ def poll_read(
         return connection.execute(statement, params).all()
 
 
+def poll_write(
+    engine: sa.Engine, statement: sa.Executable, params: Mapping[str, Any]
+) -> Sequence[sa.Row[*tuple[Any, ...]]]:
+    """The returned rows of one statement that writes, committed on its own: one round trip on
+    PostgreSQL, for a write on the hottest path (a repeated calendar poll's rate-limit count).
+
+    SQLite: not for it (its writes queue for one lock; see ``services.throttle``), refused.
+    PostgreSQL: as ``poll_read``, on the poll engine, in autocommit, so the statement is its
+    own transaction and no pre-ping, BEGIN or COMMIT goes to the server. Whatever must hold
+    for that transaction only is set inside the statement (``set_config(..., true)``): a
+    session setting would stay on the pooled connection, and behind PgBouncer in transaction
+    mode pass on to other clients. A connection the server dropped is found by the statement
+    itself, which is then sent once more on a new connection. That can count twice only if
+    the server committed and the connection died before the answer came back, which the
+    caller's own fallback (writing the batch again later on any error) already allows.
+    """
+    if engine.dialect.name == "sqlite":
+        raise ValueError("poll_write is for PostgreSQL; SQLite writes through a transaction")
+    polls = poll_engine(engine)
+    try:
+        with polls.connect() as connection:
+            return connection.execute(statement, params).all()
+    except sa.exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    with polls.connect() as connection:
+        return connection.execute(statement, params).all()
+
+
 @contextmanager
 def read_scope(engine: sa.Engine) -> Iterator[Session]:
     """A unit of work that only reads: one consistent snapshot, always rolled back.

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from surveil.db.engine import make_engine
 from surveil.db.session import poll_read
 from surveil.demo import generate as demo
+from surveil.services.throttle import SharedCounts
 
 pytestmark = pytest.mark.postgres
 PGBOUNCER = shutil.which("pgbouncer") or shutil.which("/usr/sbin/pgbouncer")
@@ -139,3 +141,46 @@ def test_a_demo_load_through_transaction_pooling(pooled_url: str) -> None:
         stored = connection.execute(sa.text("SELECT count(*) FROM patient")).scalar_one()
     engine.dispose()
     assert result.created == 40 == stored - before
+
+
+def test_rate_limit_counts_through_transaction_pooling_leave_no_setting_behind(
+    pooled_url: str,
+) -> None:
+    """The counts' statements turn ``synchronous_commit`` off for their own transaction only:
+    the two server connections the six clients share never show it to the next statement, and
+    no count is lost between them."""
+    seen: set[str] = set()
+    errors: list[str] = []
+    setting = sa.select(sa.func.current_setting("synchronous_commit"))
+    name = f"bouncer{uuid.uuid4().hex[:8]}"  # the session's database is shared, not emptied
+
+    def client() -> None:
+        engine = make_engine(pooled_url)
+        counts = SharedCounts(engine, name, sync_seconds=3600)
+        try:
+            for _ in range(30):
+                counts.record(1)
+                counts.sync(1)
+                seen.update(str(row[0]) for row in poll_read(engine, setting, {}))
+                with engine.begin() as connection:
+                    seen.add(str(connection.execute(setting).scalar_one()))
+            errors.extend("not written" for _ in range(counts._pending["1"]))
+        except sa.exc.DBAPIError as error:
+            errors.append(str(error.orig))
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and seen == {"on"}
+    engine = make_engine(pooled_url)
+    rate_limit = sa.table("rate_limit", sa.column("key"), sa.column("count"))
+    with engine.connect() as connection:
+        total = connection.execute(
+            sa.select(sa.func.sum(rate_limit.c.count)).where(rate_limit.c.key == f"{name}:1")
+        ).scalar_one()
+    engine.dispose()
+    assert total == 180

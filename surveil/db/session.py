@@ -56,15 +56,7 @@ def poll_read(
     if engine.dialect.name == "sqlite":
         with read_connection(engine) as connection:
             return connection.execute(statement, params).all()
-    polls = poll_engine(engine)
-    try:
-        with polls.connect() as connection:
-            return connection.execute(statement, params).all()
-    except sa.exc.DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-    with polls.connect() as connection:
-        return connection.execute(statement, params).all()
+    return _on_poll_engine(engine, statement, params)
 
 
 def poll_write(
@@ -85,6 +77,15 @@ def poll_write(
     """
     if engine.dialect.name == "sqlite":
         raise ValueError("poll_write is for PostgreSQL; SQLite writes through a transaction")
+    return _on_poll_engine(engine, statement, params)
+
+
+def _on_poll_engine(
+    engine: sa.Engine, statement: sa.Executable, params: Mapping[str, Any]
+) -> Sequence[sa.Row[Any]]:
+    """``statement`` alone on ``engine``'s poll engine, in autocommit; sent once more on a new
+    connection if SQLAlchemy reports the first one invalidated (dropped by the server, found
+    by the statement itself since the poll engine does not ping)."""
     polls = poll_engine(engine)
     try:
         with polls.connect() as connection:

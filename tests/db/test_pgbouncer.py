@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -115,11 +115,7 @@ def test_concurrent_transactions_through_transaction_pooling(pooled_url: str) ->
         finally:
             engine.dispose()
 
-    threads = [threading.Thread(target=client) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _six_at_once(client)
     assert errors == []
 
 
@@ -170,11 +166,7 @@ def test_rate_limit_counts_through_transaction_pooling_leave_no_setting_behind(
         finally:
             engine.dispose()
 
-    threads = [threading.Thread(target=client) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _six_at_once(client)
     assert errors == [] and seen == {"on"}
     engine = make_engine(pooled_url)
     rate_limit = sa.table("rate_limit", sa.column("key"), sa.column("count"))
@@ -184,3 +176,13 @@ def test_rate_limit_counts_through_transaction_pooling_leave_no_setting_behind(
         ).scalar_one()
     engine.dispose()
     assert total == 180
+
+
+def _six_at_once(client: Callable[[], None]) -> None:
+    """``client`` in six threads at once, each with its own engine on the pooled URL: more
+    clients than the bouncer's server connections, so they share them."""
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -210,7 +210,12 @@ def test_a_real_server_logs_no_patient_data(
 ) -> None:
     base, log_file = served
     app = create_app(_settings(db_url))
-    with httpx.Client(base_url=base, timeout=30) as client:
+    # A new connection for every request: twice in loaded CI runs the server closed a
+    # keep-alive connection, without an answer or a log line, on the request after a run of
+    # redirects to the login page (cause not found; see the issue note). What this test
+    # checks, the logs, does not depend on reusing connections.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base, timeout=30, limits=fresh) as client:
         try:
             sent = drive_every_route(client, app_routes(app), seeded)
         except httpx.TransportError as error:

@@ -71,6 +71,10 @@ def registry(patients: int, seed: int, *, rebuild: bool) -> tuple[str, dict[str,
         build(path, patients=patients, seed=seed)
     else:
         console.print(f"reusing {path.relative_to(ROOT)} (--rebuild to make it again)")
+        # A registry built before a migration is brought up to date, as a clinic's would be.
+        engine = make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        engine.dispose()
     return f"sqlite:///{path}", json.loads(meta.read_text())
 
 

@@ -236,26 +236,42 @@ def reopen(ctx: click.Context, trigger_id: int, reason: str) -> None:
     show_default=True,
     help="With --all on PostgreSQL: split the run between this many processes (one per core).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="With --all: derive every plan again, also for the patients whose facts, items, "
+    "overrides and triggers have not changed since a run found their plan stable (skipped "
+    "by default).",
+)
 @json_option
 @click.pass_context
 def replan(
-    ctx: click.Context, mrn: str | None, all_: bool, chunk: int, workers: int, as_json: bool
+    ctx: click.Context,
+    mrn: str | None,
+    all_: bool,
+    chunk: int,
+    workers: int,
+    full: bool,
+    as_json: bool,
 ) -> None:
     """Re-derive stored plans from the facts and the clinic's protocol profile.
 
     Unchanged items keep their id; changed ones are superseded (kept, with the reason);
-    ordered, booked and done items are never touched. Triggers are evaluated first.
+    ordered, booked and done items are never touched. Triggers are evaluated first. With
+    --all, a patient is skipped when nothing it is planned from has changed since a run found
+    its plan stable, and no date it depends on (a birthday, an injection falling due) has come.
 
     \b
     Examples:
       surveil replan --patient 100234
       surveil replan --all        (after changing the clinic's protocol profile)
       surveil replan --all --workers 2   (PostgreSQL: two processes)
+      surveil replan --all --full        (derive every plan again, skipping none)
     """
     if bool(mrn) == all_:
         raise click.UsageError("give either --patient MRN or --all")
-    if mrn and workers != 1:
-        raise click.UsageError("--workers goes with --all")
+    if mrn and (workers != 1 or full):
+        raise click.UsageError("--workers and --full go with --all")
     app = get_app(ctx)
     actor = app.actor()
     started = time.perf_counter()
@@ -291,6 +307,7 @@ def replan(
                 chunk=chunk,
                 progress=report,
                 workers=workers,
+                full=full,
             )
     seconds = time.perf_counter() - started
     summary = {
@@ -298,6 +315,7 @@ def replan(
         "created": result.created,
         "kept": result.kept,
         "superseded": result.superseded,
+        "skipped": result.skipped,
         "seconds": round(seconds, 2),
     }
     if as_json:
@@ -306,6 +324,11 @@ def replan(
         console.print(
             f"{result.patients} patient(s): {result.created} item(s) created, "
             f"{result.kept} kept, {result.superseded} superseded in {seconds:.1f} s"
+            + (
+                f" ({result.skipped} unchanged since the last run, not planned again)"
+                if result.skipped
+                else ""
+            )
         )
 
 

@@ -85,6 +85,9 @@ class Plan:
     closed: str | None = None  # why nothing at all is planned (deceased, discharged)
     # The disease programme ran its course (stop after N years): said, never a silent empty plan.
     complete: str | None = None
+    # A programme that will have run its years on this day, after today: from then on the same
+    # facts may plan differently (``core.horizon``, how long a stored plan holds).
+    ends_on: dt.date | None = None
 
 
 def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> Plan:
@@ -114,14 +117,25 @@ def plan(facts: Facts, pack: Pack, profile_name: str | None, today: dt.date) -> 
                 drafts.append(d)
     kept = bundle(most_urgent(paused(drafts)))
     items = tuple(_finish(d, pack, profile.name, today) for d in kept)
-    complete = None if verdict else _complete(profile.rules, decided, drafts, s)
-    return Plan(grade, profile.name, pack.id, pack.version, verdict, items, complete=complete)
+    complete, ends_on = (None, None) if verdict else _complete(profile.rules, decided, drafts, s)
+    return Plan(
+        grade,
+        profile.name,
+        pack.id,
+        pack.version,
+        verdict,
+        items,
+        complete=complete,
+        ends_on=ends_on,
+    )
 
 
 def _complete(
     rules: tuple[Rule, ...], decided: set[str], drafts: list[_Draft], s: Situation
-) -> str | None:
-    """The verdict when a matching grouped rule with ``after_years`` has nothing left to plan."""
+) -> tuple[str | None, dt.date | None]:
+    """The verdict when a matching grouped rule with ``after_years`` has nothing left to plan,
+    and the earliest end, after today, of such a programme that has not yet run its years."""
+    ends_on: dt.date | None = None
     for rule in rules:
         stop = rule.stop
         if rule.group not in decided or stop is None or stop.after_years is None:
@@ -130,12 +144,15 @@ def _complete(
             continue
         index, event = _rule_index(rule, s)
         ended = years_after(index, stop.after_years)
+        if s.today < ended and (ends_on is None or ended < ends_on):
+            ends_on = ended
         if s.today >= ended or all(_draft(0, rule, spec, s) is None for spec in rule.items):
             return (
                 f"programme complete: {rule.title} ({rule.id}) for {stop.after_years} years "
-                f"from {event} on {index.isoformat()}; ended {ended.isoformat()}"
+                f"from {event} on {index.isoformat()}; ended {ended.isoformat()}",
+                ends_on,
             )
-    return None
+    return None, ends_on
 
 
 def _closed(facts: Facts) -> str | None:

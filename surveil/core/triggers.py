@@ -391,18 +391,7 @@ def ssa_findings(
     SSA abruptly can bring on a carcinoid crisis. The long-acting SSA pause around PRRT is planned
     (vignettes §3b), so no alert while PRRT is ongoing. A discharged or deceased patient is no
     longer the clinic's to call (issue 15): no alert either."""
-    if facts.state.kind is StateKind.DISCHARGED or facts.patient.deceased_on is not None:
-        return
-    last: dt.date | None = None  # the latest injection of an ongoing SSA
-    for t in facts.therapies:
-        if not t.is_ongoing(today):
-            continue
-        if t.kind is TherapyKind.PRRT:
-            return
-        if t.kind is TherapyKind.SSA:
-            given = t.last_given_on or t.started_on
-            if last is None or given > last:
-                last = given
+    last = _last_ssa(facts, today)
     if last is None:
         return
     due = last + dt.timedelta(days=thresholds.ssa_interval_days)
@@ -426,3 +415,31 @@ def ssa_findings(
         + cite,
         urgent=True,
     )
+
+
+def ssa_alert_on(facts: Facts, thresholds: TriggerThresholds, today: dt.date) -> dt.date | None:
+    """The first day after ``today`` on which :func:`ssa_findings` would raise its alert from
+    these same facts: None when none is coming (no ongoing SSA) or it is already raised."""
+    last = _last_ssa(facts, today)
+    if last is None:
+        return None
+    alert = last + dt.timedelta(days=thresholds.ssa_interval_days + thresholds.ssa_grace_days + 1)
+    return alert if alert > today else None
+
+
+def _last_ssa(facts: Facts, today: dt.date) -> dt.date | None:
+    """The latest injection of an ongoing SSA whose lateness is watched: None without one, for a
+    discharged or deceased patient, and while PRRT is ongoing."""
+    if facts.state.kind is StateKind.DISCHARGED or facts.patient.deceased_on is not None:
+        return None
+    last: dt.date | None = None
+    for t in facts.therapies:
+        if not t.is_ongoing(today):
+            continue
+        if t.kind is TherapyKind.PRRT:
+            return None
+        if t.kind is TherapyKind.SSA:
+            given = t.last_given_on or t.started_on
+            if last is None or given > last:
+                last = given
+    return last

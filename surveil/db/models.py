@@ -582,6 +582,7 @@ from surveil.db.models_items import (  # noqa: E402
 )
 
 # Issue 19: the claim table of a replan split between processes.
+from surveil.db.models_replan import PlanMemo as PlanMemo  # noqa: E402
 from surveil.db.models_replan import ReplanClaim as ReplanClaim  # noqa: E402
 
 # Issue 18: patients' replies and stopped channels (surveil/db/models_replies.py).

@@ -37,4 +37,22 @@ class ReplanClaim(SQLModel, table=True):
     kept: int = 0
     superseded: int = 0
     changed: int = 0  # patients whose plan moved (each has its own plan.replanned event)
+    skipped: int = 0  # patients whose inputs had not changed (``services.planning.memo``)
     finished_at: dt.datetime | None = None
+
+
+class PlanMemo(SQLModel, table=True):
+    """What a routine replan last found for a patient whose plan and triggers came out unchanged
+    (``services.planning.memo``): a digest of everything it read for them, and the days between
+    which the same inputs plan the same. A later run that reads the same digest on a day in that
+    span skips deriving the plan again. Nothing else reads it: a row that is wrong or missing
+    only costs a derivation."""
+
+    __tablename__ = "plan_memo"
+    __table_args__ = (sa.CheckConstraint("holds_until > checked_on", name="span_ordered"),)
+
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", primary_key=True)
+    inputs: bytes = Field(sa_column=sa.Column(sa.LargeBinary(16), nullable=False))
+    checked_on: dt.date  # the day those inputs were last planned from
+    holds_until: dt.date  # the first day on which the same inputs may plan differently
+    kept: int = 0  # the items the run kept, counted again for the run's audit event

@@ -52,3 +52,18 @@ def test_replan_all_is_idempotent(surveil_cli: Invoke) -> None:
     assert first["patients"] == second["patients"] == 1
     assert second["created"] == 0 and second["superseded"] == 0
     assert surveil_cli("replan").exit_code == 2  # neither --patient nor --all
+
+
+def test_replan_all_skips_the_unchanged_and_full_skips_none(surveil_cli: Invoke) -> None:
+    assert surveil_cli("patient", "add", *ADA).exit_code == 0
+    for _ in range(2):  # planned, then found stable
+        assert surveil_cli("replan", "--all").exit_code == 0
+    routine = surveil_cli("replan", "--all")
+    assert routine.exit_code == 0, routine.output
+    said = " ".join(routine.output.split())  # the console wraps long lines
+    assert "(1 unchanged since the last run, not planned again)" in said
+    full = json.loads(surveil_cli("replan", "--all", "--full", "--json").output)
+    assert full["skipped"] == 0 and full["created"] == 0 and full["patients"] == 1
+    one = surveil_cli("replan", "--patient", "100", "--full")
+    assert one.exit_code == 2 and "--full go with --all" in " ".join(one.output.split())
+    assert "surveil replan --all --full" in surveil_cli("replan", "--help").output

@@ -17,12 +17,16 @@ from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.core.facts import Facts
+from surveil.core.horizon import holds_until
+from surveil.core.triggers import ssa_alert_on
 from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.queries import PlannedPatient, facts_for_patients
+from surveil.db.queries import PlannedPatient, facts_for_patients, read_fact_rows
 from surveil.services.actor import Actor
-from surveil.services.planning import stop
+from surveil.services.planning import memo, stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
+from surveil.services.planning.stored_items import as_reconciled, reconciled_items, stored_open_rows
+from surveil.services.protocols import protocol_in_force
 from surveil.services.triggers.consequences import NewTrigger
 from surveil.services.triggers.escalation import evaluate_and_escalate
 
@@ -68,10 +72,82 @@ def refresh_patients(
     settings: Settings,
     today: dt.date,
     channel: Channel,
+    skip_unchanged: bool = True,
 ) -> Refresh:
     """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``); the facts
-    are read once for the batch and again only for patients a new trigger moved."""
-    return _refresh(session, patients, settings, today, channel, regrade=False)
+    are read once for the batch and again only for patients a new trigger moved.
+    ``skip_unchanged``: a patient whose inputs are those a previous run found stable is not
+    planned again (``memo``)."""
+    ids = [p.id for p in patients if p.id is not None]
+    rows = read_fact_rows(session, ids)
+    stored = stored_open_rows(session, ids)
+    pack, profile = protocol = protocol_in_force(session, settings, today)
+    found = (
+        memo.check(
+            session,
+            patients,
+            facts=rows,
+            open_rows=stored,
+            pack=pack,
+            profile=profile,
+            schedules=settings.paths.schedules,
+            today=today,
+        )
+        if skip_unchanged
+        else memo.Memo()
+    )
+    todo = [p for p in patients if p.id not in found.skipped]
+    facts = rows.facts(todo)
+    open_rows = as_reconciled(stored, [p.id or 0 for p in todo])
+    created = evaluate_and_escalate(
+        session,
+        patients=todo,
+        settings=settings,
+        today=today,
+        facts=facts,
+        channel=channel,
+        protocol=protocol,
+    )
+    # Stopped patients' facts are read again too: their items were cancelled just now. A
+    # skipped patient whom a stop moved is planned after all.
+    moved = {t.patient_id for t in created} | _stop_where_care_ended(session, patients, channel)
+    if moved:
+        facts.update(facts_for_patients(session, [p for p in patients if p.id in moved]))
+        for pid in moved:  # their items as they are now (a stop cancelled them all)
+            open_rows.pop(pid, None)
+        open_rows.update(reconciled_items(session, sorted(moved)))
+        todo += [p for p in patients if p.id in found.skipped and p.id in moved]
+    skipped = [p for p in patients if p.id in found.skipped and p.id not in moved]
+    unchanged: dict[int, tuple[int, dt.date | None]] = {}
+    result = replan_patients(
+        session,
+        patients=todo,
+        settings=settings,
+        today=today,
+        facts=facts,
+        open_rows=open_rows,
+        stamp=skipped,
+        unchanged=unchanged,
+        protocol=protocol,
+    )
+    for patient in skipped:
+        result.add(ReplanResult(patients=1, kept=found.skipped[patient.id or 0], skipped=1))
+    stable = [pid for pid in unchanged if pid not in moved and pid in found.digests]
+    thresholds = profile.thresholds
+    memo.record(
+        session,
+        found,
+        unchanged=stable,
+        holds_until={
+            pid: holds_until(
+                facts[pid], today, unchanged[pid][1], ssa_alert_on(facts[pid], thresholds, today)
+            )
+            for pid in stable
+        },
+        kept={pid: unchanged[pid][0] for pid in stable},
+        today=today,
+    )
+    return Refresh(new_triggers=created, plan=result)
 
 
 def _refresh(

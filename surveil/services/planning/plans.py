@@ -52,6 +52,7 @@ class ReplanResult:
     created: int = 0
     kept: int = 0
     superseded: int = 0
+    skipped: int = 0  # patients not planned again: their inputs had not changed (``memo``)
     changes: list[str] = field(default_factory=list)
     changed: dict[int, "ReplanResult"] = field(default_factory=dict)  # patients whose plan moved
 
@@ -60,6 +61,7 @@ class ReplanResult:
         self.created += other.created
         self.kept += other.kept
         self.superseded += other.superseded
+        self.skipped += other.skipped
         self.changed.update(other.changed)
 
 
@@ -469,13 +471,22 @@ def replan_patients(
     settings: Settings,
     today: dt.date,
     facts: dict[int, Facts] | None = None,
+    open_rows: dict[int, list[Reconciled]] | None = None,
+    stamp: Sequence[PlannedPatient] = (),
+    unchanged: dict[int, tuple[int, dt.date | None]] | None = None,
+    protocol: tuple[Pack, Profile] | None = None,
 ) -> ReplanResult:
-    """Replan a batch of patients inside the caller's transaction."""
-    pack, profile = protocol_in_force(session, settings, today)
+    """Replan a batch of patients inside the caller's transaction. ``open_rows``: their open
+    items, if the caller has read them. ``stamp``: more patients to mark as planned now (those a
+    routine replan found unchanged without planning them, ``memo``). ``unchanged``, if given,
+    is told, for each patient whose stored plan came out the same, how many items it kept and
+    the day a programme of theirs runs out (``Plan.ends_on``). ``protocol``: the pack and
+    profile in force, if the caller has them."""
+    pack, profile = protocol or protocol_in_force(session, settings, today)
     ids = [p.id for p in patients if p.id is not None]
     facts = facts if facts is not None else facts_for_patients(session, patients)
     overrides = overrides_for(session, ids, profile=profile)
-    rows = reconciled_items(session, ids)
+    rows = open_rows if open_rows is not None else reconciled_items(session, ids)
     paused = paused_patients(session, ids)
     total = ReplanResult()
     writes = Writes()
@@ -487,6 +498,7 @@ def replan_patients(
         new_plan = compute_plan(
             facts[pid], pack=pack, profile=profile, overrides=overrides.get(pid, []), today=today
         )
+        verdicts = len(writes.verdicts)
         one = reconcile(
             patient=patient,
             new_plan=new_plan,
@@ -495,8 +507,10 @@ def replan_patients(
         )
         if one.created or one.superseded:
             total.changed[pid] = one
+        elif unchanged is not None and len(writes.verdicts) == verdicts:
+            unchanged[pid] = (one.kept, new_plan.ends_on)
         total.add(one)
-    _stamp_planned(session, [p for p in patients if p.id not in paused])
+    _stamp_planned(session, [p for p in patients if p.id not in paused] + list(stamp))
     session.flush()
     write_batch(session, writes)
     return total

@@ -78,6 +78,7 @@ def replan_every_patient(
     clinic: str | None = None,
     workers: int = 1,
     id_range: range | None = None,
+    full: bool = False,
 ) -> ReplanResult:
     """Replan every patient the actor may see, ``chunk`` patients per transaction;
     ``progress(done, total)`` after each. ``why`` is the reason each audit event gives
@@ -85,7 +86,9 @@ def replan_every_patient(
     administrator's run (the daemon's, applying one clinic's protocol change) to that clinic.
     ``workers`` > 1 splits the run between that many processes (PostgreSQL only;
     ``replan_workers``). ``id_range`` keeps to the patients whose ids fall in it, so that
-    processes can share a big registry's first planning (the PostgreSQL bench build)."""
+    processes can share a big registry's first planning (the PostgreSQL bench build).
+    A patient whose inputs are those a previous run found stable is not planned again
+    (``memo``) unless ``full``."""
     if chunk < 1:
         raise InvalidInput(Problem("chunk", f"{chunk} patients per transaction: give 1 or more"))
     if workers < 1:
@@ -104,14 +107,16 @@ def replan_every_patient(
     if workers > 1:
         return _replan_split(
             engine, ids, actor=actor, settings=settings, today=today, chunk=chunk,
-            workers=workers, progress=progress, why=why,
+            workers=workers, progress=progress, why=why, full=full,
         )  # fmt: skip
     parts = [ids[start : start + chunk] for start in range(0, len(ids), chunk)] or [[]]
     total = ReplanResult()
     with batch_gc():
         for number, part in enumerate(parts, start=1):
             with session_scope(engine) as session:
-                result = _replan_part(session, actor, part, settings=settings, today=today, why=why)
+                result = _replan_part(
+                    session, actor, part, settings=settings, today=today, why=why, full=full
+                )
                 total.add(result)
                 if number == len(parts):
                     _audit_run(session, actor, total, why=why)
@@ -133,15 +138,16 @@ def _replan_split(
     workers: int,
     progress: Callable[[int, int], None] | None,
     why: str,
+    full: bool,
 ) -> ReplanResult:
     run = replan_workers.create_claims(engine, ids, chunk)
-    args = (actor, settings, today, why)
+    args = (actor, settings, today, why, full)
     replan_workers.run_workers(
         engine, run, workers=workers, target=_worker, args=args, progress=progress, total=len(ids)
     )
     # A range whose worker died is free again, or will be once PostgreSQL has rolled back the
     # dead worker's transaction (wait for that): plan it here.
-    replan_workers.work(engine, run, actor, _planner(settings, today, why), wait=True)
+    replan_workers.work(engine, run, actor, _planner(settings, today, why, full), wait=True)
     with session_scope(engine) as session:
         total, changed = replan_workers.finish(session, run)
         split = {"run": run, "workers": workers}
@@ -153,18 +159,22 @@ def _replan_split(
     return total
 
 
-def _worker(url: str, run: str, actor: Actor, settings: Settings, today: dt.date, why: str) -> None:
+def _worker(
+    url: str, run: str, actor: Actor, settings: Settings, today: dt.date, why: str, full: bool
+) -> None:
     """One worker process of a split run (started by ``replan_workers.run_workers``)."""
     engine = make_engine(url)
     try:
-        replan_workers.work(engine, run, actor, _planner(settings, today, why))
+        replan_workers.work(engine, run, actor, _planner(settings, today, why, full))
     finally:
         engine.dispose()
 
 
-def _planner(settings: Settings, today: dt.date, why: str) -> replan_workers.PlanPart:
+def _planner(
+    settings: Settings, today: dt.date, why: str, full: bool = False
+) -> replan_workers.PlanPart:
     def plan_part(session: Session, actor: Actor, ids: list[int]) -> ReplanResult:
-        return _replan_part(session, actor, ids, settings=settings, today=today, why=why)
+        return _replan_part(session, actor, ids, settings=settings, today=today, why=why, full=full)
 
     return plan_part
 
@@ -177,12 +187,18 @@ def _replan_part(
     settings: Settings,
     today: dt.date,
     why: str,
+    full: bool = False,
 ) -> ReplanResult:
     if not ids:
         return ReplanResult()
     patients = patients_to_plan(session, ids)
     result = care.refresh_patients(
-        session, patients=patients, settings=settings, today=today, channel=actor.channel
+        session,
+        patients=patients,
+        settings=settings,
+        today=today,
+        channel=actor.channel,
+        skip_unchanged=not full,
     ).plan
     audit_many(
         session,
@@ -240,6 +256,13 @@ def _audit_run(
         actor=actor,
         action="plan.replanned_all",
         subject="plan:all" if actor.is_admin else f"plan:clinic:{actor.clinic}",
-        after={"patients": total.patients, "changed": changed, **counts, **(split or {})},
-        detail=f"{why}: {total.patients} patient(s), {changed} changed",
+        after={
+            "patients": total.patients,
+            "changed": changed,
+            **counts,
+            "skipped": total.skipped,
+            **(split or {}),
+        },
+        detail=f"{why}: {total.patients} patient(s), {changed} changed, "
+        f"{total.skipped} unchanged since the last run",
     )

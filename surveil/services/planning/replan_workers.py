@@ -109,6 +109,7 @@ def work(
                         created=result.created,
                         kept=result.kept,
                         superseded=result.superseded,
+                        skipped=result.skipped,
                         changed=len(result.changed),
                         finished_at=utcnow(),
                     )
@@ -152,9 +153,9 @@ def finish(session: Session, run: str) -> tuple[ReplanResult, int]:
     """The run's counts summed over its ranges, and how many patients changed. Refuses when a
     range is not done. The rows stay until the next run (who planned which range, and when)."""
     rows = session.execute(
-        sa.select(C.c.done, C.c.patients, C.c.created, C.c.kept, C.c.superseded, C.c.changed).where(
-            C.c.run == run
-        )
+        sa.select(
+            C.c.done, C.c.patients, C.c.created, C.c.kept, C.c.superseded, C.c.changed, C.c.skipped
+        ).where(C.c.run == run)
     ).all()
     if not all(row[0] for row in rows):
         raise RuntimeError(f"replan run {run}: {sum(not r[0] for r in rows)} range(s) not done")
@@ -163,5 +164,6 @@ def finish(session: Session, run: str) -> tuple[ReplanResult, int]:
         created=sum(r[2] for r in rows),
         kept=sum(r[3] for r in rows),
         superseded=sum(r[4] for r in rows),
+        skipped=sum(r[6] for r in rows),
     )
     return total, sum(r[5] for r in rows)

@@ -48,10 +48,11 @@ def evaluate_and_escalate(
     today: dt.date,
     channel: Channel,
     facts: dict[int, Facts] | None = None,
+    protocol: tuple[Pack, Profile] | None = None,
 ) -> list[NewTrigger]:
     """Evaluate every patient's triggers and store what is new; returns the new records.
     ``channel`` is the channel of the change that caused the evaluation (for the audit)."""
-    pack, profile = protocol_in_force(session, settings, today)
+    pack, profile = protocol or protocol_in_force(session, settings, today)
     facts = facts if facts is not None else facts_for_patients(session, patients)
     # The profile's rules once for the batch; most patients have no finding, so only those
     # with one have their known triggers read (none at all when nothing fires).

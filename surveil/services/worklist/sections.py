@@ -100,6 +100,7 @@ ITEMS_BY_URGENCY = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_urgency
 ITEMS_BY_LATEST = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_latest")
 ITEMS_BY_EARLIEST = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_earliest")
 ITEMS_BY_PATIENT = _table(m.FollowUpItem, "i", "ix_followup_item_open_by_patient")
+ITEMS_BOOKED = _table(m.FollowUpItem, "i", "ix_followup_item_booked")
 TRIGGERS_BY_URGENCY = _table(m.Trigger, "t", "ix_trigger_open_by_urgency")
 # ... unless the filter picks out a few patients: then start from them and look up their own.
 ITEMS_OF_PATIENT = _table(m.FollowUpItem, "i", "ix_followup_item_patient_state")
@@ -290,6 +291,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
         else (ITEMS_BY_URGENCY, ITEMS_BY_LATEST, ITEMS_BY_EARLIEST, TRIGGERS_BY_URGENCY)
     )
     iu, il, ie, t = by_urgency.c, by_latest.c, by_earliest.c, triggers.c
+    by_booking = ITEMS_OF_PATIENT if few else ITEMS_BOOKED
 
     def joined(alias: Any) -> Any:
         # Which table drives is fixed too (SQLite would otherwise guess): the few patients,
@@ -372,7 +374,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             (iu.urgent.desc(), iu.latest, iu.id),
             lambda r: item_row("due", r, closes_in(r.latest, today)),
         ),
-        *map(_booked, booking_specs(items, by_latest, **when)),
+        *map(_booked, booking_specs(items, by_booking, **when)),
         _Spec(
             "soon",
             f"Opening in the next {n.soon_days} days",
@@ -387,7 +389,7 @@ def section_specs(session: Session, *, query: WorklistQuery, settings: Settings)
             (ie.earliest, ie.id),
             lambda r: item_row("soon", r, opens_in(r.earliest, today)),
         ),
-        *map(_booked, upcoming_booking_specs(items, by_earliest, **when)),
+        *map(_booked, upcoming_booking_specs(items, by_booking, **when)),
         *(  # only when asked for: it walks every open item (``snoozed``)
             [_booked(snoozed_spec(items, by_earliest, today=today, lost_before=lost_before))]
             if query.section == snoozed.KEY

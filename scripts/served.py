@@ -72,11 +72,15 @@ def start(
 ) -> Iterator[Server]:
     """Run ``command`` until the block ends; yields it once ``ready_path`` answers."""
     log = (scratch / f"{name}.log").open("wb")
+    # The server's own configuration file says everything: a SURVEIL_* variable inherited from
+    # the caller would override it (``make bench`` exports SURVEIL_DATABASE_URL for the demo
+    # database, and the served benchmarks then read an empty one).
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
     process = subprocess.Popen(
         command,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env={**inherited, **(env or {})},
         start_new_session=True,  # its workers are stopped with it (one process group)
     )
     base = f"http://{HOST}:{port}"

@@ -5,6 +5,9 @@ each routine run, a ``--full`` run must find nothing left to change: the skippin
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -252,3 +255,26 @@ def _a_protocol() -> tuple[Pack, Profile]:
     from surveil.services.protocols import active_profile
 
     return active_profile(Settings())
+
+
+def test_another_process_finds_the_same_digests(planned: sa.Engine, db_url: str) -> None:
+    """The digests are bytes of the values, not of this process: another interpreter (its own
+    string hashing, its own objects) skips exactly the patients stored here."""
+    stored = len(_memo(planned))
+    script = (
+        "import datetime as dt, sys\n"
+        "from surveil.config import DatabaseSettings, Settings\n"
+        "from surveil.core.vocab import Channel\n"
+        "from surveil.db.engine import make_engine\n"
+        "from surveil.services.actor import Actor\n"
+        "from surveil.services.planning.replan import replan_every_patient\n"
+        "url = sys.argv[1]\n"
+        "result = replan_every_patient(make_engine(url), actor=Actor.system(channel=Channel.CLI),"
+        " settings=Settings(database=DatabaseSettings(url=url)), today=dt.date(2026, 12, 5))\n"
+        "print(result.skipped)\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "random"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, db_url], capture_output=True, text=True, env=env, check=True
+    )
+    assert int(out.stdout.split()[-1]) == stored

@@ -25,7 +25,7 @@ from surveil.db.queries import PlannedPatient, facts_for_patients, read_fact_row
 from surveil.services.actor import Actor
 from surveil.services.planning import memo, stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
-from surveil.services.planning.stored_items import as_reconciled, reconciled_items, stored_open_rows
+from surveil.services.planning.stored_items import reconciled_items
 from surveil.services.protocols import protocol_in_force
 from surveil.services.triggers.consequences import NewTrigger
 from surveil.services.triggers.escalation import evaluate_and_escalate
@@ -78,16 +78,11 @@ def refresh_patients(
     are read once for the batch and again only for patients a new trigger moved.
     ``skip_unchanged``: a patient whose inputs are those a previous run found stable is not
     planned again (``memo``)."""
-    ids = [p.id for p in patients if p.id is not None]
-    rows = read_fact_rows(session, ids)
-    stored = stored_open_rows(session, ids)
     pack, profile = protocol = protocol_in_force(session, settings, today)
     found = (
         memo.check(
             session,
             patients,
-            facts=rows,
-            open_rows=stored,
             pack=pack,
             profile=profile,
             schedules=settings.paths.schedules,
@@ -97,8 +92,9 @@ def refresh_patients(
         else memo.Memo()
     )
     todo = [p for p in patients if p.id not in found.skipped]
-    facts = rows.facts(todo)
-    open_rows = as_reconciled(stored, [p.id or 0 for p in todo])
+    ids = [p.id or 0 for p in todo]
+    facts = read_fact_rows(session, ids).facts(todo)
+    open_rows = reconciled_items(session, ids)
     created = evaluate_and_escalate(
         session,
         patients=todo,

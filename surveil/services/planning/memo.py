@@ -2,15 +2,16 @@
 
 Planning is a pure function of what it reads (``surveil/core``): the patient's facts, open items,
 overrides, triggers and their consequences, the protocol in force, the planning code itself, and
-today. ``replan --all`` reads all of it for every patient anyway, so it digests it (BLAKE2b of the
-rows as read, 128 bits) and compares the digest with the one stored in ``plan_memo`` by the last
-run that found this patient's plan and triggers unchanged. The same digest on a day within the
-stored span means the same result: nothing to write, so the planner, the triggers and the
-reconciliation are skipped. Nothing needs to tell this module that something changed: a change
-anywhere in the inputs changes the digest. ``today`` enters through the span: it starts on the
-day the digest was stored and ends on the first day the same facts may plan differently
-(``core.horizon``), and at most :data:`MAX_SPAN` later, so that every plan is derived afresh at
-least every four weeks whatever the horizon says.
+today. ``replan --all`` first reads those rows for each patient of a chunk (dates as the database's
+text), digests them (BLAKE2b, 128 bits, of their ``marshal`` form) and compares the digest with the
+one stored in ``plan_memo`` by the last run that found this patient's plan and triggers stable. The
+same digest on a day within the stored span means the same result, nothing to write: the trigger
+engine, the planner and the reconciliation are skipped, and only the other patients are read as
+facts. Nothing needs to tell this module that something changed: a change anywhere in the inputs
+changes the digest, and one committed after this read changes the next run's. ``today`` enters
+through the span: it starts on the day the digest was stored and ends on the first day the same
+facts may plan differently (``core.horizon``), and at most :data:`MAX_SPAN` later, so that every
+plan is derived afresh at least every four weeks whatever the horizon says.
 
 Only a patient whose run wrote nothing (no new trigger, no item created or superseded, nothing
 stopped) has a digest stored: the state it describes is then one that planning leaves as it is.
@@ -19,6 +20,7 @@ A single patient's replan and every refresh after a change still derive the plan
 
 import datetime as dt
 import hashlib
+import marshal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,8 +36,9 @@ import surveil
 from surveil.core.protocol import Pack, Profile
 from surveil.db import models as m
 from surveil.db.driver_rows import ChunkQuery
-from surveil.db.queries import PLANNED_PATIENT, FactRows, PlannedPatient
+from surveil.db.queries import FACT_READS, PLANNED_PATIENT, PlannedPatient
 from surveil.schedules import pack_files
+from surveil.services.planning.stored_items import RECONCILED_READ
 
 # A plan is derived afresh at least this often, whatever ``core.horizon`` says: a bound on how
 # long an error in that analysis could go unnoticed, at the cost of ~4 % of patients a day.
@@ -52,14 +55,41 @@ _STORED = ChunkQuery(
     ).add_columns(_MEMO.c.kept),
     _MEMO.c.patient_id,
 )
-# Whole rows, after their patient's id, in id order: every column may matter to the triggers or
-# the overrides one day, and a change to any of them only costs a derivation.
-_OTHER_READS = tuple(
-    ChunkQuery(
-        sa.select(table.c.patient_id.label("of_patient"), table).order_by(table.c.id),
-        table.c.patient_id,
+
+
+def _as_text(query: ChunkQuery) -> ChunkQuery:
+    """``query`` after its patient's id (what :func:`_grouped` groups by), with its dates and
+    timestamps read as the database's text."""
+    columns = [
+        sa.cast(column, sa.Text) if _as_text_column(column) else column
+        for column in query.statement.selected_columns
+    ]
+    patient = query.patient_id.label("of_patient")
+    return ChunkQuery(query.statement.with_only_columns(patient, *columns), query.patient_id)
+
+
+def _as_text_column(column: Any) -> bool:
+    """A date or a timestamp: ``marshal`` cannot write one (and its ``repr`` cost more than the
+    rest of a row). Numbers stay numbers: SQLite formatting them as text cost more than
+    ``marshal`` writing them."""
+    kind = getattr(column.type, "impl", column.type)  # the UTC timestamps are TypeDecorators
+    return isinstance(kind, sa.Date | sa.DateTime)
+
+
+# What planning reads of a patient beside its row: the facts and the open items as planning
+# reads them, and the triggers, their consequences and the overrides as whole rows, in id order
+# (every column may matter to the triggers or the overrides one day, and a change to any of them
+# only costs a derivation).
+_READS = tuple(
+    _as_text(query)
+    for query in (
+        *FACT_READS,
+        RECONCILED_READ,
+        *(
+            ChunkQuery(sa.select(table).order_by(table.c.id), table.c.patient_id)
+            for table in (_TRIGGER, _CONSEQUENCE, _OVERRIDE)
+        ),
     )
-    for table in (_TRIGGER, _CONSEQUENCE, _OVERRIDE)
 )
 # What a patient's row adds to the inputs: every column planning reads of it, not when it was
 # last planned (``planned_at``, written by every run).
@@ -78,34 +108,28 @@ def check(
     session: Session,
     patients: Sequence[PlannedPatient],
     *,
-    facts: FactRows,
-    open_rows: Mapping[int, Sequence[tuple[Any, ...]]],
     pack: Pack,
     profile: Profile,
     schedules: Path | None,
     today: dt.date,
 ) -> Memo:
-    """Digest the inputs of each patient planned before (``planned_at`` set; a first planning
-    has nothing to compare with) and say which of them need no planning today."""
+    """Read and digest the inputs of each patient planned before (``planned_at`` set; a first
+    planning has nothing to compare with) and say which of them need no planning today. Called
+    before anything else of the chunk is read: a change committed after this read changes the
+    next run's digest, whatever this run then reads."""
     memo = Memo()
     ids = [p.id for p in patients if p.id is not None and p.planned_at is not None]
     if not ids:
         return memo
     stored = {row[0]: row[1:] for row in _STORED.rows(session, ids)}
-    others = [_grouped(query.rows(session, ids)) for query in _OTHER_READS]
+    reads = [_grouped(query.rows(session, ids)) for query in _READS]
     run = _run_key(pack, profile, schedules)
     for patient in patients:
         pid = patient.id
         if pid is None or patient.planned_at is None:
             continue
-        inputs = (
-            run,
-            _PATIENT_READ(patient),
-            facts.of(pid),
-            open_rows.get(pid, ()),
-            *(group.get(pid, ()) for group in others),
-        )
-        digest = hashlib.blake2b(repr(inputs).encode(), digest_size=16).digest()
+        inputs = (run, repr(_PATIENT_READ(patient)), *(rows.get(pid, ()) for rows in reads))
+        digest = hashlib.blake2b(_bytes(inputs), digest_size=16).digest()
         memo.digests[pid] = digest
         found = stored.get(pid)
         if found is not None and bytes(found[0]) == digest and found[1] <= today < found[2]:
@@ -129,8 +153,11 @@ def record(
         digest = memo.digests.get(pid)
         if digest is None:
             continue
+        # The cap spread over its last week by patient: a registry stored in one night does not
+        # all come due on the same night four weeks later.
+        cap = today + MAX_SPAN - dt.timedelta(days=pid % 7)
         until = holds_until.get(pid)
-        until = today + MAX_SPAN if until is None else min(until, today + MAX_SPAN)
+        until = cap if until is None else min(until, cap)
         rows.append(
             {
                 "patient_id": pid,
@@ -151,6 +178,16 @@ def record(
         ),
         rows,
     )
+
+
+def _bytes(inputs: tuple[Any, ...]) -> bytes:
+    """``inputs`` as bytes that are equal exactly when the values are: ``marshal``'s version 0
+    (no references or interning, which would depend on object identity), or ``repr`` for a
+    value marshal cannot write (a column type added later)."""
+    try:
+        return marshal.dumps(inputs, 0)
+    except ValueError:
+        return repr(inputs).encode()
 
 
 def _grouped(rows: list[Any]) -> dict[int, list[Any]]:

@@ -50,28 +50,16 @@ RECONCILED_READ = ChunkQuery(
 
 def reconciled_items(session: Session, patient_ids: list[int]) -> dict[int, list[Reconciled]]:
     """Each patient's open items as :class:`Reconciled` rows, read by the driver."""
-    return as_reconciled(stored_open_rows(session, patient_ids), patient_ids)
-
-
-def stored_open_rows(session: Session, patient_ids: list[int]) -> dict[int, list[Any]]:
-    """Each patient's open items as the driver's plain tuples (the fields of
-    :class:`Reconciled`): what a routine replan digests (``memo``) before it knows whom to plan."""
-    out: dict[int, list[Any]] = {}
-    for row in RECONCILED_READ.rows(session, patient_ids):
-        found = out.get(row[1])
-        if found is None:
-            out[row[1]] = [row]
-        else:
-            found.append(row)
-    return out
-
-
-def as_reconciled(
-    rows: dict[int, list[Any]], patient_ids: list[int]
-) -> dict[int, list[Reconciled]]:
-    """The open items of ``patient_ids`` among ``rows`` as :class:`Reconciled` rows."""
+    out: dict[int, list[Reconciled]] = {}
     make = Reconciled._make
-    return {pid: [make(row) for row in rows[pid]] for pid in patient_ids if pid in rows}
+    for row in RECONCILED_READ.rows(session, patient_ids):
+        item = make(row)
+        found = out.get(item.patient_id)
+        if found is None:
+            out[item.patient_id] = [item]
+        else:
+            found.append(item)
+    return out
 
 
 def open_items(session: Session, patient_ids: list[int]) -> dict[int, list[OpenRow]]:

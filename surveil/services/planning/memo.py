@@ -50,9 +50,7 @@ _CONSEQUENCE = m.TriggerConsequence.__table__  # type: ignore[attr-defined]
 _OVERRIDE = m.PlanOverride.__table__  # type: ignore[attr-defined]
 
 _STORED = ChunkQuery(
-    sa.select(
-        _MEMO.c.patient_id, _MEMO.c.inputs, _MEMO.c.checked_on, _MEMO.c.holds_until
-    ).add_columns(_MEMO.c.kept),
+    sa.select(*(_MEMO.c[n] for n in ("patient_id", "inputs", "checked_on", "holds_until", "kept"))),
     _MEMO.c.patient_id,
 )
 
@@ -115,8 +113,8 @@ def check(
 ) -> Memo:
     """Read and digest the inputs of each patient planned before (``planned_at`` set; a first
     planning has nothing to compare with) and say which of them need no planning today. Called
-    before anything else of the chunk is read: a change committed after this read changes the
-    next run's digest, whatever this run then reads."""
+    before the chunk's facts are read (``patients`` are digested as the caller read them): a
+    change committed after a read changes the next run's digest, whatever this run reads later."""
     memo = Memo()
     ids = [p.id for p in patients if p.id is not None and p.planned_at is not None]
     if not ids:

@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
 from operator import itemgetter
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -103,56 +103,36 @@ def facts_for_patient(session: Session, patient: m.Patient) -> f.Facts:
 def facts_for_patients(session: Session, patients: Sequence[Any]) -> dict[int, f.Facts]:
     """Facts for many patients with one query per table (replanning 100k patients must not
     cost a dozen round trips each). ``patients``: ORM patients, or plain rows with the same
-    attribute names (id, birth_date, timezone, deceased_on, hereditary, created_at)."""
-    return read_fact_rows(session, [p.id for p in patients if p.id is not None]).facts(patients)
+    attribute names (id, birth_date, timezone, deceased_on, hereditary, created_at).
 
-
-class FactRows(NamedTuple):
-    """The rows the facts are made of, by patient: each table read as tuples of only the columns
-    the facts need, grouped in one pass (ORM objects, or named rows sorted with Python keys,
-    built only to be read once were most of a replan's cost, issue 19). Kept apart from the
-    facts they make so that a replan can first digest them (``services.planning.memo``)."""
-
-    tumours: dict[int, Any]
-    states: dict[int, list[Any]]
-    measurements: dict[int, list[Any]]
-    markers: dict[int, list[Any]]
-    therapies: dict[int, list[Any]]
-    symptoms: dict[int, list[Any]]
-    pathology: dict[int, list[Any]]
-    done: dict[int, list[Any]]
-
-    def of(self, pid: int) -> tuple[Any, ...]:
-        """Patient ``pid``'s rows, table by table (the order :func:`_assemble` takes them)."""
-        none: list[Any] = []
-        return (
-            self.tumours.get(pid),
-            self.states.get(pid, none),
-            self.measurements.get(pid, none),
-            self.markers.get(pid, none),
-            self.therapies.get(pid, none),
-            self.symptoms.get(pid, none),
-            self.pathology.get(pid, none),
-            self.done.get(pid, none),
+    Each table is read as tuples of only the columns the facts need, grouped by patient in one
+    pass: ORM objects, or named rows sorted with Python keys, built only to be read once were
+    most of a replan's cost (issue 19)."""
+    ids = [p.id for p in patients if p.id is not None]
+    tumours = {row[0]: row for row in _tuples(session, _TUMOUR, ids)}
+    states = grouped(_tuples(session, _STATE, ids))
+    markers = grouped(_tuples(session, _MARKER, ids))
+    therapies = grouped(_tuples(session, _THERAPY, ids))
+    symptoms = grouped(_tuples(session, _SYMPTOM, ids))
+    pathology = grouped(_tuples(session, _PATHOLOGY, ids))
+    measurements = grouped(_tuples(session, _MEASUREMENT, ids))
+    done = grouped(_tuples(session, _DONE, ids))
+    none: list[Any] = []
+    out = {}
+    for patient in patients:
+        pid = patient.id or 0
+        out[pid] = _assemble(
+            patient,
+            tumours.get(pid),
+            states.get(pid, none),
+            measurements.get(pid, none),
+            markers.get(pid, none),
+            therapies.get(pid, none),
+            symptoms.get(pid, none),
+            pathology.get(pid, none),
+            done.get(pid, none),
         )
-
-    def facts(self, patients: Sequence[Any]) -> dict[int, f.Facts]:
-        """The facts of ``patients`` (each read by :func:`read_fact_rows`)."""
-        return {(p.id or 0): _assemble(p, *self.of(p.id or 0)) for p in patients}
-
-
-def read_fact_rows(session: Session, ids: list[int]) -> FactRows:
-    """The rows of the facts of the patients ``ids``."""
-    return FactRows(
-        tumours={row[0]: row for row in _tuples(session, _TUMOUR, ids)},
-        states=_grouped(_tuples(session, _STATE, ids)),
-        measurements=_grouped(_tuples(session, _MEASUREMENT, ids)),
-        markers=_grouped(_tuples(session, _MARKER, ids)),
-        therapies=_grouped(_tuples(session, _THERAPY, ids)),
-        symptoms=_grouped(_tuples(session, _SYMPTOM, ids)),
-        pathology=_grouped(_tuples(session, _PATHOLOGY, ids)),
-        done=_grouped(_tuples(session, _DONE, ids)),
-    )
+    return out
 
 
 def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
@@ -242,7 +222,8 @@ def _is_timestamp(column: sa.Column[Any]) -> bool:
         return False
 
 
-def _grouped(rows: list[Any]) -> dict[int, list[Any]]:
+def grouped(rows: list[Any]) -> dict[int, list[Any]]:
+    """``rows`` by their first column, the patient's id, in the order read."""
     out: dict[int, list[Any]] = {}
     for row in rows:
         pid = row[0]

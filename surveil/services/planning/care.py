@@ -10,22 +10,20 @@ audited as surveil itself on that channel (``services.triggers.escalation``).
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.core.facts import Facts
-from surveil.core.horizon import holds_until
-from surveil.core.triggers import ssa_alert_on
+from surveil.core.protocol import Pack, Profile
 from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.queries import PlannedPatient, facts_for_patients, read_fact_rows
+from surveil.db.queries import PlannedPatient, facts_for_patients
 from surveil.services.actor import Actor
 from surveil.services.planning import memo, stop
 from surveil.services.planning.plans import ReplanResult, replan_patients
-from surveil.services.planning.stored_items import reconciled_items
 from surveil.services.protocols import protocol_in_force
 from surveil.services.triggers.consequences import NewTrigger
 from surveil.services.triggers.escalation import evaluate_and_escalate
@@ -77,24 +75,54 @@ def refresh_patients(
     """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``); the facts
     are read once for the batch and again only for patients a new trigger moved.
     ``skip_unchanged``: a patient whose inputs are those a previous run found stable is not
-    planned again (``memo``)."""
+    planned again, and one this run finds stable is remembered (``memo``)."""
     pack, profile = protocol = protocol_in_force(session, settings, today)
-    found = (
-        memo.check(
-            session,
-            patients,
-            pack=pack,
-            profile=profile,
-            schedules=settings.paths.schedules,
-            today=today,
-        )
-        if skip_unchanged
-        else memo.Memo()
+    if not skip_unchanged:
+        return _refresh(session, patients, settings, today, channel, protocol=protocol)
+    found = memo.check(
+        session,
+        patients,
+        pack=pack,
+        profile=profile,
+        schedules=settings.paths.schedules,
+        today=today,
     )
-    todo = [p for p in patients if p.id not in found.skipped]
-    ids = [p.id or 0 for p in todo]
-    facts = read_fact_rows(session, ids).facts(todo)
-    open_rows = reconciled_items(session, ids)
+    unchanged: dict[int, tuple[int, dt.date | None]] = {}
+    refresh = _refresh(
+        session,
+        patients,
+        settings,
+        today,
+        channel,
+        protocol=protocol,
+        skip=found.skipped,
+        unchanged=unchanged,
+    )
+    memo.record(session, found, unchanged=unchanged, today=today)
+    return refresh
+
+
+def _refresh(
+    session: Session,
+    patients: Sequence[PlannedPatient],
+    settings: Settings,
+    today: dt.date,
+    channel: Channel,
+    *,
+    regrade: bool = False,
+    protocol: tuple[Pack, Profile] | None = None,
+    skip: Mapping[int, int] | None = None,
+    unchanged: dict[int, tuple[int, dt.date | None]] | None = None,
+) -> Refresh:
+    """``skip``: patients not to plan (``memo``), each with the items it keeps. ``unchanged``,
+    if given, is told of each patient for whom nothing was written at all, how many items it
+    kept and until when its plan holds (``plans.replan_patients``)."""
+    protocol = protocol or protocol_in_force(session, settings, today)
+    skip = skip or {}
+    todo = [p for p in patients if p.id not in skip]
+    facts = facts_for_patients(session, todo)
+    if regrade:
+        _regrade(session, todo, facts)
     created = evaluate_and_escalate(
         session,
         patients=todo,
@@ -108,66 +136,25 @@ def refresh_patients(
     # skipped patient whom a stop moved is planned after all.
     moved = {t.patient_id for t in created} | _stop_where_care_ended(session, patients, channel)
     if moved:
-        facts.update(facts_for_patients(session, [p for p in patients if p.id in moved]))
-        for pid in moved:  # their items as they are now (a stop cancelled them all)
-            open_rows.pop(pid, None)
-        open_rows.update(reconciled_items(session, sorted(moved)))
-        todo += [p for p in patients if p.id in found.skipped and p.id in moved]
-    skipped = [p for p in patients if p.id in found.skipped and p.id not in moved]
-    unchanged: dict[int, tuple[int, dt.date | None]] = {}
+        again = [p for p in patients if p.id in moved]
+        facts.update(facts_for_patients(session, again))
+        todo += [p for p in again if p.id in skip]
+    kept = [p for p in patients if p.id in skip and p.id not in moved]
     result = replan_patients(
         session,
         patients=todo,
         settings=settings,
         today=today,
         facts=facts,
-        open_rows=open_rows,
-        stamp=skipped,
+        stamp=kept,
         unchanged=unchanged,
         protocol=protocol,
     )
-    for patient in skipped:
-        result.add(ReplanResult(patients=1, kept=found.skipped[patient.id or 0], skipped=1))
-    stable = [pid for pid in unchanged if pid not in moved and pid in found.digests]
-    thresholds = profile.thresholds
-    memo.record(
-        session,
-        found,
-        unchanged=stable,
-        holds_until={
-            pid: holds_until(
-                facts[pid], today, unchanged[pid][1], ssa_alert_on(facts[pid], thresholds, today)
-            )
-            for pid in stable
-        },
-        kept={pid: unchanged[pid][0] for pid in stable},
-        today=today,
-    )
-    return Refresh(new_triggers=created, plan=result)
-
-
-def _refresh(
-    session: Session,
-    patients: Sequence[PlannedPatient],
-    settings: Settings,
-    today: dt.date,
-    channel: Channel,
-    *,
-    regrade: bool,
-) -> Refresh:
-    facts = facts_for_patients(session, patients)
-    if regrade:
-        _regrade(session, patients, facts)
-    created = evaluate_and_escalate(
-        session, patients=patients, settings=settings, today=today, facts=facts, channel=channel
-    )
-    # Stopped patients' facts are read again too: their items were cancelled just now.
-    moved = {t.patient_id for t in created} | _stop_where_care_ended(session, patients, channel)
-    if moved:
-        facts.update(facts_for_patients(session, [p for p in patients if p.id in moved]))
-    result = replan_patients(
-        session, patients=patients, settings=settings, today=today, facts=facts
-    )
+    for patient in kept:
+        result.add(ReplanResult(patients=1, kept=skip[patient.id or 0], skipped=1))
+    if unchanged is not None:
+        for pid in moved:
+            unchanged.pop(pid, None)  # a new trigger or a stop was written for them
     return Refresh(new_triggers=created, plan=result)
 
 

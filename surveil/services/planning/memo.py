@@ -21,7 +21,7 @@ A single patient's replan and every refresh after a change still derive the plan
 import datetime as dt
 import hashlib
 import marshal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import attrgetter
@@ -36,7 +36,7 @@ import surveil
 from surveil.core.protocol import Pack, Profile
 from surveil.db import models as m
 from surveil.db.driver_rows import ChunkQuery
-from surveil.db.queries import FACT_READS, PLANNED_PATIENT, PlannedPatient
+from surveil.db.queries import FACT_READS, PLANNED_PATIENT, PlannedPatient, grouped
 from surveil.schedules import pack_files
 from surveil.services.planning.stored_items import RECONCILED_READ
 
@@ -56,7 +56,7 @@ _STORED = ChunkQuery(
 
 
 def _as_text(query: ChunkQuery) -> ChunkQuery:
-    """``query`` after its patient's id (what :func:`_grouped` groups by), with its dates and
+    """``query`` after its patient's id (what ``queries.grouped`` groups by), with its dates and
     timestamps read as the database's text."""
     columns = [
         sa.cast(column, sa.Text) if _as_text_column(column) else column
@@ -120,7 +120,7 @@ def check(
     if not ids:
         return memo
     stored = {row[0]: row[1:] for row in _STORED.rows(session, ids)}
-    reads = [_grouped(query.rows(session, ids)) for query in _READS]
+    reads = [grouped(query.rows(session, ids)) for query in _READS]
     run = _run_key(pack, profile, schedules)
     for patient in patients:
         pid = patient.id
@@ -139,43 +139,32 @@ def record(
     session: Session,
     memo: Memo,
     *,
-    unchanged: Iterable[int],
-    holds_until: Mapping[int, dt.date | None],
-    kept: Mapping[int, int],
+    unchanged: Mapping[int, tuple[int, dt.date | None]],
     today: dt.date,
 ) -> None:
-    """Store the digest of each ``unchanged`` patient (planned in full, nothing written) with the
-    span in which its plan holds: from today to its horizon, or :data:`MAX_SPAN`."""
+    """Store the digest of each ``unchanged`` patient (planned in full, nothing written: patient
+    -> the items it kept, and its plan's horizon) with the span in which its plan holds: from
+    today to its horizon, or :data:`MAX_SPAN`."""
     rows = []
-    for pid in unchanged:
+    for pid, (kept, horizon) in unchanged.items():
         digest = memo.digests.get(pid)
         if digest is None:
             continue
         # The cap spread over its last week by patient: a registry stored in one night does not
         # all come due on the same night four weeks later.
         cap = today + MAX_SPAN - dt.timedelta(days=pid % 7)
-        until = holds_until.get(pid)
-        until = cap if until is None else min(until, cap)
+        until = cap if horizon is None else min(horizon, cap)
         rows.append(
-            {
-                "patient_id": pid,
-                "inputs": digest,
-                "checked_on": today,
-                "holds_until": until,
-                "kept": kept.get(pid, 0),
-            }
+            dict(patient_id=pid, inputs=digest, checked_on=today, holds_until=until, kept=kept)
         )
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_MEMO)
-    replace = {name: insert.excluded[name] for name in ("inputs", "checked_on", "holds_until")}
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["patient_id"], set_={**replace, "kept": insert.excluded.kept}
-        ),
-        rows,
-    )
+    replace = {
+        name: insert.excluded[name] for name in ("inputs", "checked_on", "holds_until", "kept")
+    }
+    session.execute(insert.on_conflict_do_update(index_elements=["patient_id"], set_=replace), rows)
 
 
 def _bytes(inputs: tuple[Any, ...]) -> bytes:
@@ -186,13 +175,6 @@ def _bytes(inputs: tuple[Any, ...]) -> bytes:
         return marshal.dumps(inputs, 0)
     except ValueError:
         return repr(inputs).encode()
-
-
-def _grouped(rows: list[Any]) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    for row in rows:
-        out.setdefault(row[0], []).append(row)
-    return out
 
 
 def _run_key(pack: Pack, profile: Profile, schedules: Path | None) -> str:

@@ -25,9 +25,11 @@ from sqlmodel import Session, col, select
 
 from surveil.config import Settings
 from surveil.core.facts import Facts
+from surveil.core.horizon import holds_until
 from surveil.core.overrides import Override, apply_overrides
 from surveil.core.plan import Anchor, Plan, PlannedItem, plan
 from surveil.core.protocol import Evidence, Interval, Pack, Profile, Unit
+from surveil.core.triggers import ssa_alert_on
 from surveil.core.vocab import ItemKind
 from surveil.core.windows import status_on
 from surveil.db import models as m
@@ -471,22 +473,20 @@ def replan_patients(
     settings: Settings,
     today: dt.date,
     facts: dict[int, Facts] | None = None,
-    open_rows: dict[int, list[Reconciled]] | None = None,
     stamp: Sequence[PlannedPatient] = (),
     unchanged: dict[int, tuple[int, dt.date | None]] | None = None,
     protocol: tuple[Pack, Profile] | None = None,
 ) -> ReplanResult:
-    """Replan a batch of patients inside the caller's transaction. ``open_rows``: their open
-    items, if the caller has read them. ``stamp``: more patients to mark as planned now (those a
-    routine replan found unchanged without planning them, ``memo``). ``unchanged``, if given,
-    is told, for each patient whose stored plan came out the same, how many items it kept and
-    the day a programme of theirs runs out (``Plan.ends_on``). ``protocol``: the pack and
-    profile in force, if the caller has them."""
+    """Replan a batch of patients inside the caller's transaction. ``stamp``: more patients to
+    mark as planned now (those a routine replan found unchanged without planning them,
+    ``memo``). ``unchanged``, if given, is told, for each patient whose stored plan came out the
+    same, how many items it kept and the first day the same facts may plan or fire differently
+    (``core.horizon``). ``protocol``: the pack and profile in force, if the caller has them."""
     pack, profile = protocol or protocol_in_force(session, settings, today)
     ids = [p.id for p in patients if p.id is not None]
     facts = facts if facts is not None else facts_for_patients(session, patients)
     overrides = overrides_for(session, ids, profile=profile)
-    rows = open_rows if open_rows is not None else reconciled_items(session, ids)
+    rows = reconciled_items(session, ids)
     paused = paused_patients(session, ids)
     total = ReplanResult()
     writes = Writes()
@@ -508,7 +508,8 @@ def replan_patients(
         if one.created or one.superseded:
             total.changed[pid] = one
         elif unchanged is not None and len(writes.verdicts) == verdicts:
-            unchanged[pid] = (one.kept, new_plan.ends_on)
+            alert = ssa_alert_on(facts[pid], profile.thresholds, today)
+            unchanged[pid] = (one.kept, holds_until(facts[pid], today, new_plan.ends_on, alert))
         total.add(one)
     _stamp_planned(session, [p for p in patients if p.id not in paused] + list(stamp))
     session.flush()

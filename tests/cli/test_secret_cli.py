@@ -19,7 +19,7 @@ from surveil.config import DatabaseSettings, Settings, WebSettings, load_setting
 from surveil.config_rules import secret_key_problems
 from surveil.errors import ConfigError
 from surveil.web.app import create_app
-from tests.web.test_feed_endpoint import free_port
+from tests.web.live_server import free_port
 
 
 @pytest.fixture

@@ -4,12 +4,8 @@ import datetime as dt
 import email.utils
 import hashlib
 import logging
-import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +31,7 @@ from surveil.services.registry.patients import PatientInput, TumourInput
 from surveil.web import feeds as feed_web
 from surveil.web.app import create_app
 from tests.test_feedtext import diagnosis_words
+from tests.web.live_server import surveil_serve
 from tests.web.seed import NO_TOTP, SECRET_KEY, TODAY, make_item, make_patient
 
 BASE = "https://follow-up.example.org"
@@ -354,13 +351,6 @@ def test_no_feed_names_the_diagnosis_the_patient_or_the_record(
 # --------------------------------------------------------------------------- logs
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_a_real_server_never_logs_a_token(sqlite_url: str, tmp_path: Path) -> None:
     """``surveil serve`` in a subprocess (real uvicorn, its real access log), then feed
     requests of every outcome; the token must not appear anywhere in what the server printed."""
@@ -368,49 +358,26 @@ def test_a_real_server_never_logs_a_token(sqlite_url: str, tmp_path: Path) -> No
     token, _ = issue(engine)
     dead = revoked_token(engine)
     engine.dispose()
-    port = free_port()
     log_file = tmp_path / "server.log"
-    env = {
-        **os.environ,
+    settings = {
         "SURVEIL_DATABASE_URL": sqlite_url,
         "SURVEIL_WEB_BASE_URL": BASE,
         "SURVEIL_WEB_SECRET_KEY": SECRET_KEY,
     }
-    env.pop("SURVEIL_CONFIG", None)
-    with log_file.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "surveil", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/login", timeout=2)
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None, log_file.read_text()
-                    assert time.monotonic() < deadline, "the server did not start"
-                    time.sleep(0.2)
-            ok = httpx.get(f"{base}/feeds/{token}.ics")
-            assert ok.status_code == 200
-            etag = ok.headers["etag"]
-            statuses = [
-                httpx.get(f"{base}/feeds/{token}.ics", headers={"If-None-Match": etag}).status_code,
-                httpx.head(f"{base}/feeds/{token}.ics").status_code,
-                httpx.get(f"{base}/feeds/{dead}.ics").status_code,
-                httpx.get(f"{base}/feeds/{token}.ics?x=1").status_code,
-                httpx.get(f"{base}/feeds/{token}").status_code,
-                httpx.post(f"{base}/feeds/{token}.ics").status_code,
-            ]
-            assert statuses[:4] == [304, 200, 404, 200]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with surveil_serve(settings, log_file, cwd=tmp_path) as live:
+        base = live.base
+        ok = httpx.get(f"{base}/feeds/{token}.ics")
+        assert ok.status_code == 200
+        etag = ok.headers["etag"]
+        statuses = [
+            httpx.get(f"{base}/feeds/{token}.ics", headers={"If-None-Match": etag}).status_code,
+            httpx.head(f"{base}/feeds/{token}.ics").status_code,
+            httpx.get(f"{base}/feeds/{dead}.ics").status_code,
+            httpx.get(f"{base}/feeds/{token}.ics?x=1").status_code,
+            httpx.get(f"{base}/feeds/{token}").status_code,
+            httpx.post(f"{base}/feeds/{token}.ics").status_code,
+        ]
+        assert statuses[:4] == [304, 200, 404, 200]
     printed = log_file.read_text()
     assert printed.count('"GET /feeds/<redacted>.ics') >= 4, printed  # the access log ran
     for secret in (token, dead, token[:12], dead[:12]):

@@ -11,21 +11,17 @@ parses a body nobody read and drops it, so none of these cases closes the connec
 keeps it that way through a server, protocol or app change.
 """
 
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.web.live_server import surveil_serve
 from tests.web.seed import SECRET_KEY
-from tests.web.test_feed_endpoint import free_port
 
 FORM = b"csrf_token=%s&note=" + b"z" * 200
 
@@ -38,26 +34,10 @@ class Server:
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
-    port, log = free_port(), tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
-    env |= {"SURVEIL_DATABASE_URL": db_url, "SURVEIL_WEB_SECRET_KEY": SECRET_KEY}
-    command = [sys.executable, "-m", "surveil", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield Server(port, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    log = tmp_path / "serve.log"
+    settings = {"SURVEIL_DATABASE_URL": db_url, "SURVEIL_WEB_SECRET_KEY": SECRET_KEY}
+    with surveil_serve(settings, log) as live:
+        yield Server(live.port, log)
 
 
 def request(method: str, path: str, *, body: bytes = b"", cookie: bytes = b"") -> bytes:

@@ -34,9 +34,9 @@ from surveil.services.actor import Actor
 from surveil.services.feeds import tokens as feeds
 from surveil.services.registry import patients as registry
 from surveil.web.app import create_app
+from tests.web.live_server import surveil_serve
 from tests.web.routes import RouteSpec, app_routes
 from tests.web.seed import NO_TOTP, PASSWORD, SECRET_KEY, TODAY, make_item, make_patient, make_user
-from tests.web.test_feed_endpoint import free_port
 
 GIVEN, FAMILY, MRN = "Zzphi", "Markerson", "PHI123456"
 SEARCH = f"{GIVEN} {FAMILY} {MRN}"
@@ -172,37 +172,14 @@ def served(
 ) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     """``surveil serve`` in a subprocess on a free loopback port; its stdout and stderr (the
     access log and the error log) go to one file."""
-    port = free_port()
     log_file = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEIL_")}
-    env |= {
+    settings = {
         "SURVEIL_DATABASE_URL": db_url,
         "SURVEIL_WEB_SECRET_KEY": SECRET_KEY,
         "SURVEIL_SECURITY_TOTP_REQUIRED": "false",
     }  # seed.NO_TOTP
-    with log_file.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "surveil", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/login", timeout=2)
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None, log_file.read_text()
-                    assert time.monotonic() < deadline, "the server did not start"
-                    time.sleep(0.2)
-            yield base, log_file, server
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with surveil_serve(settings, log_file, cwd=tmp_path) as live:
+        yield live.base, log_file, live.process
 
 
 def test_a_real_server_logs_no_patient_data(

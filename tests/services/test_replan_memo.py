@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from surveil.config import Settings
-from surveil.core.protocol import Pack, Profile
 from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.demo import generate as demo
@@ -25,6 +24,7 @@ from surveil.services.actor import Actor
 from surveil.services.planning import memo
 from surveil.services.planning.plans import ReplanResult
 from surveil.services.planning.replan import replan_every_patient
+from surveil.services.protocols import active_profile
 
 TODAY = dt.date(2026, 12, 5)
 PATIENTS = 60
@@ -243,18 +243,12 @@ def test_an_edited_protocol_file_changes_every_digest(tmp_path: Path) -> None:
     folder.mkdir()
     for path in pack_files(None):
         (folder / path.name).write_bytes(path.read_bytes())
-    pack, profile = _a_protocol()
+    pack, profile = active_profile(Settings())
     before = memo._run_key(pack, profile, folder)
     first = sorted(folder.glob("*.toml"))[0]
     first.write_text(first.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     memo._packs_digest.cache_clear()
     assert memo._run_key(pack, profile, folder) != before
-
-
-def _a_protocol() -> tuple[Pack, Profile]:
-    from surveil.services.protocols import active_profile
-
-    return active_profile(Settings())
 
 
 def test_another_process_finds_the_same_digests(planned: sa.Engine, db_url: str) -> None:

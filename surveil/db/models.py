@@ -570,6 +570,7 @@ from surveil.db.models_items import (  # noqa: E402
 )
 
 # Issue 19: the claim table of a replan split between processes.
+from surveil.db.models_replan import PlanInputChange as PlanInputChange  # noqa: E402
 from surveil.db.models_replan import PlanMemo as PlanMemo  # noqa: E402
 from surveil.db.models_replan import ReplanClaim as ReplanClaim  # noqa: E402
 

@@ -43,16 +43,36 @@ class ReplanClaim(SQLModel, table=True):
 
 class PlanMemo(SQLModel, table=True):
     """What a routine replan last found for a patient whose plan and triggers came out unchanged
-    (``services.planning.memo``): a digest of everything it read for them, and the days between
-    which the same inputs plan the same. A later run that reads the same digest on a day in that
-    span skips deriving the plan again. Nothing else reads it: a row that is wrong or missing
-    only costs a derivation."""
+    (``services.planning.memo``): the protocol and code it planned with (``run_key``), and the
+    days between which the same inputs plan the same. A later run with the same key, on a day in
+    that span, for a patient none of whose inputs changed since (no :class:`PlanInputChange`),
+    skips deriving the plan again. Nothing else reads it: a row that is missing only costs a
+    derivation."""
 
     __tablename__ = "plan_memo"
     __table_args__ = (sa.CheckConstraint("holds_until > checked_on", name="span_ordered"),)
 
     patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", primary_key=True)
-    inputs: bytes = Field(sa_column=sa.Column(sa.LargeBinary(16), nullable=False))
+    run_key: bytes = Field(sa_column=sa.Column(sa.LargeBinary(16), nullable=False))
     checked_on: dt.date  # the day those inputs were last planned from
     holds_until: dt.date  # the first day on which the same inputs may plan differently
     kept: int = 0  # the items the run kept, counted again for the run's audit event
+
+
+class PlanInputChange(SQLModel, table=True):
+    """A patient some of whose planning inputs changed since a routine replan last looked at
+    them. Written only by the database's own triggers (migration 0030), on every insert, update
+    and delete of a row planning reads, whoever writes it; taken away only by the replan that
+    plans the patient again, in the transaction that does (``services.planning.memo``).
+
+    Append-only on PostgreSQL: a change is one new row, never an update of an existing one, so
+    a change committed while a replan runs leaves a row that replan cannot have taken away. On
+    SQLite, where one transaction writes at a time, a patient already marked is not marked again.
+    No
+    foreign key: the insert must not lock the patient's row, and a row for a patient merged away
+    or removed only costs nothing."""
+
+    __tablename__ = "plan_input_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)

@@ -70,22 +70,28 @@ def refresh_patients(
     settings: Settings,
     today: dt.date,
     channel: Channel,
+    changed: set[int] | None = None,
     skip_unchanged: bool = True,
 ) -> Refresh:
-    """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``); the facts
-    are read once for the batch and again only for patients a new trigger moved.
-    ``skip_unchanged``: a patient whose inputs are those a previous run found stable is not
-    planned again, and one this run finds stable is remembered (``memo``)."""
-    pack, profile = protocol = protocol_in_force(session, settings, today)
-    if not skip_unchanged:
+    """Triggers, then plans, for a batch of patients (a chunk of ``replan --all``, or an
+    import's); the facts are read once for the batch and again only for patients a new trigger
+    moved. ``changed``: the patients whose marks ``memo.take_changes`` took before their rows
+    were read (``replan --all``); given, a patient with none and a memo that holds today is not
+    planned again (unless not ``skip_unchanged``), and one this run finds stable is
+    remembered."""
+    protocol = protocol_in_force(session, settings, today)
+    if changed is None:
         return _refresh(session, patients, settings, today, channel, protocol=protocol)
+    pack, profile = protocol
     found = memo.check(
         session,
         patients,
+        changed=changed,
         pack=pack,
         profile=profile,
         schedules=settings.paths.schedules,
         today=today,
+        skip=skip_unchanged,
     )
     unchanged: dict[int, tuple[int, dt.date | None]] = {}
     refresh = _refresh(
@@ -146,7 +152,6 @@ def _refresh(
         settings=settings,
         today=today,
         facts=facts,
-        stamp=kept,
         unchanged=unchanged,
         protocol=protocol,
     )

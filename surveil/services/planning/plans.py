@@ -473,15 +473,13 @@ def replan_patients(
     settings: Settings,
     today: dt.date,
     facts: dict[int, Facts] | None = None,
-    stamp: Sequence[PlannedPatient] = (),
     unchanged: dict[int, tuple[int, dt.date | None]] | None = None,
     protocol: tuple[Pack, Profile] | None = None,
 ) -> ReplanResult:
-    """Replan a batch of patients inside the caller's transaction. ``stamp``: more patients to
-    mark as planned now (those a routine replan found unchanged without planning them,
-    ``memo``). ``unchanged``, if given, is told, for each patient whose stored plan came out the
-    same, how many items it kept and the first day the same facts may plan or fire differently
-    (``core.horizon``). ``protocol``: the pack and profile in force, if the caller has them."""
+    """Replan a batch of patients inside the caller's transaction. ``unchanged``, if given, is
+    told, for each patient whose stored plan came out the same, how many items it kept and the
+    first day the same facts may plan or fire differently (``core.horizon``). ``protocol``: the
+    pack and profile in force, if the caller has them."""
     pack, profile = protocol or protocol_in_force(session, settings, today)
     ids = [p.id for p in patients if p.id is not None]
     facts = facts if facts is not None else facts_for_patients(session, patients)
@@ -511,7 +509,7 @@ def replan_patients(
             alert = ssa_alert_on(facts[pid], profile.thresholds, today)
             unchanged[pid] = (one.kept, holds_until(facts[pid], today, new_plan.ends_on, alert))
         total.add(one)
-    _stamp_planned(session, [p for p in patients if p.id not in paused] + list(stamp))
+    _stamp_planned(session, [p for p in patients if p.id not in paused])
     session.flush()
     write_batch(session, writes)
     return total

@@ -9,9 +9,9 @@ How a batch replan is audited, chosen for a HIPAA 164.312(b) review without floo
 * one ``plan.replanned_all`` event for the run, with its counts, in the last transaction: who ran
   it, from which OS account, and how much it touched;
 * nothing for a patient whose plan came out the same (most of them, on a routine run): nothing
-  of theirs changed but the time it was last derived (``planned_at``), which the batch event
-  accounts for. A run of 100,000 patients after a pack update writes one row plus one per patient
-  whose items moved, not 100,000;
+  of theirs changed but the time it was last derived (``planned_at``; not written for a patient
+  not derived at all, ``memo``), which the batch event accounts for. A run of 100,000 patients
+  after a pack update writes one row plus one per patient whose items moved, not 100,000;
 * new triggers and the state changes they cause are audited where they happen
   (``triggers.escalation``), as surveil itself on the runner's channel.
 
@@ -39,7 +39,7 @@ from surveil.errors import InvalidInput, Problem
 from surveil.services.actor import Actor
 from surveil.services.audit import audit, audit_many
 from surveil.services.entry import change
-from surveil.services.planning import care, replan_workers
+from surveil.services.planning import care, memo, replan_workers
 from surveil.services.planning.batch_gc import batch_gc
 from surveil.services.planning.plans import ReplanResult
 from surveil.services.registry.access import patient_by_mrn
@@ -191,6 +191,7 @@ def _replan_part(
 ) -> ReplanResult:
     if not ids:
         return ReplanResult()
+    changed = memo.take_changes(session, ids)  # first: see ``memo``
     patients = patients_to_plan(session, ids)
     result = care.refresh_patients(
         session,
@@ -198,6 +199,7 @@ def _replan_part(
         settings=settings,
         today=today,
         channel=actor.channel,
+        changed=changed,
         skip_unchanged=not full,
     ).plan
     audit_many(

@@ -16,8 +16,9 @@ ids (rows sorted by value), which survives a change of insertion order.
 ``--days`` replans on those days after the fixed today, one pass each (the first planning is the
 first); ``--full`` derives every plan on every pass (``replan --all --full``): with and without
 it, a routine replan that skips unchanged patients (``services.planning.memo``) must write the
-same. ``plan_memo`` (what allows the skipping) is left out of the digests, and ``audit (no run
-events)`` leaves out each run's own event, whose counts say how many patients were skipped.
+same. ``plan_memo`` and ``plan_input_change`` (what allow the skipping) are left out of the
+digests, and ``audit (no run events)`` leaves out each run's own event, whose counts say how many
+patients were skipped.
 """
 
 import argparse

@@ -182,23 +182,18 @@ def test_a_patient_planned_again_and_changed_loses_its_memo(registry: sa.Engine)
 def test_at_head_every_input_table_has_its_triggers(engine: sa.Engine) -> None:
     """SQLite drops a table's triggers when a migration rebuilds the table
     (``batch_alter_table``): a later migration must create them again."""
+    if engine.dialect.name == "postgresql":
+        sql = (
+            "SELECT c.relname, t.tgname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+        )
+    else:
+        sql = "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
     with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            rows = connection.exec_driver_sql(
-                "SELECT c.relname, t.tgname FROM pg_trigger t "
-                "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
-            ).all()
-            expected = {
-                (table, f"plan_input_{table}")
-                for table in (*BY_PATIENT_ID, "measurement", "patient")
-            }
-        else:
-            rows = connection.exec_driver_sql(
-                "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
-            ).all()
-            expected = {
-                (table, f"plan_input_{table}_{operation}")
-                for table in (*BY_PATIENT_ID, "measurement")
-                for operation in ("insert", "update", "delete")
-            } | {("patient", "plan_input_patient_update")}
-    assert expected <= {tuple(row) for row in rows}
+        found = {tuple(row) for row in connection.exec_driver_sql(sql).all()}
+    expected = {
+        (table, f"plan_input_{table}_{operation}")
+        for table in (*BY_PATIENT_ID, "measurement")
+        for operation in ("insert", "update", "delete")
+    } | {("patient", "plan_input_patient_update")}
+    assert expected <= found

@@ -1,7 +1,8 @@
 """A routine ``replan --all`` skips the patients whose inputs have not changed (``memo``), on
 SQLite and PostgreSQL. Every change below goes straight into the tables, past every service, as
-an import or a hand-made fix could: nothing has to tell the memo that something changed. After
-each routine run, a ``--full`` run must find nothing left to change: the skipping lost nothing."""
+an import or a hand-made fix could: nothing but the database's own triggers tells the memo that
+something changed. After each routine run, a ``--full`` run must find nothing left to change: the
+skipping lost nothing."""
 
 import datetime as dt
 import json
@@ -34,7 +35,7 @@ ADMIN = Actor.system(channel=Channel.CLI)
 @pytest.fixture
 def planned(engine: sa.Engine, settings: Settings) -> sa.Engine:
     """A demo registry planned, then replanned once: every patient whose plan is stable has
-    its digest stored."""
+    its memo stored."""
     demo.generate_demo(
         engine,
         patients=PATIENTS,
@@ -238,7 +239,7 @@ def _ssa_alerts(engine: sa.Engine, pid: int) -> list[dt.date]:
         return [trigger.detected_on for trigger in found]
 
 
-def test_an_edited_protocol_file_changes_every_digest(tmp_path: Path) -> None:
+def test_an_edited_protocol_file_changes_the_run_key(tmp_path: Path) -> None:
     folder = tmp_path / "schedules"
     folder.mkdir()
     for path in pack_files(None):
@@ -251,9 +252,10 @@ def test_an_edited_protocol_file_changes_every_digest(tmp_path: Path) -> None:
     assert memo._run_key(pack, profile, folder) != before
 
 
-def test_another_process_finds_the_same_digests(planned: sa.Engine, db_url: str) -> None:
-    """The digests are bytes of the values, not of this process: another interpreter (its own
-    string hashing, its own objects) skips exactly the patients stored here."""
+def test_another_process_finds_the_same_run_key(planned: sa.Engine, db_url: str) -> None:
+    """The run key is bytes of the protocol files and the source, not of this process: another
+    interpreter (its own string hashing, its own objects) skips exactly the patients stored
+    here."""
     stored = len(_memo(planned))
     script = (
         "import datetime as dt, sys\n"

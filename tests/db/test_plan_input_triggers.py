@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, select
 
 from surveil.config import Settings
 from surveil.core.vocab import Channel
 from surveil.db import models as m
-from surveil.db.queries import PLANNED_PATIENT
+from surveil.db.queries import FACT_READS, PLANNED_PATIENT
 from surveil.demo import generate as demo
 from surveil.services.actor import Actor
 from surveil.services.planning import memo
 from surveil.services.planning.replan import replan_every_patient
+from surveil.services.planning.stored_items import RECONCILED_READ
 
 TODAY = dt.date(2026, 12, 5)
 # Every table whose rows planning reads (``memo``'s docstring; ``db.queries.FACT_READS``,
@@ -90,6 +92,16 @@ def _copy_row(connection: sa.Connection, table: sa.Table, **values: Any) -> int:
     return int(
         connection.execute(sa.insert(table).values(fresh).returning(table.c.id)).scalar_one()
     )
+
+
+def test_every_table_the_facts_and_items_are_read_from_is_watched() -> None:
+    """A table added to planning's reads without its triggers would never mark anyone."""
+    read = {
+        table.name
+        for query in (*FACT_READS, RECONCILED_READ)
+        for table in find_tables(query.statement, include_joins=True)
+    }
+    assert read <= {*BY_PATIENT_ID, "measurement"}
 
 
 @pytest.mark.parametrize("name", BY_PATIENT_ID)

@@ -17,7 +17,9 @@ already marked is not marked again.
 digest of the inputs. It is a cache: emptied here, every patient is simply planned once more.
 
 SQLite forgets a table's triggers when a later migration rebuilds that table
-(``batch_alter_table``): ``tests/db/test_plan_input_triggers`` fails if any is missing at head.
+(``batch_alter_table``): ``surveil db check`` (``db/plan_inputs.py``) and
+``tests/db/test_plan_input_triggers`` fail if any is missing at head. On PostgreSQL a TRUNCATE of
+a watched table, which fires no row trigger, drops every memo.
 
 Revision ID: 0030
 Revises: 0029
@@ -69,7 +71,8 @@ def upgrade() -> None:
     _create_memo("run_key")
     op.create_table(
         "plan_input_change",
-        sa.Column("id", sa.Integer(), nullable=False),
+        # 64 bits where it is not the rowid already: every write adds rows on PostgreSQL.
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_input_change")),
     )
@@ -84,15 +87,17 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    operations = (*_OPERATIONS, "truncate") if postgresql else _OPERATIONS
     for table in (*_BY_PATIENT_ID, "measurement"):
-        for operation in _OPERATIONS:
+        for operation in operations:
             on = f' ON "{table}"' if postgresql else ""
-            op.execute(f"DROP TRIGGER plan_input_{table}_{operation}{on}")
-    op.execute(f"DROP TRIGGER plan_input_patient_update{' ON patient' if postgresql else ''}")
+            op.execute(f"DROP TRIGGER IF EXISTS plan_input_{table}_{operation}{on}")
+    op.execute(f"DROP TRIGGER IF EXISTS plan_input_patient_update{' ON patient' if postgresql else ''}")
     if postgresql:
         for operation in _OPERATIONS:
             op.execute(f"DROP FUNCTION plan_input_{operation}()")
             op.execute(f"DROP FUNCTION plan_input_measurement_{operation}()")
+        op.execute("DROP FUNCTION plan_input_truncated()")
         op.execute("DROP FUNCTION plan_input_patient_row()")
     op.drop_index(op.f("ix_plan_input_change_patient_id"), table_name="plan_input_change")
     op.drop_table("plan_input_change")
@@ -147,6 +152,17 @@ def _postgresql_triggers() -> None:
                 f"REFERENCING {referencing} FOR EACH STATEMENT "
                 f"EXECUTE FUNCTION plan_input_{function}()"
             )
+    # TRUNCATE fires no row or DELETE trigger, and says nothing of whose rows it removed: every
+    # memo goes (it takes an exclusive lock, so no chunk is reading the table meanwhile).
+    op.execute(
+        "CREATE FUNCTION plan_input_truncated() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN DELETE FROM plan_memo; RETURN NULL; END $$"
+    )
+    for table in (*_BY_PATIENT_ID, "measurement"):
+        op.execute(
+            f'CREATE TRIGGER plan_input_{table}_truncate AFTER TRUNCATE ON "{table}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION plan_input_truncated()"
+        )
     # A column list rules transition tables out; the patient row changes one at a time anyway.
     op.execute(
         "CREATE FUNCTION plan_input_patient_row() RETURNS trigger LANGUAGE plpgsql AS $$ "

@@ -6,6 +6,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from surveil.db import plan_inputs
 from surveil.db.engine import normalise_url
 from surveil.resources import resource_dir
 
@@ -82,4 +83,5 @@ def schema_problem(engine: sa.Engine) -> str | None:
     diff = pending_changes(engine)
     if diff:
         return f"schema differs from the models: {diff}"
-    return None
+    with engine.connect() as connection:
+        return plan_inputs.trigger_problem(connection)

@@ -74,5 +74,9 @@ class PlanInputChange(SQLModel, table=True):
 
     __tablename__ = "plan_input_change"
 
-    id: int | None = Field(default=None, primary_key=True)
+    # 64 bits where it is not the rowid already: every write adds rows on PostgreSQL.
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    )
     patient_id: int = Field(index=True)

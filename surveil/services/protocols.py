@@ -10,6 +10,7 @@ read by ``surveil.schedules``, an adapter above ``config`` in the layers.
 """
 
 import datetime as dt
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,12 +22,27 @@ from surveil.core.protocol import Pack, Profile
 from surveil.db.protocol_models import ProtocolActivation
 from surveil.db.session import read_scope
 from surveil.errors import ConfigError, Problem, RuleError
-from surveil.schedules import get_profile, load_pack_versions, load_packs
+from surveil.schedules import get_profile, load_pack_versions, load_packs, pack_files
 
 
 @lru_cache(maxsize=8)
+def _loaded(directory: Path | None) -> tuple[dict[str, Pack], str]:
+    # The files' digest is taken just before they are parsed, once: a replan's memo
+    # (``planning.memo``) names the packs this process plans with, not a later edit of them
+    # (a file edited in between makes the digest older than the packs: a needless replan).
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(pack_files(directory)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return load_packs(directory), digest.hexdigest()
+
+
 def _packs(directory: Path | None) -> dict[str, Pack]:
-    return load_packs(directory)
+    return _loaded(directory)[0]
+
+
+def packs_digest(directory: Path | None) -> str:
+    """A digest of the pack files as this process read them."""
+    return _loaded(directory)[1]
 
 
 @lru_cache(maxsize=8)

@@ -21,11 +21,11 @@ from surveil.core.vocab import Channel
 from surveil.db import models as m
 from surveil.demo import generate as demo
 from surveil.schedules import pack_files
+from surveil.services import protocols
 from surveil.services.actor import Actor
 from surveil.services.planning import memo
 from surveil.services.planning.plans import ReplanResult
 from surveil.services.planning.replan import replan_every_patient
-from surveil.services.protocols import active_profile
 
 TODAY = dt.date(2026, 12, 5)
 PATIENTS = 60
@@ -244,12 +244,24 @@ def test_an_edited_protocol_file_changes_the_run_key(tmp_path: Path) -> None:
     folder.mkdir()
     for path in pack_files(None):
         (folder / path.name).write_bytes(path.read_bytes())
-    pack, profile = active_profile(Settings())
-    before = memo._run_key(pack, profile, folder)
+    before = protocols.packs_digest(folder)
     first = sorted(folder.glob("*.toml"))[0]
     first.write_text(first.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    memo._packs_digest.cache_clear()
-    assert memo._run_key(pack, profile, folder) != before
+    assert protocols.packs_digest(folder) == before  # what this process read and plans with
+    protocols._loaded.cache_clear()  # as a process started after the edit
+    assert protocols.packs_digest(folder) != before
+
+
+def test_code_changed_under_the_process_is_never_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade installed under a running daemon: its memos must match no other process's."""
+    honest = memo._code_digest.__wrapped__()
+    assert honest == memo._code_digest.__wrapped__() and len(honest) == 32
+    path, size, mtime = memo._SOURCES_AT_IMPORT[0]
+    monkeypatch.setattr(memo, "_SOURCES_AT_IMPORT", [(path, size, mtime - 1)])
+    assert memo._code_digest.__wrapped__().startswith("changed under process")
+    monkeypatch.setattr(memo, "_SOURCES_AT_IMPORT", [])
+    monkeypatch.setattr(memo, "_IMPORTED_AT_NS", 0)  # every file newer than the import
+    assert memo._code_digest.__wrapped__().startswith("changed under process")
 
 
 def test_another_process_finds_the_same_run_key(planned: sa.Engine, db_url: str) -> None:

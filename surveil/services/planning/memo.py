@@ -26,6 +26,9 @@ derive the plan every time and take no marks.
 
 import datetime as dt
 import hashlib
+import os
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -41,7 +44,7 @@ from surveil.db import models as m
 from surveil.db.bulk_rows import among
 from surveil.db.driver_rows import ChunkQuery
 from surveil.db.queries import PlannedPatient
-from surveil.schedules import pack_files
+from surveil.services.protocols import packs_digest
 
 # A plan is derived afresh at least this often, whatever ``core.horizon`` says: a bound on how
 # long an error in that analysis could go unnoticed, at the cost of ~4 % of patients a day.
@@ -92,7 +95,7 @@ def check(
     (``changed``, from :func:`take_changes`), and a memo stored with this run's key whose span
     holds today. ``skip`` False (``replan --all --full``): none, but the memos are still
     recorded."""
-    memo = Memo(run_key=_run_key(pack, profile, schedules), changed=changed)
+    memo = Memo(run_key=_run_key(session, pack, profile, schedules), changed=changed)
     if not skip:
         return memo
     ids = [p.id for p in patients if p.id is not None and p.planned_at is not None]
@@ -138,29 +141,50 @@ def record(
     session.execute(insert.on_conflict_do_update(index_elements=["patient_id"], set_=replace), rows)
 
 
-def _run_key(pack: Pack, profile: Profile, schedules: Path | None) -> bytes:
-    """What every patient of the run shares: the protocol in force (its files' digest, beside
-    its id and version, so that an edited file counts) and the planning code's own digest (an
-    upgrade of surveil must derive every plan again), as a digest the memo row can hold."""
-    key = f"{pack.id} {pack.version} {profile.name} {_packs_digest(schedules)} {_code_digest()}"
+def _run_key(session: Session, pack: Pack, profile: Profile, schedules: Path | None) -> bytes:
+    """What every patient of the run shares, as a digest the memo row can hold: the protocol in
+    force (its files' digest as this process read them, beside its id and version, so that an
+    edited file counts), the planning code's own digest (an upgrade of surveil must derive every
+    plan again) and the schema's revision (a migration may rewrite rows without marking them)."""
+    revision = session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    code = _code_digest()
+    key = f"{pack.id} {pack.version} {profile.name} {packs_digest(schedules)} {code} {revision}"
     return hashlib.blake2b(key.encode(), digest_size=16).digest()
 
 
-@cache
-def _packs_digest(schedules: Path | None) -> str:
-    # Read once per process, as ``services.protocols`` reads the packs themselves.
-    h = hashlib.blake2b(digest_size=16)
-    for path in sorted(pack_files(schedules)):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+def _loaded_sources() -> list[tuple[str, int, int]]:
+    """Every surveil module this process has loaded: its file, size and modification time."""
+    return [
+        _stamped(path)
+        for name, module in list(sys.modules.items())
+        if (name == "surveil" or name.startswith("surveil."))
+        and (path := getattr(module, "__file__", None))
+    ]
+
+
+def _stamped(path: str) -> tuple[str, int, int]:
+    stat = os.stat(path)
+    return path, stat.st_size, stat.st_mtime_ns
+
+
+# As imported, which is when planning's modules were (``services.planning`` imports this).
+_SOURCES_AT_IMPORT = _loaded_sources()
+_IMPORTED_AT_NS = time.time_ns()
 
 
 @cache
 def _code_digest() -> str:
     """Every module of the package: the planner, the triggers, the reads and the reconciliation
-    all live in it, and a digest of all of it needs no list kept up to date."""
+    all live in it, and a digest of all of it needs no list kept up to date. Should a file have
+    changed since this process loaded it, or since planning was imported (an upgrade installed
+    under a running daemon), the digest is this process's own: its memos match no other
+    process's, and nothing is skipped on code that may not be the code running."""
     root = Path(surveil.__file__).parent
     h = hashlib.blake2b(digest_size=16)
+    changed = any(_stamped(path) != (path, size, mtime) for path, size, mtime in _SOURCES_AT_IMPORT)
     for path in sorted(root.rglob("*.py")):
+        changed = changed or path.stat().st_mtime_ns > _IMPORTED_AT_NS
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    if changed:
+        return f"changed under process {os.getpid()}: {os.urandom(8).hex()}"
     return h.hexdigest()

@@ -167,7 +167,8 @@ def _stamped(path: str) -> tuple[str, int, int]:
     return path, stat.st_size, stat.st_mtime_ns
 
 
-# As imported, which is when planning's modules were (``services.planning`` imports this).
+# What the process had loaded, and when, as it imported this module (every entry point imports the
+# services as it starts: the CLI, the web app, the daemon).
 _SOURCES_AT_IMPORT = _loaded_sources()
 _IMPORTED_AT_NS = time.time_ns()
 

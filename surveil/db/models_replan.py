@@ -68,9 +68,8 @@ class PlanInputChange(SQLModel, table=True):
     Append-only on PostgreSQL: a change is one new row, never an update of an existing one, so
     a change committed while a replan runs leaves a row that replan cannot have taken away. On
     SQLite, where one transaction writes at a time, a patient already marked is not marked again.
-    No
-    foreign key: the insert must not lock the patient's row, and a row for a patient merged away
-    or removed only costs nothing."""
+    No foreign key: the insert must not lock the patient's row, and a row left for a patient
+    merged away or removed costs only its few bytes."""
 
     __tablename__ = "plan_input_change"
 

@@ -101,16 +101,8 @@ def _paired(scratch: Path, patients: int, seed: int) -> tuple[float, list[float]
         drafts = [synthesise(seed, n, today=TODAY, timezone=ZONE) for n in numbers]
         synthesis += time.perf_counter() - started
         with engine.begin() as connection:
-            patient_ids = demo.reserve_ids(connection, demo.TABLES["patient"], len(drafts))
-            lesions = sum(len(d.lesions) for d in drafts)
-            lesion_ids = demo.reserve_ids(connection, demo.TABLES["lesion"], lesions)
-            rows = demo.rows_for(
-                drafts,
-                patient_ids=patient_ids,
-                lesion_ids=lesion_ids,
-                clinic=CLINIC,
-                navigators=navigators,
-                now=NOW,
+            _, rows = demo.numbered_rows(
+                connection, drafts, clinic=CLINIC, navigators=navigators, now=NOW
             )
             started = time.perf_counter()
             demo.insert_rows(connection, rows)

@@ -129,17 +129,8 @@ def _measure(marked: sa.Engine, plain: sa.Engine, patients: int) -> dict[str, An
 
 def _insert(engine: sa.Engine, drafts: list[Any], navigators: Any) -> tuple[float, int]:
     with engine.begin() as connection:
-        patient_ids = demo.reserve_ids(connection, demo.TABLES["patient"], len(drafts))
-        lesion_ids = demo.reserve_ids(
-            connection, demo.TABLES["lesion"], sum(len(d.lesions) for d in drafts)
-        )
-        rows = demo.rows_for(
-            drafts,
-            patient_ids=patient_ids,
-            lesion_ids=lesion_ids,
-            clinic=CLINIC,
-            navigators=navigators,
-            now=NOW,
+        _, rows = demo.numbered_rows(
+            connection, drafts, clinic=CLINIC, navigators=navigators, now=NOW
         )
         clock = time.process_time if engine.dialect.name == "sqlite" else time.perf_counter
         started = clock()

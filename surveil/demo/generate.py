@@ -269,6 +269,25 @@ def write_drafted(
 ) -> list[int]:
     """Insert drafted patients (``drafting.py``) with their past follow-ups, numbered now."""
     drafts = [draft for draft, _ in drafted]
+    patient_ids, rows = numbered_rows(
+        connection, drafts, clinic=clinic, navigators=navigators, now=now
+    )
+    for (_, done), pid in zip(drafted, patient_ids, strict=True):
+        rows["followup"] += [{**row, "patient_id": pid} for row in done]
+    insert_rows(connection, rows)
+    return patient_ids
+
+
+def numbered_rows(
+    connection: sa.Connection,
+    drafts: Sequence[Draft],
+    *,
+    clinic: str,
+    navigators: dict[str, int],
+    now: dt.datetime,
+) -> tuple[list[int], dict[str, list[Row]]]:
+    """The drafts' patient ids, drawn now, and their rows (:func:`rows_for`) numbered with
+    them and with lesion ids drawn likewise."""
     patient_ids = reserve_ids(connection, TABLES["patient"], len(drafts))
     lesion_ids = reserve_ids(connection, TABLES["lesion"], sum(len(d.lesions) for d in drafts))
     rows = rows_for(
@@ -279,10 +298,7 @@ def write_drafted(
         navigators=navigators,
         now=now,
     )
-    for (_, done), pid in zip(drafted, patient_ids, strict=True):
-        rows["followup"] += [{**row, "patient_id": pid} for row in done]
-    insert_rows(connection, rows)
-    return patient_ids
+    return patient_ids, rows
 
 
 def rows_for(

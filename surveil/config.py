@@ -23,6 +23,7 @@ from surveil.config_rules import (
     secret_key_problems,
     url_problems,
 )
+from surveil.core.digits import is_digits
 from surveil.core.facts import is_time_zone
 from surveil.core.reminder_policy import parse_policy
 from surveil.errors import ConfigError, Problem
@@ -468,7 +469,7 @@ def _check_section(section: str, values: dict[str, Any], problems: list[Problem]
         problems.append(Problem("web.base_url", "use http://… or https://… (or leave empty)"))
     if section == "daemon" and "digest_time" in values:
         hh, _, mm = values["digest_time"].partition(":")
-        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        if not (is_digits(hh) and is_digits(mm) and int(hh) < 24 and int(mm) < 60):
             problems.append(Problem("daemon.digest_time", "use HH:MM, e.g. 07:30"))
 
 

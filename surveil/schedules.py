@@ -7,6 +7,7 @@ check`` shows a clinician all their mistakes in one run.
 import tomllib
 from pathlib import Path
 
+from surveil.core.digits import is_digits
 from surveil.core.protocol import Pack, Profile
 from surveil.core.protocol_pack import parse_pack
 from surveil.errors import Problem, RuleError
@@ -32,7 +33,7 @@ def _read(path: Path) -> tuple[Pack | None, list[Problem]]:
 
 def version_key(version: str) -> tuple[tuple[int, str], ...]:
     """Sorts "2026.1" < "2026.2" < "2027.1" < "2027.10" (numeric parts compared as numbers)."""
-    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in version.split("."))
+    return tuple((int(p), "") if is_digits(p) else (-1, p) for p in version.split("."))
 
 
 def _load(directory: Path | None) -> tuple[dict[str, dict[str, Pack]], list[Problem]]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from surveil.core.digits import is_digits
 from surveil.core.protocol import Pack, Profile
 from surveil.core.vocab import Channel
 from surveil.db import models as m
@@ -177,7 +178,7 @@ def next_demo_number(engine: sa.Engine, *, clinic: str) -> int:
         )
         with engine.connect() as connection:
             for mrn in connection.execute(query).scalars():
-                if mrn[1:].isdigit():
+                if is_digits(mrn[1:]):
                     return int(mrn[1:]) + 1
     return 1
 

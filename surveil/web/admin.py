@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from surveil.core.digits import is_digits
 from surveil.db import models as m
 from surveil.errors import Conflict, InvalidInput, Problem
 from surveil.services.audit import list_audit, patient_mrns
@@ -122,7 +123,7 @@ def audit_page(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     patient, mrn = patient.strip(), mrn.strip()
-    if patient and not patient.isdigit():
+    if patient and not is_digits(patient):
         # Never silently ignored: a filter that filters nothing would show every patient's log.
         problem = Problem("patient", f"{patient!r} is not a patient id (to find an MRN use MRN)")
         raise InvalidInput(problem, what="audit filter")

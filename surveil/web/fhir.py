@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from surveil.core.digits import is_digits
 from surveil.errors import NotFound
 from surveil.services.export.fhir.bundle import export_patient_bundle
 from surveil.web.deps import ReaderActorDep, SettingsDep, get_engine, utc_now
@@ -43,7 +44,7 @@ def everything(
 
 
 def _row_id(text: str) -> int | None:
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+    if not is_digits(text) or len(text) > 19:
         return None
     number = int(text)
     return number if 0 < number <= _LARGEST_ID else None

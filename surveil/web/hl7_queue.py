@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from surveil.core.digits import is_digits
 from surveil.errors import Conflict, InvalidInput, NotFound
 from surveil.services.hl7.queue import QueuedMessage, apply_queued, dismiss, list_queue
 from surveil.web.contexts import Frame
@@ -103,7 +104,7 @@ def _id(text: str, name: str, problems: list[str]) -> int | None:
     value = text.strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 12:
+    if not is_digits(value) or len(value) > 12:
         problems.append(f"{name}: {text!r} is not an id")
         return None
     return int(value)

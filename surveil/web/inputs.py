@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
+from surveil.core.digits import is_digits
 from surveil.errors import InvalidInput, NotFound, Problem
 from surveil.services.validate import control_character_problem
 
@@ -29,12 +30,7 @@ async def refuse_bad_input(request: Request) -> None:
     for value in request.path_params.values():
         # A path written "{id:int}" arrives converted already; the others as their text.
         digits = str(value) if isinstance(value, int) else value
-        if (
-            isinstance(digits, str)
-            and digits.isascii()
-            and digits.isdigit()
-            and int(digits) > LARGEST_ID
-        ):
+        if isinstance(digits, str) and is_digits(digits) and int(digits) > LARGEST_ID:
             raise NotFound("no such page")
     problems = _control_characters(request.path_params.items())
     problems += _control_characters(request.query_params.multi_items())

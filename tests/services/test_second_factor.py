@@ -226,3 +226,16 @@ def test_admin_reset_forces_a_change_at_next_login(engine: sa.Engine, ids: dict[
     with audited(engine, [("user.password_changed", "nina", "web", None, subject)]):
         passwords.choose_new_password(engine, actor=NINA, new=NewPassword("my own passphrase"))
     assert totp.login_step(engine, user_id=ids["nina"], settings=rules) is None
+
+
+@pytest.mark.parametrize("typed", ["¹²³⁴⁵⁶", "١٢٣٤٥٦", "12345¹", "①②③④⑤⑥"])
+def test_a_code_of_other_scripts_digits_is_a_wrong_code(
+    engine: sa.Engine, ids: dict[str, int], typed: str
+) -> None:
+    """str.isdigit() accepts these and hmac.compare_digest refuses non-ASCII text with a
+    TypeError: a code like this must be refused as wrong, and counted, not crash the login."""
+    enrol(engine, CARL, NOW - dt.timedelta(minutes=5))
+    subject = f"user:{ids['carl']}"
+    failed = [("login.second_factor_failed", "carl", "web", None, subject)]
+    with audited(engine, failed), pytest.raises(totp.SecondStepRefused, match="not right"):
+        second(engine, ids["carl"], typed)

@@ -70,6 +70,11 @@ def test_apply_to_a_named_patient_and_dismiss_with_a_reason(
     assert "say why the message is dismissed" in refused.text
     wrong = nina.post(f"/hl7/queue/{result}/apply", data={"patient_id": "x1", "csrf_token": token})
     assert wrong.status_code == 422 and "patient_id: &#39;x1&#39; is not an id" in wrong.text
+    for digits in ("¹", "٣"):  # str.isdigit() says yes to both; int() refuses the first
+        other = nina.post(
+            f"/hl7/queue/{result}/apply", data={"patient_id": digits, "csrf_token": token}
+        )
+        assert other.status_code == 422 and f"&#39;{digits}&#39; is not an id" in other.text
     assert [a for a in _audit(web_engine) if a[0] != "hl7.queue.viewed"] == [
         a for a in before if a[0] != "hl7.queue.viewed"
     ]  # nothing written

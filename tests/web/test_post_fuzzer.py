@@ -74,6 +74,10 @@ EDGE_TEXT = (
     "<script>alert(1)</script>",
     "' OR 1=1 --",
     "x" * 5000,
+    "¹",  # str.isdigit() says yes, int() refuses: found by this fuzzer as a 500
+    "٣",  # Eastern Arabic three: isdigit() and int() both accept it
+    "１２",  # fullwidth digits
+    "12:3٠",
 )
 EDGE_IDS = (0, -1, 2**31, 2**31 - 1, 2**63, 2**64 + 1, 10**30)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import hl7
 
+from surveil.core.digits import is_digits
+
 # The message types surveil applies; anything else is rejected (AR) with its name.
 SUPPORTED = frozenset(
     {"ORU^R01", "SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15", "SIU^S26"}
@@ -111,6 +113,6 @@ def segments(message: hl7.Message, name: str) -> list[hl7.Segment]:
 def hl7_date(value: str) -> str | None:
     """'20260301' or '202603011230+0000' -> '2026-03-01'; None if not a date."""
     digits = value[:8]
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not is_digits(digits):
         return None
     return f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"

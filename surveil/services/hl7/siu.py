@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
+from surveil.core.digits import is_digits
 from surveil.db import models as m
 from surveil.errors import Conflict
 from surveil.services.hl7.codes import appointment_kinds
@@ -132,7 +133,7 @@ def _instant(text: str, timezone: str, patient_id: int | None) -> dt.datetime:
         raise Unapplicable(
             f"appointment start {text!r} is not a date and time", patient_id=patient_id
         ) from None
-    if sign and len(offset) == 4 and offset.isdigit():
+    if sign and len(offset) == 4 and is_digits(offset):
         minutes = int(offset[:2]) * 60 + int(offset[2:])
         zone = dt.timezone(dt.timedelta(minutes=minutes if sign == "+" else -minutes))
         return naive.replace(tzinfo=zone).astimezone(dt.UTC)

@@ -26,7 +26,7 @@ from surveil.services.reasons import OTHER, check_code, keep_reason
 from surveil.services.registry.access import patient_by_mrn
 from surveil.services.validate import Checker
 
-_EVERY = re.compile(r"^\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*$")
+_EVERY = re.compile(r"^\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*$", re.ASCII)
 UNITS = ("days", "weeks", "months")
 
 

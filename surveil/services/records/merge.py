@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from surveil.config import Settings
+from surveil.core.digits import is_digits
 from surveil.core.vocab import StateKind
 from surveil.db import models as m
 from surveil.db.session import session_scope
@@ -263,7 +264,7 @@ def _belongs_to(item: m.FollowUpItem, trigger_ids: list[int]) -> bool:
     return (
         parts[0] == "trigger"
         and len(parts) > 1
-        and parts[1].isdigit()
+        and is_digits(parts[1])
         and (int(parts[1]) in trigger_ids)
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from surveil.core.digits import is_digits
 from surveil.core.grading import who_grade
 from surveil.core.names import search_keys
 from surveil.core.vocab import (
@@ -163,7 +164,7 @@ def _contact_fields(check: Checker, data: PatientInput) -> dict[str, Any]:
         out["email"] = email or None
     if data.phone is not None:
         phone = data.phone.strip().replace(" ", "")
-        if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+        if phone and not (phone.startswith("+") and is_digits(phone[1:]) and 8 <= len(phone) <= 16):
             check.fail("phone", f"{data.phone!r} is not an international number like +447700900123")
         out["phone"] = phone or None
     return out

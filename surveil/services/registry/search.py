@@ -30,7 +30,7 @@ from surveil.services.actor import Actor
 
 PAGE_SIZE = 50
 MAX_TEXT = 100
-_BIRTH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BIRTH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 _PATIENT: sa.Table = m.Patient.__table__  # type: ignore[attr-defined]
 P = _PATIENT.c
 _BY_MRN = indexed_alias(_PATIENT, "p", "ix_patient_mrn")

@@ -39,7 +39,7 @@ from surveil.services.reminders.planning import effective_policy, send_window
 from surveil.services.users.accounts import visible_patient
 
 R = claims.R
-_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from surveil.core.digits import is_digits
 from surveil.core.replies import Reply, classify
 from surveil.core.vocab import Channel
 from surveil.db import claims
@@ -95,7 +96,7 @@ def receive_sms(
     problems = []
     if not message_id.strip() or len(message_id) > 190:
         problems.append(Problem("id", "the provider's message id is required (≤ 190 characters)"))
-    if not normalise_phone(sender).lstrip("+").isdigit():
+    if not is_digits(normalise_phone(sender).lstrip("+")):
         problems.append(Problem("from", "not a phone number"))
     if problems:
         raise InvalidInput(problems, what="inbound message")

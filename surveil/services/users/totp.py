@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
 from surveil.config import SecuritySettings, WebSettings
+from surveil.core.digits import is_digits, only_digits
 from surveil.db import models as m
 from surveil.db.second_factor import RecoveryCode, SecondFactor
 from surveil.db.session import read_scope, session_scope
@@ -253,7 +254,7 @@ def _accept(session: Session, user: m.User, code: str, ip: str, now: dt.datetime
         return False
     typed = "".join(ch for ch in code.lower() if ch.isalnum())[:32]
     actor = Actor.of(user, ip=ip)
-    if typed.isdigit():
+    if is_digits(typed):
         step = _matching_step(factor.secret, typed, now)
         if step is None or not _claim_step(session, user.id, step):
             return False
@@ -291,7 +292,7 @@ def _claim_step(session: Session, user_id: int | None, step: int) -> bool:
 
 def _matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
     """The time step (within the allowed skew) whose code is ``code``, or None."""
-    typed = "".join(ch for ch in code if ch.isdigit())
+    typed = only_digits(code)
     if len(typed) != 6:
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)

@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Query
 
+from surveil.core.digits import is_digits
 from surveil.errors import InvalidInput, Problem
 
 MAX_POSITION = 1_000_000
@@ -32,7 +33,7 @@ def decode(cursor: str | None) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     digits = text[1:]
-    if not (text.startswith("p") and digits.isascii() and digits.isdigit()):
+    if not (text.startswith("p") and is_digits(digits)):
         raise InvalidInput(Problem("cursor", "is not a cursor this API gave"), what="request")
     position = int(digits[:8])
     if position > MAX_POSITION:

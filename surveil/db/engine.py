@@ -80,6 +80,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # A write to a table with a trigger (every table planning reads: db/plan_inputs.py) runs
+    # under a statement journal, a temp file by default: in memory, an item row is written in
+    # about half the CPU time (scripts/bench_replan.py's first planning, docs/benchmarks.md).
+    # Temp tables and sorts too large for an index then use memory as well; a registry
+    # that big belongs on PostgreSQL.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

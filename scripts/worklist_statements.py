@@ -3,6 +3,7 @@
     .venv/bin/python scripts/worklist_statements.py URL            # the demo navigator's own page
     .venv/bin/python scripts/worklist_statements.py URL --all      # the whole clinic's
     .venv/bin/python scripts/worklist_statements.py URL --explain triggers
+    .venv/bin/python scripts/worklist_statements.py URL --navigator nurse2   # another's page
 
 The statements are the page's own (``section_specs``, as ``bench_worklist`` reads them), compiled
 with literal values and run on a raw cursor ``--rounds`` times after one warm-up; the median of
@@ -40,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--all", action="store_true", help="the whole clinic (navigator=all)")
+    parser.add_argument("--navigator", default=USERNAME, help=f"whose page (default {USERNAME})")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--explain", metavar="SECTION")
     parser.add_argument("--sql", action="store_true", help="print the statements, run nothing")
@@ -50,10 +52,11 @@ def main() -> None:
     engine = make_engine(args.url)
     settings = Settings(database=DatabaseSettings(url=args.url))
     with Session(engine) as session:
-        user = session.exec(sa.select(m.User).where(m.User.username == USERNAME)).scalar_one()
+        named = m.User.username == args.navigator
+        user = session.exec(sa.select(m.User).where(named)).scalar_one()
         today = today_in(settings.clinic.timezone, dt.datetime.now(dt.UTC))
         query = WorklistQuery(
-            today=today, clinic=user.clinic, navigator=None if args.all else USERNAME
+            today=today, clinic=user.clinic, navigator=None if args.all else args.navigator
         )
         specs = section_specs(session, query=query, settings=settings)
         statements = [

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from surveil.db import migrate
-from surveil.db.engine import make_engine
+from surveil.db.engine import SQLITE_PRAGMAS, make_engine
 from surveil.demo import generate as demo
 from surveil.demo.patients import synthesise
 from surveil.demo.story import Row
@@ -92,7 +92,7 @@ def _paired(scratch: Path, patients: int, seed: int) -> tuple[float, list[float]
     engine.dispose()  # checkpoints the WAL: the file now holds the schema and the users
     shutil.copyfile(scratch / "core.db", scratch / "bare.db")
     bare_db = sqlite3.connect(scratch / "bare.db", isolation_level=None)
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
+    for pragma in SQLITE_PRAGMAS:
         bare_db.execute(f"PRAGMA {pragma}")  # as surveil's engine sets them
     synthesis, core, bare, rows_total = 0.0, [], [], 0
     for begin in range(1, patients + 1, PAIRED_CHUNK):

@@ -37,7 +37,7 @@ from surveil.config import DatabaseSettings, Settings
 from surveil.core.vocab import Channel
 from surveil.core.zones import today_in
 from surveil.db import models as m
-from surveil.db.engine import make_engine
+from surveil.db.engine import SQLITE_PRAGMAS, make_engine
 from surveil.db.session import read_scope
 from surveil.services.actor import Actor
 from surveil.services.imports.batch import import_csv, rollback_import
@@ -168,6 +168,8 @@ def _bare(path: str, content: bytes, engine: Any) -> dict[str, float]:
         ).all()
     ids = dict(lesion)
     connection = sqlite3.connect(path, isolation_level=None)
+    for pragma in SQLITE_PRAGMAS:
+        connection.execute(f"PRAGMA {pragma}")  # as surveil's engine sets them
     try:
         wall, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
         reader = csv.reader(io.StringIO(content.decode("utf-8-sig")))

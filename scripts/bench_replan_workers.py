@@ -73,9 +73,7 @@ def main() -> None:
     today = today_in(ZONE, dt.datetime.now(dt.UTC))
     replan_once(args.url, 1, today)  # settle: caches warm, anything left over planned
     runs = [
-        replan_once(args.url, n, today, full=args.full)
-        for _ in range(args.rounds)
-        for n in (1, 2)
+        replan_once(args.url, n, today, full=args.full) for _ in range(args.rounds) for n in (1, 2)
     ]
     for run in runs:
         print(json.dumps(run))

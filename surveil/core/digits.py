@@ -2,7 +2,10 @@
 
 ``str.isdigit`` also accepts superscripts, circled digits and other scripts' digits ("¹", "①",
 "٣"), some of which ``int`` then refuses and none of which a person typing an id, a phone number
-or a one-time code meant. Every check in surveil that text is a number goes through here.
+or a one-time code meant. Every check in surveil that text is made of digits goes through here
+(``tests/core/test_digits.py`` fails on a ``str.isdigit`` anywhere else). Where text is handed
+straight to ``int``, ``float`` or ``strptime`` instead, those refuse what they cannot read, and
+the caller turns that into a problem naming the field.
 """
 
 

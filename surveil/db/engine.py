@@ -72,20 +72,26 @@ def make_engine(url: str, *, echo: bool = False, prepared_polls: bool = False) -
     return engine
 
 
+# Every SQLite connection surveil opens; the benchmarks' bare connections use the same.
+SQLITE_PRAGMAS = (
+    "foreign_keys=ON",
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "busy_timeout=30000",
+    # A write to a table with a trigger (every table planning reads: db/plan_inputs.py) runs
+    # under a statement journal, a temp file by default: in memory, a follow-up item row is
+    # written in ~35 % less CPU (docs/benchmarks.md, "Statement journals in memory"). Temp
+    # tables and transient indexes then live in memory as well.
+    "temp_store=MEMORY",
+)
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves (see below).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # A write to a table with a trigger (every table planning reads: db/plan_inputs.py) runs
-    # under a statement journal, a temp file by default: in memory, an item row is written in
-    # about half the CPU time (scripts/bench_replan.py's first planning, docs/benchmarks.md).
-    # Temp tables and sorts too large for an index then use memory as well; a registry
-    # that big belongs on PostgreSQL.
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 

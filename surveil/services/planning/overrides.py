@@ -26,7 +26,7 @@ from surveil.services.reasons import OTHER, check_code, keep_reason
 from surveil.services.registry.access import patient_by_mrn
 from surveil.services.validate import Checker
 
-_EVERY = re.compile(r"^\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*$", re.ASCII)
+_EVERY = re.compile(r"^\s*([0-9]+)\s*(?:[-–]\s*([0-9]+))?\s*$")
 UNITS = ("days", "weeks", "months")
 
 

@@ -16,8 +16,8 @@ def test_every_sqlite_connection_gets_the_pragmas(tmp_path: Path) -> None:
                     name: raw.execute(f"PRAGMA {name}").fetchone()[0]
                     for name in ("foreign_keys", "journal_mode", "synchronous", "temp_store")
                 }
-                # synchronous 1 is NORMAL; temp_store 2 is MEMORY, where statement journals
-                # of writes under the plan-input triggers cost half as much.
+                # synchronous 1 is NORMAL; temp_store 2 is MEMORY, where the statement journal
+                # of every write under the plan-input triggers is kept (SQLITE_PRAGMAS).
                 assert got == {"foreign_keys": 1, "journal_mode": "wal", "synchronous": 1,
                                "temp_store": 2}  # fmt: skip
                 connection.invalidate()

@@ -239,3 +239,15 @@ def test_a_code_of_other_scripts_digits_is_a_wrong_code(
     failed = [("login.second_factor_failed", "carl", "web", None, subject)]
     with audited(engine, failed), pytest.raises(totp.SecondStepRefused, match="not right"):
         second(engine, ids["carl"], typed)
+
+
+def test_the_right_code_in_fullwidth_digits_is_accepted(
+    engine: sa.Engine, ids: dict[str, int]
+) -> None:
+    """A phone keyboard in a Japanese input mode types "１２３４５６"; it is the same code."""
+    secret, _ = enrol(engine, CARL, NOW - dt.timedelta(minutes=5))
+    wide = code_at(secret, NOW).translate({ord("0") + d: ord("０") + d for d in range(10)})
+    assert not wide.isascii()
+    subject = f"user:{ids['carl']}"
+    with audited(engine, [("login.second_factor_passed", "carl", "web", None, subject)]):
+        second(engine, ids["carl"], wide)

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 import pyotp
@@ -252,7 +253,7 @@ def _accept(session: Session, user: m.User, code: str, ip: str, now: dt.datetime
     factor = session.get(SecondFactor, user.id)
     if factor is None or factor.confirmed_at is None:
         return False
-    typed = "".join(ch for ch in code.lower() if ch.isalnum())[:32]
+    typed = "".join(ch for ch in _as_typed(code).lower() if ch.isalnum())[:32]
     actor = Actor.of(user, ip=ip)
     if is_digits(typed):
         step = _matching_step(factor.secret, typed, now)
@@ -292,7 +293,7 @@ def _claim_step(session: Session, user_id: int | None, step: int) -> bool:
 
 def _matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
     """The time step (within the allowed skew) whose code is ``code``, or None."""
-    typed = only_digits(code)
+    typed = only_digits(_as_typed(code))
     if len(typed) != 6:
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
@@ -301,6 +302,12 @@ def _matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
         if hmac.compare_digest(totp.at(step * STEP_SECONDS), typed):
             return step
     return None
+
+
+def _as_typed(code: str) -> str:
+    """A code as the person meant it: a phone's keyboard in a Japanese or Chinese input mode
+    types fullwidth digits ("１２３"), which NFKC turns into ASCII ones."""
+    return unicodedata.normalize("NFKC", code)
 
 
 def _new_recovery_codes(session: Session, user_id: int, now: dt.datetime) -> list[str]:
